@@ -1,0 +1,40 @@
+import knex, { type Knex } from 'knex';
+import pg from 'pg';
+import { migrationSource } from './migrations/index.ts';
+
+// `timestamptz` as Date (pg's default) and bigint ids as numbers: our ids stay
+// far below 2^53, and numbers are what the rest of the code compares.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+
+export type Database = Knex;
+
+export interface DatabaseOptions {
+  url: string;
+  poolMax?: number;
+}
+
+export function createDatabase(options: DatabaseOptions): Database {
+  return knex({
+    client: 'pg',
+    connection: { connectionString: options.url, application_name: 'mydns' },
+    pool: { min: 0, max: options.poolMax ?? 10 },
+    // Fail fast when Postgres is down: the update path answers 911 instead of hanging.
+    acquireConnectionTimeout: 5_000,
+  });
+}
+
+const migrationConfig = { migrationSource, tableName: 'knex_migrations' };
+
+export async function migrateLatest(db: Database): Promise<string[]> {
+  const [, applied] = (await db.migrate.latest(migrationConfig)) as [number, string[]];
+  return applied;
+}
+
+export async function rollbackAll(db: Database): Promise<string[]> {
+  const [, reverted] = (await db.migrate.rollback(migrationConfig, true)) as [number, string[]];
+  return reverted;
+}
+
+export async function pingDatabase(db: Database): Promise<void> {
+  await db.raw('select 1');
+}

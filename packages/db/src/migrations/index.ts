@@ -1,0 +1,18 @@
+import type { Knex } from 'knex';
+import * as initial from './20261127080000_initial.ts';
+
+interface Migration {
+  readonly name: string;
+  readonly up: (knex: Knex) => Promise<void>;
+  readonly down: (knex: Knex) => Promise<void>;
+}
+
+/** Every migration, oldest first. Add new ones at the end; never edit a landed one. */
+const migrations: readonly Migration[] = [{ name: '20261127080000_initial', ...initial }];
+
+/** knex's `migrationSource`: migrations come from imports, not from a directory scan (no loader games). */
+export const migrationSource: Knex.MigrationSource<Migration> = {
+  getMigrations: async () => [...migrations],
+  getMigrationName: (migration) => migration.name,
+  getMigration: async (migration) => migration,
+};

@@ -1,0 +1,128 @@
+/**
+ * Hostname rules. A MyDNS host is one label directly under the service zone
+ * (`alice` → `alice.<zone>`); these functions are pure and shared by the API,
+ * the CLI and the relay.
+ */
+
+/** Dyn's RA-API accepted at most 20 names per request; DYNDNS-PROTOCOL.md keeps that limit. */
+export const MAX_HOSTNAMES_PER_REQUEST = 20;
+
+/**
+ * Labels nobody may register: service names of the zone itself, names the relay
+ * publishes (`mx`, `*.mx`), mailbox names RFC 2142 reserves, and words that look
+ * official in a phishing link.
+ */
+export const RESERVED_LABELS: ReadonlySet<string> = new Set([
+  'abuse',
+  'admin',
+  'administrator',
+  'api',
+  'app',
+  'autoconfig',
+  'autodiscover',
+  'dashboard',
+  'dns',
+  'ftp',
+  'help',
+  'hostmaster',
+  'imap',
+  'localhost',
+  'login',
+  'mail',
+  'mx',
+  'mydns',
+  'noc',
+  'ns',
+  'ns1',
+  'ns2',
+  'ns3',
+  'ns4',
+  'pop',
+  'pop3',
+  'postmaster',
+  'register',
+  'root',
+  'security',
+  'signin',
+  'signup',
+  'smtp',
+  'static',
+  'status',
+  'support',
+  'webmaster',
+  'wpad',
+  'www',
+]);
+
+const LDH_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+export type LabelProblem = 'empty' | 'too_long' | 'invalid_characters' | 'hyphen_edge' | 'idn' | 'reserved';
+
+export type LabelCheck = { ok: true; label: string } | { ok: false; problem: LabelProblem; message: string };
+
+/**
+ * Checks a label someone wants to register. Accepts the bare label or the full
+ * name under `zone`, in any case; returns the canonical lower-case label.
+ */
+export function checkRegistrableLabel(input: string, zone: string): LabelCheck {
+  let label = input.trim().toLowerCase();
+  const suffix = `.${zone}`;
+  if (label.endsWith('.')) label = label.slice(0, -1);
+  if (label.endsWith(suffix)) label = label.slice(0, -suffix.length);
+  if (label === '') return { ok: false, problem: 'empty', message: 'the hostname is empty' };
+  if (label.length > 63) {
+    return { ok: false, problem: 'too_long', message: 'a hostname label has at most 63 characters' };
+  }
+  if (!/^[a-z0-9-]+$/.test(label)) {
+    return {
+      ok: false,
+      problem: 'invalid_characters',
+      message: 'use only letters a-z, digits 0-9 and hyphens (one label, no dots)',
+    };
+  }
+  if (label.startsWith('-') || label.endsWith('-')) {
+    return { ok: false, problem: 'hyphen_edge', message: 'a hostname cannot start or end with a hyphen' };
+  }
+  // RFC 5891 §4.2.3.1 reserves "??--" for IDNA; punycode names invite homograph
+  // phishing on a shared zone, so they are not offered.
+  if (label.slice(2, 4) === '--') {
+    return { ok: false, problem: 'idn', message: 'hyphens in the third and fourth position are reserved' };
+  }
+  if (RESERVED_LABELS.has(label)) {
+    return { ok: false, problem: 'reserved', message: `"${label}" is reserved` };
+  }
+  return { ok: true, label };
+}
+
+/** Lower-cases, trims and strips one trailing dot, as DYNDNS-PROTOCOL.md asks of every client-sent name. */
+export function normaliseName(input: string): string {
+  const name = input.trim().toLowerCase();
+  return name.endsWith('.') ? name.slice(0, -1) : name;
+}
+
+/** A syntactically valid DNS hostname: LDH labels of 1–63 characters, at most 253 in all. */
+export function isValidHostname(name: string): boolean {
+  if (name.length === 0 || name.length > 253) return false;
+  return name.split('.').every((label) => LDH_LABEL.test(label));
+}
+
+export type NameResolution = { kind: 'label'; label: string } | { kind: 'notfqdn' } | { kind: 'foreign' };
+
+/**
+ * Maps a client-sent name to one of our host labels. A bare label means
+ * `<label>.<zone>`; a name elsewhere (another zone, or deeper inside ours) is
+ * `foreign`, which the update path answers with `nohost`.
+ */
+export function resolveHostName(input: string, zone: string): NameResolution {
+  const name = normaliseName(input);
+  if (!isValidHostname(name)) return { kind: 'notfqdn' };
+  if (!name.includes('.')) return { kind: 'label', label: name };
+  const suffix = `.${zone}`;
+  if (!name.endsWith(suffix)) return { kind: 'foreign' };
+  const label = name.slice(0, -suffix.length);
+  return label.includes('.') ? { kind: 'foreign' } : { kind: 'label', label };
+}
+
+export function fqdn(label: string, zone: string): string {
+  return `${label}.${zone}`;
+}

@@ -1,0 +1,3 @@
+export * from './dyndns-result.ts';
+export * from './hostname.ts';
+export * from './ip-address.ts';

@@ -1,0 +1,5 @@
+export * from './errors.ts';
+export * from './logger.ts';
+export * from './processes.ts';
+export * from './settings.ts';
+export * from './shutdown.ts';

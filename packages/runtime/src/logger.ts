@@ -1,0 +1,45 @@
+import winston from 'winston';
+
+export type Logger = winston.Logger;
+
+export interface LoggerOptions {
+  level: string;
+  /** JSON lines (production) or readable lines (development). */
+  format: 'json' | 'pretty';
+  /** Tests pass true: they log nothing unless asked. */
+  silent?: boolean;
+}
+
+/**
+ * Keys whose values never reach a log line (STYLE.md, "Logging"). Matched
+ * case-insensitively anywhere in a log record's metadata.
+ */
+const SECRET_KEY = /pass(word)?|pwd|secret|token|authorization|api[-_]?key|cookie|query|url/i;
+
+const redact = winston.format((info) => {
+  for (const key of Object.keys(info)) {
+    if (SECRET_KEY.test(key)) info[key] = '[redacted]';
+  }
+  return info;
+});
+
+export function createLogger(options: LoggerOptions): Logger {
+  const format =
+    options.format === 'json'
+      ? winston.format.combine(redact(), winston.format.timestamp(), winston.format.json())
+      : winston.format.combine(
+          redact(),
+          winston.format.timestamp({ format: 'HH:mm:ss' }),
+          winston.format.printf(({ timestamp, level, message, component, ...rest }) => {
+            const extra = Object.keys(rest).length > 0 ? ` ${JSON.stringify(rest)}` : '';
+            const where = typeof component === 'string' ? ` [${component}]` : '';
+            return `${String(timestamp)} ${level}${where} ${String(message)}${extra}`;
+          }),
+        );
+  return winston.createLogger({
+    level: options.level,
+    format,
+    silent: options.silent ?? false,
+    transports: [new winston.transports.Console({ stderrLevels: ['error', 'warn'] })],
+  });
+}

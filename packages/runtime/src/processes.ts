@@ -1,0 +1,155 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from './logger.ts';
+
+export function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The command line of a running process (Linux /proc), or undefined. */
+export function readCommandLine(pid: number): string[] | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Sends `signal`, waits up to `timeoutMs` for the process to go, then SIGKILLs it. */
+export async function stopProcess(pid: number, signal: NodeJS.Signals, timeoutMs: number): Promise<void> {
+  if (!isProcessAlive(pid)) return;
+  try {
+    process.kill(pid, signal);
+  } catch {
+    return;
+  }
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!isProcessAlive(pid)) return;
+    await sleep(50);
+  }
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
+export interface Supervised {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  /** Resolves with the exit code (or null after a signal) when the process ends. */
+  readonly exited: Promise<number | null>;
+  /** The last lines the process printed, for error messages. */
+  recentOutput(): string;
+  stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<void>;
+}
+
+export interface SuperviseOptions {
+  name: string;
+  logger: Logger;
+  env?: NodeJS.ProcessEnv;
+  uid?: number;
+  gid?: number;
+  cwd?: string;
+  /**
+   * Own process group: a Ctrl-C in the terminal reaches only us, so we can stop
+   * the children in order (API first, databases last) instead of all at once.
+   */
+  detached?: boolean;
+  /** Called with every output line, e.g. to detect readiness. */
+  onLine?: (line: string) => void;
+}
+
+/**
+ * Starts a child process whose output goes to the debug log, line by line, and
+ * whose stop waits for the exit (nothing is left behind: "stop what you start").
+ */
+export function supervise(command: string, args: readonly string[], options: SuperviseOptions): Supervised {
+  const child = spawn(command, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: options.env ?? process.env,
+    ...(options.uid === undefined ? {} : { uid: options.uid }),
+    ...(options.gid === undefined ? {} : { gid: options.gid }),
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+    detached: options.detached ?? true,
+  });
+  const recent: string[] = [];
+  const log = options.logger.child({ component: options.name });
+  const onData = (buffer: string) => (chunk: Buffer) => {
+    const text = buffer + chunk.toString('utf8');
+    const lines = text.split('\n');
+    const rest = lines.pop() ?? '';
+    for (const line of lines) {
+      if (line.trim() === '') continue;
+      recent.push(line);
+      if (recent.length > 20) recent.shift();
+      log.debug(line);
+      options.onLine?.(line);
+    }
+    return rest;
+  };
+  let outBuffer = '';
+  let errBuffer = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    outBuffer = onData(outBuffer)(chunk);
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    errBuffer = onData(errBuffer)(chunk);
+  });
+  const exited = new Promise<number | null>((resolve) => {
+    child.once('error', (error) => {
+      recent.push(error.message);
+      resolve(null);
+    });
+    child.once('exit', (code) => resolve(code));
+  });
+  let exitedAlready = false;
+  void exited.then(() => {
+    exitedAlready = true;
+  });
+  return {
+    child,
+    pid: child.pid ?? -1,
+    exited,
+    recentOutput: () => recent.join('\n'),
+    async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 15_000) {
+      if (exitedAlready || child.pid === undefined) return;
+      child.kill(signal);
+      const timer = sleep(timeoutMs).then(() => 'timeout' as const);
+      if ((await Promise.race([exited, timer])) === 'timeout') {
+        log.warn(`did not stop within ${timeoutMs} ms; killing it`);
+        child.kill('SIGKILL');
+        await exited;
+      }
+    },
+  };
+}
+
+/** Polls `check` until it returns true, the process exits, or the time is up. */
+export async function waitUntilReady(
+  check: () => Promise<boolean>,
+  options: { timeoutMs: number; process?: Supervised; what: string },
+): Promise<void> {
+  const deadline = Date.now() + options.timeoutMs;
+  let exited = false;
+  void options.process?.exited.then(() => {
+    exited = true;
+  });
+  while (Date.now() < deadline) {
+    if (exited) {
+      throw new Error(`${options.what} exited during startup:\n${options.process?.recentOutput() ?? ''}`);
+    }
+    if (await check().catch(() => false)) return;
+    await sleep(100);
+  }
+  throw new Error(
+    `${options.what} was not ready after ${options.timeoutMs} ms:\n${options.process?.recentOutput() ?? ''}`,
+  );
+}

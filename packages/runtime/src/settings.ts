@@ -1,0 +1,115 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { StartupError } from './errors.ts';
+
+/**
+ * Reads a `.env` file (KEY=value lines, `#` comments, optional quotes) into an
+ * object. Values already in the environment win, as with every dotenv tool.
+ */
+export function readDotEnv(path: string): Record<string, string> {
+  if (!existsSync(path)) return {};
+  const values: Record<string, string> = {};
+  for (const rawLine of readFileSync(path, 'utf8').split(/\r?\n/)) {
+    const line = rawLine.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const match = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
+    if (!match?.[1]) continue;
+    let value = match[2] ?? '';
+    const quote = value[0];
+    if ((quote === '"' || quote === "'") && value.endsWith(quote) && value.length >= 2) {
+      value = value.slice(1, -1);
+    } else {
+      value = value.replace(/\s+#.*$/, '');
+    }
+    values[match[1]] = value;
+  }
+  return values;
+}
+
+/** The environment a process sees: `.env` in `cwd` under the real environment. */
+export function loadEnvironment(cwd = process.cwd()): Record<string, string | undefined> {
+  return { ...readDotEnv(`${cwd}/.env`), ...process.env };
+}
+
+/**
+ * Parses settings with a zod schema and reports every problem at once, one
+ * line per variable (INTERFACES.md: "A bad value stops the process at start
+ * with one line per problem, naming the variable").
+ */
+export function parseSettings<T extends z.ZodType>(
+  schema: T,
+  env: Record<string, string | undefined>,
+): z.output<T> {
+  const result = schema.safeParse(env);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((issue) => {
+    const name = issue.path.join('.') || '(settings)';
+    return `${name}: ${issue.message}`;
+  });
+  throw new StartupError(`invalid settings:\n${lines.join('\n')}`);
+}
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `500ms`, `30s`, `10m`, `1h`, `2d` → milliseconds. A bare number is seconds. */
+export function parseDuration(text: string): number | undefined {
+  const match = /^\s*([0-9]+)\s*(ms|s|m|h|d)?\s*$/.exec(text);
+  if (!match?.[1]) return undefined;
+  return Number(match[1]) * (UNITS[match[2] ?? 's'] ?? 1000);
+}
+
+export interface RateLimit {
+  readonly count: number;
+  readonly windowMs: number;
+}
+
+/** `30/10m` → 30 events per 10 minutes. */
+export function parseRateLimit(text: string): RateLimit | undefined {
+  const [countText, windowText] = text.split('/');
+  if (countText === undefined || windowText === undefined || !/^\s*[0-9]+\s*$/.test(countText))
+    return undefined;
+  const count = Number(countText);
+  const windowMs = parseDuration(/^\s*[0-9]/.test(windowText) ? windowText : `1${windowText}`);
+  if (windowMs === undefined || windowMs === 0 || count === 0) return undefined;
+  return { count, windowMs };
+}
+
+export const zRateLimit = z.string().transform((text, ctx) => {
+  const limit = parseRateLimit(text);
+  if (!limit) {
+    ctx.addIssue({ code: 'custom', message: `"${text}" is not a rate like 30/10m (count/window)` });
+    return z.NEVER;
+  }
+  return limit;
+});
+
+export const zDuration = z.string().transform((text, ctx) => {
+  const ms = parseDuration(text);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration like 500ms, 30s, 10m, 1h` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+export const zBoolean = z.string().transform((text, ctx) => {
+  const value = text.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(value)) return true;
+  if (['0', 'false', 'no', 'off', ''].includes(value)) return false;
+  ctx.addIssue({ code: 'custom', message: `"${text}" is not true or false` });
+  return z.NEVER;
+});
+
+export const zPort = z.coerce
+  .number({ message: 'must be a port number' })
+  .int('must be a port number')
+  .min(1, 'must be between 1 and 65535')
+  .max(65535, 'must be between 1 and 65535');
+
+/** Comma-separated list; empty items dropped. */
+export const zList = z.string().transform((text) =>
+  text
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== ''),
+);
