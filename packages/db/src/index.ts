@@ -1,2 +1,4 @@
 export * from './database.ts';
+export * from './dns-outbox-repository.ts';
 export * from './embedded-postgres.ts';
+export * from './hosts-repository.ts';

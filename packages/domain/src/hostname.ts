@@ -126,3 +126,13 @@ export function resolveHostName(input: string, zone: string): NameResolution {
 export function fqdn(label: string, zone: string): string {
   return `${label}.${zone}`;
 }
+
+/**
+ * The host label a credential's username names: the bare label or the full
+ * name under `zone`, any case, with or without a trailing dot. Undefined for
+ * anything else (it cannot be one of our hosts).
+ */
+export function labelFromUsername(username: string, zone: string): string | undefined {
+  const resolution = resolveHostName(username, zone);
+  return resolution.kind === 'label' ? resolution.label : undefined;
+}

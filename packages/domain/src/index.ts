@@ -1,3 +1,4 @@
 export * from './dyndns-result.ts';
+export * from './host-state.ts';
 export * from './hostname.ts';
 export * from './ip-address.ts';

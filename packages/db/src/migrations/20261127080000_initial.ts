@@ -28,7 +28,7 @@ export async function up(knex: Knex): Promise<void> {
   });
   await knex.raw(`
     alter table hosts
-      add constraint hosts_name_label check (name ~ '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$'),
+      add constraint hosts_name_label check (name ~ '^[a-z0-9-]{1,63}$' and name !~ '^-|-$'),
       add constraint hosts_ipv4_family check (ipv4 is null or family(ipv4::inet) = 4),
       add constraint hosts_ipv6_family check (ipv6 is null or family(ipv6::inet) = 6),
       add constraint hosts_status check (status in ('active', 'dormant', 'disabled')),

@@ -1,0 +1,145 @@
+import { availableParallelism } from 'node:os';
+import { type Cidr, isValidHostname, normaliseName, parseCidr } from '@mydns/domain';
+import { parseSettings, type RateLimit, zBoolean, zDuration, zList, zPort, zRateLimit } from '@mydns/runtime';
+import { z } from 'zod';
+
+/**
+ * The API's settings: the only reader of process.env (through `env`). Names
+ * and defaults are the contract in INTERFACES.md; README.md documents each one.
+ */
+
+const zZone = z
+  .string()
+  .transform((value) => normaliseName(value))
+  .refine(
+    (zone) => isValidHostname(zone) && zone.includes('.'),
+    'must be a DNS name with at least two labels',
+  );
+
+const zCidrList = zList.transform((items, ctx) => {
+  const cidrs: Cidr[] = [];
+  for (const item of items) {
+    const cidr = parseCidr(item);
+    if (cidr) cidrs.push(cidr);
+    else ctx.addIssue({ code: 'custom', message: `"${item}" is not an address or CIDR range` });
+  }
+  return cidrs;
+});
+
+const schema = z
+  .object({
+    DATABASE_URL: z.string().url('must be a postgres:// URL').optional(),
+    MYDNS_ZONE: zZone.default('mydns.test'),
+    MYDNS_HTTP_PORT: zPort.default(8080),
+    MYDNS_HTTP_ADDRESS: z.string().default('::'),
+    MYDNS_DATA_DIR: z.string().min(1).default('.data'),
+    MYDNS_PDNS_API_URL: z.string().url('must be an http(s):// URL').optional(),
+    MYDNS_PDNS_API_KEY: z.string().min(1).optional(),
+    MYDNS_PDNS_SERVER_ID: z.string().min(1).default('localhost'),
+    MYDNS_DNS_PORT: zPort.default(5300),
+    MYDNS_PDNS_API_PORT: zPort.default(8081),
+    MYDNS_NAMESERVERS: zList.optional(),
+    MYDNS_RECORD_TTL: z.coerce.number().int().min(1).max(86_400).default(60),
+    MYDNS_TRUSTED_PROXIES: zCidrList.default([]),
+    MYDNS_ALLOW_PRIVATE_ADDRESSES: zBoolean.default(false),
+    MYDNS_REGISTRATION: z.enum(['open', 'closed']).default('open'),
+    MYDNS_HOST_UPDATE_LIMIT: zRateLimit.default({ count: 30, windowMs: 600_000 }),
+    MYDNS_LOGIN_FAILURE_LIMIT: zRateLimit.default({ count: 20, windowMs: 600_000 }),
+    MYDNS_LOGIN_BLOCK: zDuration.default(900_000),
+    MYDNS_REGISTRATION_LIMIT: zRateLimit.default({ count: 10, windowMs: 3_600_000 }),
+    MYDNS_BCRYPT_COST: z.coerce.number().int().min(4).max(15).default(10),
+    MYDNS_BCRYPT_THREADS: z.coerce.number().int().min(1).max(64).default(availableParallelism()),
+    MYDNS_CREDENTIAL_CACHE_TTL: zDuration.default(3_600_000),
+    MYDNS_PUSH_TIMEOUT: zDuration.default(3000),
+    MYDNS_BLOCKED_USER_AGENTS: zList.default([]),
+    MYDNS_DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+    LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']).default('info'),
+    LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
+    NODE_ENV: z.string().optional(),
+  })
+  .superRefine((env, ctx) => {
+    if (env.MYDNS_PDNS_API_URL && !env.MYDNS_PDNS_API_KEY) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['MYDNS_PDNS_API_KEY'],
+        message: 'is required when MYDNS_PDNS_API_URL points at an external PowerDNS',
+      });
+    }
+    for (const ns of env.MYDNS_NAMESERVERS ?? []) {
+      if (!isValidHostname(normaliseName(ns))) {
+        ctx.addIssue({ code: 'custom', path: ['MYDNS_NAMESERVERS'], message: `"${ns}" is not a host name` });
+      }
+    }
+  });
+
+export interface Config {
+  readonly databaseUrl: string | undefined;
+  readonly zone: string;
+  readonly http: { readonly port: number; readonly address: string };
+  readonly dataDir: string;
+  readonly powerdns:
+    | {
+        readonly mode: 'external';
+        readonly apiUrl: string;
+        readonly apiKey: string;
+        readonly serverId: string;
+      }
+    | { readonly mode: 'managed'; readonly dnsPort: number; readonly apiPort: number };
+  readonly nameservers: readonly string[];
+  readonly recordTtl: number;
+  readonly trustedProxies: readonly Cidr[];
+  readonly allowPrivateAddresses: boolean;
+  readonly registration: 'open' | 'closed';
+  readonly limits: {
+    readonly hostUpdates: RateLimit;
+    readonly loginFailures: RateLimit;
+    readonly loginBlockMs: number;
+    readonly registrations: RateLimit;
+  };
+  readonly bcrypt: { readonly cost: number; readonly threads: number };
+  readonly credentialCacheTtlMs: number;
+  readonly pushTimeoutMs: number;
+  readonly blockedUserAgents: readonly string[];
+  readonly dbPoolSize: number;
+  readonly log: { readonly level: string; readonly format: 'json' | 'pretty' };
+}
+
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const s = parseSettings(schema, env);
+  const nameservers = (s.MYDNS_NAMESERVERS ?? [`ns1.${s.MYDNS_ZONE}`]).map(normaliseName);
+  return {
+    databaseUrl: s.DATABASE_URL,
+    zone: s.MYDNS_ZONE,
+    http: { port: s.MYDNS_HTTP_PORT, address: s.MYDNS_HTTP_ADDRESS },
+    dataDir: s.MYDNS_DATA_DIR,
+    powerdns:
+      s.MYDNS_PDNS_API_URL && s.MYDNS_PDNS_API_KEY
+        ? {
+            mode: 'external',
+            apiUrl: s.MYDNS_PDNS_API_URL,
+            apiKey: s.MYDNS_PDNS_API_KEY,
+            serverId: s.MYDNS_PDNS_SERVER_ID,
+          }
+        : { mode: 'managed', dnsPort: s.MYDNS_DNS_PORT, apiPort: s.MYDNS_PDNS_API_PORT },
+    nameservers,
+    recordTtl: s.MYDNS_RECORD_TTL,
+    trustedProxies: s.MYDNS_TRUSTED_PROXIES,
+    allowPrivateAddresses: s.MYDNS_ALLOW_PRIVATE_ADDRESSES,
+    registration: s.MYDNS_REGISTRATION,
+    limits: {
+      hostUpdates: s.MYDNS_HOST_UPDATE_LIMIT,
+      loginFailures: s.MYDNS_LOGIN_FAILURE_LIMIT,
+      loginBlockMs: s.MYDNS_LOGIN_BLOCK,
+      registrations: s.MYDNS_REGISTRATION_LIMIT,
+    },
+    bcrypt: { cost: s.MYDNS_BCRYPT_COST, threads: s.MYDNS_BCRYPT_THREADS },
+    credentialCacheTtlMs: s.MYDNS_CREDENTIAL_CACHE_TTL,
+    pushTimeoutMs: s.MYDNS_PUSH_TIMEOUT,
+    blockedUserAgents: s.MYDNS_BLOCKED_USER_AGENTS.map((agent) => agent.toLowerCase()),
+    dbPoolSize: s.MYDNS_DB_POOL_SIZE,
+    log: {
+      level: s.LOG_LEVEL,
+      format: s.LOG_FORMAT ?? (s.NODE_ENV === 'production' ? 'json' : 'pretty'),
+    },
+  };
+}

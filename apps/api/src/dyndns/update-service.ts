@@ -1,0 +1,138 @@
+import type { FamilyChange, HostRecord, HostsRepository } from '@mydns/db';
+import { type DyndnsOutcome, type HostResult, type IpAddress, labelFromUsername } from '@mydns/domain';
+import type { Logger } from '@mydns/runtime';
+import type { Authenticator } from '../auth/authenticator.ts';
+import type { RateLimiter } from '../auth/rate-limiter.ts';
+import type { FamilyPlan, ParsedUpdate } from './parse-update-request.ts';
+
+/**
+ * The update path (ARCHITECTURE.md, steps 3-8): authenticate, apply the
+ * limits, compare with Postgres, commit a change with its pending push, and
+ * wait for the zone writer up to a deadline. Protocol words are return values;
+ * only a real fault (Postgres down) throws, and the HTTP edge answers 911.
+ */
+
+export interface UpdateContext {
+  readonly client: IpAddress;
+  readonly userAgent: string | undefined;
+  readonly logger: Logger;
+}
+
+export interface UpdateServiceDeps {
+  readonly zone: string;
+  readonly hosts: HostsRepository;
+  readonly authenticator: Authenticator;
+  readonly zoneWriter: { push(outboxId: number, timeoutMs: number): Promise<boolean> };
+  /** Update requests per host. */
+  readonly hostLimiter: RateLimiter;
+  /** Failed logins per source address (checked before any bcrypt). */
+  readonly failureLimiter: RateLimiter;
+  readonly pushTimeoutMs: number;
+  readonly blockedUserAgents: readonly string[];
+}
+
+export interface UpdateService {
+  update(request: ParsedUpdate, context: UpdateContext): Promise<DyndnsOutcome>;
+}
+
+const account = (code: 'badauth' | 'numhost' | 'abuse' | 'badagent'): DyndnsOutcome => ({
+  kind: 'account',
+  code,
+});
+
+/** The new value of one family, or undefined to keep it. */
+function next(plan: FamilyPlan, current: string | null): string | null {
+  if (plan.action === 'set') return plan.address;
+  if (plan.action === 'delete') return null;
+  return current;
+}
+
+function change(plan: FamilyPlan): FamilyChange {
+  if (plan.action === 'keep') return { keep: true };
+  return { keep: false, address: plan.action === 'set' ? plan.address : null };
+}
+
+export function createUpdateService(deps: UpdateServiceDeps): UpdateService {
+  const isBlockedAgent = (agent: string | undefined) => {
+    if (!agent || deps.blockedUserAgents.length === 0) return false;
+    const lower = agent.toLowerCase();
+    return deps.blockedUserAgents.some((blocked) => lower.includes(blocked));
+  };
+
+  const authenticate = async (request: Extract<ParsedUpdate, { kind: 'update' }>, context: UpdateContext) => {
+    const credentials = request.credentials;
+    if (!credentials) return undefined;
+    const fail = () => {
+      deps.failureLimiter.hit(context.client.text);
+      return undefined;
+    };
+    const label = labelFromUsername(credentials.username, deps.zone);
+    if (label === undefined) return fail();
+    const host = await deps.hosts.findByName(label);
+    if (!host) return fail();
+    return (await deps.authenticator.verify(host, credentials.secret)) ? host : fail();
+  };
+
+  const updateHost = async (
+    host: HostRecord,
+    request: Extract<ParsedUpdate, { kind: 'update' }>,
+    context: UpdateContext,
+  ): Promise<HostResult> => {
+    if (host.status === 'disabled') return { code: 'abuse' };
+    if (!deps.hostLimiter.hit(String(host.id))) {
+      context.logger.info('update refused: host over its request limit', { host: host.name });
+      return { code: 'abuse' };
+    }
+    const plan = request.addresses;
+    if (!plan.ok) {
+      context.logger.info('update refused: no usable address', { host: host.name, reason: plan.reason });
+      return { code: 'dnserr' };
+    }
+    // The addresses this request set or confirmed, v4 first (pfSense matches `good %IP%` exactly).
+    const confirmed = [plan.v4, plan.v6].flatMap((p) => (p.action === 'set' ? [p.address] : []));
+    const v4 = next(plan.v4, host.ipv4);
+    const v6 = next(plan.v6, host.ipv6);
+    if (host.status === 'active' && v4 === host.ipv4 && v6 === host.ipv6) {
+      const hourAgo = Date.now() - 3_600_000;
+      if (!host.lastSeenAt || host.lastSeenAt.getTime() < hourAgo) await deps.hosts.touchLastSeen(host.id);
+      context.logger.debug('nochg', { host: host.name });
+      return { code: 'nochg', addresses: confirmed };
+    }
+    const applied = await deps.hosts.applyAddressChange(host.id, change(plan.v4), change(plan.v6));
+    if (!applied) return { code: 'nochg', addresses: confirmed };
+    const pushed = await deps.zoneWriter.push(applied.outboxId, deps.pushTimeoutMs);
+    context.logger.info(pushed ? 'good' : 'dnserr: change kept, PowerDNS has not taken it yet', {
+      host: host.name,
+      from: [applied.oldIpv4, applied.oldIpv6].filter(Boolean).join(',') || '-',
+      to: [applied.ipv4, applied.ipv6].filter(Boolean).join(',') || '-',
+    });
+    return pushed ? { code: 'good', addresses: confirmed } : { code: 'dnserr' };
+  };
+
+  return {
+    async update(request, context) {
+      if (isBlockedAgent(context.userAgent)) return account('badagent');
+      if (request.kind === 'numhost') return account('numhost');
+      if (!request.credentials) return account('badauth');
+      // Brute-force guard: answered without running bcrypt.
+      if (deps.failureLimiter.isLimited(context.client.text)) return account('abuse');
+      const host = await authenticate(request, context);
+      if (!host) return account('badauth');
+
+      let own: Promise<HostResult> | undefined;
+      const results: HostResult[] = [];
+      for (const requested of request.hosts) {
+        const resolution = requested.resolution;
+        if (resolution.kind === 'notfqdn') results.push({ code: 'notfqdn' });
+        else if (resolution.kind === 'foreign' || resolution.label !== host.name)
+          results.push({ code: 'nohost' });
+        else {
+          // The same host listed twice is updated once and answered twice.
+          own ??= updateHost(host, request, context);
+          results.push(await own);
+        }
+      }
+      return { kind: 'hosts', results };
+    },
+  };
+}

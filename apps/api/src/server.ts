@@ -1,0 +1,141 @@
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import { createDatabase, type Database, migrateLatest, pingDatabase, startEmbeddedPostgres } from '@mydns/db';
+import { createPowerDnsClient, ensureZone, type PowerDnsClient, startManagedPowerDns } from '@mydns/powerdns';
+import { isProcessAlive, type Logger, type Shutdown, StartupError } from '@mydns/runtime';
+import { createApp } from './app.ts';
+import type { Config } from './config.ts';
+import { createServices, type Services } from './services.ts';
+
+export interface RunningMyDns {
+  readonly url: string;
+  readonly port: number;
+  readonly config: Config;
+  readonly db: Database;
+  readonly dns: PowerDnsClient;
+  readonly services: Services;
+  readonly server: Server;
+}
+
+/** One `npm start` per data folder: two would fight over Postgres and PowerDNS. */
+function lockDataDir(dataDir: string, shutdown: Shutdown): void {
+  mkdirSync(dataDir, { recursive: true, mode: 0o755 });
+  const file = join(dataDir, 'mydns.pid');
+  if (existsSync(file)) {
+    const pid = Number(readFileSync(file, 'utf8').trim());
+    if (Number.isInteger(pid) && pid !== process.pid && isProcessAlive(pid)) {
+      throw new StartupError(
+        `MyDNS is already running on the data folder ${dataDir} (pid ${pid}); stop it first`,
+      );
+    }
+  }
+  writeFileSync(file, `${process.pid}\n`);
+  shutdown.add('data folder lock', () => rmSync(file, { force: true }));
+}
+
+function listen(server: Server, port: number, address: string): Promise<AddressInfo> {
+  return new Promise((resolveListen, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      reject(
+        error.code === 'EADDRINUSE'
+          ? new StartupError(`port ${port} is in use: set MYDNS_HTTP_PORT to a free port`)
+          : error,
+      );
+    });
+    server.listen(port, address, () => resolveListen(server.address() as AddressInfo));
+  });
+}
+
+function closeServer(server: Server, graceMs: number): Promise<void> {
+  return new Promise((resolveClose) => {
+    // Idle keep-alive connections close at once; requests in flight get graceMs to finish.
+    const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+    timer.unref();
+    server.close(() => {
+      clearTimeout(timer);
+      resolveClose();
+    });
+    server.closeIdleConnections();
+  });
+}
+
+/**
+ * Brings up the whole service: Postgres (embedded unless DATABASE_URL),
+ * migrations, PowerDNS (a child process unless MYDNS_PDNS_API_URL), the zone,
+ * the zone writer and the HTTP server. Every part registers its own stop on
+ * `shutdown`, so they stop in reverse order: HTTP first, databases last.
+ */
+export async function startMyDns(config: Config, logger: Logger, shutdown: Shutdown): Promise<RunningMyDns> {
+  const dataDir = resolve(config.dataDir);
+  const managesSomething = !config.databaseUrl || config.powerdns.mode === 'managed';
+  if (managesSomething) lockDataDir(dataDir, shutdown);
+
+  let databaseUrl = config.databaseUrl;
+  if (!databaseUrl) {
+    const postgres = await startEmbeddedPostgres({ dataDir, logger });
+    shutdown.add('postgres', () => postgres.stop());
+    databaseUrl = postgres.url;
+    logger.info(
+      `Postgres (embedded) listens on 127.0.0.1:${postgres.port}, data in ${join(dataDir, 'postgres')}`,
+    );
+  }
+  const db = createDatabase({ url: databaseUrl, poolMax: config.dbPoolSize });
+  shutdown.add('database pool', () => db.destroy());
+  const applied = await migrateLatest(db);
+  if (applied.length > 0) logger.info(`applied migrations: ${applied.join(', ')}`);
+
+  let dns: PowerDnsClient;
+  if (config.powerdns.mode === 'managed') {
+    const pdns = await startManagedPowerDns({
+      dir: join(dataDir, 'pdns'),
+      dnsPort: config.powerdns.dnsPort,
+      apiPort: config.powerdns.apiPort,
+      logger,
+    });
+    shutdown.add('powerdns', () => pdns.stop());
+    dns = createPowerDnsClient({ apiUrl: pdns.apiUrl, apiKey: pdns.apiKey });
+    logger.info(
+      `PowerDNS (managed) answers DNS on 127.0.0.1:${pdns.dnsPort}, API on ${pdns.apiUrl}, data in ${join(dataDir, 'pdns')}`,
+    );
+  } else {
+    dns = createPowerDnsClient({
+      apiUrl: config.powerdns.apiUrl,
+      apiKey: config.powerdns.apiKey,
+      serverId: config.powerdns.serverId,
+    });
+    const apiUrl = config.powerdns.apiUrl;
+    await dns.serverInfo().catch((error: Error) => {
+      throw new StartupError(`the PowerDNS API at ${apiUrl} does not answer: ${error.message}`);
+    });
+  }
+  await ensureZone(dns, { zone: config.zone, nameservers: config.nameservers }, logger);
+
+  const services = createServices(config, { db, dns, logger });
+  shutdown.add('services', () => services.close());
+  services.zoneWriter.start();
+
+  const app = createApp({
+    config,
+    services,
+    logger,
+    readiness: { postgres: () => pingDatabase(db), powerdns: () => dns.serverInfo() },
+  });
+  const http = createServer(
+    {
+      // Slow or stuck clients cannot hold connections for long.
+      requestTimeout: 30_000,
+      headersTimeout: 10_000,
+      keepAliveTimeout: 5_000,
+    },
+    app,
+  );
+  const address = await listen(http, config.http.port, config.http.address);
+  shutdown.add('http server', () => closeServer(http, 10_000));
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const wildcard = host === '[::]' || host === '0.0.0.0';
+  const url = `http://${wildcard ? '127.0.0.1' : host}:${address.port}`;
+  logger.info(`HTTP API and update endpoints listen on ${host}:${address.port} (zone ${config.zone})`);
+  return { url, port: address.port, config, db, dns, services, server: http };
+}

@@ -1,0 +1,178 @@
+import type { HostStatus } from '@mydns/domain';
+import type { Database } from './database.ts';
+
+export interface HostRecord {
+  readonly id: number;
+  readonly name: string;
+  readonly passwordHash: string;
+  readonly contactEmail: string | null;
+  readonly ipv4: string | null;
+  readonly ipv6: string | null;
+  readonly status: HostStatus;
+  readonly createdAt: Date;
+  readonly addressChangedAt: Date | null;
+  readonly lastSeenAt: Date | null;
+  readonly passwordChangedAt: Date;
+}
+
+interface HostRow {
+  id: number;
+  name: string;
+  password_hash: string;
+  contact_email: string | null;
+  ipv4: string | null;
+  ipv6: string | null;
+  status: HostStatus;
+  created_at: Date;
+  address_changed_at: Date | null;
+  last_seen_at: Date | null;
+  password_changed_at: Date;
+}
+
+const COLUMNS = [
+  'id',
+  'name',
+  'password_hash',
+  'contact_email',
+  'ipv4',
+  'ipv6',
+  'status',
+  'created_at',
+  'address_changed_at',
+  'last_seen_at',
+  'password_changed_at',
+] as const;
+
+function toHost(row: HostRow): HostRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    passwordHash: row.password_hash,
+    contactEmail: row.contact_email,
+    ipv4: row.ipv4,
+    ipv6: row.ipv6,
+    status: row.status,
+    createdAt: row.created_at,
+    addressChangedAt: row.address_changed_at,
+    lastSeenAt: row.last_seen_at,
+    passwordChangedAt: row.password_changed_at,
+  };
+}
+
+/** What an update asks for one address family. */
+export type FamilyChange =
+  | { readonly keep: true }
+  | { readonly keep: false; readonly address: string | null };
+
+export interface AddressChange {
+  readonly oldIpv4: string | null;
+  readonly oldIpv6: string | null;
+  readonly ipv4: string | null;
+  readonly ipv6: string | null;
+  /** The pending-push marker written with the change. */
+  readonly outboxId: number;
+}
+
+export interface HostsRepository {
+  create(input: {
+    name: string;
+    passwordHash: string;
+    contactEmail?: string | null;
+  }): Promise<HostRecord | undefined>;
+  findByName(name: string): Promise<HostRecord | undefined>;
+  list(options?: { limit?: number; after?: string }): Promise<HostRecord[]>;
+  /**
+   * Applies an address change and queues it for PowerDNS in one statement.
+   * Returns undefined when, under the row lock, nothing would change (a
+   * concurrent request got there first) or the host is disabled or gone.
+   */
+  applyAddressChange(id: number, v4: FamilyChange, v6: FamilyChange): Promise<AddressChange | undefined>;
+  /** The monthly-activity clock: at most one write per host per hour (ARCHITECTURE.md step 5). */
+  touchLastSeen(id: number): Promise<void>;
+}
+
+export function createHostsRepository(db: Database): HostsRepository {
+  return {
+    async create(input) {
+      const rows = await db<HostRow>('hosts')
+        .insert({
+          name: input.name,
+          password_hash: input.passwordHash,
+          contact_email: input.contactEmail ?? null,
+        })
+        .onConflict('name')
+        .ignore()
+        .returning([...COLUMNS]);
+      const row = rows[0] as HostRow | undefined;
+      return row ? toHost(row) : undefined;
+    },
+    async findByName(name) {
+      const row = (await db<HostRow>('hosts').select(COLUMNS).where({ name }).first()) as HostRow | undefined;
+      return row ? toHost(row) : undefined;
+    },
+    async list(options = {}) {
+      const query = db('hosts')
+        .select<HostRow[]>(COLUMNS)
+        .orderBy('name')
+        .limit(options.limit ?? 1000);
+      if (options.after) query.where('name', '>', options.after);
+      return (await query).map(toHost);
+    },
+    async applyAddressChange(id, v4, v6) {
+      // One round trip: lock the row, compute the new addresses from the locked
+      // (latest) values, write only if something differs, and insert the outbox
+      // row in the same statement, so a change is never committed without its
+      // pending push.
+      const result = await db.raw<{
+        rows: {
+          old_ipv4: string | null;
+          old_ipv6: string | null;
+          ipv4: string | null;
+          ipv6: string | null;
+          outbox_id: number;
+        }[];
+      }>(
+        `with old as (
+           select id, name, ipv4, ipv6, status from hosts where id = ? for update
+         ), next as (
+           select id, name, ipv4 as old_ipv4, ipv6 as old_ipv6, status as old_status,
+                  case when ?::boolean then ipv4 else ?::text end as ipv4,
+                  case when ?::boolean then ipv6 else ?::text end as ipv6
+             from old where status in ('active', 'dormant')
+         ), changed as (
+           update hosts h
+              set ipv4 = next.ipv4, ipv6 = next.ipv6, status = 'active', last_seen_at = now(),
+                  address_changed_at = case
+                    when next.ipv4 is distinct from next.old_ipv4 or next.ipv6 is distinct from next.old_ipv6
+                    then now() else h.address_changed_at end
+             from next
+            where h.id = next.id
+              and (next.ipv4 is distinct from next.old_ipv4 or next.ipv6 is distinct from next.old_ipv6
+                   or next.old_status <> 'active')
+           returning h.name, next.old_ipv4, next.old_ipv6, h.ipv4, h.ipv6
+         ), queued as (
+           insert into dns_outbox (name) select name from changed returning id
+         )
+         select changed.old_ipv4, changed.old_ipv6, changed.ipv4, changed.ipv6, queued.id as outbox_id
+           from changed cross join queued`,
+        [id, v4.keep, v4.keep ? null : v4.address, v6.keep, v6.keep ? null : v6.address],
+      );
+      const row = result.rows[0];
+      if (!row) return undefined;
+      return {
+        oldIpv4: row.old_ipv4,
+        oldIpv6: row.old_ipv6,
+        ipv4: row.ipv4,
+        ipv6: row.ipv6,
+        outboxId: row.outbox_id,
+      };
+    },
+    async touchLastSeen(id) {
+      await db.raw(
+        `update hosts set last_seen_at = now()
+          where id = ? and (last_seen_at is null or last_seen_at < now() - interval '1 hour')`,
+        [id],
+      );
+    },
+  };
+}

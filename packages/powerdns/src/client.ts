@@ -1,0 +1,198 @@
+import { AppError } from '@mydns/runtime';
+import axios, { type AxiosInstance, isAxiosError } from 'axios';
+
+/**
+ * A small client for the PowerDNS Authoritative HTTP API. It uses only the 4.7
+ * subset (POWERDNS.md) so the same code drives Debian's 4.7 test binary and the
+ * 4.9/5.x images operators run, and it canonicalises names and contents here,
+ * not in callers.
+ */
+
+export type RecordType = 'A' | 'AAAA' | 'TXT' | 'MX' | 'NS' | 'SOA' | 'CNAME';
+
+export interface RrsetChange {
+  readonly name: string;
+  readonly type: RecordType;
+  readonly ttl: number;
+  /** The full content of the rrset; empty removes it. */
+  readonly records: readonly string[];
+}
+
+export interface Rrset {
+  readonly name: string;
+  readonly type: string;
+  readonly ttl: number;
+  readonly records: readonly string[];
+}
+
+export interface ZoneSpec {
+  readonly name: string;
+  readonly kind: 'Native' | 'Master';
+  readonly nameservers: readonly string[];
+  readonly soa: { readonly content: string; readonly ttl: number };
+  readonly rrsets?: readonly RrsetChange[];
+  readonly alsoNotify?: readonly string[];
+}
+
+export class PowerDnsError extends AppError {
+  /** The HTTP status PowerDNS answered with; undefined when it did not answer. */
+  readonly httpStatus: number | undefined;
+  constructor(message: string, httpStatus: number | undefined, cause?: unknown) {
+    super('powerdns_unavailable', message, { status: 503, cause });
+    this.name = 'PowerDnsError';
+    this.httpStatus = httpStatus;
+  }
+}
+
+export interface PowerDnsOptions {
+  apiUrl: string;
+  apiKey: string;
+  serverId?: string;
+  timeoutMs?: number;
+}
+
+/** Names must be absolute and lower-case for PowerDNS ("DNS Name … is not canonical", 422). */
+export function canonicalName(name: string): string {
+  const lower = name.toLowerCase();
+  return lower.endsWith('.') ? lower : `${lower}.`;
+}
+
+/** TXT content is stored quoted; quotes and backslashes inside are escaped. */
+function canonicalContent(type: RecordType, content: string): string {
+  if (type === 'TXT' && !content.startsWith('"')) return `"${content.replace(/["\\]/g, '\\$&')}"`;
+  if (type === 'CNAME' || type === 'NS') return canonicalName(content);
+  return content;
+}
+
+/** The JSON of one rrset in a PATCH. Deletion is REPLACE with no records (desec-stack#220, pdns#7501). */
+export function patchEntry(change: RrsetChange) {
+  return {
+    name: canonicalName(change.name),
+    type: change.type,
+    ttl: change.ttl,
+    changetype: 'REPLACE',
+    records: change.records.map((content) => ({
+      content: canonicalContent(change.type, content),
+      disabled: false,
+    })),
+  };
+}
+
+/** Zone ids in URLs: characters outside [A-Za-z0-9.-] become =XX (pdns ws-api.cc apiZoneNameToId). */
+function zoneId(zone: string): string {
+  return canonicalName(zone).replace(
+    /[^A-Za-z0-9.-]/g,
+    (c) => `=${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
+}
+
+function describe(error: unknown): PowerDnsError {
+  if (isAxiosError(error)) {
+    const status = error.response?.status;
+    const body = error.response?.data as { error?: unknown } | string | undefined;
+    const detail =
+      typeof body === 'object' && body && typeof body.error === 'string' ? body.error : undefined;
+    // Never the request config: it carries the API key.
+    const what = status === undefined ? `no answer (${error.code ?? error.message})` : `HTTP ${status}`;
+    return new PowerDnsError(`PowerDNS API: ${what}${detail ? `: ${detail}` : ''}`, status);
+  }
+  return new PowerDnsError(`PowerDNS API: ${(error as Error).message}`, undefined);
+}
+
+export interface PowerDnsClient {
+  readonly apiUrl: string;
+  serverInfo(): Promise<{ version: string }>;
+  zoneExists(zone: string): Promise<boolean>;
+  createZone(spec: ZoneSpec): Promise<void>;
+  deleteZone(zone: string): Promise<void>;
+  patchZone(zone: string, changes: readonly RrsetChange[]): Promise<void>;
+  /** PATCH with prepared entries (the zone writer measures and chunks them first). */
+  patchZoneEntries(zone: string, entries: readonly ReturnType<typeof patchEntry>[]): Promise<void>;
+  listRrsets(zone: string, filter?: { name: string; type?: RecordType }): Promise<Rrset[]>;
+  notify(zone: string): Promise<void>;
+}
+
+export function createPowerDnsClient(options: PowerDnsOptions): PowerDnsClient {
+  const apiUrl = options.apiUrl.replace(/\/+$/, '');
+  const http: AxiosInstance = axios.create({
+    baseURL: `${apiUrl}/api/v1/servers/${encodeURIComponent(options.serverId ?? 'localhost')}`,
+    timeout: options.timeoutMs ?? 10_000,
+    // 404s are JSON only with this header (POWERDNS.md).
+    headers: { 'X-API-Key': options.apiKey, Accept: 'application/json' },
+    // PowerDNS closes every connection itself; no keep-alive agent.
+    maxBodyLength: Number.POSITIVE_INFINITY,
+    maxContentLength: Number.POSITIVE_INFINITY,
+    proxy: false,
+  });
+  const call = async <T>(request: () => Promise<{ data: T }>): Promise<T> => {
+    try {
+      return (await request()).data;
+    } catch (error) {
+      throw describe(error);
+    }
+  };
+  const patchZoneEntries = async (zone: string, entries: readonly ReturnType<typeof patchEntry>[]) => {
+    if (entries.length === 0) return;
+    await call(() => http.patch(`/zones/${zoneId(zone)}`, { rrsets: entries }));
+  };
+  return {
+    apiUrl,
+    async serverInfo() {
+      const info = await call(() => http.get<{ version: string }>(''));
+      return { version: info.version };
+    },
+    async zoneExists(zone) {
+      const zones = await call(() =>
+        http.get<unknown[]>('/zones', { params: { zone: canonicalName(zone), dnssec: false } }),
+      );
+      return zones.length > 0;
+    },
+    async createZone(spec) {
+      const name = canonicalName(spec.name);
+      await call(() =>
+        http.post(
+          '/zones',
+          {
+            name,
+            kind: spec.kind,
+            nameservers: spec.nameservers.map(canonicalName),
+            soa_edit_api: 'INCREASE',
+            ...(spec.alsoNotify ? { also_notify: spec.alsoNotify } : {}),
+            rrsets: [
+              {
+                name,
+                type: 'SOA',
+                ttl: spec.soa.ttl,
+                records: [{ content: spec.soa.content, disabled: false }],
+              },
+              ...(spec.rrsets ?? []).map(patchEntry),
+            ],
+          },
+          { params: { rrsets: false } },
+        ),
+      );
+    },
+    async deleteZone(zone) {
+      await call(() => http.delete(`/zones/${zoneId(zone)}`));
+    },
+    patchZone: (zone, changes) => patchZoneEntries(zone, changes.map(patchEntry)),
+    patchZoneEntries,
+    async listRrsets(zone, filter) {
+      const params = filter
+        ? { rrset_name: canonicalName(filter.name), ...(filter.type ? { rrset_type: filter.type } : {}) }
+        : {};
+      const body = await call(() =>
+        http.get<{ rrsets: { name: string; type: string; ttl: number; records: { content: string }[] }[] }>(
+          `/zones/${zoneId(zone)}`,
+          { params },
+        ),
+      );
+      return body.rrsets
+        .filter((r) => !filter || r.name === canonicalName(filter.name))
+        .map((r) => ({ name: r.name, type: r.type, ttl: r.ttl, records: r.records.map((x) => x.content) }));
+    },
+    async notify(zone) {
+      await call(() => http.put(`/zones/${zoneId(zone)}/notify`));
+    },
+  };
+}

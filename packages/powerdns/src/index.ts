@@ -1,0 +1,5 @@
+export * from './client.ts';
+export * from './managed-server.ts';
+export * from './projection.ts';
+export * from './zone-setup.ts';
+export * from './zone-writer.ts';

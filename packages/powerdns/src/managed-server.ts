@@ -1,0 +1,126 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { delimiter, join, resolve } from 'node:path';
+import {
+  isProcessAlive,
+  type Logger,
+  readCommandLine,
+  StartupError,
+  stopProcess,
+  supervise,
+  waitUntilReady,
+} from '@mydns/runtime';
+import initSqlJs from 'sql.js';
+import { createPowerDnsClient } from './client.ts';
+
+/**
+ * PowerDNS Authoritative as a child process with a gsqlite3 database under the
+ * data folder: what `npm start` and the tests run when no external PowerDNS
+ * (MYDNS_PDNS_API_URL) is configured.
+ */
+
+export const SQLITE_SCHEMA = '/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql';
+const TEMPLATE = new URL('../../../pdns/managed.conf', import.meta.url);
+const INSTALL_HINT =
+  'install PowerDNS (apt-get install pdns-server pdns-backend-sqlite3) or set MYDNS_PDNS_API_URL and MYDNS_PDNS_API_KEY to use an external PowerDNS';
+
+export interface ManagedPowerDnsOptions {
+  /** Folder for pdns.conf, the sqlite database, the API key and the control socket. */
+  dir: string;
+  dnsPort: number;
+  apiPort: number;
+  dnsAddress?: string;
+  logger: Logger;
+}
+
+export interface ManagedPowerDns {
+  readonly apiUrl: string;
+  readonly apiKey: string;
+  readonly dnsPort: number;
+  readonly pid: number;
+  stop(): Promise<void>;
+}
+
+export function findPdnsServer(): string | undefined {
+  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin'];
+  return dirs.map((dir) => join(dir, 'pdns_server')).find((path) => existsSync(path));
+}
+
+async function createSqliteDatabase(path: string): Promise<void> {
+  if (!existsSync(SQLITE_SCHEMA)) {
+    throw new StartupError(`the PowerDNS sqlite schema (${SQLITE_SCHEMA}) is missing: ${INSTALL_HINT}`);
+  }
+  // sql.js is SQLite compiled to WebAssembly: no sqlite3 binary or native addon needed.
+  const SQL = await initSqlJs();
+  const db = new SQL.Database();
+  db.exec(readFileSync(SQLITE_SCHEMA, 'utf8'));
+  writeFileSync(path, db.export());
+  db.close();
+}
+
+function readOrCreateKey(file: string): string {
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const key = randomBytes(32).toString('base64url');
+  writeFileSync(file, `${key}\n`, { mode: 0o600 });
+  return key;
+}
+
+/** A pdns_server left behind by a run that was killed would hold our ports: stop it. */
+async function stopLeftover(pidFile: string, configDir: string, log: Logger): Promise<void> {
+  if (!existsSync(pidFile)) return;
+  const pid = Number(readFileSync(pidFile, 'utf8').trim());
+  if (!Number.isInteger(pid) || !isProcessAlive(pid)) return;
+  const command = readCommandLine(pid) ?? [];
+  if (command.some((part) => part.endsWith('pdns_server')) && command.includes(`--config-dir=${configDir}`)) {
+    log.info(`stopping a PowerDNS left running by an earlier run (pid ${pid})`);
+    await stopProcess(pid, 'SIGTERM', 10_000);
+  }
+}
+
+export async function startManagedPowerDns(options: ManagedPowerDnsOptions): Promise<ManagedPowerDns> {
+  const log = options.logger.child({ component: 'pdns' });
+  const binary = findPdnsServer();
+  if (!binary) throw new StartupError(`pdns_server was not found: ${INSTALL_HINT}`);
+  const dir = resolve(options.dir);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const database = join(dir, 'pdns.sqlite3');
+  if (!existsSync(database)) await createSqliteDatabase(database);
+  const apiKey = readOrCreateKey(join(dir, 'api-key'));
+  const values: Record<string, string> = {
+    dir,
+    dnsAddress: options.dnsAddress ?? '127.0.0.1',
+    dnsPort: String(options.dnsPort),
+    apiPort: String(options.apiPort),
+    apiKey,
+  };
+  const config = readFileSync(TEMPLATE, 'utf8').replace(/\{\{(\w+)\}\}/g, (_, key: string) => {
+    const value = values[key];
+    if (value === undefined) throw new Error(`pdns/managed.conf: unknown placeholder ${key}`);
+    return value;
+  });
+  writeFileSync(join(dir, 'pdns.conf'), config, { mode: 0o600 });
+
+  const pidFile = join(dir, 'pdns_server.pid');
+  await stopLeftover(pidFile, dir, log);
+  const server = supervise(binary, [`--config-dir=${dir}`], { name: 'pdns', logger: options.logger });
+  writeFileSync(pidFile, `${server.pid}\n`);
+  const apiUrl = `http://127.0.0.1:${options.apiPort}`;
+  const client = createPowerDnsClient({ apiUrl, apiKey, timeoutMs: 2000 });
+  try {
+    await waitUntilReady(async () => Boolean(await client.serverInfo()), {
+      timeoutMs: 30_000,
+      process: server,
+      what: 'pdns_server',
+    });
+  } catch (error) {
+    await server.stop('SIGKILL');
+    throw new StartupError((error as Error).message);
+  }
+  return {
+    apiUrl,
+    apiKey,
+    dnsPort: options.dnsPort,
+    pid: server.pid,
+    stop: () => server.stop('SIGTERM', 15_000),
+  };
+}

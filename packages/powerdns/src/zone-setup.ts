@@ -1,0 +1,29 @@
+import type { Logger } from '@mydns/runtime';
+import type { PowerDnsClient } from './client.ts';
+
+export interface ZoneSetup {
+  zone: string;
+  nameservers: readonly string[];
+  /** The SOA's RNAME, as a domain name (hostmaster.<zone>). */
+  hostmaster?: string;
+}
+
+/**
+ * Creates the service zone when it is missing (POWERDNS.md): our own SOA with
+ * TTL 300 and minimum 60 (PowerDNS's default minimum of 3600 would keep a new
+ * name NXDOMAIN in resolvers for an hour), SOA-EDIT-API INCREASE (EPOCH repeats
+ * within a second), NS from the settings. An existing zone is left alone.
+ */
+export async function ensureZone(dns: PowerDnsClient, setup: ZoneSetup, logger: Logger): Promise<boolean> {
+  if (await dns.zoneExists(setup.zone)) return false;
+  const primary = setup.nameservers[0] ?? `ns1.${setup.zone}`;
+  const hostmaster = setup.hostmaster ?? `hostmaster.${setup.zone}`;
+  await dns.createZone({
+    name: setup.zone,
+    kind: 'Native',
+    nameservers: setup.nameservers,
+    soa: { ttl: 300, content: `${primary}. ${hostmaster}. 1 10800 3600 604800 60` },
+  });
+  logger.info(`created zone ${setup.zone} in PowerDNS`);
+  return true;
+}

@@ -1,0 +1,210 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { HostDnsState } from '@mydns/domain';
+import { errorMessage, type Logger } from '@mydns/runtime';
+import { type PowerDnsClient, patchEntry } from './client.ts';
+import { hostRrsets } from './projection.ts';
+
+/**
+ * The only thing that PATCHes a zone (ARCHITECTURE.md, "The update path").
+ *
+ * PowerDNS takes no zone lock: parallel PATCHes fail on gsqlite3 ("database is
+ * locked") or leave duplicate records on gpgsql (pdns#7128). So writes to a
+ * zone are serialised: in one process by this loop, across replicas by a
+ * Postgres advisory lock held for the whole read → PATCH → mark cycle.
+ *
+ * Group commit: while a PATCH is in flight, new changes wait in the outbox and
+ * go out together in the next PATCH. The rrsets are computed from the rows as
+ * they are when the batch is read, never from the request, so the last
+ * committed value always wins.
+ */
+
+export interface OutboxEntry {
+  readonly id: number;
+  readonly name: string;
+}
+
+export interface ZoneWriterTransaction {
+  pending(limit: number): Promise<OutboxEntry[]>;
+  hostStates(names: readonly string[]): Promise<HostDnsState[]>;
+  complete(ids: readonly number[]): Promise<void>;
+}
+
+export interface ZoneWriterStore {
+  /** Runs `work` in one transaction that holds the zone's advisory lock. */
+  withZoneLock<T>(zone: string, work: (tx: ZoneWriterTransaction) => Promise<T>): Promise<T>;
+  /** Which of these outbox ids are still pending. */
+  stillPending(ids: readonly number[]): Promise<Set<number>>;
+}
+
+export interface ZoneWriterOptions {
+  zone: string;
+  ttl: number;
+  store: ZoneWriterStore;
+  dns: PowerDnsClient;
+  logger: Logger;
+  /** Outbox rows read per cycle. */
+  maxBatch?: number;
+  /** PowerDNS refuses bodies over 2 MiB (webserver-max-bodysize); stay well under. */
+  maxBodyBytes?: number;
+  retryMinMs?: number;
+  retryMaxMs?: number;
+  /** Picks up changes left pending by a crash, another replica, or an outage. */
+  sweepIntervalMs?: number;
+  /** Called after every PATCH, for metrics. */
+  onPatch?: (rrsets: number, ms: number) => void;
+}
+
+export interface ZoneWriterStats {
+  readonly waiting: number;
+  readonly consecutiveFailures: number;
+  readonly lastError: string | undefined;
+}
+
+export interface ZoneWriter {
+  start(): void;
+  /** Waits until outbox row `id` is in PowerDNS (true) or `timeoutMs` passed (false; it stays pending). */
+  push(id: number, timeoutMs: number): Promise<boolean>;
+  /** Pushes everything pending now; rejects if PowerDNS fails. For the CLI and tests. */
+  flush(): Promise<void>;
+  stop(): Promise<void>;
+  stats(): ZoneWriterStats;
+}
+
+type Resolve = (pushed: boolean) => void;
+
+/** Splits PATCH entries into bodies under `maxBytes`. */
+export function chunkEntries<T>(entries: readonly T[], maxBytes: number): T[][] {
+  const chunks: T[][] = [];
+  let current: T[] = [];
+  let size = 16; // {"rrsets":[]}
+  for (const entry of entries) {
+    const entrySize = JSON.stringify(entry).length + 1;
+    if (current.length > 0 && size + entrySize > maxBytes) {
+      chunks.push(current);
+      current = [];
+      size = 16;
+    }
+    current.push(entry);
+    size += entrySize;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+export function createZoneWriter(options: ZoneWriterOptions): ZoneWriter {
+  const { zone, ttl, store, dns } = options;
+  const log = options.logger.child({ component: 'zone-writer' });
+  const maxBatch = options.maxBatch ?? 5000;
+  const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
+  const retryMinMs = options.retryMinMs ?? 250;
+  const retryMaxMs = options.retryMaxMs ?? 10_000;
+  const waiters = new Map<number, Set<Resolve>>();
+  const abort = new AbortController();
+  let dirty = false;
+  let running: Promise<void> | undefined;
+  let failures = 0;
+  let lastError: string | undefined;
+  let sweepTimer: NodeJS.Timeout | undefined;
+
+  const settle = (id: number, pushed: boolean) => {
+    const resolvers = waiters.get(id);
+    if (!resolvers) return;
+    waiters.delete(id);
+    for (const resolve of resolvers) resolve(pushed);
+  };
+
+  /** One read → PATCH → mark cycle. Returns whether more rows are waiting. */
+  const flushOnce = async (): Promise<boolean> => {
+    const waitingBefore = [...waiters.keys()];
+    const { ids, more } = await store.withZoneLock(zone, async (tx) => {
+      const entries = await tx.pending(maxBatch);
+      if (entries.length === 0) return { ids: [] as number[], more: false };
+      const names = [...new Set(entries.map((entry) => entry.name))];
+      const states = new Map((await tx.hostStates(names)).map((state) => [state.name, state]));
+      const patch = names.flatMap((name) => hostRrsets(zone, name, states.get(name), ttl).map(patchEntry));
+      for (const chunk of chunkEntries(patch, maxBodyBytes)) {
+        const started = performance.now();
+        await dns.patchZoneEntries(zone, chunk);
+        options.onPatch?.(chunk.length, performance.now() - started);
+      }
+      const done = entries.map((entry) => entry.id);
+      await tx.complete(done);
+      return { ids: done, more: entries.length === maxBatch };
+    });
+    for (const id of ids) settle(id, true);
+    // Rows another replica pushed never show up in our batch: ask once for the
+    // waiters that were already waiting when this cycle began.
+    const pushedElsewhere = more ? [] : waitingBefore.filter((id) => waiters.has(id));
+    if (pushedElsewhere.length > 0) {
+      const pending = await store.stillPending(pushedElsewhere);
+      for (const id of pushedElsewhere) if (!pending.has(id)) settle(id, true);
+    }
+    return more;
+  };
+
+  const loop = async () => {
+    while (dirty && !abort.signal.aborted) {
+      dirty = false;
+      try {
+        if (await flushOnce()) dirty = true;
+        if (failures > 0) log.info(`PowerDNS accepts changes again after ${failures} failed attempts`);
+        failures = 0;
+        lastError = undefined;
+      } catch (error) {
+        failures++;
+        lastError = errorMessage(error);
+        dirty = true;
+        const delay = Math.min(retryMaxMs, retryMinMs * 2 ** Math.min(failures - 1, 16));
+        log.warn(`push failed (attempt ${failures}), retrying in ${delay} ms: ${lastError}`);
+        await sleep(delay, undefined, { signal: abort.signal }).catch(() => undefined);
+      }
+    }
+  };
+
+  const kick = () => {
+    dirty = true;
+    if (running || abort.signal.aborted) return;
+    running = loop().finally(() => {
+      running = undefined;
+      if (dirty && !abort.signal.aborted) kick();
+    });
+  };
+
+  return {
+    start() {
+      kick();
+      sweepTimer = setInterval(kick, options.sweepIntervalMs ?? 5000);
+      sweepTimer.unref();
+    },
+    push(id, timeoutMs) {
+      return new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => {
+          waiters.get(id)?.delete(done);
+          if (waiters.get(id)?.size === 0) waiters.delete(id);
+          resolve(false);
+        }, timeoutMs);
+        const done: Resolve = (pushed) => {
+          clearTimeout(timer);
+          resolve(pushed);
+        };
+        const resolvers = waiters.get(id) ?? new Set<Resolve>();
+        resolvers.add(done);
+        waiters.set(id, resolvers);
+        kick();
+      });
+    },
+    async flush() {
+      await running;
+      while (await flushOnce()) {
+        // keep going until the outbox is empty
+      }
+    },
+    async stop() {
+      abort.abort();
+      if (sweepTimer) clearInterval(sweepTimer);
+      await running;
+      for (const id of [...waiters.keys()]) settle(id, false);
+    },
+    stats: () => ({ waiting: waiters.size, consecutiveFailures: failures, lastError }),
+  };
+}
