@@ -38,6 +38,7 @@ const schema = z
     MYDNS_PDNS_SERVER_ID: z.string().min(1).default('localhost'),
     MYDNS_DNS_PORT: zPort.default(5300),
     MYDNS_PDNS_API_PORT: zPort.default(8081),
+    MYDNS_PDNS_BINARY: z.string().min(1).optional(),
     MYDNS_NAMESERVERS: zList.optional(),
     MYDNS_RECORD_TTL: z.coerce.number().int().min(1).max(86_400).default(60),
     MYDNS_TRUSTED_PROXIES: zCidrList.default([]),
@@ -84,7 +85,12 @@ export interface Config {
         readonly apiKey: string;
         readonly serverId: string;
       }
-    | { readonly mode: 'managed'; readonly dnsPort: number; readonly apiPort: number };
+    | {
+        readonly mode: 'managed';
+        readonly dnsPort: number;
+        readonly apiPort: number;
+        readonly binary: string | undefined;
+      };
   readonly nameservers: readonly string[];
   readonly recordTtl: number;
   readonly trustedProxies: readonly Cidr[];
@@ -120,7 +126,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
             apiKey: s.MYDNS_PDNS_API_KEY,
             serverId: s.MYDNS_PDNS_SERVER_ID,
           }
-        : { mode: 'managed', dnsPort: s.MYDNS_DNS_PORT, apiPort: s.MYDNS_PDNS_API_PORT },
+        : {
+            mode: 'managed',
+            dnsPort: s.MYDNS_DNS_PORT,
+            apiPort: s.MYDNS_PDNS_API_PORT,
+            binary: s.MYDNS_PDNS_BINARY,
+          },
     nameservers,
     recordTtl: s.MYDNS_RECORD_TTL,
     trustedProxies: s.MYDNS_TRUSTED_PROXIES,

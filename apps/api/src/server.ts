@@ -92,6 +92,7 @@ export async function startMyDns(config: Config, logger: Logger, shutdown: Shutd
       dir: join(dataDir, 'pdns'),
       dnsPort: config.powerdns.dnsPort,
       apiPort: config.powerdns.apiPort,
+      ...(config.powerdns.binary ? { binary: config.powerdns.binary } : {}),
       logger,
     });
     shutdown.add('powerdns', () => pdns.stop());

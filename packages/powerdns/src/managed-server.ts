@@ -30,6 +30,8 @@ export interface ManagedPowerDnsOptions {
   dnsPort: number;
   apiPort: number;
   dnsAddress?: string;
+  /** Path of pdns_server; found on PATH (and in /usr/sbin) when not given. */
+  binary?: string;
   logger: Logger;
 }
 
@@ -79,8 +81,10 @@ async function stopLeftover(pidFile: string, configDir: string, log: Logger): Pr
 
 export async function startManagedPowerDns(options: ManagedPowerDnsOptions): Promise<ManagedPowerDns> {
   const log = options.logger.child({ component: 'pdns' });
-  const binary = findPdnsServer();
-  if (!binary) throw new StartupError(`pdns_server was not found: ${INSTALL_HINT}`);
+  const binary = options.binary ?? findPdnsServer();
+  if (!binary || !existsSync(binary)) {
+    throw new StartupError(`pdns_server was not found${binary ? ` at ${binary}` : ''}: ${INSTALL_HINT}`);
+  }
   const dir = resolve(options.dir);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const database = join(dir, 'pdns.sqlite3');

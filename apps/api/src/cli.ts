@@ -1,0 +1,168 @@
+import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
+import {
+  createDatabase,
+  createHostsRepository,
+  type Database,
+  findRunningEmbeddedPostgres,
+  migrateLatest,
+  startEmbeddedPostgres,
+} from '@mydns/db';
+import { labelFromUsername } from '@mydns/domain';
+import {
+  AppError,
+  createLogger,
+  errorMessage,
+  type Logger,
+  loadEnvironment,
+  StartupError,
+} from '@mydns/runtime';
+import { createBcryptPool } from './auth/bcrypt-pool.ts';
+import { type Config, loadConfig } from './config.ts';
+import { createHostsService, type HostView } from './hosts/hosts-service.ts';
+
+/**
+ * `npm run cli -- <command>`: the operator CLI. It takes the same settings as
+ * `npm start` and works while it runs: with the embedded Postgres it joins the
+ * running instance through the data folder, or starts one for the command.
+ */
+
+const USAGE = `usage: npm run cli -- <command>
+  host create <name> [--password-stdin] [--email <address>]
+                         register a host; without --password-stdin a password is generated and printed once
+  host list              all hosts with their addresses and status
+  host show <name>       one host as JSON
+  migrate                apply pending database migrations`;
+
+class UsageError extends Error {}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
+}
+
+async function withDatabase<T>(
+  config: Config,
+  logger: Logger,
+  work: (db: Database) => Promise<T>,
+): Promise<T> {
+  let url = config.databaseUrl ?? findRunningEmbeddedPostgres(resolve(config.dataDir));
+  let stopPostgres: (() => Promise<void>) | undefined;
+  if (!url) {
+    const postgres = await startEmbeddedPostgres({ dataDir: config.dataDir, logger });
+    url = postgres.url;
+    stopPostgres = postgres.stop;
+  }
+  const db = createDatabase({ url, poolMax: 2 });
+  try {
+    await migrateLatest(db);
+    return await work(db);
+  } finally {
+    await db.destroy();
+    await stopPostgres?.();
+  }
+}
+
+function option(args: string[], name: string): string | undefined {
+  const at = args.indexOf(name);
+  if (at === -1) return undefined;
+  const value = args[at + 1];
+  if (value === undefined || value.startsWith('--')) throw new UsageError(`${name} needs a value`);
+  args.splice(at, 2);
+  return value;
+}
+
+function flag(args: string[], name: string): boolean {
+  const at = args.indexOf(name);
+  if (at !== -1) args.splice(at, 1);
+  return at !== -1;
+}
+
+function printTable(hosts: HostView[]): void {
+  const rows = [
+    ['HOSTNAME', 'IPV4', 'IPV6', 'STATUS', 'LAST SEEN'],
+    ...hosts.map((h) => [h.hostname, h.ipv4 ?? '-', h.ipv6 ?? '-', h.status, h.lastSeenAt ?? 'never']),
+  ];
+  const widths =
+    rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
+  for (const row of rows)
+    console.log(
+      row
+        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    );
+}
+
+async function run(argv: string[]): Promise<void> {
+  const config = loadConfig(loadEnvironment());
+  // The CLI prints its results; the log shows only problems unless LOG_LEVEL asks for more.
+  const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn', format: 'pretty' });
+  const args = [...argv];
+  const [group, command] = args;
+
+  if (group === 'migrate' && args.length === 1) {
+    await withDatabase(config, logger, async () => console.log('migrations are up to date'));
+    return;
+  }
+  if (group !== 'host') throw new UsageError(group ? `unknown command "${group}"` : 'no command given');
+  args.splice(0, 2);
+
+  await withDatabase(config, logger, async (db) => {
+    const bcrypt = createBcryptPool(1);
+    try {
+      const hosts = createHostsService({
+        zone: config.zone,
+        hosts: createHostsRepository(db),
+        bcrypt,
+        bcryptCost: config.bcrypt.cost,
+        registration: config.registration,
+      });
+      switch (command) {
+        case 'create': {
+          const fromStdin = flag(args, '--password-stdin');
+          const email = option(args, '--email');
+          const [name, ...rest] = args;
+          if (!name || rest.length > 0) throw new UsageError('host create takes one name');
+          const generated = fromStdin ? undefined : randomBytes(18).toString('base64url');
+          const password = generated ?? (await readStdin());
+          const host = await hosts.register({ hostname: name, password, email }, { bypassClosed: true });
+          console.log(`created ${host.hostname}`);
+          if (generated) console.log(`password: ${generated}  (shown once; store it now)`);
+          return;
+        }
+        case 'list':
+          if (args.length > 0) throw new UsageError('host list takes no arguments');
+          printTable(await hosts.list());
+          return;
+        case 'show': {
+          const [name, ...rest] = args;
+          if (!name || rest.length > 0) throw new UsageError('host show takes one name');
+          const label = labelFromUsername(name, config.zone);
+          const host = label === undefined ? undefined : await hosts.find(label);
+          if (!host) throw new AppError('host_not_found', `no host ${name}`, { status: 404 });
+          console.log(JSON.stringify(hosts.view(host), null, 2));
+          return;
+        }
+        default:
+          throw new UsageError(command ? `unknown host command "${command}"` : 'host needs a command');
+      }
+    } finally {
+      await bcrypt.close();
+    }
+  });
+}
+
+run(process.argv.slice(2)).catch((error: unknown) => {
+  if (error instanceof UsageError) {
+    console.error(`mydns: ${error.message}\n${USAGE}`);
+    process.exit(2);
+  }
+  const message =
+    error instanceof AppError || error instanceof StartupError ? error.message : errorMessage(error);
+  console.error(`mydns: ${message}`);
+  process.exit(1);
+});

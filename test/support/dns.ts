@@ -1,0 +1,23 @@
+import { Resolver } from 'node:dns/promises';
+
+/** Real DNS questions to PowerDNS's port: what a resolver on the Internet would be told. */
+export interface DnsQuery {
+  a(name: string): Promise<string[]>;
+  aaaa(name: string): Promise<string[]>;
+  txt(name: string): Promise<string[]>;
+}
+
+export function createDnsQuery(port: number): DnsQuery {
+  const resolver = new Resolver({ timeout: 2000, tries: 2 });
+  resolver.setServers([`127.0.0.1:${port}`]);
+  const empty = (error: NodeJS.ErrnoException) => {
+    // NXDOMAIN and NODATA both mean "no such record".
+    if (error.code === 'ENOTFOUND' || error.code === 'ENODATA') return [];
+    throw error;
+  };
+  return {
+    a: (name) => resolver.resolve4(name).then((r) => r.sort(), empty),
+    aaaa: (name) => resolver.resolve6(name).then((r) => r.sort(), empty),
+    txt: (name) => resolver.resolveTxt(name).then((r) => r.map((parts) => parts.join('')).sort(), empty),
+  };
+}

@@ -1,0 +1,164 @@
+import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
+import { createPowerDnsClient, type PowerDnsClient } from '@mydns/powerdns';
+import { createLogger, createShutdown } from '@mydns/runtime';
+import pg from 'pg';
+import { type Config, loadConfig } from '../../apps/api/src/config.ts';
+import { type RunningMyDns, startMyDns } from '../../apps/api/src/server.ts';
+import { createDnsQuery, type DnsQuery } from './dns.ts';
+import { harness, TEMPLATE_DATABASE } from './harness.ts';
+
+export interface PowerDnsTarget {
+  readonly apiUrl: string;
+  readonly apiKey: string;
+  readonly dnsPort: number;
+}
+
+export interface TestMyDns extends RunningMyDns {
+  readonly zone: string;
+  readonly databaseUrl: string;
+  readonly pdns: PowerDnsClient;
+  readonly query: DnsQuery;
+  /** Registers a host through the HTTP API. */
+  createHost(name: string, password: string): Promise<void>;
+  /** GET (or another method) on the API with optional Basic credentials. */
+  request(
+    path: string,
+    options?: RequestOptions,
+  ): Promise<{ status: number; body: string; headers: Headers }>;
+  /** The records PowerDNS holds for `<label>.<zone>` of `type`. */
+  records(label: string, type: 'A' | 'AAAA'): Promise<string[]>;
+  stop(): Promise<void>;
+}
+
+export interface RequestOptions {
+  auth?: [string, string];
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+export function basic(user: string, password: string): string {
+  return `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+}
+
+/** A fresh database cloned from the migrated template. */
+export async function createTestDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const { postgresUrl } = harness();
+  const name = `t_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: postgresUrl });
+  await admin.connect();
+  await admin.query(`create database ${name} template ${TEMPLATE_DATABASE}`);
+  await admin.end();
+  const url = new URL(postgresUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const client = new pg.Client({ connectionString: postgresUrl });
+      await client.connect();
+      await client.query(`drop database if exists ${name} with (force)`);
+      await client.end();
+    },
+  };
+}
+
+export function uniqueZone(): string {
+  return `z${randomBytes(5).toString('hex')}.test`;
+}
+
+/**
+ * A MyDNS API in this process, on a free loopback port, with its own database
+ * and zone, against the run's shared PowerDNS (or the one given). Settings
+ * can be overridden by name, exactly as an operator would set them.
+ */
+export async function startTestMyDns(
+  options: { env?: Record<string, string>; powerdns?: PowerDnsTarget } = {},
+): Promise<TestMyDns> {
+  const h = harness();
+  const target = options.powerdns ?? { apiUrl: h.pdnsApiUrl, apiKey: h.pdnsApiKey, dnsPort: h.dnsPort };
+  const database = await createTestDatabase();
+  const zone = options.env?.MYDNS_ZONE ?? uniqueZone();
+  const loaded = loadConfig({
+    DATABASE_URL: database.url,
+    MYDNS_ZONE: zone,
+    MYDNS_PDNS_API_URL: target.apiUrl,
+    MYDNS_PDNS_API_KEY: target.apiKey,
+    MYDNS_BCRYPT_COST: '4',
+    MYDNS_BCRYPT_THREADS: '2',
+    MYDNS_ALLOW_PRIVATE_ADDRESSES: 'true',
+    MYDNS_DB_POOL_SIZE: '5',
+    MYDNS_REGISTRATION_LIMIT: '10000/1h',
+    MYDNS_DATA_DIR: h.workDir,
+    ...options.env,
+  });
+  const config: Config = { ...loaded, http: { port: 0, address: '127.0.0.1' } };
+  const logger = createLogger({
+    level: process.env.TEST_LOG ? 'debug' : 'error',
+    format: 'pretty',
+    silent: !process.env.TEST_LOG,
+  });
+  const shutdown = createShutdown(logger);
+  const running = await startMyDns(config, logger, shutdown);
+  const pdns = createPowerDnsClient({ apiUrl: target.apiUrl, apiKey: target.apiKey });
+  const query = createDnsQuery(target.dnsPort);
+
+  const request: TestMyDns['request'] = async (path, requestOptions = {}) => {
+    const headers: Record<string, string> = { ...requestOptions.headers };
+    if (requestOptions.auth) headers.authorization = basic(...requestOptions.auth);
+    const response = await fetch(`${running.url}${path}`, {
+      method: requestOptions.method ?? 'GET',
+      headers,
+      ...(requestOptions.body === undefined ? {} : { body: requestOptions.body }),
+    });
+    return { status: response.status, body: await response.text(), headers: response.headers };
+  };
+
+  return {
+    ...running,
+    zone,
+    databaseUrl: database.url,
+    pdns,
+    query,
+    request,
+    async createHost(name, password) {
+      const response = await request('/api/v1/hosts', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ hostname: name, password }),
+      });
+      if (response.status !== 201) throw new Error(`creating ${name}: ${response.status} ${response.body}`);
+    },
+    async records(label, type) {
+      const rrsets = await pdns.listRrsets(zone, { name: `${label}.${zone}`, type });
+      return rrsets
+        .filter((r) => r.type === type)
+        .flatMap((r) => r.records)
+        .sort();
+    },
+    async stop() {
+      await shutdown.run('test finished');
+      await pdns.deleteZone(zone).catch(() => undefined);
+      await database.drop();
+    },
+  };
+}
+
+/** Sends `request` as raw bytes and reads the reply until the server closes (as ddclient 3.10 and inadyn do). */
+export function rawHttp(port: number, request: string, timeoutMs = 5000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no end of reply within ${timeoutMs} ms; got: ${Buffer.concat(chunks).toString()}`));
+    }, timeoutMs);
+    socket.on('data', (chunk) => chunks.push(chunk));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks).toString('utf8'));
+    });
+    socket.write(request);
+  });
+}
