@@ -122,8 +122,13 @@ export function supervise(command: string, args: readonly string[], options: Sup
     async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 15_000) {
       if (exitedAlready || child.pid === undefined) return;
       child.kill(signal);
-      const timer = sleep(timeoutMs).then(() => 'timeout' as const);
-      if ((await Promise.race([exited, timer])) === 'timeout') {
+      const cancel = new AbortController();
+      const timer = sleep(timeoutMs, 'timeout' as const, { signal: cancel.signal }).catch(
+        () => 'exited' as const,
+      );
+      const first = await Promise.race([exited, timer]);
+      cancel.abort(); // a pending timer would keep the event loop (and the process) alive
+      if (first === 'timeout') {
         log.warn(`did not stop within ${timeoutMs} ms; killing it`);
         child.kill('SIGKILL');
         await exited;

@@ -1,0 +1,45 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort } from '@mydns/db';
+import { type ManagedPowerDns, startManagedPowerDns } from '@mydns/powerdns';
+import { createLogger } from '@mydns/runtime';
+import { harness } from './harness.ts';
+import type { PowerDnsTarget } from './mydns.ts';
+
+/**
+ * A PowerDNS of a test file's own, for tests that stop and restart it. It
+ * keeps its folder, key and ports across restarts, as a real server would.
+ */
+export interface PrivatePowerDns extends PowerDnsTarget {
+  stop(): Promise<void>;
+  restart(): Promise<void>;
+  /** Stops it for good and removes its folder. */
+  remove(): Promise<void>;
+}
+
+export async function startPrivatePowerDns(): Promise<PrivatePowerDns> {
+  const dir = mkdtempSync(join(harness().workDir, 'pdns-'));
+  const dnsPort = await freePort();
+  const apiPort = await freePort();
+  const logger = createLogger({ level: 'error', format: 'pretty', silent: !process.env.TEST_LOG });
+  let server: ManagedPowerDns | undefined = await startManagedPowerDns({ dir, dnsPort, apiPort, logger });
+  const first = server;
+  return {
+    apiUrl: first.apiUrl,
+    apiKey: first.apiKey,
+    dnsPort,
+    async stop() {
+      await server?.stop();
+      server = undefined;
+    },
+    async restart() {
+      await server?.stop();
+      server = await startManagedPowerDns({ dir, dnsPort, apiPort, logger });
+    },
+    async remove() {
+      await server?.stop();
+      server = undefined;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
