@@ -22,7 +22,13 @@ test('latest, rollback all, latest on an empty database', async () => {
   try {
     const applied = await migrateLatest(db);
     assert.ok(applied.length >= 1);
-    assert.deepEqual(await tables(), ['acme_challenges', 'dns_outbox', 'hosts', 'update_history', 'update_tokens']);
+    assert.deepEqual(await tables(), [
+      'acme_challenges',
+      'dns_outbox',
+      'hosts',
+      'update_history',
+      'update_tokens',
+    ]);
     const reverted = await rollbackAll(db);
     assert.deepEqual(reverted.sort(), applied.sort());
     assert.deepEqual(await tables(), []);
