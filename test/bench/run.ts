@@ -1,0 +1,268 @@
+/**
+ * `npm run bench`: every figure is printed with a baseline measured in the
+ * same run on the same machine (shared, noisy machines: compare ratios, not
+ * absolute numbers). Everything runs on loopback; every loop is bounded;
+ * everything started here is stopped here.
+ *
+ * 1. nochg updates/s through the API (warm credential cache) vs /healthz, a
+ *    hello-world route of the same server (same middleware).
+ * 2. good updates/s end to end, 1,000 hosts each changing address, vs direct
+ *    one-rrset PATCHes to the same PowerDNS.
+ * 3. the same with 100,000 hosts in the zone, vs the 1,000-host figure.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createDatabase, type Database, freePort, migrateLatest, startEmbeddedPostgres } from '@mydns/db';
+import { createPowerDnsClient, type PowerDnsClient, startManagedPowerDns } from '@mydns/powerdns';
+import { createLogger, createShutdown } from '@mydns/runtime';
+import bcrypt from 'bcryptjs';
+import { type LoadResult, runLoad } from './load.ts';
+
+const root = resolve(import.meta.dirname, '../..');
+const PASSWORD = 'bench-password';
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
+const logger = createLogger({ level: process.env.BENCH_LOG ? 'debug' : 'warn', format: 'pretty' });
+const shutdown = createShutdown(logger);
+process.on('SIGINT', () => void shutdown.run('interrupted').then(() => process.exit(130)));
+
+const authHeader = (name: string) => ({
+  authorization: `Basic ${Buffer.from(`${name}:${PASSWORD}`).toString('base64')}`,
+});
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+const pct = (a: number, b: number) => `${Math.round((100 * a) / b)}%`;
+
+function describeLoad(result: LoadResult): string {
+  const bodies = Object.entries(result.bodies)
+    .map(([body, count]) => `${body}×${count}`)
+    .join(' ');
+  return `${fmt(result.perSecond)}/s (${result.requests} in ${result.seconds.toFixed(2)} s; ${bodies})`;
+}
+
+async function startApi(
+  env: { databaseUrl: string; pdnsUrl: string; pdnsKey: string },
+  zone: string,
+): Promise<{ port: number; stop: () => Promise<void> }> {
+  const port = await freePort();
+  const child: ChildProcess = spawn(join(root, 'node_modules/.bin/tsx'), ['apps/api/src/main.ts'], {
+    cwd: root,
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: {
+      PATH: process.env.PATH,
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'warn',
+      DATABASE_URL: env.databaseUrl,
+      MYDNS_PDNS_API_URL: env.pdnsUrl,
+      MYDNS_PDNS_API_KEY: env.pdnsKey,
+      MYDNS_ZONE: zone,
+      MYDNS_HTTP_PORT: String(port),
+      MYDNS_HTTP_ADDRESS: '127.0.0.1',
+      MYDNS_ALLOW_PRIVATE_ADDRESSES: 'true',
+      // The benchmark sends far more per host than any router would.
+      MYDNS_HOST_UPDATE_LIMIT: '1000000000/10m',
+      MYDNS_PUSH_TIMEOUT: '30s',
+      MYDNS_DB_POOL_SIZE: '20',
+    },
+  });
+  const exited = new Promise<void>((done) => child.on('exit', () => done()));
+  for (let i = 0; i < 300; i++) {
+    const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) {
+      return {
+        port,
+        stop: async () => {
+          child.kill('SIGTERM');
+          await exited;
+        },
+      };
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill('SIGKILL');
+  throw new Error('the API did not start');
+}
+
+async function createHosts(db: Database, prefix: string, count: number, hash: string, ipv4: string | null) {
+  await db.raw(
+    `insert into hosts (name, password_hash, ipv4, last_seen_at)
+     select ? || g, ?, ?, now() from generate_series(1, ?) g`,
+    [prefix, hash, ipv4, count],
+  );
+}
+
+async function seedZone(dns: PowerDnsClient, zone: string, prefix: string, count: number) {
+  for (let start = 1; start <= count; start += 5000) {
+    const changes = [];
+    for (let i = start; i < Math.min(start + 5000, count + 1); i++) {
+      changes.push({ name: `${prefix}${i}.${zone}`, type: 'A' as const, ttl: 60, records: ['10.255.0.1'] });
+    }
+    await dns.patchZone(zone, changes);
+  }
+}
+
+async function ensureZone(dns: PowerDnsClient, zone: string) {
+  await dns.createZone({
+    name: zone,
+    kind: 'Native',
+    nameservers: [`ns1.${zone}`],
+    soa: { ttl: 300, content: `ns1.${zone}. hostmaster.${zone}. 1 10800 3600 604800 60` },
+  });
+}
+
+/** Direct one-rrset PATCHes, one after another (PowerDNS cannot take them in parallel). */
+async function directPatches(dns: PowerDnsClient, zone: string, count: number): Promise<number> {
+  const started = performance.now();
+  for (let i = 0; i < count; i++) {
+    await dns.patchZone(zone, [
+      { name: `direct${i}.${zone}`, type: 'A', ttl: 60, records: [`10.254.${i >> 8}.${i & 255}`] },
+    ]);
+  }
+  return count / ((performance.now() - started) / 1000);
+}
+
+/** Every host in `names` moves to a new address in round `round`; returns the good-updates rate. */
+async function goodRound(port: number, prefix: string, hosts: number, round: number): Promise<LoadResult> {
+  return runLoad({
+    port,
+    concurrency: CONCURRENCY,
+    total: hosts,
+    maxMs: 120_000,
+    next: (i) => {
+      const name = `${prefix}${i + 1}`;
+      return {
+        path: `/nic/update?hostname=${name}&myip=10.${round}.${(i + 1) >> 8}.${(i + 1) & 255}`,
+        headers: authHeader(name),
+      };
+    },
+  });
+}
+
+async function goodBenchmark(port: number, prefix: string, hosts: number): Promise<LoadResult> {
+  // Round 1 warms the credential cache (one bcrypt per host); rounds 2-4 are measured.
+  await goodRound(port, prefix, hosts, 1);
+  let best: LoadResult | undefined;
+  for (let round = 2; round <= 4; round++) {
+    const result = await goodRound(port, prefix, hosts, round);
+    if ((result.bodies.good ?? 0) !== hosts) throw new Error(`round ${round}: ${describeLoad(result)}`);
+    if (!best || result.perSecond > best.perSecond) best = result;
+  }
+  return best as LoadResult;
+}
+
+async function main() {
+  const work = mkdtempSync(join(tmpdir(), 'mydns-bench-'));
+  chmodSync(work, 0o755);
+  shutdown.add('work folder', () => rmSync(work, { recursive: true, force: true }));
+  const postgres = await startEmbeddedPostgres({
+    dataDir: join(work, 'pg'),
+    logger,
+    database: 'mydns_bench',
+  });
+  shutdown.add('postgres', () => postgres.stop());
+  const db = createDatabase({ url: postgres.url, poolMax: 4 });
+  shutdown.add('db', () => db.destroy());
+  await migrateLatest(db);
+  const pdns = await startManagedPowerDns({
+    dir: join(work, 'pdns'),
+    dnsPort: await freePort(),
+    apiPort: await freePort(),
+    logger,
+  });
+  shutdown.add('powerdns', () => pdns.stop());
+  const dns = createPowerDnsClient({ apiUrl: pdns.apiUrl, apiKey: pdns.apiKey });
+  const env = { databaseUrl: postgres.url, pdnsUrl: pdns.apiUrl, pdnsKey: pdns.apiKey };
+  const hash = bcrypt.hashSync(PASSWORD, 10);
+  console.log(`MyDNS benchmarks — ${new Date().toISOString()}, concurrency ${CONCURRENCY}, bcrypt cost 10`);
+
+  // 1. nochg vs hello-world.
+  {
+    const zone = 'nochg.bench';
+    await createHosts(db, 'n', 200, hash, '10.0.0.1');
+    const api = await startApi(env, zone);
+    try {
+      const nochgPath = (i: number) => `/nic/update?hostname=n${(i % 200) + 1}&myip=10.0.0.1`;
+      const warm = await runLoad({
+        port: api.port,
+        concurrency: 8,
+        total: 200,
+        maxMs: 60_000,
+        next: (i) => ({ path: nochgPath(i), headers: authHeader(`n${(i % 200) + 1}`) }),
+      });
+      if (warm.bodies.nochg !== 200) throw new Error(`warm-up: ${describeLoad(warm)}`);
+      const load = (next: (i: number) => { path: string; headers?: Record<string, string> }) =>
+        runLoad({ port: api.port, concurrency: CONCURRENCY, total: 30_000, maxMs: 15_000, next });
+      let hello: LoadResult | undefined;
+      let nochg: LoadResult | undefined;
+      for (let rep = 0; rep < 3; rep++) {
+        const h = await load(() => ({ path: '/healthz' }));
+        const n = await load((i) => ({ path: nochgPath(i), headers: authHeader(`n${(i % 200) + 1}`) }));
+        if ((n.bodies.nochg ?? 0) !== n.requests) throw new Error(`nochg run: ${describeLoad(n)}`);
+        if (!hello || h.perSecond > hello.perSecond) hello = h;
+        if (!nochg || n.perSecond > nochg.perSecond) nochg = n;
+      }
+      if (!hello || !nochg) throw new Error('no runs');
+      console.log(`\n1. nochg through the API (warm credential cache, 200 hosts)`);
+      console.log(`   baseline GET /healthz (same server): ${describeLoad(hello)}`);
+      console.log(`   GET /nic/update → nochg:            ${describeLoad(nochg)}`);
+      console.log(`   ratio: ${pct(nochg.perSecond, hello.perSecond)} of the baseline (aim ≥ 40%)`);
+    } finally {
+      await api.stop();
+    }
+  }
+
+  // 2. good updates, 1,000 hosts, vs direct PATCHes.
+  let goodSmall: LoadResult;
+  {
+    const zone = 'good1k.bench';
+    await ensureZone(dns, zone);
+    await createHosts(db, 'a', 1000, hash, null);
+    const direct = await directPatches(dns, zone, 300);
+    const api = await startApi(env, zone);
+    try {
+      goodSmall = await goodBenchmark(api.port, 'a', 1000);
+    } finally {
+      await api.stop();
+    }
+    console.log(`\n2. good updates end to end, 1,000 hosts each changing address (best of 3 rounds)`);
+    console.log(
+      `   baseline: direct one-rrset PATCHes to the same PowerDNS: ${fmt(direct)}/s (300 sequential)`,
+    );
+    console.log(`   through the API:                                       ${describeLoad(goodSmall)}`);
+    console.log(`   ratio: ${(goodSmall.perSecond / direct).toFixed(1)}× the direct rate (aim ≥ 10×)`);
+  }
+
+  // 3. the same with 100,000 hosts in the zone.
+  {
+    const zone = 'good100k.bench';
+    await ensureZone(dns, zone);
+    const seeded = performance.now();
+    await createHosts(db, 'b', 100_000, hash, '10.255.0.1');
+    await seedZone(dns, zone, 'b', 100_000);
+    const seedSeconds = (performance.now() - seeded) / 1000;
+    const api = await startApi(env, zone);
+    let large: LoadResult;
+    try {
+      large = await goodBenchmark(api.port, 'b', 1000);
+    } finally {
+      await api.stop();
+    }
+    console.log(
+      `\n3. good updates with 100,000 hosts in the zone (1,000 of them changing; seeding took ${seedSeconds.toFixed(1)} s)`,
+    );
+    console.log(`   baseline: the 1,000-host figure above: ${fmt(goodSmall.perSecond)}/s`);
+    console.log(`   with 100,000 hosts:                    ${describeLoad(large)}`);
+    console.log(
+      `   ratio: ${pct(large.perSecond, goodSmall.perSecond)} of the 1,000-host figure (aim ≥ 80%)`,
+    );
+  }
+}
+
+try {
+  await main();
+} finally {
+  await shutdown.run('benchmarks finished');
+}
