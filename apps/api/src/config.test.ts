@@ -279,8 +279,23 @@ describe('loadConfig: several problems are reported at once', () => {
       }),
       [
         'MYDNS_HTTP_PORT: must be between 1 and 65535',
-        'MYDNS_PDNS_API_KEY: is required when MYDNS_PDNS_API_URL points at an external PowerDNS',
         'MYDNS_NAMESERVERS: "bad_ns" is not a host name',
+        'MYDNS_PDNS_API_KEY: is required when MYDNS_PDNS_API_URL points at an external PowerDNS',
+      ],
+    );
+  });
+
+  test('cross-variable checks are reported beside a field that does not parse at all', () => {
+    assert.deepEqual(
+      problems({
+        MYDNS_HTTP_PORT: 'abc',
+        MYDNS_PDNS_API_URL: 'http://pdns:8081',
+        MYDNS_NAMESERVERS: 'bad_ns',
+      }),
+      [
+        'MYDNS_HTTP_PORT: must be a port number',
+        'MYDNS_NAMESERVERS: "bad_ns" is not a host name',
+        'MYDNS_PDNS_API_KEY: is required when MYDNS_PDNS_API_URL points at an external PowerDNS',
       ],
     );
   });

@@ -26,52 +26,57 @@ const zCidrList = zList.transform((items, ctx) => {
   return cidrs;
 });
 
-const schema = z
-  .object({
-    DATABASE_URL: z.string().url('must be a postgres:// URL').optional(),
-    MYDNS_ZONE: zZone.default('mydns.test'),
-    MYDNS_HTTP_PORT: zPort.default(8080),
-    MYDNS_HTTP_ADDRESS: z.string().default('::'),
-    MYDNS_DATA_DIR: z.string().min(1).default('.data'),
-    MYDNS_PDNS_API_URL: z.string().url('must be an http(s):// URL').optional(),
-    MYDNS_PDNS_API_KEY: z.string().min(1).optional(),
-    MYDNS_PDNS_SERVER_ID: z.string().min(1).default('localhost'),
-    MYDNS_DNS_PORT: zPort.default(5300),
-    MYDNS_PDNS_API_PORT: zPort.default(8081),
-    MYDNS_PDNS_BINARY: z.string().min(1).optional(),
-    MYDNS_NAMESERVERS: zList.optional(),
-    MYDNS_RECORD_TTL: z.coerce.number().int().min(1).max(86_400).default(60),
-    MYDNS_TRUSTED_PROXIES: zCidrList.default([]),
-    MYDNS_ALLOW_PRIVATE_ADDRESSES: zBoolean.default(false),
-    MYDNS_REGISTRATION: z.enum(['open', 'closed']).default('open'),
-    MYDNS_HOST_UPDATE_LIMIT: zRateLimit.default({ count: 30, windowMs: 600_000 }),
-    MYDNS_LOGIN_FAILURE_LIMIT: zRateLimit.default({ count: 20, windowMs: 600_000 }),
-    MYDNS_LOGIN_BLOCK: zDuration.default(900_000),
-    MYDNS_REGISTRATION_LIMIT: zRateLimit.default({ count: 10, windowMs: 3_600_000 }),
-    MYDNS_BCRYPT_COST: z.coerce.number().int().min(4).max(15).default(10),
-    MYDNS_BCRYPT_THREADS: z.coerce.number().int().min(1).max(64).default(availableParallelism()),
-    MYDNS_CREDENTIAL_CACHE_TTL: zDuration.default(3_600_000),
-    MYDNS_PUSH_TIMEOUT: zDuration.default(3000),
-    MYDNS_BLOCKED_USER_AGENTS: zList.default([]),
-    MYDNS_DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
-    LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']).default('info'),
-    LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
-    NODE_ENV: z.string().optional(),
-  })
-  .superRefine((env, ctx) => {
-    if (env.MYDNS_PDNS_API_URL && !env.MYDNS_PDNS_API_KEY) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['MYDNS_PDNS_API_KEY'],
-        message: 'is required when MYDNS_PDNS_API_URL points at an external PowerDNS',
-      });
-    }
-    for (const ns of env.MYDNS_NAMESERVERS ?? []) {
-      if (!isValidHostname(normaliseName(ns))) {
-        ctx.addIssue({ code: 'custom', path: ['MYDNS_NAMESERVERS'], message: `"${ns}" is not a host name` });
+const schema = z.object({
+  DATABASE_URL: z.string().url('must be a postgres:// URL').optional(),
+  MYDNS_ZONE: zZone.default('mydns.test'),
+  MYDNS_HTTP_PORT: zPort.default(8080),
+  MYDNS_HTTP_ADDRESS: z.string().default('::'),
+  MYDNS_DATA_DIR: z.string().min(1).default('.data'),
+  MYDNS_PDNS_API_URL: z.string().url('must be an http(s):// URL').optional(),
+  MYDNS_PDNS_API_KEY: z.string().min(1).optional(),
+  MYDNS_PDNS_SERVER_ID: z.string().min(1).default('localhost'),
+  MYDNS_DNS_PORT: zPort.default(5300),
+  MYDNS_PDNS_API_PORT: zPort.default(8081),
+  MYDNS_PDNS_BINARY: z.string().min(1).optional(),
+  MYDNS_NAMESERVERS: zList
+    .transform((names, ctx) => {
+      for (const ns of names) {
+        if (!isValidHostname(normaliseName(ns)))
+          ctx.addIssue({ code: 'custom', message: `"${ns}" is not a host name` });
       }
-    }
-  });
+      return names;
+    })
+    .optional(),
+  MYDNS_RECORD_TTL: z.coerce.number().int().min(1).max(86_400).default(60),
+  MYDNS_TRUSTED_PROXIES: zCidrList.default([]),
+  MYDNS_ALLOW_PRIVATE_ADDRESSES: zBoolean.default(false),
+  MYDNS_REGISTRATION: z.enum(['open', 'closed']).default('open'),
+  MYDNS_HOST_UPDATE_LIMIT: zRateLimit.default({ count: 30, windowMs: 600_000 }),
+  MYDNS_LOGIN_FAILURE_LIMIT: zRateLimit.default({ count: 20, windowMs: 600_000 }),
+  MYDNS_LOGIN_BLOCK: zDuration.default(900_000),
+  MYDNS_REGISTRATION_LIMIT: zRateLimit.default({ count: 10, windowMs: 3_600_000 }),
+  MYDNS_BCRYPT_COST: z.coerce.number().int().min(4).max(15).default(10),
+  MYDNS_BCRYPT_THREADS: z.coerce.number().int().min(1).max(64).default(availableParallelism()),
+  MYDNS_CREDENTIAL_CACHE_TTL: zDuration.default(3_600_000),
+  MYDNS_PUSH_TIMEOUT: zDuration.default(3000),
+  MYDNS_BLOCKED_USER_AGENTS: zList.default([]),
+  MYDNS_DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']).default('info'),
+  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
+  NODE_ENV: z.string().optional(),
+});
+
+/** Rules that involve two variables: reported together with every field problem. */
+function crossChecks(env: Record<string, string | undefined>): [string, string][] {
+  const problems: [string, string][] = [];
+  if (env.MYDNS_PDNS_API_URL && !env.MYDNS_PDNS_API_KEY) {
+    problems.push([
+      'MYDNS_PDNS_API_KEY',
+      'is required when MYDNS_PDNS_API_URL points at an external PowerDNS',
+    ]);
+  }
+  return problems;
+}
 
 export interface Config {
   readonly databaseUrl: string | undefined;
@@ -111,7 +116,7 @@ export interface Config {
 }
 
 export function loadConfig(env: Record<string, string | undefined>): Config {
-  const s = parseSettings(schema, env);
+  const s = parseSettings(schema, env, crossChecks);
   const nameservers = (s.MYDNS_NAMESERVERS ?? [`ns1.${s.MYDNS_ZONE}`]).map(normaliseName);
   return {
     databaseUrl: s.DATABASE_URL,

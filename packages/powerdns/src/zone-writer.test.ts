@@ -67,4 +67,15 @@ describe('chunkEntries', () => {
     const entries = [entry(1), entry(2), entry(3)];
     assert.deepEqual(chunkEntries(entries, 10), [[entries[0]], [entries[1]], [entries[2]]]);
   });
+
+  test('sizes are bytes, not characters: non-ASCII content stays under the limit', () => {
+    const wide = Array.from({ length: 40 }, (_, i) =>
+      patchEntry({ name: `t${i}.mydns.test`, type: 'TXT', ttl: 60, records: ['ü'.repeat(50)] }),
+    );
+    const maxBytes = 600;
+    const chunks = chunkEntries(wide, maxBytes);
+    assert.ok(chunks.length > 1);
+    for (const chunk of chunks) assert.ok(bodySize(chunk) <= maxBytes, `${bodySize(chunk)} > ${maxBytes}`);
+    assert.deepEqual(chunks.flat(), wide);
+  });
 });

@@ -78,7 +78,7 @@ export function chunkEntries<T>(entries: readonly T[], maxBytes: number): T[][] 
   let current: T[] = [];
   let size = 16; // {"rrsets":[]}
   for (const entry of entries) {
-    const entrySize = JSON.stringify(entry).length + 1;
+    const entrySize = Buffer.byteLength(JSON.stringify(entry)) + 1;
     if (current.length > 0 && size + entrySize > maxBytes) {
       chunks.push(current);
       current = [];

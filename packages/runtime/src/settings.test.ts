@@ -62,6 +62,9 @@ describe('parseRateLimit', () => {
     { input: '30/0s', limit: undefined },
     { input: '-1/10m', limit: undefined },
     { input: '1.5/10m', limit: undefined },
+    { input: '30/', limit: undefined },
+    { input: '30/ ', limit: undefined },
+    { input: '30/10m/5', limit: undefined },
   ];
   for (const row of cases) {
     test(JSON.stringify(row.input), () => {

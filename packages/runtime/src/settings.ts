@@ -39,13 +39,18 @@ export function loadEnvironment(cwd = process.cwd()): Record<string, string | un
 export function parseSettings<T extends z.ZodType>(
   schema: T,
   env: Record<string, string | undefined>,
+  /**
+   * Checks across several variables, run on the raw values whatever the schema
+   * found (zod skips refinements once a field fails): `[variable, message]`.
+   */
+  crossChecks: (env: Record<string, string | undefined>) => [string, string][] = () => [],
 ): z.output<T> {
   const result = schema.safeParse(env);
-  if (result.success) return result.data;
-  const lines = result.error.issues.map((issue) => {
-    const name = issue.path.join('.') || '(settings)';
-    return `${name}: ${issue.message}`;
-  });
+  const fieldProblems = result.success
+    ? []
+    : result.error.issues.map((issue) => `${issue.path.join('.') || '(settings)'}: ${issue.message}`);
+  const lines = [...fieldProblems, ...crossChecks(env).map(([name, message]) => `${name}: ${message}`)];
+  if (result.success && lines.length === 0) return result.data;
   throw new StartupError(`invalid settings:\n${lines.join('\n')}`);
 }
 
@@ -65,9 +70,9 @@ export interface RateLimit {
 
 /** `30/10m` → 30 events per 10 minutes. */
 export function parseRateLimit(text: string): RateLimit | undefined {
-  const [countText, windowText] = text.split('/');
-  if (countText === undefined || windowText === undefined || !/^\s*[0-9]+\s*$/.test(countText))
-    return undefined;
+  const [countText, windowText, extra] = text.split('/');
+  if (countText === undefined || windowText === undefined || extra !== undefined) return undefined;
+  if (!/^\s*[0-9]+\s*$/.test(countText) || windowText.trim() === '') return undefined;
   const count = Number(countText);
   const windowMs = parseDuration(/^\s*[0-9]/.test(windowText) ? windowText : `1${windowText}`);
   if (windowMs === undefined || windowMs === 0 || count === 0) return undefined;

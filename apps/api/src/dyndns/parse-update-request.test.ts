@@ -1047,6 +1047,24 @@ describe('planAddresses: private addresses when they are not allowed', () => {
         addresses: plan(set('93.184.216.34'), KEEP),
       },
       {
+        name: 'private IPv4 only, public IPv6 peer: the IPv4 family is kept, the peer sets the IPv6',
+        query: 'myip=192.168.1.2',
+        client: '2a00:1450:4001:80b::1',
+        addresses: plan(KEEP, set('2a00:1450:4001:80b::1')),
+      },
+      {
+        name: 'private IPv6 only, public IPv4 peer: the peer sets the IPv4, the IPv6 family is kept',
+        query: 'myipv6=fd12::1',
+        client: '8.8.8.8',
+        addresses: plan(set('8.8.8.8'), KEEP),
+      },
+      {
+        name: 'private IPv4 with IPv6 preserved, public IPv6 peer: the preserve wins, nothing usable',
+        query: 'myip=192.168.1.2&myipv6=preserve',
+        client: '2a00:1450:4001:80b::1',
+        addresses: refused('no public address in the request or in its source'),
+      },
+      {
         name: 'private myip and a private peer: no public address remains',
         query: 'myip=192.168.1.2',
         client: '10.0.0.1',

@@ -183,11 +183,15 @@ export function planAddresses(query: DecodedQuery, client: IpAddress, options: P
       const slot = slots[family];
       if (slot?.kind !== 'set' || acceptable(slot.address)) continue;
       dropped = true;
-      // A LAN address: the caller's own address stands in for it, if it is of that family.
+      // A LAN address is ignored: that family is kept unless the caller's own address replaces it.
       slots[family] = clientUsable && client.family === family ? { kind: 'set', address: client } : undefined;
     }
     if (dropped && slots[4]?.kind !== 'set' && slots[6]?.kind !== 'set') {
-      return { ok: false, reason: 'no public address in the request or in its source' };
+      // Nothing usable was sent: as with a missing myip, the caller's address (of its own family).
+      if (!clientUsable || slots[client.family] !== undefined) {
+        return { ok: false, reason: 'no public address in the request or in its source' };
+      }
+      slots[client.family] = { kind: 'set', address: client };
     }
   }
 
