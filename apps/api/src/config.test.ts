@@ -36,6 +36,7 @@ const DEFAULTS: Config = {
   },
   bcrypt: { cost: 10, threads: availableParallelism() },
   credentialCacheTtlMs: 3_600_000,
+  hostCacheTtlMs: 3_600_000,
   pushTimeoutMs: 3000,
   blockedUserAgents: [],
   dbPoolSize: 10,

@@ -58,6 +58,7 @@ const schema = z.object({
   MYDNS_BCRYPT_COST: z.coerce.number().int().min(4).max(15).default(10),
   MYDNS_BCRYPT_THREADS: z.coerce.number().int().min(1).max(64).default(availableParallelism()),
   MYDNS_CREDENTIAL_CACHE_TTL: zDuration.default(3_600_000),
+  MYDNS_HOST_CACHE_TTL: zDuration.default(3_600_000),
   MYDNS_PUSH_TIMEOUT: zDuration.default(3000),
   MYDNS_BLOCKED_USER_AGENTS: zList.default([]),
   MYDNS_DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
@@ -109,6 +110,7 @@ export interface Config {
   };
   readonly bcrypt: { readonly cost: number; readonly threads: number };
   readonly credentialCacheTtlMs: number;
+  readonly hostCacheTtlMs: number;
   readonly pushTimeoutMs: number;
   readonly blockedUserAgents: readonly string[];
   readonly dbPoolSize: number;
@@ -150,6 +152,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     bcrypt: { cost: s.MYDNS_BCRYPT_COST, threads: s.MYDNS_BCRYPT_THREADS },
     credentialCacheTtlMs: s.MYDNS_CREDENTIAL_CACHE_TTL,
+    hostCacheTtlMs: s.MYDNS_HOST_CACHE_TTL,
     pushTimeoutMs: s.MYDNS_PUSH_TIMEOUT,
     blockedUserAgents: s.MYDNS_BLOCKED_USER_AGENTS.map((agent) => agent.toLowerCase()),
     dbPoolSize: s.MYDNS_DB_POOL_SIZE,

@@ -83,6 +83,10 @@ export async function startMyDns(config: Config, logger: Logger, shutdown: Shutd
   }
   const db = createDatabase({ url: databaseUrl, poolMax: config.dbPoolSize });
   shutdown.add('database pool', () => db.destroy());
+  // The zone writer gets connections of its own: queued behind hundreds of
+  // update requests in the shared pool, every batch would wait its turn.
+  const writerDb = createDatabase({ url: databaseUrl, poolMax: 2 });
+  shutdown.add('zone writer database pool', () => writerDb.destroy());
   const applied = await migrateLatest(db);
   if (applied.length > 0) logger.info(`applied migrations: ${applied.join(', ')}`);
 
@@ -113,9 +117,9 @@ export async function startMyDns(config: Config, logger: Logger, shutdown: Shutd
   }
   await ensureZone(dns, { zone: config.zone, nameservers: config.nameservers }, logger);
 
-  const services = createServices(config, { db, dns, logger });
+  const services = createServices(config, { db, databaseUrl, writerDb, dns, logger });
   shutdown.add('services', () => services.close());
-  services.zoneWriter.start();
+  await services.start();
 
   const app = createApp({
     config,

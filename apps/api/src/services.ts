@@ -1,4 +1,10 @@
-import { createDnsOutboxStore, createHostsRepository, type Database } from '@mydns/db';
+import {
+  createDnsOutboxStore,
+  createHostCache,
+  createHostsRepository,
+  type Database,
+  type HostCache,
+} from '@mydns/db';
 import { createZoneWriter, type PowerDnsClient, type ZoneWriter } from '@mydns/powerdns';
 import type { Logger } from '@mydns/runtime';
 import { type Authenticator, createAuthenticator } from './auth/authenticator.ts';
@@ -14,6 +20,7 @@ export interface Services {
   readonly updates: UpdateService;
   readonly hosts: HostsService;
   readonly zoneWriter: ZoneWriter;
+  readonly hostCache: HostCache;
   readonly bcrypt: BcryptPool;
   readonly credentialCache: CredentialCache;
   readonly authenticator: Authenticator;
@@ -22,14 +29,29 @@ export interface Services {
     readonly loginFailures: RateLimiter;
     readonly registrations: RateLimiter;
   };
+  /** Starts the background parts: change notifications and the zone writer. */
+  start(): Promise<void>;
   close(): Promise<void>;
 }
 
 export function createServices(
   config: Config,
-  deps: { db: Database; dns: PowerDnsClient; logger: Logger },
+  deps: {
+    db: Database;
+    /** For the host cache's LISTEN connection. */
+    databaseUrl: string;
+    /** A small pool of its own for the zone writer (see server.ts). */
+    writerDb: Database;
+    dns: PowerDnsClient;
+    logger: Logger;
+  },
 ): Services {
-  const hostsRepository = createHostsRepository(deps.db);
+  const hostCache = createHostCache({
+    url: deps.databaseUrl,
+    ttlMs: config.hostCacheTtlMs,
+    logger: deps.logger,
+  });
+  const hostsRepository = hostCache.wrap(createHostsRepository(deps.db));
   const bcrypt = createBcryptPool(config.bcrypt.threads);
   const credentialCache = createCredentialCache({ ttlMs: config.credentialCacheTtlMs });
   const authenticator = createAuthenticator({ bcrypt, cache: credentialCache });
@@ -41,7 +63,7 @@ export function createServices(
   const zoneWriter = createZoneWriter({
     zone: config.zone,
     ttl: config.recordTtl,
-    store: createDnsOutboxStore(deps.db),
+    store: createDnsOutboxStore(deps.writerDb),
     dns: deps.dns,
     logger: deps.logger,
   });
@@ -66,12 +88,18 @@ export function createServices(
     updates,
     hosts,
     zoneWriter,
+    hostCache,
     bcrypt,
     credentialCache,
     authenticator,
     limiters,
+    async start() {
+      await hostCache.start();
+      zoneWriter.start();
+    },
     async close() {
       await zoneWriter.stop();
+      await hostCache.stop();
       await bcrypt.close();
     },
   };

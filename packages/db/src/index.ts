@@ -1,4 +1,5 @@
 export * from './database.ts';
 export * from './dns-outbox-repository.ts';
 export * from './embedded-postgres.ts';
+export * from './host-cache.ts';
 export * from './hosts-repository.ts';

@@ -116,21 +116,33 @@ export function createZoneWriter(options: ZoneWriterOptions): ZoneWriter {
   /** One read → PATCH → mark cycle. Returns whether more rows are waiting. */
   const flushOnce = async (): Promise<boolean> => {
     const waitingBefore = [...waiters.keys()];
-    const { ids, more } = await store.withZoneLock(zone, async (tx) => {
+    const started = performance.now();
+    let patchMs = 0;
+    const { ids, names, more } = await store.withZoneLock(zone, async (tx) => {
       const entries = await tx.pending(maxBatch);
-      if (entries.length === 0) return { ids: [] as number[], more: false };
+      if (entries.length === 0) return { ids: [] as number[], names: 0, more: false };
       const names = [...new Set(entries.map((entry) => entry.name))];
       const states = new Map((await tx.hostStates(names)).map((state) => [state.name, state]));
       const patch = names.flatMap((name) => hostRrsets(zone, name, states.get(name), ttl).map(patchEntry));
       for (const chunk of chunkEntries(patch, maxBodyBytes)) {
-        const started = performance.now();
+        const patchStarted = performance.now();
         await dns.patchZoneEntries(zone, chunk);
-        options.onPatch?.(chunk.length, performance.now() - started);
+        const ms = performance.now() - patchStarted;
+        patchMs += ms;
+        options.onPatch?.(chunk.length, ms);
       }
       const done = entries.map((entry) => entry.id);
       await tx.complete(done);
-      return { ids: done, more: entries.length === maxBatch };
+      return { ids: done, names: names.length, more: entries.length === maxBatch };
     });
+    if (ids.length > 0) {
+      log.debug(
+        `pushed ${names} hosts (${ids.length} changes) in ${Math.round(performance.now() - started)} ms`,
+        {
+          patchMs: Math.round(patchMs),
+        },
+      );
+    }
     for (const id of ids) settle(id, true);
     // Rows another replica pushed never show up in our batch: ask once for the
     // waiters that were already waiting when this cycle began.

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import * as initial from './20261127080000_initial.ts';
+import * as hostChangeNotify from './20261127130000_host_change_notify.ts';
 
 interface Migration {
   readonly name: string;
@@ -8,7 +9,10 @@ interface Migration {
 }
 
 /** Every migration, oldest first. Add new ones at the end; never edit a landed one. */
-const migrations: readonly Migration[] = [{ name: '20261127080000_initial', ...initial }];
+const migrations: readonly Migration[] = [
+  { name: '20261127080000_initial', ...initial },
+  { name: '20261127130000_host_change_notify', ...hostChangeNotify },
+];
 
 /** knex's `migrationSource`: migrations come from imports, not from a directory scan (no loader games). */
 export const migrationSource: Knex.MigrationSource<Migration> = {

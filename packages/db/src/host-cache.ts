@@ -1,0 +1,166 @@
+import type { Logger } from '@mydns/runtime';
+import pg from 'pg';
+import type { HostRecord, HostsRepository } from './hosts-repository.ts';
+
+/**
+ * Host rows in memory, so a repeated update (`nochg`, the bulk of all traffic)
+ * needs no Postgres round trip at all. Correctness comes from invalidation,
+ * not from expiry: every change to a host row is announced by a trigger on the
+ * channel `mydns_hosts` (migration 20261127130000), and every replica drops
+ * the name when it hears it. While the listening connection is down, nothing
+ * is cached and every read goes to Postgres.
+ *
+ * Only reads are served from here. Writes always go to Postgres, which decides
+ * under the row lock whether anything changed, so a stale entry can at worst
+ * answer `nochg` for a request that repeats an address another replica changed
+ * in the same few milliseconds.
+ */
+export interface HostCache {
+  /** A repository whose `findByName` is served from memory when possible. */
+  wrap(repository: HostsRepository): HostsRepository;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  stats(): { size: number; hits: number; misses: number; listening: boolean };
+}
+
+export interface HostCacheOptions {
+  url: string;
+  logger: Logger;
+  /** A safety net only; invalidation is what keeps entries right. 0 disables the cache. */
+  ttlMs: number;
+  maxEntries?: number;
+  now?: () => number;
+}
+
+const CHANNEL = 'mydns_hosts';
+
+export function createHostCache(options: HostCacheOptions): HostCache {
+  const log = options.logger.child({ component: 'host-cache' });
+  const now = options.now ?? Date.now;
+  const maxEntries = options.maxEntries ?? 200_000;
+  const entries = new Map<string, { host: HostRecord; expiresAt: number }>();
+  const nameOfId = new Map<number, string>();
+  /** Loads in flight per name; an invalidation marks them so their (older) result is not stored. */
+  const loading = new Map<string, Set<{ stale: boolean }>>();
+  let listener: pg.Client | undefined;
+  let listening = false;
+  let stopped = false;
+  let retryMs = 1000;
+  let retryTimer: NodeJS.Timeout | undefined;
+  let hits = 0;
+  let misses = 0;
+
+  const invalidate = (name: string) => {
+    const entry = entries.get(name);
+    if (entry) nameOfId.delete(entry.host.id);
+    entries.delete(name);
+    for (const load of loading.get(name) ?? []) load.stale = true;
+  };
+  const clear = () => {
+    entries.clear();
+    nameOfId.clear();
+    for (const loads of loading.values()) for (const load of loads) load.stale = true;
+  };
+  const store = (host: HostRecord) => {
+    while (entries.size >= maxEntries) {
+      const oldest = entries.keys().next();
+      if (oldest.done) break;
+      invalidate(oldest.value);
+    }
+    entries.set(host.name, { host, expiresAt: now() + options.ttlMs });
+    nameOfId.set(host.id, host.name);
+  };
+
+  const connect = async (): Promise<void> => {
+    const client = new pg.Client({ connectionString: options.url, application_name: 'mydns-host-cache' });
+    client.on('notification', (message) => {
+      if (message.channel === CHANNEL && message.payload) invalidate(message.payload);
+    });
+    const lost = (reason: string) => {
+      if (listener !== client) return;
+      listener = undefined;
+      listening = false;
+      clear();
+      client.end().catch(() => undefined);
+      if (stopped) return;
+      log.warn(`lost the change notifications (${reason}); reading hosts from Postgres until they are back`);
+      retryTimer = setTimeout(() => void connect().catch(() => undefined), retryMs);
+      retryTimer.unref();
+      retryMs = Math.min(retryMs * 2, 30_000);
+    };
+    client.on('error', (error) => lost(error.message));
+    client.on('end', () => lost('connection closed'));
+    listener = client;
+    try {
+      await client.connect();
+      await client.query(`listen ${CHANNEL}`);
+    } catch (error) {
+      lost((error as Error).message);
+      throw error;
+    }
+    // Anything cached before this point may have missed a notification.
+    clear();
+    listening = true;
+    retryMs = 1000;
+  };
+
+  return {
+    wrap(repository) {
+      const forget = (id: number) => {
+        const name = nameOfId.get(id);
+        if (name !== undefined) invalidate(name);
+      };
+      return {
+        ...repository,
+        async findByName(name) {
+          if (listening) {
+            const entry = entries.get(name);
+            if (entry && entry.expiresAt > now()) {
+              hits++;
+              return entry.host;
+            }
+          }
+          misses++;
+          const load = { stale: false };
+          const loads = loading.get(name) ?? new Set();
+          loads.add(load);
+          loading.set(name, loads);
+          try {
+            const host = await repository.findByName(name);
+            if (host && listening && !load.stale && options.ttlMs > 0) store(host);
+            return host;
+          } finally {
+            loads.delete(load);
+            if (loads.size === 0) loading.delete(name);
+          }
+        },
+        async applyAddressChange(id, v4, v6) {
+          forget(id);
+          try {
+            return await repository.applyAddressChange(id, v4, v6);
+          } finally {
+            forget(id);
+          }
+        },
+        async touchLastSeen(id) {
+          await repository.touchLastSeen(id);
+          forget(id);
+        },
+      };
+    },
+    async start() {
+      if (options.ttlMs <= 0) return;
+      await connect();
+    },
+    async stop() {
+      stopped = true;
+      if (retryTimer) clearTimeout(retryTimer);
+      listening = false;
+      const client = listener;
+      listener = undefined;
+      await client?.end().catch(() => undefined);
+      clear();
+    },
+    stats: () => ({ size: entries.size, hits, misses, listening }),
+  };
+}
