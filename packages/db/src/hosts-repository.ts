@@ -1,5 +1,5 @@
 import type { HostStatus } from '@mydns/domain';
-import type { Database } from './database.ts';
+import { type Database, preparedQuery } from './database.ts';
 
 export interface HostRecord {
   readonly id: number;
@@ -91,6 +91,37 @@ export interface HostsRepository {
   touchLastSeen(id: number): Promise<void>;
 }
 
+const FIND_HOST = `select ${COLUMNS.join(', ')} from hosts where name = $1`;
+
+// One round trip: lock the row, compute the new addresses from the locked
+// (latest) values, write only if something differs, and insert the outbox row
+// in the same statement, so a change is never committed without its pending
+// push.
+const APPLY_ADDRESS_CHANGE = `
+  with old as (
+    select id, name, ipv4, ipv6, status from hosts where id = $1 for update
+  ), next as (
+    select id, name, ipv4 as old_ipv4, ipv6 as old_ipv6, status as old_status,
+           case when $2::boolean then ipv4 else $3::text end as ipv4,
+           case when $4::boolean then ipv6 else $5::text end as ipv6
+      from old where status in ('active', 'dormant')
+  ), changed as (
+    update hosts h
+       set ipv4 = next.ipv4, ipv6 = next.ipv6, status = 'active', last_seen_at = now(),
+           address_changed_at = case
+             when next.ipv4 is distinct from next.old_ipv4 or next.ipv6 is distinct from next.old_ipv6
+             then now() else h.address_changed_at end
+      from next
+     where h.id = next.id
+       and (next.ipv4 is distinct from next.old_ipv4 or next.ipv6 is distinct from next.old_ipv6
+            or next.old_status <> 'active')
+    returning h.name, next.old_ipv4, next.old_ipv6, h.ipv4, h.ipv6
+  ), queued as (
+    insert into dns_outbox (name) select name from changed returning id
+  )
+  select changed.old_ipv4, changed.old_ipv6, changed.ipv4, changed.ipv6, queued.id as outbox_id
+    from changed cross join queued`;
+
 export function createHostsRepository(db: Database): HostsRepository {
   return {
     async create(input) {
@@ -107,7 +138,7 @@ export function createHostsRepository(db: Database): HostsRepository {
       return row ? toHost(row) : undefined;
     },
     async findByName(name) {
-      const row = (await db<HostRow>('hosts').select(COLUMNS).where({ name }).first()) as HostRow | undefined;
+      const [row] = await preparedQuery<HostRow>(db, 'mydns_find_host', FIND_HOST, [name]);
       return row ? toHost(row) : undefined;
     },
     async list(options = {}) {
@@ -119,45 +150,19 @@ export function createHostsRepository(db: Database): HostsRepository {
       return (await query).map(toHost);
     },
     async applyAddressChange(id, v4, v6) {
-      // One round trip: lock the row, compute the new addresses from the locked
-      // (latest) values, write only if something differs, and insert the outbox
-      // row in the same statement, so a change is never committed without its
-      // pending push.
-      const result = await db.raw<{
-        rows: {
-          old_ipv4: string | null;
-          old_ipv6: string | null;
-          ipv4: string | null;
-          ipv6: string | null;
-          outbox_id: number;
-        }[];
-      }>(
-        `with old as (
-           select id, name, ipv4, ipv6, status from hosts where id = ? for update
-         ), next as (
-           select id, name, ipv4 as old_ipv4, ipv6 as old_ipv6, status as old_status,
-                  case when ?::boolean then ipv4 else ?::text end as ipv4,
-                  case when ?::boolean then ipv6 else ?::text end as ipv6
-             from old where status in ('active', 'dormant')
-         ), changed as (
-           update hosts h
-              set ipv4 = next.ipv4, ipv6 = next.ipv6, status = 'active', last_seen_at = now(),
-                  address_changed_at = case
-                    when next.ipv4 is distinct from next.old_ipv4 or next.ipv6 is distinct from next.old_ipv6
-                    then now() else h.address_changed_at end
-             from next
-            where h.id = next.id
-              and (next.ipv4 is distinct from next.old_ipv4 or next.ipv6 is distinct from next.old_ipv6
-                   or next.old_status <> 'active')
-           returning h.name, next.old_ipv4, next.old_ipv6, h.ipv4, h.ipv6
-         ), queued as (
-           insert into dns_outbox (name) select name from changed returning id
-         )
-         select changed.old_ipv4, changed.old_ipv6, changed.ipv4, changed.ipv6, queued.id as outbox_id
-           from changed cross join queued`,
-        [id, v4.keep, v4.keep ? null : v4.address, v6.keep, v6.keep ? null : v6.address],
-      );
-      const row = result.rows[0];
+      const [row] = await preparedQuery<{
+        old_ipv4: string | null;
+        old_ipv6: string | null;
+        ipv4: string | null;
+        ipv6: string | null;
+        outbox_id: number;
+      }>(db, 'mydns_apply_address_change', APPLY_ADDRESS_CHANGE, [
+        id,
+        v4.keep,
+        v4.keep ? null : v4.address,
+        v6.keep,
+        v6.keep ? null : v6.address,
+      ]);
       if (!row) return undefined;
       return {
         oldIpv4: row.old_ipv4,
