@@ -319,3 +319,41 @@ describe('the simple URL /u.php', () => {
     await expectDns('simplewrong', []);
   });
 });
+
+describe('activity', () => {
+  test('nochg writes "last seen" at most once an hour', async () => {
+    await mydns.createHost('seen', PASSWORD);
+    const auth: [string, string] = ['seen', PASSWORD];
+    assert.equal(
+      (await mydns.request('/nic/update?hostname=seen&myip=198.51.100.90', { auth })).body,
+      'good 198.51.100.90',
+    );
+    const lastSeen = async () =>
+      (
+        (await mydns.db('hosts').where({ name: 'seen' }).first('last_seen_at')).last_seen_at as Date
+      ).getTime();
+    const afterGood = await lastSeen();
+    assert.equal(
+      (await mydns.request('/nic/update?hostname=seen&myip=198.51.100.90', { auth })).body,
+      'nochg 198.51.100.90',
+    );
+    assert.equal(await lastSeen(), afterGood, 'a nochg within the hour writes nothing');
+
+    await mydns
+      .db('hosts')
+      .where({ name: 'seen' })
+      .update({ last_seen_at: mydns.db.raw("now() - interval '61 minutes'") });
+    const old = await lastSeen();
+    assert.equal(
+      (await mydns.request('/nic/update?hostname=seen&myip=198.51.100.90', { auth })).body,
+      'nochg 198.51.100.90',
+    );
+    const touched = await lastSeen();
+    assert.ok(touched > old + 60 * 60_000, 'a nochg after an hour records the activity');
+    assert.equal(
+      (await mydns.request('/nic/update?hostname=seen&myip=198.51.100.90', { auth })).body,
+      'nochg 198.51.100.90',
+    );
+    assert.equal(await lastSeen(), touched);
+  });
+});

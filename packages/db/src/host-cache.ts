@@ -21,6 +21,8 @@ export interface HostCache {
   start(): Promise<void>;
   stop(): Promise<void>;
   stats(): { size: number; hits: number; misses: number; listening: boolean };
+  /** Whether a usable entry for `name` is held (for tests and diagnostics). */
+  holds(name: string): boolean;
 }
 
 export interface HostCacheOptions {
@@ -162,5 +164,6 @@ export function createHostCache(options: HostCacheOptions): HostCache {
       clear();
     },
     stats: () => ({ size: entries.size, hits, misses, listening }),
+    holds: (name) => listening && (entries.get(name)?.expiresAt ?? 0) > now(),
   };
 }
