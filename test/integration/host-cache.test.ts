@@ -33,6 +33,22 @@ async function until(what: string, check: () => boolean, timeoutMs = 5000): Prom
   }
 }
 
+/**
+ * Repeats a nochg until the replica caches the host: the notification of the
+ * preceding change may arrive while the first reload is in flight, and then
+ * (correctly) that reload is not cached.
+ */
+async function warm(replica: TestMyDns, name: string, ip: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!replica.services.hostCache.holds(name)) {
+    if (Date.now() > deadline) assert.fail(`${name} never got cached`);
+    const reply = await replica.request(`/nic/update?hostname=${name}&myip=${ip}`, {
+      auth: [name, PASSWORD],
+    });
+    assert.equal(reply.body, `nochg ${ip}`);
+  }
+}
+
 test('a change through one replica evicts the host from the other replica’s cache', async () => {
   await first.createHost('shared', PASSWORD);
   const auth: [string, string] = ['shared', PASSWORD];
@@ -63,8 +79,7 @@ test('without the notification connection nothing is cached, and it comes back',
   await first.createHost('resilient', PASSWORD);
   const auth: [string, string] = ['resilient', PASSWORD];
   await first.request('/nic/update?hostname=resilient&myip=198.51.100.3', { auth });
-  await first.request('/nic/update?hostname=resilient&myip=198.51.100.3', { auth });
-  assert.ok(first.services.hostCache.holds('resilient'));
+  await warm(first, 'resilient', '198.51.100.3');
 
   const admin = new pg.Client({ connectionString: first.databaseUrl });
   await admin.connect();

@@ -1,14 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import {
+  createAcmeRepository,
   createDatabase,
+  createHistoryRepository,
   createHostsRepository,
+  createTokensRepository,
   type Database,
   findRunningEmbeddedPostgres,
   migrateLatest,
   startEmbeddedPostgres,
 } from '@mydns/db';
-import { labelFromUsername } from '@mydns/domain';
+import { fqdn } from '@mydns/domain';
 import {
   AppError,
   createLogger,
@@ -20,6 +23,7 @@ import {
 import { createBcryptPool } from './auth/bcrypt-pool.ts';
 import { type Config, loadConfig } from './config.ts';
 import { createHostsService, type HostView } from './hosts/hosts-service.ts';
+import { createMaintenance } from './lifecycle/maintenance.ts';
 
 /**
  * `npm run cli -- <command>`: the operator CLI. It takes the same settings as
@@ -32,6 +36,11 @@ const USAGE = `usage: npm run cli -- <command>
                          register a host; without --password-stdin a password is generated and printed once
   host list              all hosts with their addresses and status
   host show <name>       one host as JSON
+  host disable <name>    answer its updates with abuse and withdraw its records
+  host enable <name>     undo disable
+  host delete <name>     remove the host and its records; the name becomes free
+  host expire [--dry-run]
+                         hosts without a successful update for MYDNS_INACTIVITY_DAYS go dormant
   migrate                apply pending database migrations`;
 
 class UsageError extends Error {}
@@ -114,22 +123,35 @@ async function run(argv: string[]): Promise<void> {
   await withDatabase(config, logger, async (db) => {
     const bcrypt = createBcryptPool(1);
     try {
+      const hostsRepository = createHostsRepository(db);
       const hosts = createHostsService({
         zone: config.zone,
-        hosts: createHostsRepository(db),
+        hosts: hostsRepository,
+        tokens: createTokensRepository(db),
+        acme: createAcmeRepository(db),
+        history: createHistoryRepository(db),
         bcrypt,
         bcryptCost: config.bcrypt.cost,
         registration: config.registration,
+        // The CLI only queues DNS changes in Postgres; the running service's
+        // zone writer pushes them within seconds (or at its next start).
+        zoneWriter: { push: async () => false },
+        pushTimeoutMs: 0,
       });
+      const [name, ...rest] = args;
+      const oneName = () => {
+        if (!name || rest.length > 0) throw new UsageError(`host ${command} takes one name`);
+        return name;
+      };
       switch (command) {
         case 'create': {
           const fromStdin = flag(args, '--password-stdin');
           const email = option(args, '--email');
-          const [name, ...rest] = args;
-          if (!name || rest.length > 0) throw new UsageError('host create takes one name');
+          const [newName, ...extra] = args;
+          if (!newName || extra.length > 0) throw new UsageError('host create takes one name');
           const generated = fromStdin ? undefined : randomBytes(18).toString('base64url');
           const password = generated ?? (await readStdin());
-          const host = await hosts.register({ hostname: name, password, email }, { bypassClosed: true });
+          const host = await hosts.register({ hostname: newName, password, email }, { bypassClosed: true });
           console.log(`created ${host.hostname}`);
           if (generated) console.log(`password: ${generated}  (shown once; store it now)`);
           return;
@@ -138,13 +160,46 @@ async function run(argv: string[]): Promise<void> {
           if (args.length > 0) throw new UsageError('host list takes no arguments');
           printTable(await hosts.list());
           return;
-        case 'show': {
-          const [name, ...rest] = args;
-          if (!name || rest.length > 0) throw new UsageError('host show takes one name');
-          const label = labelFromUsername(name, config.zone);
-          const host = label === undefined ? undefined : await hosts.find(label);
-          if (!host) throw new AppError('host_not_found', `no host ${name}`, { status: 404 });
-          console.log(JSON.stringify(hosts.view(host), null, 2));
+        case 'show':
+          console.log(JSON.stringify(hosts.view(await hosts.get(oneName())), null, 2));
+          return;
+        case 'disable':
+        case 'enable': {
+          const host = await hosts.get(oneName());
+          await hosts.setStatus(host.name, command === 'disable' ? 'disabled' : 'active');
+          console.log(
+            `${command}d ${fqdn(host.name, config.zone)}; DNS follows within seconds while MyDNS runs`,
+          );
+          return;
+        }
+        case 'delete': {
+          const host = await hosts.get(oneName());
+          await hosts.remove(host);
+          console.log(
+            `deleted ${fqdn(host.name, config.zone)}; its records leave DNS within seconds while MyDNS runs`,
+          );
+          return;
+        }
+        case 'expire': {
+          const dryRun = flag(args, '--dry-run');
+          if (args.length > 0) throw new UsageError('host expire takes only --dry-run');
+          const maintenance = createMaintenance({
+            db,
+            hosts: hostsRepository,
+            acme: createAcmeRepository(db),
+            history: createHistoryRepository(db),
+            logger,
+            inactivityDays: config.lifecycle.inactivityDays,
+            historyMaxPerHost: config.lifecycle.historyMaxPerHost,
+            historyMaxAgeMs: config.lifecycle.historyMaxAgeMs,
+            intervalMs: config.lifecycle.maintenanceIntervalMs,
+          });
+          const names = await maintenance.expireInactive({ dryRun });
+          const verb = dryRun ? 'would go dormant' : 'went dormant';
+          console.log(
+            `${names.length} hosts ${verb} (no update for ${config.lifecycle.inactivityDays} days)`,
+          );
+          for (const expired of names) console.log(fqdn(expired, config.zone));
           return;
         }
         default:

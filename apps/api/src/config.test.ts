@@ -37,6 +37,13 @@ const DEFAULTS: Config = {
   bcrypt: { cost: 10, threads: availableParallelism() },
   credentialCacheTtlMs: 3_600_000,
   hostCacheTtlMs: 3_600_000,
+  lifecycle: {
+    inactivityDays: 30,
+    maintenanceIntervalMs: 60_000,
+    historyMaxPerHost: 200,
+    historyMaxAgeMs: 90 * 86_400_000,
+  },
+  relayAddresses: ['127.0.0.1'],
   pushTimeoutMs: 3000,
   blockedUserAgents: [],
   dbPoolSize: 10,

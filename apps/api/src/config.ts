@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { type Cidr, isValidHostname, normaliseName, parseCidr } from '@mydns/domain';
+import { type Cidr, isValidHostname, normaliseName, parseCidr, parseIpAddress } from '@mydns/domain';
 import { parseSettings, type RateLimit, zBoolean, zDuration, zList, zPort, zRateLimit } from '@mydns/runtime';
 import { z } from 'zod';
 
@@ -59,6 +59,21 @@ const schema = z.object({
   MYDNS_BCRYPT_THREADS: z.coerce.number().int().min(1).max(64).default(availableParallelism()),
   MYDNS_CREDENTIAL_CACHE_TTL: zDuration.default(3_600_000),
   MYDNS_HOST_CACHE_TTL: zDuration.default(3_600_000),
+  MYDNS_INACTIVITY_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  MYDNS_MAINTENANCE_INTERVAL: zDuration.default(60_000),
+  MYDNS_HISTORY_MAX_PER_HOST: z.coerce.number().int().min(1).max(100_000).default(200),
+  MYDNS_HISTORY_MAX_AGE: zDuration.default(90 * 86_400_000),
+  MYDNS_RELAY_ADDRESS: zList
+    .transform((items, ctx) => {
+      const addresses: string[] = [];
+      for (const item of items) {
+        const address = parseIpAddress(item);
+        if (address) addresses.push(address.text);
+        else ctx.addIssue({ code: 'custom', message: `"${item}" is not an IP address` });
+      }
+      return addresses;
+    })
+    .default(['127.0.0.1']),
   MYDNS_PUSH_TIMEOUT: zDuration.default(3000),
   MYDNS_BLOCKED_USER_AGENTS: zList.default([]),
   MYDNS_DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
@@ -111,6 +126,14 @@ export interface Config {
   readonly bcrypt: { readonly cost: number; readonly threads: number };
   readonly credentialCacheTtlMs: number;
   readonly hostCacheTtlMs: number;
+  readonly lifecycle: {
+    readonly inactivityDays: number;
+    readonly maintenanceIntervalMs: number;
+    readonly historyMaxPerHost: number;
+    readonly historyMaxAgeMs: number;
+  };
+  /** The relay's public addresses, published for `mx.<zone>` and `*.mx.<zone>`. */
+  readonly relayAddresses: readonly string[];
   readonly pushTimeoutMs: number;
   readonly blockedUserAgents: readonly string[];
   readonly dbPoolSize: number;
@@ -153,6 +176,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     bcrypt: { cost: s.MYDNS_BCRYPT_COST, threads: s.MYDNS_BCRYPT_THREADS },
     credentialCacheTtlMs: s.MYDNS_CREDENTIAL_CACHE_TTL,
     hostCacheTtlMs: s.MYDNS_HOST_CACHE_TTL,
+    lifecycle: {
+      inactivityDays: s.MYDNS_INACTIVITY_DAYS,
+      maintenanceIntervalMs: s.MYDNS_MAINTENANCE_INTERVAL,
+      historyMaxPerHost: s.MYDNS_HISTORY_MAX_PER_HOST,
+      historyMaxAgeMs: s.MYDNS_HISTORY_MAX_AGE,
+    },
+    relayAddresses: s.MYDNS_RELAY_ADDRESS,
     pushTimeoutMs: s.MYDNS_PUSH_TIMEOUT,
     blockedUserAgents: s.MYDNS_BLOCKED_USER_AGENTS.map((agent) => agent.toLowerCase()),
     dbPoolSize: s.MYDNS_DB_POOL_SIZE,

@@ -3,7 +3,13 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { createDatabase, type Database, migrateLatest, pingDatabase, startEmbeddedPostgres } from '@mydns/db';
-import { createPowerDnsClient, ensureZone, type PowerDnsClient, startManagedPowerDns } from '@mydns/powerdns';
+import {
+  createPowerDnsClient,
+  ensureZone,
+  type PowerDnsClient,
+  startManagedPowerDns,
+  zoneRrsets,
+} from '@mydns/powerdns';
 import { isProcessAlive, type Logger, type Shutdown, StartupError } from '@mydns/runtime';
 import { createApp } from './app.ts';
 import type { Config } from './config.ts';
@@ -116,6 +122,8 @@ export async function startMyDns(config: Config, logger: Logger, shutdown: Shutd
     });
   }
   await ensureZone(dns, { zone: config.zone, nameservers: config.nameservers }, logger);
+  // Records that follow settings, written at every start (REPLACE is idempotent).
+  await dns.patchZone(config.zone, zoneRrsets(config.zone, config.relayAddresses, config.recordTtl));
 
   const services = createServices(config, { db, databaseUrl, writerDb, dns, logger });
   shutdown.add('services', () => services.close());

@@ -1,7 +1,10 @@
 import {
+  createAcmeRepository,
   createDnsOutboxStore,
+  createHistoryRepository,
   createHostCache,
   createHostsRepository,
+  createTokensRepository,
   type Database,
   type HostCache,
 } from '@mydns/db';
@@ -13,7 +16,9 @@ import { type CredentialCache, createCredentialCache } from './auth/credential-c
 import { createRateLimiter, type RateLimiter } from './auth/rate-limiter.ts';
 import type { Config } from './config.ts';
 import { createUpdateService, type UpdateService } from './dyndns/update-service.ts';
+import { createHistoryRecorder, type HistoryRecorder } from './history/history-recorder.ts';
 import { createHostsService, type HostsService } from './hosts/hosts-service.ts';
+import { createMaintenance, type Maintenance } from './lifecycle/maintenance.ts';
 
 /** Everything the HTTP layer and the CLI call, wired from explicit dependencies. */
 export interface Services {
@@ -21,6 +26,8 @@ export interface Services {
   readonly hosts: HostsService;
   readonly zoneWriter: ZoneWriter;
   readonly hostCache: HostCache;
+  readonly history: HistoryRecorder;
+  readonly maintenance: Maintenance;
   readonly bcrypt: BcryptPool;
   readonly credentialCache: CredentialCache;
   readonly authenticator: Authenticator;
@@ -29,32 +36,35 @@ export interface Services {
     readonly loginFailures: RateLimiter;
     readonly registrations: RateLimiter;
   };
-  /** Starts the background parts: change notifications and the zone writer. */
+  /** Starts the background parts: change notifications, the zone writer, history, maintenance. */
   start(): Promise<void>;
   close(): Promise<void>;
 }
 
-export function createServices(
-  config: Config,
-  deps: {
-    db: Database;
-    /** For the host cache's LISTEN connection. */
-    databaseUrl: string;
-    /** A small pool of its own for the zone writer (see server.ts). */
-    writerDb: Database;
-    dns: PowerDnsClient;
-    logger: Logger;
-  },
-): Services {
+export interface ServiceDeps {
+  db: Database;
+  /** For the host cache's LISTEN connection. */
+  databaseUrl: string;
+  /** A small pool of its own for the zone writer (see server.ts). */
+  writerDb: Database;
+  dns: PowerDnsClient;
+  logger: Logger;
+  bcryptThreads?: number;
+}
+
+export function createServices(config: Config, deps: ServiceDeps): Services {
   const hostCache = createHostCache({
     url: deps.databaseUrl,
     ttlMs: config.hostCacheTtlMs,
     logger: deps.logger,
   });
   const hostsRepository = hostCache.wrap(createHostsRepository(deps.db));
-  const bcrypt = createBcryptPool(config.bcrypt.threads);
+  const tokens = createTokensRepository(deps.db);
+  const acme = createAcmeRepository(deps.db);
+  const historyRepository = createHistoryRepository(deps.db);
+  const bcrypt = createBcryptPool(deps.bcryptThreads ?? config.bcrypt.threads);
   const credentialCache = createCredentialCache({ ttlMs: config.credentialCacheTtlMs });
-  const authenticator = createAuthenticator({ bcrypt, cache: credentialCache });
+  const authenticator = createAuthenticator({ bcrypt, cache: credentialCache, tokens });
   const limiters = {
     hostUpdates: createRateLimiter(config.limits.hostUpdates),
     loginFailures: createRateLimiter({ ...config.limits.loginFailures, blockMs: config.limits.loginBlockMs }),
@@ -67,11 +77,13 @@ export function createServices(
     dns: deps.dns,
     logger: deps.logger,
   });
+  const history = createHistoryRecorder({ repository: historyRepository, logger: deps.logger });
   const updates = createUpdateService({
     zone: config.zone,
     hosts: hostsRepository,
     authenticator,
     zoneWriter,
+    history,
     hostLimiter: limiters.hostUpdates,
     failureLimiter: limiters.loginFailures,
     pushTimeoutMs: config.pushTimeoutMs,
@@ -80,15 +92,34 @@ export function createServices(
   const hosts = createHostsService({
     zone: config.zone,
     hosts: hostsRepository,
+    tokens,
+    acme,
+    history: historyRepository,
     bcrypt,
     bcryptCost: config.bcrypt.cost,
     registration: config.registration,
+    zoneWriter,
+    pushTimeoutMs: config.pushTimeoutMs,
+  });
+  const maintenance = createMaintenance({
+    db: deps.db,
+    hosts: hostsRepository,
+    acme,
+    history: historyRepository,
+    logger: deps.logger,
+    inactivityDays: config.lifecycle.inactivityDays,
+    historyMaxPerHost: config.lifecycle.historyMaxPerHost,
+    historyMaxAgeMs: config.lifecycle.historyMaxAgeMs,
+    intervalMs: config.lifecycle.maintenanceIntervalMs,
+    onQueued: () => zoneWriter.wake(),
   });
   return {
     updates,
     hosts,
     zoneWriter,
     hostCache,
+    history,
+    maintenance,
     bcrypt,
     credentialCache,
     authenticator,
@@ -96,8 +127,12 @@ export function createServices(
     async start() {
       await hostCache.start();
       zoneWriter.start();
+      history.start();
+      maintenance.start();
     },
     async close() {
+      await maintenance.stop();
+      await history.stop();
       await zoneWriter.stop();
       await hostCache.stop();
       await bcrypt.close();

@@ -23,11 +23,32 @@ export function createDnsOutboxStore(db: Database) {
             return trx('dns_outbox').select('id', 'name').orderBy('id').limit(limit);
           },
           async hostStates(names) {
-            const rows: { name: string; ipv4: string | null; ipv6: string | null; status: HostStatus }[] =
-              await trx('hosts')
-                .select('name', 'ipv4', 'ipv6', 'status')
-                .whereIn('name', names as string[]);
-            return rows;
+            const rows: {
+              name: string;
+              ipv4: string | null;
+              ipv6: string | null;
+              status: HostStatus;
+              mail_enabled: boolean;
+              acme: string[];
+            }[] = (
+              await trx.raw(
+                `select h.name, h.ipv4, h.ipv6, h.status, h.mail_enabled,
+                        coalesce(array_agg(a.value order by a.value) filter (where a.value is not null), '{}') as acme
+                   from hosts h
+                   left join acme_challenges a on a.host_id = h.id and a.expires_at > now()
+                  where h.name = any(?)
+                  group by h.id`,
+                [names as string[]],
+              )
+            ).rows;
+            return rows.map((row) => ({
+              name: row.name,
+              ipv4: row.ipv4,
+              ipv6: row.ipv6,
+              status: row.status,
+              acme: row.acme,
+              mailEnabled: row.mail_enabled,
+            }));
           },
           async complete(ids) {
             await trx('dns_outbox')

@@ -13,6 +13,18 @@ export interface HostRecord {
   readonly addressChangedAt: Date | null;
   readonly lastSeenAt: Date | null;
   readonly passwordChangedAt: Date;
+  /** Bumped when a credential stops being valid; caches of verified secrets are bound to it. */
+  readonly credentialVersion: number;
+  readonly mail: MailSettings;
+}
+
+export interface MailSettings {
+  readonly enabled: boolean;
+  readonly port: number | null;
+  readonly clientAddress: 'xclient' | 'proxy-v2' | 'none';
+  readonly tls: 'opportunistic' | 'fingerprint' | 'verify' | 'none';
+  /** SHA-256 of the home server's certificate, lower-case hex, when `tls` is `fingerprint`. */
+  readonly fingerprint: string | null;
 }
 
 interface HostRow {
@@ -27,6 +39,12 @@ interface HostRow {
   address_changed_at: Date | null;
   last_seen_at: Date | null;
   password_changed_at: Date;
+  credential_version: number;
+  mail_enabled: boolean;
+  mail_port: number | null;
+  mail_client_address: MailSettings['clientAddress'];
+  mail_tls: MailSettings['tls'];
+  mail_tls_fingerprint: string | null;
 }
 
 const COLUMNS = [
@@ -41,6 +59,12 @@ const COLUMNS = [
   'address_changed_at',
   'last_seen_at',
   'password_changed_at',
+  'credential_version',
+  'mail_enabled',
+  'mail_port',
+  'mail_client_address',
+  'mail_tls',
+  'mail_tls_fingerprint',
 ] as const;
 
 function toHost(row: HostRow): HostRecord {
@@ -56,6 +80,14 @@ function toHost(row: HostRow): HostRecord {
     addressChangedAt: row.address_changed_at,
     lastSeenAt: row.last_seen_at,
     passwordChangedAt: row.password_changed_at,
+    credentialVersion: row.credential_version,
+    mail: {
+      enabled: row.mail_enabled,
+      port: row.mail_port,
+      clientAddress: row.mail_client_address,
+      tls: row.mail_tls,
+      fingerprint: row.mail_tls_fingerprint,
+    },
   };
 }
 
@@ -89,6 +121,17 @@ export interface HostsRepository {
   applyAddressChange(id: number, v4: FamilyChange, v6: FamilyChange): Promise<AddressChange | undefined>;
   /** The monthly-activity clock: at most one write per host per hour (ARCHITECTURE.md step 5). */
   touchLastSeen(id: number): Promise<void>;
+  /** Operator actions; each queues the host for PowerDNS. Undefined when the host is gone. */
+  setStatus(name: string, status: 'active' | 'disabled'): Promise<number | undefined>;
+  remove(name: string): Promise<number | undefined>;
+  /** A new password hash; every credential cache drops the old one (credential_version). */
+  changePassword(id: number, passwordHash: string): Promise<void>;
+  updateMail(id: number, mail: MailSettings): Promise<number | undefined>;
+  /**
+   * Active hosts without a successful update since `cutoff` become dormant
+   * (their addresses leave DNS). With `dryRun`, only lists them.
+   */
+  expireInactive(cutoff: Date, options: { dryRun: boolean; limit?: number }): Promise<string[]>;
 }
 
 const FIND_HOST = `select ${COLUMNS.join(', ')} from hosts where name = $1`;
@@ -179,5 +222,74 @@ export function createHostsRepository(db: Database): HostsRepository {
         [id],
       );
     },
+    async setStatus(name, status) {
+      return changeAndQueue(db, name, (trx) => trx('hosts').where({ name }).update({ status }));
+    },
+    async remove(name) {
+      // The outbox row outlives the host: the writer then finds no row and removes every record.
+      return changeAndQueue(db, name, (trx) => trx('hosts').where({ name }).delete());
+    },
+    async changePassword(id, passwordHash) {
+      await db('hosts')
+        .where({ id })
+        .update({
+          password_hash: passwordHash,
+          password_changed_at: db.fn.now(),
+          credential_version: db.raw('credential_version + 1'),
+        });
+    },
+    async updateMail(id, mail) {
+      const host = await db('hosts').where({ id }).first('name');
+      if (!host) return undefined;
+      return changeAndQueue(db, host.name as string, (trx) =>
+        trx('hosts').where({ id }).update({
+          mail_enabled: mail.enabled,
+          mail_port: mail.port,
+          mail_client_address: mail.clientAddress,
+          mail_tls: mail.tls,
+          mail_tls_fingerprint: mail.fingerprint,
+        }),
+      );
+    },
+    async expireInactive(cutoff, options) {
+      const limit = options.limit ?? 10_000;
+      if (options.dryRun) {
+        const rows: { name: string }[] = await db('hosts')
+          .select('name')
+          .where({ status: 'active' })
+          .andWhereRaw('coalesce(last_seen_at, created_at) < ?', [cutoff])
+          .orderBy('name')
+          .limit(limit);
+        return rows.map((row) => row.name);
+      }
+      const result = await db.raw<{ rows: { name: string }[] }>(
+        `with expired as (
+           update hosts set status = 'dormant'
+            where id in (select id from hosts
+                          where status = 'active' and coalesce(last_seen_at, created_at) < ?
+                          order by id limit ? for update skip locked)
+           returning name
+         ), queued as (
+           insert into dns_outbox (name) select name from expired
+         )
+         select name from expired order by name`,
+        [cutoff, limit],
+      );
+      return result.rows.map((row) => row.name);
+    },
   };
+}
+
+/** Runs `change` and, if it touched the host, queues the host for PowerDNS, in one transaction. */
+async function changeAndQueue(
+  db: Database,
+  name: string,
+  change: (trx: Database) => Promise<number>,
+): Promise<number | undefined> {
+  return db.transaction(async (trx) => {
+    const touched = await change(trx);
+    if (touched === 0) return undefined;
+    const [row] = await trx('dns_outbox').insert({ name }).returning('id');
+    return (row as { id: number }).id;
+  });
 }

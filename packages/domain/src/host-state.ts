@@ -7,4 +7,8 @@ export interface HostDnsState {
   readonly ipv4: string | null;
   readonly ipv6: string | null;
   readonly status: HostStatus;
+  /** Unexpired ACME DNS-01 values, served as TXT at `_acme-challenge.<host>`. */
+  readonly acme: readonly string[];
+  /** Mail forwarding on: the host gets `MX 10 <host>.mx.<zone>.` (the relay). */
+  readonly mailEnabled: boolean;
 }

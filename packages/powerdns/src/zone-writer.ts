@@ -66,6 +66,8 @@ export interface ZoneWriter {
   push(id: number, timeoutMs: number): Promise<boolean>;
   /** Pushes everything pending now; rejects if PowerDNS fails. For the CLI and tests. */
   flush(): Promise<void>;
+  /** Look at the outbox now (something was queued without a waiting request). */
+  wake(): void;
   stop(): Promise<void>;
   stats(): ZoneWriterStats;
 }
@@ -211,6 +213,7 @@ export function createZoneWriter(options: ZoneWriterOptions): ZoneWriter {
         // keep going until the outbox is empty
       }
     },
+    wake: kick,
     async stop() {
       abort.abort();
       if (sweepTimer) clearInterval(sweepTimer);

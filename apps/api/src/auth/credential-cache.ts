@@ -1,4 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
+import type { Credential } from './authenticator.ts';
 
 /**
  * Remembers credentials that verified recently, so a router updating every
@@ -6,14 +7,13 @@ import { createHmac, randomBytes } from 'node:crypto';
  * step 3). The key is an HMAC of the secret under a random per-process key:
  * nothing in memory can be turned back into a password, and a heap dump of
  * one process is useless against another. Each entry is bound to the stored
- * hash, so a password change invalidates it at once. Entries expire `ttlMs`
- * after the bcrypt that created them (a hit does not extend them), and the
- * oldest go first when the cache is full.
+ * hash and the host's credential version, so a password change or a revoked
+ * token invalidates it at once. Entries expire `ttlMs` after the check that
+ * created them (a hit does not extend them); the oldest go first when full.
  */
 export interface CredentialCache {
-  has(hostId: number, secret: string, storedHash: string): boolean;
-  remember(hostId: number, secret: string, storedHash: string): void;
-  forget(hostId: number): void;
+  get(hostId: number, secret: string, binding: string): Credential | undefined;
+  remember(hostId: number, secret: string, binding: string, credential: Credential): void;
   stats(): { size: number; hits: number; misses: number };
 }
 
@@ -25,25 +25,25 @@ export function createCredentialCache(options: {
   const processKey = randomBytes(32);
   const maxEntries = options.maxEntries ?? 100_000;
   const now = options.now ?? Date.now;
-  const entries = new Map<string, { hostId: number; storedHash: string; expiresAt: number }>();
+  const entries = new Map<string, { binding: string; credential: Credential; expiresAt: number }>();
   let hits = 0;
   let misses = 0;
   const keyOf = (hostId: number, secret: string) =>
     createHmac('sha256', processKey).update(`${hostId}\0${secret}`).digest('base64url');
 
   return {
-    has(hostId, secret, storedHash) {
+    get(hostId, secret, binding) {
       const key = keyOf(hostId, secret);
       const entry = entries.get(key);
-      if (entry && entry.storedHash === storedHash && entry.expiresAt > now()) {
+      if (entry && entry.binding === binding && entry.expiresAt > now()) {
         hits++;
-        return true;
+        return entry.credential;
       }
       if (entry) entries.delete(key);
       misses++;
-      return false;
+      return undefined;
     },
-    remember(hostId, secret, storedHash) {
+    remember(hostId, secret, binding, credential) {
       const key = keyOf(hostId, secret);
       entries.delete(key);
       while (entries.size >= maxEntries) {
@@ -51,10 +51,7 @@ export function createCredentialCache(options: {
         if (oldest.done) break;
         entries.delete(oldest.value);
       }
-      entries.set(key, { hostId, storedHash, expiresAt: now() + options.ttlMs });
-    },
-    forget(hostId) {
-      for (const [key, entry] of entries) if (entry.hostId === hostId) entries.delete(key);
+      entries.set(key, { binding, credential, expiresAt: now() + options.ttlMs });
     },
     stats: () => ({ size: entries.size, hits, misses }),
   };

@@ -33,7 +33,8 @@ export interface ParseOptions {
 }
 
 export interface Credentials {
-  readonly username: string;
+  /** Undefined when only a token was sent (the token names its host). */
+  readonly username: string | undefined;
   readonly secret: string;
 }
 
@@ -97,9 +98,10 @@ function credentialsOf(
   if (basic) return basic;
   const secret = pick(query, KEYS.secret[input.endpoint]);
   if (secret === undefined) return undefined;
-  // No username: the (first) hostname names the account, as the simple URL does.
+  // No username: the (first) hostname names the account, as the simple URL does;
+  // with neither, the secret must be an update token, which names its host.
   const username = pick(query, KEYS.username) || names[0];
-  return username === undefined ? undefined : { username, secret };
+  return { username, secret };
 }
 
 const FAMILY_PARAMS: readonly { key: string; families: readonly IpFamily[]; emptyDeletes: boolean }[] = [
@@ -209,7 +211,7 @@ export function parseUpdateRequest(input: UpdateRequestInput, options: ParseOpti
   if (names.length > MAX_HOSTNAMES_PER_REQUEST) return { kind: 'numhost' };
   const credentials = credentialsOf(input, query, names);
   // No hostname: the host the credential names (Fritz!Box bare URL, clients.md §2.5).
-  const hostNames = names.length > 0 ? names : credentials ? [credentials.username] : [];
+  const hostNames = names.length > 0 ? names : credentials?.username ? [credentials.username] : [];
   return {
     kind: 'update',
     credentials,

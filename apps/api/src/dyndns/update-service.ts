@@ -3,7 +3,8 @@ import { type DyndnsOutcome, type HostResult, type IpAddress, labelFromUsername 
 import type { Logger } from '@mydns/runtime';
 import type { Authenticator } from '../auth/authenticator.ts';
 import type { RateLimiter } from '../auth/rate-limiter.ts';
-import type { FamilyPlan, ParsedUpdate } from './parse-update-request.ts';
+import type { HistoryRecorder } from '../history/history-recorder.ts';
+import type { FamilyPlan, ParsedUpdate, RequestedHost } from './parse-update-request.ts';
 
 /**
  * The update path (ARCHITECTURE.md, steps 3-8): authenticate, apply the
@@ -23,6 +24,7 @@ export interface UpdateServiceDeps {
   readonly hosts: HostsRepository;
   readonly authenticator: Authenticator;
   readonly zoneWriter: { push(outboxId: number, timeoutMs: number): Promise<boolean> };
+  readonly history: Pick<HistoryRecorder, 'record'>;
   /** Update requests per host. */
   readonly hostLimiter: RateLimiter;
   /** Failed logins per source address (checked before any bcrypt). */
@@ -35,12 +37,20 @@ export interface UpdateService {
   update(request: ParsedUpdate, context: UpdateContext): Promise<DyndnsOutcome>;
 }
 
+type UpdateRequest = Extract<ParsedUpdate, { kind: 'update' }>;
+
+interface HostOutcome {
+  readonly result: HostResult;
+  readonly before: { readonly ipv4: string | null; readonly ipv6: string | null };
+  readonly after: { readonly ipv4: string | null; readonly ipv6: string | null };
+}
+
 const account = (code: 'badauth' | 'numhost' | 'abuse' | 'badagent'): DyndnsOutcome => ({
   kind: 'account',
   code,
 });
 
-/** The new value of one family, or undefined to keep it. */
+/** The new value of one family, or the current one when it is kept. */
 function next(plan: FamilyPlan, current: string | null): string | null {
   if (plan.action === 'set') return plan.address;
   if (plan.action === 'delete') return null;
@@ -59,14 +69,20 @@ export function createUpdateService(deps: UpdateServiceDeps): UpdateService {
     return deps.blockedUserAgents.some((blocked) => lower.includes(blocked));
   };
 
-  const authenticate = async (request: Extract<ParsedUpdate, { kind: 'update' }>, context: UpdateContext) => {
+  const authenticate = async (
+    request: UpdateRequest,
+    context: UpdateContext,
+  ): Promise<HostRecord | undefined> => {
     const credentials = request.credentials;
     if (!credentials) return undefined;
     const fail = () => {
       deps.failureLimiter.hit(context.client.text);
       return undefined;
     };
-    const label = labelFromUsername(credentials.username, deps.zone);
+    const label =
+      credentials.username === undefined
+        ? await deps.authenticator.hostOfToken(credentials.secret)
+        : labelFromUsername(credentials.username, deps.zone);
     if (label === undefined) return fail();
     const host = await deps.hosts.findByName(label);
     if (!host) return fail();
@@ -75,18 +91,20 @@ export function createUpdateService(deps: UpdateServiceDeps): UpdateService {
 
   const updateHost = async (
     host: HostRecord,
-    request: Extract<ParsedUpdate, { kind: 'update' }>,
+    request: UpdateRequest,
     context: UpdateContext,
-  ): Promise<HostResult> => {
-    if (host.status === 'disabled') return { code: 'abuse' };
+  ): Promise<HostOutcome> => {
+    const before = { ipv4: host.ipv4, ipv6: host.ipv6 };
+    const unchanged = (result: HostResult): HostOutcome => ({ result, before, after: before });
+    if (host.status === 'disabled') return unchanged({ code: 'abuse' });
     if (!deps.hostLimiter.hit(String(host.id))) {
       context.logger.info('update refused: host over its request limit', { host: host.name });
-      return { code: 'abuse' };
+      return unchanged({ code: 'abuse' });
     }
     const plan = request.addresses;
     if (!plan.ok) {
       context.logger.info('update refused: no usable address', { host: host.name, reason: plan.reason });
-      return { code: 'dnserr' };
+      return unchanged({ code: 'dnserr' });
     }
     // The addresses this request set or confirmed, v4 first (pfSense matches `good %IP%` exactly).
     const confirmed = [plan.v4, plan.v6].flatMap((p) => (p.action === 'set' ? [p.address] : []));
@@ -95,18 +113,25 @@ export function createUpdateService(deps: UpdateServiceDeps): UpdateService {
     if (host.status === 'active' && v4 === host.ipv4 && v6 === host.ipv6) {
       const hourAgo = Date.now() - 3_600_000;
       if (!host.lastSeenAt || host.lastSeenAt.getTime() < hourAgo) await deps.hosts.touchLastSeen(host.id);
-      context.logger.debug('nochg', { host: host.name });
-      return { code: 'nochg', addresses: confirmed };
+      return unchanged({ code: 'nochg', addresses: confirmed });
     }
     const applied = await deps.hosts.applyAddressChange(host.id, change(plan.v4), change(plan.v6));
-    if (!applied) return { code: 'nochg', addresses: confirmed };
+    if (!applied) return unchanged({ code: 'nochg', addresses: confirmed });
     const pushed = await deps.zoneWriter.push(applied.outboxId, deps.pushTimeoutMs);
-    context.logger.info(pushed ? 'good' : 'dnserr: change kept, PowerDNS has not taken it yet', {
-      host: host.name,
-      from: [applied.oldIpv4, applied.oldIpv6].filter(Boolean).join(',') || '-',
-      to: [applied.ipv4, applied.ipv6].filter(Boolean).join(',') || '-',
-    });
-    return pushed ? { code: 'good', addresses: confirmed } : { code: 'dnserr' };
+    const from = [applied.oldIpv4, applied.oldIpv6].filter(Boolean).join(',') || '-';
+    const to = [applied.ipv4, applied.ipv6].filter(Boolean).join(',') || '-';
+    if (pushed) context.logger.info('good', { host: host.name, from, to });
+    else
+      context.logger.warn('dnserr: change kept, PowerDNS has not taken it yet', {
+        host: host.name,
+        from,
+        to,
+      });
+    return {
+      result: pushed ? { code: 'good', addresses: confirmed } : { code: 'dnserr' },
+      before: { ipv4: applied.oldIpv4, ipv6: applied.oldIpv6 },
+      after: { ipv4: applied.ipv4, ipv6: applied.ipv6 },
+    };
   };
 
   return {
@@ -119,9 +144,14 @@ export function createUpdateService(deps: UpdateServiceDeps): UpdateService {
       const host = await authenticate(request, context);
       if (!host) return account('badauth');
 
-      let own: Promise<HostResult> | undefined;
+      // No hostname and a token alone: the token's host.
+      const targets: readonly RequestedHost[] =
+        request.hosts.length > 0
+          ? request.hosts
+          : [{ name: host.name, resolution: { kind: 'label', label: host.name } }];
+      let own: Promise<HostOutcome> | undefined;
       const results: HostResult[] = [];
-      for (const requested of request.hosts) {
+      for (const requested of targets) {
         const resolution = requested.resolution;
         if (resolution.kind === 'notfqdn') results.push({ code: 'notfqdn' });
         else if (resolution.kind === 'foreign' || resolution.label !== host.name)
@@ -129,9 +159,21 @@ export function createUpdateService(deps: UpdateServiceDeps): UpdateService {
         else {
           // The same host listed twice is updated once and answered twice.
           own ??= updateHost(host, request, context);
-          results.push(await own);
+          results.push((await own).result);
         }
       }
+      const outcome = own ? await own : undefined;
+      deps.history.record({
+        hostId: host.id,
+        at: new Date(),
+        sourceAddress: context.client.text,
+        userAgent: context.userAgent?.slice(0, 256) ?? null,
+        result: outcome?.result.code ?? results[0]?.code ?? 'nohost',
+        oldIpv4: outcome?.before.ipv4 ?? host.ipv4,
+        oldIpv6: outcome?.before.ipv6 ?? host.ipv6,
+        newIpv4: outcome?.after.ipv4 ?? host.ipv4,
+        newIpv6: outcome?.after.ipv6 ?? host.ipv6,
+      });
       return { kind: 'hosts', results };
     },
   };

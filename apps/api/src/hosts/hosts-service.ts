@@ -1,11 +1,32 @@
-import type { HostRecord, HostsRepository } from '@mydns/db';
-import { checkRegistrableLabel, fqdn } from '@mydns/domain';
-import { badRequest, conflict, forbidden } from '@mydns/runtime';
+import type {
+  AcmeRepository,
+  HistoryRepository,
+  HostRecord,
+  HostsRepository,
+  MailSettings,
+  TokenRecord,
+  TokensRepository,
+} from '@mydns/db';
+import {
+  checkRegistrableLabel,
+  fqdn,
+  isDeniedMailPort,
+  labelFromUsername,
+  MAIL_CLIENT_ADDRESS_MODES,
+  MAIL_TLS_MODES,
+} from '@mydns/domain';
+import { badRequest, conflict, forbidden, notFound } from '@mydns/runtime';
 import type { BcryptPool } from '../auth/bcrypt-pool.ts';
+import { generateToken, hashToken } from '../auth/tokens.ts';
 
 export const MIN_PASSWORD_LENGTH = 8;
 /** bcrypt ignores everything after 72 bytes; a longer password would accept any ending. */
 export const MAX_PASSWORD_BYTES = 72;
+/** ACME DNS-01 values live an hour (issue 3): long enough for any CA, short enough to not pile up. */
+export const ACME_TTL_MS = 3_600_000;
+/** Enough for a wildcard + apex certificate and a few retries; more is a runaway script. */
+export const MAX_ACME_VALUES = 10;
+export const MAX_TOKENS = 20;
 
 export interface HostView {
   readonly hostname: string;
@@ -16,7 +37,23 @@ export interface HostView {
   readonly createdAt: string;
   readonly updatedAt: string | null;
   readonly lastSeenAt: string | null;
-  readonly mail: { readonly enabled: false };
+  readonly mail: MailSettings;
+}
+
+export interface TokenView {
+  readonly id: number;
+  readonly label: string;
+  readonly createdAt: string;
+  readonly lastUsedAt: string | null;
+}
+
+export interface HistoryView {
+  readonly at: string;
+  readonly sourceAddress: string;
+  readonly userAgent: string | null;
+  readonly result: string;
+  readonly old: { readonly ipv4: string | null; readonly ipv6: string | null };
+  readonly new: { readonly ipv4: string | null; readonly ipv6: string | null };
 }
 
 export interface RegistrationInput {
@@ -25,11 +62,26 @@ export interface RegistrationInput {
   readonly email?: unknown;
 }
 
+/** What a change to DNS returns: whether PowerDNS took it within the push deadline. */
+export type Pushed = { readonly pushed: boolean };
+
 export interface HostsService {
   register(input: RegistrationInput, options?: { bypassClosed?: boolean }): Promise<HostView>;
   find(name: string): Promise<HostRecord | undefined>;
+  /** The host named `name` (bare label or full name), or a 404. */
+  get(name: string): Promise<HostRecord>;
   list(): Promise<HostView[]>;
   view(host: HostRecord): HostView;
+  changePassword(host: HostRecord, password: unknown): Promise<void>;
+  updateMail(host: HostRecord, input: unknown): Promise<MailSettings & Pushed>;
+  remove(host: HostRecord): Promise<Pushed>;
+  setStatus(name: string, status: 'active' | 'disabled'): Promise<Pushed>;
+  createToken(host: HostRecord, label: unknown): Promise<{ id: number; token: string; label: string }>;
+  listTokens(host: HostRecord): Promise<TokenView[]>;
+  revokeToken(host: HostRecord, id: number): Promise<void>;
+  addAcmeValue(host: HostRecord, value: unknown): Promise<Pushed>;
+  removeAcmeValue(host: HostRecord, value: string): Promise<Pushed>;
+  history(host: HostRecord, limit?: number): Promise<HistoryView[]>;
 }
 
 export function checkPassword(password: unknown): string {
@@ -53,13 +105,95 @@ function checkEmail(email: unknown): string | null {
   return email;
 }
 
+/** Validates a `mail` object of PATCH /api/v1/hosts/{name}; fields not given keep their value. */
+export function checkMailSettings(input: unknown, current: MailSettings): MailSettings {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw badRequest('invalid_mail', 'mail must be an object');
+  }
+  const given = input as Record<string, unknown>;
+  const known = new Set(['enabled', 'port', 'clientAddress', 'tls', 'fingerprint']);
+  const unknown = Object.keys(given).filter((key) => !known.has(key));
+  if (unknown.length > 0) throw badRequest('invalid_mail', `unknown mail settings: ${unknown.join(', ')}`);
+  const enabled = given.enabled ?? current.enabled;
+  if (typeof enabled !== 'boolean')
+    throw badRequest('invalid_mail_enabled', 'mail.enabled must be true or false');
+  const port = given.port === undefined ? current.port : given.port;
+  if (port !== null && (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535)) {
+    throw badRequest('invalid_mail_port', 'mail.port must be a whole number from 1 to 65535');
+  }
+  if (port !== null && isDeniedMailPort(port)) {
+    throw badRequest(
+      'denied_mail_port',
+      `mail.port ${port} is not allowed: use 25, 465, 587 or a port from 1024 up that is not a well-known database port`,
+    );
+  }
+  if (enabled && port === null)
+    throw badRequest('mail_port_required', 'mail.port is required to enable forwarding');
+  const clientAddress = given.clientAddress ?? current.clientAddress;
+  if (!MAIL_CLIENT_ADDRESS_MODES.includes(clientAddress as MailSettings['clientAddress'])) {
+    throw badRequest(
+      'invalid_mail_client_address',
+      `mail.clientAddress must be one of ${MAIL_CLIENT_ADDRESS_MODES.join(', ')}`,
+    );
+  }
+  const tls = given.tls ?? current.tls;
+  if (!MAIL_TLS_MODES.includes(tls as MailSettings['tls'])) {
+    throw badRequest('invalid_mail_tls', `mail.tls must be one of ${MAIL_TLS_MODES.join(', ')}`);
+  }
+  const givenFingerprint = given.fingerprint === undefined ? current.fingerprint : given.fingerprint;
+  let fingerprint: string | null = null;
+  if (givenFingerprint !== null) {
+    if (typeof givenFingerprint !== 'string' || !/^[0-9a-f]{64}$/i.test(givenFingerprint.replace(/:/g, ''))) {
+      throw badRequest(
+        'invalid_mail_fingerprint',
+        'mail.fingerprint must be a SHA-256 in hex (64 digits, colons allowed)',
+      );
+    }
+    fingerprint = givenFingerprint.replace(/:/g, '').toLowerCase();
+  }
+  if (tls === 'fingerprint' && fingerprint === null) {
+    throw badRequest('mail_fingerprint_required', 'mail.tls "fingerprint" needs mail.fingerprint');
+  }
+  return {
+    enabled,
+    port,
+    clientAddress: clientAddress as MailSettings['clientAddress'],
+    tls: tls as MailSettings['tls'],
+    fingerprint,
+  };
+}
+
+/** TXT values from ACME clients: base64url digests (43 chars); printable ASCII, short. */
+function checkAcmeValue(value: unknown): string {
+  if (
+    typeof value !== 'string' ||
+    !/^[\x21-\x7e]{1,255}$/.test(value) ||
+    value.includes('"') ||
+    value.includes('\\')
+  ) {
+    throw badRequest(
+      'invalid_acme_value',
+      'value must be 1-255 printable characters without quotes or backslashes',
+    );
+  }
+  return value;
+}
+
 export function createHostsService(deps: {
   zone: string;
   hosts: HostsRepository;
+  tokens: TokensRepository;
+  acme: AcmeRepository;
+  history: HistoryRepository;
   bcrypt: BcryptPool;
   bcryptCost: number;
   registration: 'open' | 'closed';
+  zoneWriter: { push(outboxId: number, timeoutMs: number): Promise<boolean> };
+  pushTimeoutMs: number;
 }): HostsService {
+  const push = async (outboxId: number | undefined): Promise<Pushed> => ({
+    pushed: outboxId === undefined ? true : await deps.zoneWriter.push(outboxId, deps.pushTimeoutMs),
+  });
   const view = (host: HostRecord): HostView => ({
     hostname: fqdn(host.name, deps.zone),
     name: host.name,
@@ -69,8 +203,9 @@ export function createHostsService(deps: {
     createdAt: host.createdAt.toISOString(),
     updatedAt: host.addressChangedAt?.toISOString() ?? null,
     lastSeenAt: host.lastSeenAt?.toISOString() ?? null,
-    mail: { enabled: false },
+    mail: host.mail,
   });
+  const find = (name: string) => deps.hosts.findByName(name);
   return {
     async register(input, options = {}) {
       if (deps.registration === 'closed' && !options.bypassClosed) {
@@ -89,10 +224,78 @@ export function createHostsService(deps: {
       if (!created) throw conflict('hostname_taken', `${fqdn(label.label, deps.zone)} is already taken`);
       return view(created);
     },
-    find: (name) => deps.hosts.findByName(name),
+    find,
+    async get(name) {
+      const label = labelFromUsername(name, deps.zone);
+      const host = label === undefined ? undefined : await find(label);
+      if (!host) throw notFound('host_not_found', `no host ${name}`);
+      return host;
+    },
     async list() {
       return (await deps.hosts.list({ limit: 100_000 })).map(view);
     },
     view,
+    async changePassword(host, password) {
+      const checked = checkPassword(password);
+      await deps.hosts.changePassword(host.id, await deps.bcrypt.hash(checked, deps.bcryptCost));
+    },
+    async updateMail(host, input) {
+      const mail = checkMailSettings(input, host.mail);
+      const outboxId = await deps.hosts.updateMail(host.id, mail);
+      return { ...mail, ...(await push(outboxId)) };
+    },
+    async remove(host) {
+      return push(await deps.hosts.remove(host.name));
+    },
+    async setStatus(name, status) {
+      const outboxId = await deps.hosts.setStatus(name, status);
+      if (outboxId === undefined) throw notFound('host_not_found', `no host ${name}`);
+      return push(outboxId);
+    },
+    async createToken(host, label) {
+      if (typeof label !== 'string' || label.trim() === '' || label.length > 64) {
+        throw badRequest('invalid_token_label', 'a token needs a label of 1-64 characters');
+      }
+      if ((await deps.tokens.list(host.id)).length >= MAX_TOKENS) {
+        throw conflict('too_many_tokens', `a host can have at most ${MAX_TOKENS} tokens; revoke one first`);
+      }
+      const token = generateToken();
+      const created = await deps.tokens.create(host.id, label.trim(), hashToken(token));
+      return { id: created.id, token, label: created.label };
+    },
+    async listTokens(host) {
+      return (await deps.tokens.list(host.id)).map((token: TokenRecord) => ({
+        id: token.id,
+        label: token.label,
+        createdAt: token.createdAt.toISOString(),
+        lastUsedAt: token.lastUsedAt?.toISOString() ?? null,
+      }));
+    },
+    async revokeToken(host, id) {
+      if (!(await deps.tokens.revoke(host.id, id))) throw notFound('token_not_found', `no token ${id}`);
+    },
+    async addAcmeValue(host, value) {
+      const checked = checkAcmeValue(value);
+      if (host.status === 'disabled') throw forbidden('host_disabled', 'this host is disabled');
+      if ((await deps.acme.count(host.id)) >= MAX_ACME_VALUES) {
+        throw conflict('too_many_acme_values', `at most ${MAX_ACME_VALUES} ACME values at a time`);
+      }
+      return push(await deps.acme.add(host, checked, ACME_TTL_MS));
+    },
+    async removeAcmeValue(host, value) {
+      const outboxId = await deps.acme.remove(host, value);
+      if (outboxId === undefined) throw notFound('acme_value_not_found', 'no such ACME value');
+      return push(outboxId);
+    },
+    async history(host, limit = 100) {
+      return (await deps.history.latest(host.id, limit)).map((entry) => ({
+        at: entry.at.toISOString(),
+        sourceAddress: entry.sourceAddress,
+        userAgent: entry.userAgent,
+        result: entry.result,
+        old: { ipv4: entry.oldIpv4, ipv6: entry.oldIpv6 },
+        new: { ipv4: entry.newIpv4, ipv6: entry.newIpv6 },
+      }));
+    },
   };
 }

@@ -1,16 +1,17 @@
 import type { HostRecord } from '@mydns/db';
-import { fqdn, labelFromUsername } from '@mydns/domain';
-import { AppError, tooManyRequests, unauthorized } from '@mydns/runtime';
-import express, { type RequestHandler, Router } from 'express';
-import type { Authenticator } from '../auth/authenticator.ts';
+import { labelFromUsername } from '@mydns/domain';
+import { AppError, tooManyRequests, unauthorized, unavailable } from '@mydns/runtime';
+import express, { type RequestHandler, type Response, Router } from 'express';
+import type { Authenticator, Credential } from '../auth/authenticator.ts';
 import type { RateLimiter } from '../auth/rate-limiter.ts';
 import { parseBasicAuthorization } from '../dyndns/parse-update-request.ts';
-import type { HostsService } from './hosts-service.ts';
+import { checkMailSettings, type HostsService, type Pushed } from './hosts-service.ts';
 
 declare global {
   namespace Express {
     interface Locals {
       host: HostRecord;
+      credential: Credential;
     }
   }
 }
@@ -23,39 +24,79 @@ export interface HostsRouterDeps {
   registrationLimiter: RateLimiter;
 }
 
+/**
+ * The JSON API of a host (INTERFACES.md, "HTTP"). Basic auth with the host's
+ * password manages everything; an update token may only update addresses
+ * (the DynDNS endpoints) and ACME values.
+ */
 export function createHostsRouter(deps: HostsRouterDeps): Router {
   const router = Router();
   const json = express.json({ limit: '16kb' });
 
-  /** Basic auth with the host's password; the host in the path must be the one authenticated. */
-  const requireHost: RequestHandler = async (req, res, next) => {
-    try {
-      const { client } = res.locals;
-      res.setHeader('WWW-Authenticate', 'Basic realm="MyDNS", charset="UTF-8"');
-      const credentials = parseBasicAuthorization(req.headers.authorization);
-      if (!credentials) throw unauthorized();
-      if (deps.failureLimiter.isLimited(client.text))
-        throw tooManyRequests('too many failed logins; try later');
-      const label = labelFromUsername(credentials.username, deps.zone);
-      const host = label === undefined ? undefined : await deps.hosts.find(label);
-      if (!host || !(await deps.authenticator.verify(host, credentials.secret))) {
-        deps.failureLimiter.hit(client.text);
-        throw unauthorized('wrong hostname or password');
+  const authenticate =
+    (allowTokens: boolean): RequestHandler =>
+    async (req, res, next) => {
+      try {
+        const { client } = res.locals;
+        res.setHeader('WWW-Authenticate', 'Basic realm="MyDNS", charset="UTF-8"');
+        const credentials = parseBasicAuthorization(req.headers.authorization);
+        if (!credentials) throw unauthorized();
+        if (deps.failureLimiter.isLimited(client.text))
+          throw tooManyRequests('too many failed logins; try later');
+        const label =
+          credentials.username === undefined ? undefined : labelFromUsername(credentials.username, deps.zone);
+        const host = label === undefined ? undefined : await deps.hosts.find(label);
+        const credential = host ? await deps.authenticator.verify(host, credentials.secret) : undefined;
+        if (!host || !credential) {
+          deps.failureLimiter.hit(client.text);
+          throw unauthorized('wrong hostname or password');
+        }
+        res.removeHeader('WWW-Authenticate');
+        if (labelFromUsername(String(req.params.name ?? ''), deps.zone) !== host.name) {
+          throw new AppError('forbidden', 'these credentials are for another host', { status: 403 });
+        }
+        if (credential.via === 'token' && !allowTokens) {
+          throw new AppError(
+            'token_not_allowed',
+            'an update token can update addresses and ACME values only; use the password',
+            {
+              status: 403,
+            },
+          );
+        }
+        res.locals.host = host;
+        res.locals.credential = credential;
+        next();
+      } catch (error) {
+        next(error);
       }
-      const wanted = String(req.params.name ?? '').toLowerCase();
-      if (wanted !== host.name && wanted !== fqdn(host.name, deps.zone)) {
-        throw new AppError('forbidden', 'these credentials are for another host', { status: 403 });
-      }
-      res.removeHeader('WWW-Authenticate');
-      res.locals.host = host;
-      next();
-    } catch (error) {
-      next(error);
+    };
+  const passwordOnly = authenticate(false);
+  const passwordOrToken = authenticate(true);
+
+  /** A change that reached PowerDNS answers at once; one still pending says so (it will be pushed). */
+  const answerPushed = (res: Response, result: Pushed, status: number, body?: unknown) => {
+    if (!result.pushed) {
+      throw unavailable('dns_pending', 'saved; PowerDNS has not taken the change yet and it will be retried');
     }
+    if (body === undefined) res.status(status).end();
+    else res.status(status).json(body);
   };
 
-  router.post('/api/v1/hosts', json, async (req, res, next) => {
-    try {
+  const wrap =
+    (handler: RequestHandler): RequestHandler =>
+    async (req, res, next) => {
+      try {
+        await handler(req, res, next);
+      } catch (error) {
+        next(error);
+      }
+    };
+
+  router.post(
+    '/api/v1/hosts',
+    json,
+    wrap(async (req, res) => {
       if (!deps.registrationLimiter.hit(res.locals.client.text)) {
         throw tooManyRequests('too many registrations from this address; try again later');
       }
@@ -67,14 +108,106 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
       });
       res.locals.logger.info('host registered', { host: host.name });
       res.status(201).location(`/api/v1/hosts/${host.name}`).json(host);
-    } catch (error) {
-      next(error);
-    }
-  });
+    }),
+  );
 
-  router.get('/api/v1/hosts/:name', requireHost, (_req, res) => {
+  router.get('/api/v1/hosts/:name', passwordOnly, (_req, res) => {
     res.json(deps.hosts.view(res.locals.host));
   });
+
+  router.patch(
+    '/api/v1/hosts/:name',
+    passwordOnly,
+    json,
+    wrap(async (req, res) => {
+      const body = (req.body ?? {}) as Record<string, unknown>;
+      const unknown = Object.keys(body).filter((key) => key !== 'password' && key !== 'mail');
+      if (unknown.length > 0) {
+        throw new AppError('unknown_fields', `cannot change: ${unknown.join(', ')}`, { status: 400 });
+      }
+      const { host } = res.locals;
+      // Validate everything before changing anything.
+      if (body.mail !== undefined) checkMailSettings(body.mail, host.mail);
+      if (body.password !== undefined) {
+        await deps.hosts.changePassword(host, body.password);
+        res.locals.logger.info('password changed', { host: host.name });
+      }
+      let pushed: Pushed = { pushed: true };
+      if (body.mail !== undefined) pushed = await deps.hosts.updateMail(host, body.mail);
+      const updated = await deps.hosts.get(host.name);
+      answerPushed(res, pushed, 200, deps.hosts.view(updated));
+    }),
+  );
+
+  router.delete(
+    '/api/v1/hosts/:name',
+    passwordOnly,
+    wrap(async (_req, res) => {
+      const pushed = await deps.hosts.remove(res.locals.host);
+      res.locals.logger.info('host deleted', { host: res.locals.host.name });
+      answerPushed(res, pushed, 204);
+    }),
+  );
+
+  router.post(
+    '/api/v1/hosts/:name/tokens',
+    passwordOnly,
+    json,
+    wrap(async (req, res) => {
+      const created = await deps.hosts.createToken(res.locals.host, (req.body ?? {}).label);
+      res.status(201).json(created);
+    }),
+  );
+
+  router.get(
+    '/api/v1/hosts/:name/tokens',
+    passwordOnly,
+    wrap(async (_req, res) => {
+      res.json({ tokens: await deps.hosts.listTokens(res.locals.host) });
+    }),
+  );
+
+  router.delete(
+    '/api/v1/hosts/:name/tokens/:id',
+    passwordOnly,
+    wrap(async (req, res) => {
+      const id = Number(req.params.id);
+      if (!Number.isSafeInteger(id) || id < 1)
+        throw new AppError('token_not_found', 'no such token', { status: 404 });
+      await deps.hosts.revokeToken(res.locals.host, id);
+      res.status(204).end();
+    }),
+  );
+
+  router.post(
+    '/api/v1/hosts/:name/acme-challenge',
+    passwordOrToken,
+    json,
+    wrap(async (req, res) => {
+      const value = (req.body ?? {}).value;
+      const pushed = await deps.hosts.addAcmeValue(res.locals.host, value);
+      answerPushed(res, pushed, 201, { name: `_acme-challenge.${res.locals.host.name}.${deps.zone}`, value });
+    }),
+  );
+
+  router.delete(
+    '/api/v1/hosts/:name/acme-challenge/:value',
+    passwordOrToken,
+    wrap(async (req, res) => {
+      const pushed = await deps.hosts.removeAcmeValue(res.locals.host, String(req.params.value));
+      answerPushed(res, pushed, 204);
+    }),
+  );
+
+  router.get(
+    '/api/v1/hosts/:name/history',
+    passwordOnly,
+    wrap(async (req, res) => {
+      const asked = new URL(req.originalUrl, 'http://localhost').searchParams.get('limit');
+      const limit = Math.min(Math.max(Number(asked ?? 100) || 100, 1), 1000);
+      res.json({ history: await deps.hosts.history(res.locals.host, limit) });
+    }),
+  );
 
   return router;
 }

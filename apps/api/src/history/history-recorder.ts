@@ -1,0 +1,80 @@
+import type { HistoryEntry, HistoryRepository } from '@mydns/db';
+import { errorMessage, type Logger } from '@mydns/runtime';
+
+/**
+ * Update history off the hot path: entries are collected in memory and
+ * written in one multi-row insert per interval, so recording a `nochg` costs
+ * an array push, not a Postgres round trip. The price: a crash loses at most
+ * the last interval's history (never a DNS change: those are committed before
+ * the reply). If Postgres is down, entries wait, up to `maxBuffer`; beyond
+ * that the oldest are dropped and the loss is logged.
+ */
+export interface HistoryRecorder {
+  record(entry: HistoryEntry): void;
+  flush(): Promise<void>;
+  start(): void;
+  stop(): Promise<void>;
+}
+
+export function createHistoryRecorder(deps: {
+  repository: HistoryRepository;
+  logger: Logger;
+  flushIntervalMs?: number;
+  maxBuffer?: number;
+}): HistoryRecorder {
+  const log = deps.logger.child({ component: 'history' });
+  const maxBuffer = deps.maxBuffer ?? 20_000;
+  let buffer: HistoryEntry[] = [];
+  let flushing: Promise<void> | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let dropped = 0;
+
+  const flushOnce = async () => {
+    if (buffer.length === 0) return;
+    const batch = buffer;
+    buffer = [];
+    try {
+      await deps.repository.insertMany(batch);
+    } catch (error) {
+      // Put them back in front of what arrived meanwhile, within the bound.
+      buffer = [...batch, ...buffer];
+      const excess = buffer.length - maxBuffer;
+      if (excess > 0) {
+        buffer.splice(0, excess);
+        dropped += excess;
+      }
+      log.warn(`could not write update history (${buffer.length} entries waiting): ${errorMessage(error)}`);
+    }
+    if (dropped > 0) {
+      log.warn(`dropped ${dropped} update history entries while Postgres was unavailable`);
+      dropped = 0;
+    }
+  };
+
+  const flush = () => {
+    flushing ??= flushOnce().finally(() => {
+      flushing = undefined;
+    });
+    return flushing;
+  };
+
+  return {
+    record(entry) {
+      buffer.push(entry);
+      if (buffer.length > maxBuffer) {
+        buffer.shift();
+        dropped++;
+      }
+    },
+    flush,
+    start() {
+      timer = setInterval(() => void flush(), deps.flushIntervalMs ?? 1000);
+      timer.unref();
+    },
+    async stop() {
+      if (timer) clearInterval(timer);
+      await flushing;
+      await flush();
+    },
+  };
+}

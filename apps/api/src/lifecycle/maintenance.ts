@@ -1,0 +1,93 @@
+import type { AcmeRepository, Database, HistoryRepository, HostsRepository } from '@mydns/db';
+import { errorMessage, type Logger } from '@mydns/runtime';
+
+/**
+ * The periodic housekeeping (issue 3, "Monthly activity"):
+ * - hosts without a successful update for `inactivityDays` go dormant (their
+ *   addresses leave DNS; the next good update brings them back at once);
+ * - expired ACME values leave DNS;
+ * - update history is cut to its size and age limits.
+ * Safe with several replicas: a Postgres advisory lock lets one run at a time,
+ * and every step is idempotent anyway. The clock is injected, so tests move
+ * time instead of sleeping.
+ */
+export interface MaintenanceReport {
+  readonly dormant: readonly string[];
+  readonly acmeExpired: readonly string[];
+  readonly historyPruned: number;
+}
+
+export interface Maintenance {
+  /** One pass now (or at `now`); undefined when another replica holds the lock. */
+  runOnce(now?: Date): Promise<MaintenanceReport | undefined>;
+  /** The dormancy step alone, for `npm run cli -- host expire [--dry-run]`. */
+  expireInactive(options: { now?: Date; dryRun: boolean }): Promise<string[]>;
+  start(): void;
+  stop(): Promise<void>;
+}
+
+export interface MaintenanceDeps {
+  db: Database;
+  hosts: HostsRepository;
+  acme: AcmeRepository;
+  history: HistoryRepository;
+  logger: Logger;
+  inactivityDays: number;
+  historyMaxPerHost: number;
+  historyMaxAgeMs: number;
+  intervalMs: number;
+  /** Called when a pass queued DNS changes, so they go out now rather than at the next sweep. */
+  onQueued?: () => void;
+  now?: () => Date;
+}
+
+const DAY_MS = 86_400_000;
+
+export function createMaintenance(deps: MaintenanceDeps): Maintenance {
+  const log = deps.logger.child({ component: 'maintenance' });
+  const clock = deps.now ?? (() => new Date());
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<unknown> | undefined;
+
+  const expireInactive = (now: Date, dryRun: boolean) =>
+    deps.hosts.expireInactive(new Date(now.getTime() - deps.inactivityDays * DAY_MS), { dryRun });
+
+  const runOnce = async (now = clock()): Promise<MaintenanceReport | undefined> =>
+    deps.db.transaction(async (trx) => {
+      const { rows } = await trx.raw<{ rows: { locked: boolean }[] }>(
+        "select pg_try_advisory_xact_lock(hashtext('mydns-maintenance')) as locked",
+      );
+      if (!rows[0]?.locked) return undefined;
+      const dormant = await expireInactive(now, false);
+      const acmeExpired = await deps.acme.expire(now);
+      const historyPruned = await deps.history.prune({
+        maxPerHost: deps.historyMaxPerHost,
+        before: new Date(now.getTime() - deps.historyMaxAgeMs),
+      });
+      if (dormant.length > 0)
+        log.info(`${dormant.length} hosts went dormant`, { hosts: dormant.slice(0, 20) });
+      if (acmeExpired.length > 0) log.info(`expired ACME values of ${acmeExpired.length} hosts`);
+      if (dormant.length > 0 || acmeExpired.length > 0) deps.onQueued?.();
+      return { dormant, acmeExpired, historyPruned };
+    });
+
+  return {
+    runOnce,
+    expireInactive: ({ now, dryRun }) => expireInactive(now ?? clock(), dryRun),
+    start() {
+      timer = setInterval(() => {
+        if (running) return;
+        running = runOnce()
+          .catch((error: unknown) => log.warn(`maintenance failed: ${errorMessage(error)}`))
+          .finally(() => {
+            running = undefined;
+          });
+      }, deps.intervalMs);
+      timer.unref();
+    },
+    async stop() {
+      if (timer) clearInterval(timer);
+      await running;
+    },
+  };
+}

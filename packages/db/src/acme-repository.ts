@@ -1,0 +1,59 @@
+import type { Database } from './database.ts';
+
+/** ACME DNS-01 values: TXT records at `_acme-challenge.<host>`, each expiring after a while. */
+export interface AcmeRepository {
+  /** Adds (or refreshes) a value and queues the host for PowerDNS. Returns the outbox id. */
+  add(host: { id: number; name: string }, value: string, ttlMs: number): Promise<number>;
+  /** Removes one value; undefined when there was no such value. */
+  remove(host: { id: number; name: string }, value: string): Promise<number | undefined>;
+  count(hostId: number): Promise<number>;
+  /** Deletes expired values and queues their hosts; returns the host names. */
+  expire(now: Date): Promise<string[]>;
+}
+
+export function createAcmeRepository(db: Database): AcmeRepository {
+  return {
+    async add(host, value, ttlMs) {
+      return db.transaction(async (trx) => {
+        await trx('acme_challenges')
+          .insert({ host_id: host.id, value, expires_at: new Date(Date.now() + ttlMs) })
+          .onConflict(['host_id', 'value'])
+          .merge(['expires_at']);
+        const [row] = await trx('dns_outbox').insert({ name: host.name }).returning('id');
+        return (row as { id: number }).id;
+      });
+    },
+    async remove(host, value) {
+      return db.transaction(async (trx) => {
+        const removed = await trx('acme_challenges').where({ host_id: host.id, value }).delete();
+        if (removed === 0) return undefined;
+        const [row] = await trx('dns_outbox').insert({ name: host.name }).returning('id');
+        return (row as { id: number }).id;
+      });
+    },
+    async count(hostId) {
+      const row = await db('acme_challenges')
+        .where({ host_id: hostId })
+        .andWhere('expires_at', '>', db.fn.now())
+        .count<{ count: string }[]>({ count: '*' })
+        .first();
+      return Number(row?.count ?? 0);
+    },
+    async expire(now) {
+      const result = await db.raw<{ rows: { name: string }[] }>(
+        `with expired as (
+           delete from acme_challenges a using hosts h
+            where a.host_id = h.id and a.expires_at <= ?
+           returning h.name
+         ), names as (
+           select distinct name from expired
+         ), queued as (
+           insert into dns_outbox (name) select name from names
+         )
+         select name from names order by name`,
+        [now],
+      );
+      return result.rows.map((row) => row.name);
+    },
+  };
+}
