@@ -148,6 +148,34 @@ export function createHostCache(options: HostCacheOptions): HostCache {
           await repository.touchLastSeen(id);
           forget(id);
         },
+        // Every other change to a row: forget it here at once (other replicas
+        // hear the notification a moment later).
+        async changePassword(id, hash) {
+          await repository.changePassword(id, hash);
+          forget(id);
+        },
+        async updateMail(id, mail) {
+          try {
+            return await repository.updateMail(id, mail);
+          } finally {
+            forget(id);
+          }
+        },
+        async setStatus(name, status) {
+          try {
+            return await repository.setStatus(name, status);
+          } finally {
+            invalidate(name);
+          }
+        },
+        async remove(name) {
+          try {
+            return await repository.remove(name);
+          } finally {
+            invalidate(name);
+          }
+        },
+        forget: invalidate,
       };
     },
     async start() {

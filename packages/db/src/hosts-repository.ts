@@ -132,6 +132,8 @@ export interface HostsRepository {
    * (their addresses leave DNS). With `dryRun`, only lists them.
    */
   expireInactive(cutoff: Date, options: { dryRun: boolean; limit?: number }): Promise<string[]>;
+  /** Drops anything remembered about the host in this process (a cache); Postgres is unaffected. */
+  forget(name: string): void;
 }
 
 const FIND_HOST = `select ${COLUMNS.join(', ')} from hosts where name = $1`;
@@ -276,6 +278,9 @@ export function createHostsRepository(db: Database): HostsRepository {
         [cutoff, limit],
       );
       return result.rows.map((row) => row.name);
+    },
+    forget() {
+      // Nothing is remembered here; the host cache (host-cache.ts) overrides this.
     },
   };
 }

@@ -273,6 +273,8 @@ export function createHostsService(deps: {
     },
     async revokeToken(host, id) {
       if (!(await deps.tokens.revoke(host.id, id))) throw notFound('token_not_found', `no token ${id}`);
+      // The revocation bumped the credential version; stop trusting what this process remembers.
+      deps.hosts.forget(host.name);
     },
     async addAcmeValue(host, value) {
       const checked = checkAcmeValue(value);
