@@ -1,12 +1,15 @@
+import { fileURLToPath } from 'node:url';
 import type { Logger } from '@mydns/runtime';
 import express, { type Express } from 'express';
+import helmet from 'helmet';
 import type { Config } from './config.ts';
 import { createDyndnsRouter } from './dyndns/routes.ts';
 import { createHealthRouter, type ReadinessChecks } from './health/routes.ts';
 import { createHostsRouter } from './hosts/routes.ts';
-import { errorHandler, notFoundHandler } from './http/errors.ts';
+import { createErrorHandler, notFoundHandler } from './http/errors.ts';
 import { collapseSlashes, requestContext } from './http/request-context.ts';
 import type { Services } from './services.ts';
+import { createWebRouter, webErrorPage } from './web/routes.ts';
 
 export interface AppDeps {
   config: Config;
@@ -14,6 +17,8 @@ export interface AppDeps {
   logger: Logger;
   readiness: ReadinessChecks;
 }
+
+const PUBLIC = fileURLToPath(new URL('../public', import.meta.url));
 
 /** The Express application; no I/O happens at import or here, only wiring. */
 export function createApp(deps: AppDeps): Express {
@@ -26,6 +31,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(collapseSlashes);
   app.use(requestContext(logger, config.trustedProxies));
   app.use(createHealthRouter(deps.readiness));
+  // The update endpoints first: no security headers a router would never read.
   app.use(
     createDyndnsRouter({
       service: services.updates,
@@ -33,15 +39,37 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
   app.use(
+    helmet({
+      contentSecurityPolicy: {
+        useDefaults: false,
+        directives: {
+          defaultSrc: ["'self'"],
+          scriptSrc: ["'self'"],
+          styleSrc: ["'self'"],
+          imgSrc: ["'self'", 'data:'],
+          formAction: ["'self'"],
+          frameAncestors: ["'none'"],
+          baseUri: ["'none'"],
+          objectSrc: ["'none'"],
+        },
+      },
+      // HSTS only means something over HTTPS; the reverse proxy in front sets it.
+      strictTransportSecurity: false,
+    }),
+  );
+  app.use('/static', express.static(PUBLIC, { index: false, maxAge: '1h', fallthrough: true }));
+  app.use(createWebRouter({ config, services, sessions: services.sessions }));
+  app.use(
     createHostsRouter({
       zone: config.zone,
       hosts: services.hosts,
       authenticator: services.authenticator,
+      sessions: services.sessions,
       failureLimiter: services.limiters.loginFailures,
       registrationLimiter: services.limiters.registrations,
     }),
   );
   app.use(notFoundHandler);
-  app.use(errorHandler);
+  app.use(createErrorHandler((error) => webErrorPage(config, error)));
   return app;
 }

@@ -21,6 +21,7 @@ const DEFAULTS: Config = {
   databaseUrl: undefined,
   zone: 'mydns.test',
   http: { port: 8080, address: '::' },
+  publicUrl: undefined,
   dataDir: '.data',
   powerdns: { mode: 'managed', dnsPort: 5300, apiPort: 8081, binary: undefined },
   nameservers: ['ns1.mydns.test'],

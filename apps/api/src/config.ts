@@ -31,6 +31,15 @@ const schema = z.object({
   MYDNS_ZONE: zZone.default('mydns.test'),
   MYDNS_HTTP_PORT: zPort.default(8080),
   MYDNS_HTTP_ADDRESS: z.string().default('::'),
+  MYDNS_PUBLIC_URL: z
+    .string()
+    .url('must be an http(s):// URL like https://dyn.example.net')
+    .refine(
+      (url) => /^https?:\/\/[^/]+\/?$/.test(url),
+      'must be just the scheme and host, like https://dyn.example.net',
+    )
+    .transform((url) => url.replace(/\/$/, ''))
+    .optional(),
   MYDNS_DATA_DIR: z.string().min(1).default('.data'),
   MYDNS_PDNS_API_URL: z.string().url('must be an http(s):// URL').optional(),
   MYDNS_PDNS_API_KEY: z.string().min(1).optional(),
@@ -98,6 +107,8 @@ export interface Config {
   readonly databaseUrl: string | undefined;
   readonly zone: string;
   readonly http: { readonly port: number; readonly address: string };
+  /** Where clients reach the service (setup snippets); from the request's Host when unset. */
+  readonly publicUrl: string | undefined;
   readonly dataDir: string;
   readonly powerdns:
     | {
@@ -147,6 +158,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     databaseUrl: s.DATABASE_URL,
     zone: s.MYDNS_ZONE,
     http: { port: s.MYDNS_HTTP_PORT, address: s.MYDNS_HTTP_ADDRESS },
+    publicUrl: s.MYDNS_PUBLIC_URL,
     dataDir: s.MYDNS_DATA_DIR,
     powerdns:
       s.MYDNS_PDNS_API_URL && s.MYDNS_PDNS_API_KEY

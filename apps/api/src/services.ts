@@ -4,6 +4,7 @@ import {
   createHistoryRepository,
   createHostCache,
   createHostsRepository,
+  createSessionsRepository,
   createTokensRepository,
   type Database,
   type HostCache,
@@ -19,6 +20,7 @@ import { createUpdateService, type UpdateService } from './dyndns/update-service
 import { createHistoryRecorder, type HistoryRecorder } from './history/history-recorder.ts';
 import { createHostsService, type HostsService } from './hosts/hosts-service.ts';
 import { createMaintenance, type Maintenance } from './lifecycle/maintenance.ts';
+import { createWebSessions, type WebSessions } from './web/sessions.ts';
 
 /** Everything the HTTP layer and the CLI call, wired from explicit dependencies. */
 export interface Services {
@@ -28,6 +30,7 @@ export interface Services {
   readonly hostCache: HostCache;
   readonly history: HistoryRecorder;
   readonly maintenance: Maintenance;
+  readonly sessions: WebSessions;
   readonly bcrypt: BcryptPool;
   readonly credentialCache: CredentialCache;
   readonly authenticator: Authenticator;
@@ -62,6 +65,7 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
   const tokens = createTokensRepository(deps.db);
   const acme = createAcmeRepository(deps.db);
   const historyRepository = createHistoryRepository(deps.db);
+  const sessionsRepository = createSessionsRepository(deps.db);
   const bcrypt = createBcryptPool(deps.bcryptThreads ?? config.bcrypt.threads);
   const credentialCache = createCredentialCache({ ttlMs: config.credentialCacheTtlMs });
   const authenticator = createAuthenticator({ bcrypt, cache: credentialCache, tokens });
@@ -101,8 +105,13 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
     zoneWriter,
     pushTimeoutMs: config.pushTimeoutMs,
   });
+  const sessions = createWebSessions({
+    repository: sessionsRepository,
+    findHost: (name) => hostsRepository.findByName(name),
+  });
   const maintenance = createMaintenance({
     db: deps.db,
+    sessions: sessionsRepository,
     hosts: hostsRepository,
     acme,
     history: historyRepository,
@@ -120,6 +129,7 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
     hostCache,
     history,
     maintenance,
+    sessions,
     bcrypt,
     credentialCache,
     authenticator,

@@ -6,3 +6,4 @@ export * from './history-repository.ts';
 export * from './host-cache.ts';
 export * from './hosts-repository.ts';
 export * from './tokens-repository.ts';
+export * from './sessions-repository.ts';

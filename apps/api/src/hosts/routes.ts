@@ -5,6 +5,7 @@ import express, { type RequestHandler, type Response, Router } from 'express';
 import type { Authenticator, Credential } from '../auth/authenticator.ts';
 import type { RateLimiter } from '../auth/rate-limiter.ts';
 import { parseBasicAuthorization } from '../dyndns/parse-update-request.ts';
+import { sameSecret, type WebSessions } from '../web/sessions.ts';
 import { checkMailSettings, type HostsService, type Pushed } from './hosts-service.ts';
 
 declare global {
@@ -18,6 +19,8 @@ declare global {
 
 export interface HostsRouterDeps {
   zone: string;
+  /** A signed-in web session counts as the password (writes also need its CSRF token). */
+  sessions: WebSessions;
   hosts: HostsService;
   authenticator: Authenticator;
   failureLimiter: RateLimiter;
@@ -38,6 +41,24 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
     async (req, res, next) => {
       try {
         const { client } = res.locals;
+        if (!req.headers.authorization) {
+          const session = await deps.sessions.load(req);
+          if (session) {
+            const writes = req.method !== 'GET' && req.method !== 'HEAD';
+            if (writes && !sameSecret(session.csrf, String(req.headers['x-csrf-token'] ?? ''))) {
+              throw new AppError('csrf_required', 'send the X-CSRF-Token header of your session', {
+                status: 403,
+              });
+            }
+            if (labelFromUsername(String(req.params.name ?? ''), deps.zone) !== session.host.name) {
+              throw new AppError('forbidden', 'this session is for another host', { status: 403 });
+            }
+            res.locals.host = session.host;
+            res.locals.credential = { via: 'password' };
+            next();
+            return;
+          }
+        }
         res.setHeader('WWW-Authenticate', 'Basic realm="MyDNS", charset="UTF-8"');
         const credentials = parseBasicAuthorization(req.headers.authorization);
         if (!credentials) throw unauthorized();
@@ -154,7 +175,7 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
     passwordOnly,
     json,
     wrap(async (req, res) => {
-      const created = await deps.hosts.createToken(res.locals.host, (req.body ?? {}).label);
+      const created = await deps.hosts.createToken(res.locals.host, req.body?.label);
       res.status(201).json(created);
     }),
   );
@@ -184,7 +205,7 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
     passwordOrToken,
     json,
     wrap(async (req, res) => {
-      const value = (req.body ?? {}).value;
+      const value = req.body?.value;
       const pushed = await deps.hosts.addAcmeValue(res.locals.host, value);
       answerPushed(res, pushed, 201, { name: `_acme-challenge.${res.locals.host.name}.${deps.zone}`, value });
     }),

@@ -22,3 +22,9 @@ export function resolveClientAddress(
   }
   return direct;
 }
+
+/** Whether the TCP peer is one of the configured proxies (whose X-Forwarded-* headers count). */
+export function isTrustedPeer(peer: string | undefined, trustedProxies: readonly Cidr[]): boolean {
+  const direct = peer === undefined ? undefined : parseIpAddress(peer);
+  return direct !== undefined && trustedProxies.some((cidr) => cidrContains(cidr, direct));
+}

@@ -26,6 +26,25 @@ interface HttpError {
   expose?: boolean;
 }
 
+/**
+ * JSON for the API and everything else; an HTML page (`htmlPage`) only for a
+ * browser's request of a web page.
+ */
+export const createErrorHandler =
+  (htmlPage?: (error: unknown) => string): ErrorRequestHandler =>
+  (error: unknown, req, res, next) => {
+    const wantsHtml =
+      htmlPage !== undefined && !req.path.startsWith('/api/') && req.accepts(['json', 'html']) === 'html';
+    if (wantsHtml && !res.headersSent) {
+      const status = error instanceof AppError ? error.status : 500;
+      if (status >= 500)
+        res.locals.logger?.error('request failed', { error: (error as Error).message, path: req.path });
+      res.status(status).type('html').send(htmlPage(error));
+      return;
+    }
+    errorHandler(error, req, res, next);
+  };
+
 export const errorHandler: ErrorRequestHandler = (error: unknown, req, res, _next) => {
   if (res.headersSent) {
     res.destroy();

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Cidr, IpAddress } from '@mydns/domain';
 import type { Logger } from '@mydns/runtime';
 import type { RequestHandler } from 'express';
-import { resolveClientAddress } from './client-address.ts';
+import { isTrustedPeer, resolveClientAddress } from './client-address.ts';
 
 declare global {
   namespace Express {
@@ -10,6 +10,8 @@ declare global {
       logger: Logger;
       client: IpAddress;
       requestId: string;
+      /** The client reached us over HTTPS (directly, or through a trusted proxy that says so). */
+      https: boolean;
     }
   }
 }
@@ -36,6 +38,11 @@ export function requestContext(logger: Logger, trustedProxies: readonly Cidr[]):
       typeof supplied === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(supplied) ? supplied : randomUUID();
     res.locals.requestId = requestId;
     res.locals.client = client;
+    const encrypted = Boolean((req.socket as { encrypted?: boolean }).encrypted);
+    res.locals.https =
+      encrypted ||
+      (isTrustedPeer(req.socket.remoteAddress, trustedProxies) &&
+        req.headers['x-forwarded-proto'] === 'https');
     res.locals.logger = logger.child({ requestId, client: client.text });
     res.setHeader('X-Request-Id', requestId);
     if (logger.isLevelEnabled('debug')) {

@@ -1,4 +1,10 @@
-import type { AcmeRepository, Database, HistoryRepository, HostsRepository } from '@mydns/db';
+import type {
+  AcmeRepository,
+  Database,
+  HistoryRepository,
+  HostsRepository,
+  SessionsRepository,
+} from '@mydns/db';
 import { errorMessage, type Logger } from '@mydns/runtime';
 
 /**
@@ -6,7 +12,8 @@ import { errorMessage, type Logger } from '@mydns/runtime';
  * - hosts without a successful update for `inactivityDays` go dormant (their
  *   addresses leave DNS; the next good update brings them back at once);
  * - expired ACME values leave DNS;
- * - update history is cut to its size and age limits.
+ * - update history is cut to its size and age limits;
+ * - expired web sessions are removed.
  * Safe with several replicas: a Postgres advisory lock lets one run at a time,
  * and every step is idempotent anyway. The clock is injected, so tests move
  * time instead of sleeping.
@@ -15,6 +22,7 @@ export interface MaintenanceReport {
   readonly dormant: readonly string[];
   readonly acmeExpired: readonly string[];
   readonly historyPruned: number;
+  readonly sessionsEnded: number;
 }
 
 export interface Maintenance {
@@ -31,6 +39,7 @@ export interface MaintenanceDeps {
   hosts: HostsRepository;
   acme: AcmeRepository;
   history: HistoryRepository;
+  sessions?: SessionsRepository;
   logger: Logger;
   inactivityDays: number;
   historyMaxPerHost: number;
@@ -64,11 +73,12 @@ export function createMaintenance(deps: MaintenanceDeps): Maintenance {
         maxPerHost: deps.historyMaxPerHost,
         before: new Date(now.getTime() - deps.historyMaxAgeMs),
       });
+      const sessionsEnded = (await deps.sessions?.removeExpired(now)) ?? 0;
       if (dormant.length > 0)
         log.info(`${dormant.length} hosts went dormant`, { hosts: dormant.slice(0, 20) });
       if (acmeExpired.length > 0) log.info(`expired ACME values of ${acmeExpired.length} hosts`);
       if (dormant.length > 0 || acmeExpired.length > 0) deps.onQueued?.();
-      return { dormant, acmeExpired, historyPruned };
+      return { dormant, acmeExpired, historyPruned, sessionsEnded };
     });
 
   return {

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import * as initial from './20261127080000_initial.ts';
 import * as hostChangeNotify from './20261127130000_host_change_notify.ts';
 import * as credentialsAndLifecycle from './20261127150000_credentials_and_lifecycle.ts';
+import * as sessions from './20261127170000_sessions.ts';
 
 interface Migration {
   readonly name: string;
@@ -14,6 +15,7 @@ const migrations: readonly Migration[] = [
   { name: '20261127080000_initial', ...initial },
   { name: '20261127130000_host_change_notify', ...hostChangeNotify },
   { name: '20261127150000_credentials_and_lifecycle', ...credentialsAndLifecycle },
+  { name: '20261127170000_sessions', ...sessions },
 ];
 
 /** knex's `migrationSource`: migrations come from imports, not from a directory scan (no loader games). */

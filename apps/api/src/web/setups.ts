@@ -1,0 +1,168 @@
+/**
+ * Ready-to-paste update setups for every client the service supports,
+ * filled in with the host's name, the service's address and (by choice) an
+ * update token. Pure: the dashboard renders them, and tests run the ones a
+ * Debian package can run (curl, wget, ddclient, inadyn) against a real server.
+ */
+
+export interface SetupInput {
+  /** Where clients reach MyDNS, e.g. `https://dyn.example.net` (no trailing slash). */
+  readonly baseUrl: string;
+  /** The host's full name. */
+  readonly hostname: string;
+  /** A token, or a placeholder the owner replaces. */
+  readonly secret: string;
+}
+
+export interface Setup {
+  readonly id: string;
+  readonly title: string;
+  readonly intro: string;
+  readonly code: string;
+  readonly note?: string;
+}
+
+export function buildSetups(input: SetupInput): Setup[] {
+  const url = new URL(input.baseUrl);
+  const https = url.protocol === 'https:';
+  const hostPort = url.host; // "dyn.example.net" or "127.0.0.1:8080"
+  const { hostname: host, secret, baseUrl } = input;
+  const simpleUrl = `${baseUrl}/u.php?hostname=${host}&token=${secret}`;
+  const updateUrl = `${baseUrl}/nic/update?hostname=${host}`;
+  return [
+    {
+      id: 'curl',
+      title: 'curl + cron',
+      intro:
+        'Add this line with `crontab -e`: every 5 minutes, the address the request comes from becomes your address.',
+      code: `*/5 * * * * curl -fsS '${simpleUrl}' >/dev/null`,
+      note: '-f makes a refused update an error, so cron mails it to you.',
+    },
+    {
+      id: 'wget',
+      title: 'wget + cron',
+      intro: 'The same with wget, for systems without curl.',
+      code: `*/5 * * * * wget -qO- '${simpleUrl}' >/dev/null`,
+    },
+    {
+      id: 'powershell',
+      title: 'PowerShell 5.1 and 7 (Windows scheduled task)',
+      intro:
+        'Save the first part as C:\\mydns\\update.ps1, then run the second part once in an administrator PowerShell.',
+      code: [
+        '# C:\\mydns\\update.ps1',
+        ...(https
+          ? [
+              '# Windows PowerShell 5.1 on older Windows offers only old TLS versions unless told:',
+              '[Net.ServicePointManager]::SecurityProtocol = [Net.ServicePointManager]::SecurityProtocol -bor [Net.SecurityProtocolType]::Tls12',
+            ]
+          : []),
+        `$pair = '${host}:${secret}'`,
+        "$headers = @{ Authorization = 'Basic ' + [Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes($pair)) }",
+        `Invoke-RestMethod -Uri '${updateUrl}' -Headers $headers`,
+        '',
+        '# Register the task (every 5 minutes):',
+        "$action = New-ScheduledTaskAction -Execute 'powershell.exe' -Argument '-NoProfile -ExecutionPolicy Bypass -File C:\\mydns\\update.ps1'",
+        '$trigger = New-ScheduledTaskTrigger -Once -At (Get-Date) -RepetitionInterval (New-TimeSpan -Minutes 5)',
+        "Register-ScheduledTask -TaskName 'MyDNS update' -Action $action -Trigger $trigger",
+      ].join('\n'),
+      note: https
+        ? 'The Authorization header is sent at once (no challenge round trip), which works the same in 5.1 and 7.'
+        : 'This server speaks plain HTTP: PowerShell 7 refuses -Credential over http, which is why the header is built by hand. Prefer an https:// address if the service offers one.',
+    },
+    {
+      id: 'ddclient',
+      title: 'ddclient (/etc/ddclient.conf)',
+      intro: 'ddclient checks your address every 5 minutes and updates only when it changed.',
+      code: [
+        'daemon=300',
+        'protocol=dyndns2',
+        `use=web, web=${baseUrl}/checkip, web-skip='Current IP Address:'`,
+        `ssl=${https ? 'yes' : 'no'}`,
+        `server=${hostPort}`,
+        'script=/nic/update',
+        `login=${host}`,
+        `password='${secret}'`,
+        host,
+      ].join('\n'),
+      note: 'Keep the file readable by root only (chmod 600).',
+    },
+    {
+      id: 'inadyn',
+      title: 'inadyn (/etc/inadyn.conf)',
+      intro: 'For inadyn 2.x, as on many Linux boxes, DD-WRT and UniFi gateways.',
+      code: [
+        'period = 300',
+        '',
+        'custom mydns {',
+        `    ssl            = ${https ? 'true' : 'false'}`,
+        `    username       = "${host}"`,
+        `    password       = "${secret}"`,
+        `    ddns-server    = "${hostPort}"`,
+        '    ddns-path      = "/nic/update?hostname=%h&myip=%i"',
+        `    checkip-server = "${hostPort}"`,
+        '    checkip-path   = "/checkip"',
+        `    checkip-ssl    = ${https ? 'true' : 'false'}`,
+        `    hostname       = "${host}"`,
+        '}',
+      ].join('\n'),
+    },
+    {
+      id: 'openwrt',
+      title: 'OpenWrt (luci-app-ddns)',
+      intro: 'Services → Dynamic DNS → add a service, provider "-- custom --", then:',
+      code: [
+        `Custom update-URL:  http${https ? 's' : ''}://[USERNAME]:[PASSWORD]@${hostPort}/nic/update?hostname=[DOMAIN]&myip=[IP]`,
+        `Lookup Hostname:    ${host}`,
+        `Domain:             ${host}`,
+        `Username:           ${host}`,
+        `Password:           ${secret}`,
+        `Use HTTP Secure:    ${https ? 'on' : 'off'}`,
+      ].join('\n'),
+      note: 'Add a second service with "IPv6" selected to keep the AAAA record up to date too.',
+    },
+    {
+      id: 'fritzbox',
+      title: 'AVM Fritz!Box',
+      intro: 'Internet → Permit Access → DynDNS, provider "User-defined":',
+      code: [
+        `Update-URL:   ${baseUrl}/nic/update?hostname=<domain>&myip=<ipaddr>,<ip6addr>`,
+        `Domain name:  ${host}`,
+        `Username:     ${host}`,
+        `Password:     ${secret}`,
+      ].join('\n'),
+    },
+    {
+      id: 'pfsense',
+      title: 'pfSense and OPNsense',
+      intro:
+        'pfSense: Services → Dynamic DNS → Add, type "Custom". OPNsense: Services → Dynamic DNS, service "Custom", protocol DynDNS2.',
+      code: [
+        '# pfSense',
+        `Update URL:    ${updateUrl}&myip=%IP%`,
+        `Username:      ${host}`,
+        `Password:      ${secret}`,
+        'Result Match:  good %IP%|nochg %IP%',
+        '',
+        '# OPNsense (os-ddclient)',
+        `Server:        ${hostPort}`,
+        `Username:      ${host}`,
+        `Password:      ${secret}`,
+        `Hostname(s):   ${host}`,
+      ].join('\n'),
+    },
+    {
+      id: 'router',
+      title: 'Any other router ("custom DynDNS")',
+      intro: 'Most routers with a custom DynDNS provider ask for these fields.',
+      code: [
+        'Protocol:  DynDNS2 (dyndns.org compatible)',
+        `Server:    ${hostPort}`,
+        'Path:      /nic/update',
+        `Username:  ${host}`,
+        `Password:  ${secret}`,
+        `Hostname:  ${host}`,
+      ].join('\n'),
+    },
+  ];
+}
