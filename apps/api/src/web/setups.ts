@@ -34,7 +34,7 @@ export function buildSetups(input: SetupInput): Setup[] {
       id: 'curl',
       title: 'curl + cron',
       intro:
-        'Add this line with `crontab -e`: every 5 minutes, the address the request comes from becomes your address.',
+        'Add this line with crontab -e: every 5 minutes, the address the request comes from becomes your address.',
       code: `*/5 * * * * curl -fsS '${simpleUrl}' >/dev/null`,
       note: '-f makes a refused update an error, so cron mails it to you.',
     },

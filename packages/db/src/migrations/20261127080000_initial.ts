@@ -23,7 +23,7 @@ export async function up(knex: Knex): Promise<void> {
     t.timestamp('password_changed_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
     t.boolean('mail_enabled').notNullable().defaultTo(false);
     t.integer('mail_port');
-    t.text('mail_client_address').notNullable().defaultTo('none');
+    t.text('mail_client_address').notNullable().defaultTo('xclient');
     t.text('mail_tls').notNullable().defaultTo('opportunistic');
   });
   await knex.raw(`
