@@ -70,7 +70,7 @@ const schema = z.object({
   MYDNS_HOST_CACHE_TTL: zDuration.default(3_600_000),
   MYDNS_INACTIVITY_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   MYDNS_MAINTENANCE_INTERVAL: zDuration.default(60_000),
-  MYDNS_HISTORY_MAX_PER_HOST: z.coerce.number().int().min(1).max(100_000).default(200),
+  MYDNS_HISTORY_MAX_PER_HOST: z.coerce.number().int().min(0).max(100_000).default(200),
   MYDNS_HISTORY_MAX_AGE: zDuration.default(90 * 86_400_000),
   MYDNS_RELAY_ADDRESS: zList
     .transform((items, ctx) => {

@@ -81,7 +81,12 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
     dns: deps.dns,
     logger: deps.logger,
   });
-  const history = createHistoryRecorder({ repository: historyRepository, logger: deps.logger });
+  const history = createHistoryRecorder({
+    repository: historyRepository,
+    logger: deps.logger,
+    // 0 keeps no history at all (an operator's privacy choice).
+    enabled: config.lifecycle.historyMaxPerHost > 0,
+  });
   const updates = createUpdateService({
     zone: config.zone,
     hosts: hostsRepository,

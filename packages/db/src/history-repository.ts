@@ -89,6 +89,7 @@ export function createHistoryRepository(db: Database): HistoryRepository {
       }));
     },
     async prune({ maxPerHost, before }) {
+      if (maxPerHost === 0) return db('update_history').delete();
       const old = await db('update_history').where('at', '<', before).delete();
       const result = await db.raw<{ rowCount: number }>(
         `delete from update_history where id in (

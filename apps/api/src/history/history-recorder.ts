@@ -21,6 +21,7 @@ export function createHistoryRecorder(deps: {
   logger: Logger;
   flushIntervalMs?: number;
   maxBuffer?: number;
+  enabled?: boolean;
 }): HistoryRecorder {
   const log = deps.logger.child({ component: 'history' });
   const maxBuffer = deps.maxBuffer ?? 20_000;
@@ -60,6 +61,7 @@ export function createHistoryRecorder(deps: {
 
   return {
     record(entry) {
+      if (deps.enabled === false) return;
       buffer.push(entry);
       if (buffer.length > maxBuffer) {
         buffer.shift();
