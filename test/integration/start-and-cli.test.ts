@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { freePort } from '@mydns/db';
 import { isProcessAlive } from '@mydns/runtime';
+import pg from 'pg';
 import { createDnsQuery } from '../support/dns.ts';
 import { harness } from '../support/harness.ts';
 import { createTestDatabase } from '../support/mydns.ts';
@@ -296,6 +297,45 @@ describe('npm run cli against DATABASE_URL', () => {
     const missing = await runCommand(['apps/api/src/cli.ts', 'host', 'show', 'nobody'], env);
     assert.equal(missing.code, 1);
     assert.equal(missing.stderr.trim(), 'mydns: no host nobody');
+    // Operator actions: each changes the row and queues the host for PowerDNS.
+    const disabled = await runCommand(['apps/api/src/cli.ts', 'host', 'disable', 'dave'], env);
+    assert.equal(disabled.code, 0, disabled.stderr);
+    assert.match(disabled.stdout, /^disabled dave\.cli\.test/);
+    assert.equal(
+      JSON.parse((await runCommand(['apps/api/src/cli.ts', 'host', 'show', 'dave'], env)).stdout).status,
+      'disabled',
+    );
+    const enabled = await runCommand(['apps/api/src/cli.ts', 'host', 'enable', 'dave'], env);
+    assert.match(enabled.stdout, /^enabled dave\.cli\.test/);
+    assert.equal(
+      JSON.parse((await runCommand(['apps/api/src/cli.ts', 'host', 'show', 'dave'], env)).stdout).status,
+      'active',
+    );
+    const expireNone = await runCommand(['apps/api/src/cli.ts', 'host', 'expire', '--dry-run'], env);
+    assert.equal(expireNone.stdout, '0 hosts would go dormant (no update for 30 days)\n');
+    const db = new pg.Client({ connectionString: database.url });
+    await db.connect();
+    await db.query("update hosts set created_at = now() - interval '40 days' where name = 'dave'");
+    await db.end();
+    const expireDave = await runCommand(['apps/api/src/cli.ts', 'host', 'expire', '--dry-run'], env);
+    assert.equal(expireDave.stdout, '1 hosts would go dormant (no update for 30 days)\ndave.cli.test\n');
+    assert.equal(
+      JSON.parse((await runCommand(['apps/api/src/cli.ts', 'host', 'show', 'dave'], env)).stdout).status,
+      'active',
+    );
+    const expired = await runCommand(['apps/api/src/cli.ts', 'host', 'expire'], env);
+    assert.equal(expired.stdout, '1 hosts went dormant (no update for 30 days)\ndave.cli.test\n');
+    assert.equal(
+      JSON.parse((await runCommand(['apps/api/src/cli.ts', 'host', 'show', 'dave'], env)).stdout).status,
+      'dormant',
+    );
+    const deleted = await runCommand(['apps/api/src/cli.ts', 'host', 'delete', 'erin'], env);
+    assert.equal(deleted.code, 0, deleted.stderr);
+    assert.match(deleted.stdout, /^deleted erin\.cli\.test/);
+    assert.equal((await runCommand(['apps/api/src/cli.ts', 'host', 'show', 'erin'], env)).code, 1);
+    const outbox = await runCommand(['apps/api/src/cli.ts', 'host', 'list'], env);
+    assert.doesNotMatch(outbox.stdout, /erin/);
+
     const unknown = await runCommand(['apps/api/src/cli.ts', 'host', 'frob'], env);
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /unknown host command "frob"\nusage: npm run cli -- <command>/);
