@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import {
   createAcmeRepository,
   createDatabase,
+  createDnsOutboxStore,
   createHistoryRepository,
   createHostsRepository,
   createTokensRepository,
@@ -13,9 +15,16 @@ import {
 } from '@mydns/db';
 import { fqdn } from '@mydns/domain';
 import {
+  createPowerDnsClient,
+  describeDifference,
+  type PowerDnsClient,
+  startManagedPowerDns,
+} from '@mydns/powerdns';
+import {
   AppError,
   createLogger,
   errorMessage,
+  isProcessAlive,
   type Logger,
   loadEnvironment,
   StartupError,
@@ -24,6 +33,7 @@ import { createBcryptPool } from './auth/bcrypt-pool.ts';
 import { type Config, loadConfig } from './config.ts';
 import { createHostsService, type HostView } from './hosts/hosts-service.ts';
 import { createMaintenance } from './lifecycle/maintenance.ts';
+import { createMyDnsReconciler } from './services.ts';
 
 /**
  * `npm run cli -- <command>`: the operator CLI. It takes the same settings as
@@ -41,6 +51,7 @@ const USAGE = `usage: npm run cli -- <command>
   host delete <name>     remove the host and its records; the name becomes free
   host expire [--dry-run]
                          hosts without a successful update for MYDNS_INACTIVITY_DAYS go dormant
+  reconcile [--dry-run]  make PowerDNS equal to Postgres, printing every difference found
   migrate                apply pending database migrations`;
 
 class UsageError extends Error {}
@@ -51,6 +62,41 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks)
     .toString('utf8')
     .replace(/\r?\n$/, '');
+}
+
+/**
+ * The PowerDNS this configuration uses: the external one, the managed one
+ * `npm start` is running (found through the data folder), or a managed one
+ * started for this command.
+ */
+async function withPowerDns<T>(
+  config: Config,
+  logger: Logger,
+  work: (dns: PowerDnsClient) => Promise<T>,
+): Promise<T> {
+  if (config.powerdns.mode === 'external') {
+    const { apiUrl, apiKey, serverId } = config.powerdns;
+    return work(createPowerDnsClient({ apiUrl, apiKey, serverId }));
+  }
+  const dir = join(resolve(config.dataDir), 'pdns');
+  const pidFile = join(dir, 'pdns_server.pid');
+  const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : Number.NaN;
+  if (Number.isInteger(pid) && isProcessAlive(pid)) {
+    const apiKey = readFileSync(join(dir, 'api-key'), 'utf8').trim();
+    return work(createPowerDnsClient({ apiUrl: `http://127.0.0.1:${config.powerdns.apiPort}`, apiKey }));
+  }
+  const pdns = await startManagedPowerDns({
+    dir,
+    dnsPort: config.powerdns.dnsPort,
+    apiPort: config.powerdns.apiPort,
+    ...(config.powerdns.binary ? { binary: config.powerdns.binary } : {}),
+    logger,
+  });
+  try {
+    return await work(createPowerDnsClient({ apiUrl: pdns.apiUrl, apiKey: pdns.apiKey }));
+  } finally {
+    await pdns.stop();
+  }
 }
 
 async function withDatabase<T>(
@@ -115,6 +161,23 @@ async function run(argv: string[]): Promise<void> {
 
   if (group === 'migrate' && args.length === 1) {
     await withDatabase(config, logger, async () => console.log('migrations are up to date'));
+    return;
+  }
+  if (group === 'reconcile') {
+    const dryRun = flag(args, '--dry-run');
+    if (args.length > 1) throw new UsageError('reconcile takes only --dry-run');
+    await withDatabase(config, logger, (db) =>
+      withPowerDns(config, logger, async (dns) => {
+        const reconciler = createMyDnsReconciler(config, { store: createDnsOutboxStore(db), dns, logger });
+        const report = await reconciler.run({ dryRun });
+        if (report.zoneCreated) console.log(`created the zone ${config.zone}`);
+        for (const difference of report.differences) console.log(describeDifference(difference));
+        const count = report.differences.length;
+        if (count === 0) console.log(`${config.zone}: PowerDNS matches Postgres`);
+        else if (dryRun) console.log(`${count} differences found (run without --dry-run to fix them)`);
+        else console.log(`${count} differences fixed`);
+      }),
+    );
     return;
   }
   if (group !== 'host') throw new UsageError(group ? `unknown command "${group}"` : 'no command given');

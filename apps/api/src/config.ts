@@ -70,6 +70,8 @@ const schema = z.object({
   MYDNS_HOST_CACHE_TTL: zDuration.default(3_600_000),
   MYDNS_INACTIVITY_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   MYDNS_MAINTENANCE_INTERVAL: zDuration.default(60_000),
+  MYDNS_RECONCILE_INTERVAL: zDuration.default(3_600_000),
+  MYDNS_OPERATOR_RECORDS: zList.default([]),
   MYDNS_HISTORY_MAX_PER_HOST: z.coerce.number().int().min(0).max(100_000).default(200),
   MYDNS_HISTORY_MAX_AGE: zDuration.default(90 * 86_400_000),
   MYDNS_RELAY_ADDRESS: zList
@@ -143,6 +145,12 @@ export interface Config {
     readonly historyMaxPerHost: number;
     readonly historyMaxAgeMs: number;
   };
+  readonly reconcile: {
+    /** 0 turns the periodic run off (it still runs at start and from the CLI). */
+    readonly intervalMs: number;
+    /** Names in the zone that belong to the operator, not to MyDNS (`@`, `www`, `*.lab`). */
+    readonly operatorRecords: readonly string[];
+  };
   /** The relay's public addresses, published for `mx.<zone>` and `*.mx.<zone>`. */
   readonly relayAddresses: readonly string[];
   readonly pushTimeoutMs: number;
@@ -195,6 +203,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       historyMaxAgeMs: s.MYDNS_HISTORY_MAX_AGE,
     },
     relayAddresses: s.MYDNS_RELAY_ADDRESS,
+    reconcile: { intervalMs: s.MYDNS_RECONCILE_INTERVAL, operatorRecords: s.MYDNS_OPERATOR_RECORDS },
     pushTimeoutMs: s.MYDNS_PUSH_TIMEOUT,
     blockedUserAgents: s.MYDNS_BLOCKED_USER_AGENTS.map((agent) => agent.toLowerCase()),
     dbPoolSize: s.MYDNS_DB_POOL_SIZE,

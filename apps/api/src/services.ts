@@ -9,8 +9,14 @@ import {
   type Database,
   type HostCache,
 } from '@mydns/db';
-import { createZoneWriter, type PowerDnsClient, type ZoneWriter } from '@mydns/powerdns';
-import type { Logger } from '@mydns/runtime';
+import {
+  createReconciler,
+  createZoneWriter,
+  type PowerDnsClient,
+  type Reconciler,
+  type ZoneWriter,
+} from '@mydns/powerdns';
+import { errorMessage, type Logger } from '@mydns/runtime';
 import { type Authenticator, createAuthenticator } from './auth/authenticator.ts';
 import { type BcryptPool, createBcryptPool } from './auth/bcrypt-pool.ts';
 import { type CredentialCache, createCredentialCache } from './auth/credential-cache.ts';
@@ -31,6 +37,7 @@ export interface Services {
   readonly history: HistoryRecorder;
   readonly maintenance: Maintenance;
   readonly sessions: WebSessions;
+  readonly reconciler: Reconciler;
   readonly bcrypt: BcryptPool;
   readonly credentialCache: CredentialCache;
   readonly authenticator: Authenticator;
@@ -74,13 +81,25 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
     loginFailures: createRateLimiter({ ...config.limits.loginFailures, blockMs: config.limits.loginBlockMs }),
     registrations: createRateLimiter(config.limits.registrations),
   };
+  const dnsStore = createDnsOutboxStore(deps.writerDb);
   const zoneWriter = createZoneWriter({
     zone: config.zone,
     ttl: config.recordTtl,
-    store: createDnsOutboxStore(deps.writerDb),
+    store: dnsStore,
     dns: deps.dns,
     logger: deps.logger,
   });
+  const reconciler = createMyDnsReconciler(config, { store: dnsStore, dns: deps.dns, logger: deps.logger });
+  let reconcileTimer: NodeJS.Timeout | undefined;
+  let reconciling: Promise<unknown> | undefined;
+  const reconcileInBackground = () => {
+    reconciling ??= reconciler
+      .run({ dryRun: false })
+      .catch((error: unknown) => deps.logger.warn(`reconcile failed: ${errorMessage(error)}`))
+      .finally(() => {
+        reconciling = undefined;
+      });
+  };
   const history = createHistoryRecorder({
     repository: historyRepository,
     logger: deps.logger,
@@ -135,6 +154,7 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
     history,
     maintenance,
     sessions,
+    reconciler,
     bcrypt,
     credentialCache,
     authenticator,
@@ -144,8 +164,16 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
       zoneWriter.start();
       history.start();
       maintenance.start();
+      // At start (in the background: the service answers meanwhile), then periodically.
+      reconcileInBackground();
+      if (config.reconcile.intervalMs > 0) {
+        reconcileTimer = setInterval(reconcileInBackground, config.reconcile.intervalMs);
+        reconcileTimer.unref();
+      }
     },
     async close() {
+      if (reconcileTimer) clearInterval(reconcileTimer);
+      await reconciling;
       await maintenance.stop();
       await history.stop();
       await zoneWriter.stop();
@@ -153,4 +181,21 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
       await bcrypt.close();
     },
   };
+}
+
+/** The reconciler with this deployment's zone, records and exceptions (also used by the CLI). */
+export function createMyDnsReconciler(
+  config: Config,
+  deps: { store: ReturnType<typeof createDnsOutboxStore>; dns: PowerDnsClient; logger: Logger },
+): Reconciler {
+  return createReconciler({
+    zone: config.zone,
+    ttl: config.recordTtl,
+    nameservers: config.nameservers,
+    relayAddresses: config.relayAddresses,
+    operatorRecords: config.reconcile.operatorRecords,
+    store: deps.store,
+    dns: deps.dns,
+    logger: deps.logger,
+  });
 }

@@ -22,34 +22,7 @@ export function createDnsOutboxStore(db: Database) {
           async pending(limit) {
             return trx('dns_outbox').select('id', 'name').orderBy('id').limit(limit);
           },
-          async hostStates(names) {
-            const rows: {
-              name: string;
-              ipv4: string | null;
-              ipv6: string | null;
-              status: HostStatus;
-              mail_enabled: boolean;
-              acme: string[];
-            }[] = (
-              await trx.raw(
-                `select h.name, h.ipv4, h.ipv6, h.status, h.mail_enabled,
-                        coalesce(array_agg(a.value order by a.value) filter (where a.value is not null), '{}') as acme
-                   from hosts h
-                   left join acme_challenges a on a.host_id = h.id and a.expires_at > now()
-                  where h.name = any(?)
-                  group by h.id`,
-                [names as string[]],
-              )
-            ).rows;
-            return rows.map((row) => ({
-              name: row.name,
-              ipv4: row.ipv4,
-              ipv6: row.ipv6,
-              status: row.status,
-              acme: row.acme,
-              mailEnabled: row.mail_enabled,
-            }));
-          },
+          hostStates: (names) => selectHostStates(trx, { names }),
           async complete(ids) {
             await trx('dns_outbox')
               .whereIn('id', ids as number[])
@@ -64,9 +37,52 @@ export function createDnsOutboxStore(db: Database) {
         .whereIn('id', ids as number[]);
       return new Set(rows.map((row) => row.id));
     },
+    /** A page of every host's DNS state, in name order (the reconciler walks them all). */
+    allHostStates: (after: string | undefined, limit: number) => selectHostStates(db, { after, limit }),
     async pendingCount(): Promise<number> {
       const row = await db('dns_outbox').count<{ count: string }[]>({ count: '*' }).first();
       return Number(row?.count ?? 0);
     },
   };
+}
+
+interface HostStateRow {
+  name: string;
+  ipv4: string | null;
+  ipv6: string | null;
+  status: HostStatus;
+  mail_enabled: boolean;
+  acme: string[];
+}
+
+/**
+ * What the PowerDNS projection needs of hosts: addresses, status, mail
+ * forwarding and unexpired ACME values. Either for some names, or a page of
+ * all hosts in name order (for the reconciler).
+ */
+export async function selectHostStates(
+  db: Database,
+  which: { names: readonly string[] } | { after: string | undefined; limit: number },
+): Promise<HostDnsState[]> {
+  const where = 'names' in which ? 'h.name = any(?)' : 'h.name > ?';
+  const bindings: unknown[] = 'names' in which ? [which.names as string[]] : [which.after ?? ''];
+  const limit = 'names' in which ? '' : `order by h.name limit ${Math.max(1, Math.floor(which.limit))}`;
+  const { rows } = await db.raw<{ rows: HostStateRow[] }>(
+    `select h.name, h.ipv4, h.ipv6, h.status, h.mail_enabled,
+            coalesce(array_agg(a.value order by a.value) filter (where a.value is not null), '{}') as acme
+       from hosts h
+       left join acme_challenges a on a.host_id = h.id and a.expires_at > now()
+      where ${where}
+      group by h.id
+      ${limit}`,
+    bindings as never,
+  );
+  return rows.map((row) => ({
+    name: row.name,
+    ipv4: row.ipv4,
+    ipv6: row.ipv6,
+    status: row.status,
+    acme: row.acme,
+    mailEnabled: row.mail_enabled,
+  }));
 }

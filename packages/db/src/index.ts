@@ -5,5 +5,5 @@ export * from './embedded-postgres.ts';
 export * from './history-repository.ts';
 export * from './host-cache.ts';
 export * from './hosts-repository.ts';
-export * from './tokens-repository.ts';
 export * from './sessions-repository.ts';
+export * from './tokens-repository.ts';
