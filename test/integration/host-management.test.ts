@@ -232,10 +232,61 @@ describe('history', () => {
     assert.equal(history[0]?.sourceAddress, '127.0.0.1');
   });
 
+  test('repeated identical nochg attempts are counted on one entry', async () => {
+    await mydns.createHost('repeats', PASSWORD);
+    const auth: [string, string] = ['repeats', PASSWORD];
+    const ua = { 'user-agent': 'cron' };
+    const history = async () => {
+      await mydns.services.history.flush();
+      const reply = await mydns.request('/api/v1/hosts/repeats/history', { auth });
+      return (
+        JSON.parse(reply.body) as { history: { result: string; count: number; lastAt: string | null }[] }
+      ).history;
+    };
+    const update = (ip: string, headers = ua) =>
+      mydns.request(`/nic/update?hostname=repeats&myip=${ip}`, { auth, headers });
+    await update('198.51.100.80');
+    for (let i = 0; i < 3; i++) await update('198.51.100.80');
+    assert.deepEqual(
+      (await history()).map((h) => [h.result, h.count]),
+      [
+        ['nochg', 3],
+        ['good', 1],
+      ],
+    );
+    // Repeats in a later batch are counted on the row already in Postgres.
+    for (let i = 0; i < 2; i++) await update('198.51.100.80');
+    const later = await history();
+    assert.deepEqual(
+      later.map((h) => [h.result, h.count]),
+      [
+        ['nochg', 5],
+        ['good', 1],
+      ],
+    );
+    assert.ok(later[0]?.lastAt && Date.parse(later[0].lastAt) > 0);
+    // Another client is another entry; so is anything after a change.
+    await update('198.51.100.80', { 'user-agent': 'router' });
+    await update('198.51.100.81');
+    await update('198.51.100.81');
+    assert.deepEqual(
+      (await history()).map((h) => [h.result, h.count]),
+      [
+        ['nochg', 1],
+        ['good', 1],
+        ['nochg', 1],
+        ['nochg', 5],
+        ['good', 1],
+      ],
+    );
+  });
+
   test('history is cut to its size limit', async () => {
     await mydns.createHost('chatty', PASSWORD);
     for (let i = 0; i < 5; i++)
-      await mydns.request('/nic/update?hostname=chatty', { auth: ['chatty', PASSWORD] });
+      await mydns.request(`/nic/update?hostname=chatty&myip=198.51.100.${i + 1}`, {
+        auth: ['chatty', PASSWORD],
+      });
     await mydns.services.history.flush();
     const { rows } = await mydns.db.raw(
       "select count(*)::int as n from update_history h join hosts on hosts.id = h.host_id where hosts.name = 'chatty'",

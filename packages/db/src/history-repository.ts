@@ -10,17 +10,26 @@ export interface HistoryEntry {
   readonly oldIpv6: string | null;
   readonly newIpv4: string | null;
   readonly newIpv6: string | null;
+  /** Identical attempts this entry stands for (repeated nochg), and when the last one was. */
+  readonly count?: number;
+  readonly lastAt?: Date;
 }
 
 export interface HistoryRepository {
+  /** Writes entries; a nochg identical to the host's latest entry (within an hour) is counted on it. */
   insertMany(entries: readonly HistoryEntry[]): Promise<void>;
-  latest(hostId: number, limit: number): Promise<Omit<HistoryEntry, 'hostId'>[]>;
+  latest(
+    hostId: number,
+    limit: number,
+  ): Promise<(Omit<HistoryEntry, 'hostId' | 'count'> & { count: number })[]>;
   /** Keeps at most `maxPerHost` entries per host, none older than `before`. Returns how many went. */
   prune(options: { maxPerHost: number; before: Date }): Promise<number>;
 }
 
 interface HistoryRow {
   at: Date;
+  last_at: Date | null;
+  count: number;
   source_address: string;
   user_agent: string | null;
   result: string;
@@ -30,39 +39,84 @@ interface HistoryRow {
   new_ipv6: string | null;
 }
 
+/** Two attempts that say the same: a repeat is counted, not stored again. */
+export function isRepeat(a: HistoryEntry, b: HistoryEntry): boolean {
+  return (
+    a.hostId === b.hostId &&
+    a.result === 'nochg' &&
+    b.result === 'nochg' &&
+    a.sourceAddress === b.sourceAddress &&
+    a.userAgent === b.userAgent &&
+    a.newIpv4 === b.newIpv4 &&
+    a.newIpv6 === b.newIpv6
+  );
+}
+
+// One statement per batch: bump the host's latest row where the entry repeats
+// it, insert the rest. Entries of a host deleted meanwhile are dropped.
+const INSERT_OR_COUNT = `
+  with e as (
+    select * from jsonb_to_recordset(?::jsonb) as e(
+      i int, host_id bigint, at timestamptz, last_at timestamptz, count int, source_address text,
+      user_agent text, result text, old_ipv4 text, old_ipv6 text, new_ipv4 text, new_ipv6 text)
+  ), latest as (
+    select distinct on (h.host_id) h.id, h.host_id, h.result, h.source_address, h.user_agent,
+           h.new_ipv4, h.new_ipv6, coalesce(h.last_at, h.at) as seen
+      from update_history h
+     where h.host_id in (select host_id from e where e.result = 'nochg')
+     order by h.host_id, h.at desc, h.id desc
+  ), firsts as (
+    select distinct on (host_id) * from e order by host_id, i
+  ), repeats as (
+    select f.i, l.id, f.count, coalesce(f.last_at, f.at) as last_at
+      from firsts f join latest l on l.host_id = f.host_id
+     where f.result = 'nochg' and l.result = 'nochg' and l.source_address = f.source_address
+       and l.user_agent is not distinct from f.user_agent
+       and l.new_ipv4 is not distinct from f.new_ipv4 and l.new_ipv6 is not distinct from f.new_ipv6
+       and f.at - l.seen < interval '1 hour'
+  ), bumped as (
+    update update_history u set count = u.count + r.count, last_at = greatest(coalesce(u.last_at, u.at), r.last_at)
+      from repeats r where u.id = r.id
+    returning r.i
+  )
+  insert into update_history
+    (host_id, at, last_at, count, source_address, user_agent, result, old_ipv4, old_ipv6, new_ipv4, new_ipv6)
+  select e.host_id, e.at, e.last_at, e.count, e.source_address, e.user_agent, e.result,
+         e.old_ipv4, e.old_ipv6, e.new_ipv4, e.new_ipv6
+    from e
+   where e.i not in (select i from bumped)
+     and exists (select 1 from hosts h where h.id = e.host_id)
+   order by e.i`;
+
 export function createHistoryRepository(db: Database): HistoryRepository {
   return {
     async insertMany(entries) {
       if (entries.length === 0) return;
-      // Entries of a host deleted meanwhile are dropped (the foreign key would refuse them).
-      await db.raw(
-        `insert into update_history
-           (host_id, at, source_address, user_agent, result, old_ipv4, old_ipv6, new_ipv4, new_ipv6)
-         select e.host_id, e.at, e.source_address, e.user_agent, e.result, e.old_ipv4, e.old_ipv6, e.new_ipv4, e.new_ipv6
-           from jsonb_to_recordset(?::jsonb) as e(host_id bigint, at timestamptz, source_address text,
-                user_agent text, result text, old_ipv4 text, old_ipv6 text, new_ipv4 text, new_ipv6 text)
-          where exists (select 1 from hosts h where h.id = e.host_id)`,
-        [
-          JSON.stringify(
-            entries.map((e) => ({
-              host_id: e.hostId,
-              at: e.at.toISOString(),
-              source_address: e.sourceAddress,
-              user_agent: e.userAgent,
-              result: e.result,
-              old_ipv4: e.oldIpv4,
-              old_ipv6: e.oldIpv6,
-              new_ipv4: e.newIpv4,
-              new_ipv6: e.newIpv6,
-            })),
-          ),
-        ],
-      );
+      await db.raw(INSERT_OR_COUNT, [
+        JSON.stringify(
+          entries.map((e, i) => ({
+            i,
+            host_id: e.hostId,
+            at: e.at.toISOString(),
+            last_at: e.lastAt?.toISOString() ?? null,
+            count: e.count ?? 1,
+            source_address: e.sourceAddress,
+            user_agent: e.userAgent,
+            result: e.result,
+            old_ipv4: e.oldIpv4,
+            old_ipv6: e.oldIpv6,
+            new_ipv4: e.newIpv4,
+            new_ipv6: e.newIpv6,
+          })),
+        ),
+      ]);
     },
     async latest(hostId, limit) {
       const rows: HistoryRow[] = await db('update_history')
         .select(
           'at',
+          'last_at',
+          'count',
           'source_address',
           'user_agent',
           'result',
@@ -79,6 +133,8 @@ export function createHistoryRepository(db: Database): HistoryRepository {
         .limit(limit);
       return rows.map((row) => ({
         at: row.at,
+        ...(row.last_at ? { lastAt: row.last_at } : {}),
+        count: row.count,
         sourceAddress: row.source_address,
         userAgent: row.user_agent,
         result: row.result,
@@ -90,7 +146,7 @@ export function createHistoryRepository(db: Database): HistoryRepository {
     },
     async prune({ maxPerHost, before }) {
       if (maxPerHost === 0) return db('update_history').delete();
-      const old = await db('update_history').where('at', '<', before).delete();
+      const old = await db('update_history').whereRaw('coalesce(last_at, at) < ?', [before]).delete();
       const result = await db.raw<{ rowCount: number }>(
         `delete from update_history where id in (
            select id from (

@@ -1,13 +1,15 @@
-import type { HistoryEntry, HistoryRepository } from '@mydns/db';
+import { type HistoryEntry, type HistoryRepository, isRepeat } from '@mydns/db';
 import { errorMessage, type Logger } from '@mydns/runtime';
 
 /**
  * Update history off the hot path: entries are collected in memory and
- * written in one multi-row insert per interval, so recording a `nochg` costs
- * an array push, not a Postgres round trip. The price: a crash loses at most
+ * written in one statement per interval, so recording a `nochg` costs an
+ * array push, not a Postgres round trip. A repeated identical `nochg` is
+ * counted on the entry it repeats (here, and on the host's latest row in
+ * Postgres) instead of becoming a row of its own. The price: a crash loses at most
  * the last interval's history (never a DNS change: those are committed before
  * the reply). If Postgres is down, entries wait, up to `maxBuffer`; beyond
- * that the oldest are dropped and the loss is logged.
+ * that new ones are dropped (in O(1), on the hot path) and the loss is logged.
  */
 export interface HistoryRecorder {
   record(entry: HistoryEntry): void;
@@ -26,6 +28,11 @@ export function createHistoryRecorder(deps: {
   const log = deps.logger.child({ component: 'history' });
   const maxBuffer = deps.maxBuffer ?? 20_000;
   let buffer: HistoryEntry[] = [];
+  /** Where each host's latest buffered entry is, to count repeats on it. */
+  let latestOf = new Map<number, number>();
+  const reindex = () => {
+    latestOf = new Map(buffer.map((entry, i) => [entry.hostId, i]));
+  };
   let flushing: Promise<void> | undefined;
   let timer: NodeJS.Timeout | undefined;
   let dropped = 0;
@@ -34,6 +41,7 @@ export function createHistoryRecorder(deps: {
     if (buffer.length === 0) return;
     const batch = buffer;
     buffer = [];
+    latestOf = new Map();
     try {
       await deps.repository.insertMany(batch);
     } catch (error) {
@@ -44,6 +52,7 @@ export function createHistoryRecorder(deps: {
         buffer.splice(0, excess);
         dropped += excess;
       }
+      reindex();
       log.warn(`could not write update history (${buffer.length} entries waiting): ${errorMessage(error)}`);
     }
     if (dropped > 0) {
@@ -62,11 +71,18 @@ export function createHistoryRecorder(deps: {
   return {
     record(entry) {
       if (deps.enabled === false) return;
-      buffer.push(entry);
-      if (buffer.length > maxBuffer) {
-        buffer.shift();
-        dropped++;
+      const at = latestOf.get(entry.hostId);
+      const latest = at === undefined ? undefined : buffer[at];
+      if (at !== undefined && latest && isRepeat(latest, entry)) {
+        buffer[at] = { ...latest, count: (latest.count ?? 1) + 1, lastAt: entry.at };
+        return;
       }
+      if (buffer.length >= maxBuffer) {
+        dropped++;
+        return;
+      }
+      latestOf.set(entry.hostId, buffer.length);
+      buffer.push(entry);
     },
     flush,
     start() {

@@ -49,6 +49,9 @@ export interface TokenView {
 
 export interface HistoryView {
   readonly at: string;
+  /** Identical repeated attempts counted on this entry, and the time of the last one. */
+  readonly count: number;
+  readonly lastAt: string | null;
   readonly sourceAddress: string;
   readonly userAgent: string | null;
   readonly result: string;
@@ -292,6 +295,8 @@ export function createHostsService(deps: {
     async history(host, limit = 100) {
       return (await deps.history.latest(host.id, limit)).map((entry) => ({
         at: entry.at.toISOString(),
+        count: entry.count,
+        lastAt: entry.lastAt?.toISOString() ?? null,
         sourceAddress: entry.sourceAddress,
         userAgent: entry.userAgent,
         result: entry.result,

@@ -243,7 +243,8 @@ ${messages(data.state ?? {})}
       <thead><tr><th scope="col">When</th><th scope="col">From</th><th scope="col">Result</th><th scope="col">Address</th><th scope="col">Client</th></tr></thead>
       <tbody>${data.history.map(
         (entry) => html`<tr>
-          <td>${when(entry.at, now)}</td><td>${entry.sourceAddress}</td><td><code>${entry.result}</code></td>
+          <td>${when(entry.lastAt ?? entry.at, now)}</td><td>${entry.sourceAddress}</td>
+          <td><code>${entry.result}</code>${entry.count > 1 ? html` ×${entry.count} <span class="help">since ${when(entry.at, now)}</span>` : ''}</td>
           <td>${[entry.old.ipv4, entry.old.ipv6].filter(Boolean).join(', ') || '—'} → ${[entry.new.ipv4, entry.new.ipv6].filter(Boolean).join(', ') || '—'}</td>
           <td class="agent">${entry.userAgent ?? ''}</td>
         </tr>`,

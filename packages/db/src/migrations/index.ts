@@ -3,6 +3,7 @@ import * as initial from './20261127080000_initial.ts';
 import * as hostChangeNotify from './20261127130000_host_change_notify.ts';
 import * as credentialsAndLifecycle from './20261127150000_credentials_and_lifecycle.ts';
 import * as sessions from './20261127170000_sessions.ts';
+import * as historyRepeats from './20261127180000_history_repeats.ts';
 
 interface Migration {
   readonly name: string;
@@ -16,6 +17,7 @@ const migrations: readonly Migration[] = [
   { name: '20261127130000_host_change_notify', ...hostChangeNotify },
   { name: '20261127150000_credentials_and_lifecycle', ...credentialsAndLifecycle },
   { name: '20261127170000_sessions', ...sessions },
+  { name: '20261127180000_history_repeats', ...historyRepeats },
 ];
 
 /** knex's `migrationSource`: migrations come from imports, not from a directory scan (no loader games). */
