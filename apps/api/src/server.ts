@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { createDatabase, type Database, migrateLatest, pingDatabase, startEmbeddedPostgres } from '@mydns/db';
@@ -56,7 +56,12 @@ function listen(server: Server, port: number, address: string): Promise<AddressI
 
 function closeServer(server: Server, graceMs: number): Promise<void> {
   return new Promise((resolveClose) => {
-    // Idle keep-alive connections close at once; requests in flight get graceMs to finish.
+    // Every reply from now on says `Connection: close`, so keep-alive clients
+    // move to another replica instead of sending more requests here; idle
+    // connections close at once; requests in flight get graceMs to finish.
+    server.prependListener('request', (_req, res: ServerResponse) => {
+      if (!res.headersSent) res.setHeader('Connection', 'close');
+    });
     const timer = setTimeout(() => server.closeAllConnections(), graceMs);
     timer.unref();
     server.close(() => {
