@@ -8,6 +8,7 @@ import { createHealthRouter, type ReadinessChecks } from './health/routes.ts';
 import { createHostsRouter } from './hosts/routes.ts';
 import { createErrorHandler, notFoundHandler } from './http/errors.ts';
 import { collapseSlashes, requestContext } from './http/request-context.ts';
+import { routeGroup } from './metrics/metrics.ts';
 import type { Services } from './services.ts';
 import { createWebRouter, webErrorPage } from './web/routes.ts';
 
@@ -30,12 +31,33 @@ export function createApp(deps: AppDeps): Express {
   app.locals.logger = logger;
   app.use(collapseSlashes);
   app.use(requestContext(logger, config.trustedProxies));
+  const { metrics } = services;
+  app.use((req, res, next) => {
+    const started = performance.now();
+    res.on('finish', () => {
+      metrics.httpDuration.observe(
+        { route: routeGroup(req.path), method: req.method, status: String(res.statusCode) },
+        (performance.now() - started) / 1000,
+      );
+    });
+    next();
+  });
   app.use(createHealthRouter(deps.readiness));
+  app.get('/metrics', async (_req, res, next) => {
+    try {
+      res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+    } catch (error) {
+      next(error);
+    }
+  });
   // The update endpoints first: no security headers a router would never read.
   app.use(
     createDyndnsRouter({
       service: services.updates,
       parseOptions: { zone: config.zone, allowPrivateAddresses: config.allowPrivateAddresses },
+      onReply: (codes) => {
+        for (const code of codes) metrics.updateResults.inc({ code });
+      },
     }),
   );
   app.use(

@@ -26,6 +26,7 @@ import { createUpdateService, type UpdateService } from './dyndns/update-service
 import { createHistoryRecorder, type HistoryRecorder } from './history/history-recorder.ts';
 import { createHostsService, type HostsService } from './hosts/hosts-service.ts';
 import { createMaintenance, type Maintenance } from './lifecycle/maintenance.ts';
+import { createMetrics, type Metrics } from './metrics/metrics.ts';
 import { createWebSessions, type WebSessions } from './web/sessions.ts';
 
 /** Everything the HTTP layer and the CLI call, wired from explicit dependencies. */
@@ -38,6 +39,7 @@ export interface Services {
   readonly maintenance: Maintenance;
   readonly sessions: WebSessions;
   readonly reconciler: Reconciler;
+  readonly metrics: Metrics;
   readonly bcrypt: BcryptPool;
   readonly credentialCache: CredentialCache;
   readonly authenticator: Authenticator;
@@ -82,13 +84,28 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
     registrations: createRateLimiter(config.limits.registrations),
   };
   const dnsStore = createDnsOutboxStore(deps.writerDb);
+  // The zone writer reports to the metrics, and the metrics read the zone writer: tie the knot lazily.
+  let zoneWriterRef: ZoneWriter | undefined;
+  const metrics = createMetrics({
+    zoneWriterWaiting: () => zoneWriterRef?.stats().waiting ?? 0,
+    pendingPushes: () => dnsStore.pendingCount(),
+    bcrypt: () => bcrypt.stats(),
+    credentialCache: () => credentialCache.stats(),
+    hostCache: () => hostCache.stats(),
+  });
   const zoneWriter = createZoneWriter({
     zone: config.zone,
     ttl: config.recordTtl,
     store: dnsStore,
     dns: deps.dns,
     logger: deps.logger,
+    onPatch: (rrsets, ms) => {
+      metrics.patchRrsets.observe(rrsets);
+      metrics.patchSeconds.observe(ms / 1000);
+    },
+    onError: () => metrics.powerdnsErrors.inc(),
   });
+  zoneWriterRef = zoneWriter;
   const reconciler = createMyDnsReconciler(config, { store: dnsStore, dns: deps.dns, logger: deps.logger });
   let reconcileTimer: NodeJS.Timeout | undefined;
   let reconciling: Promise<unknown> | undefined;
@@ -155,6 +172,7 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
     maintenance,
     sessions,
     reconciler,
+    metrics,
     bcrypt,
     credentialCache,
     authenticator,

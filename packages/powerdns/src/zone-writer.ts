@@ -52,6 +52,8 @@ export interface ZoneWriterOptions {
   sweepIntervalMs?: number;
   /** Called after every PATCH, for metrics. */
   onPatch?: (rrsets: number, ms: number) => void;
+  /** Called when a push attempt fails (PowerDNS down or refusing), for metrics. */
+  onError?: (error: unknown) => void;
 }
 
 export interface ZoneWriterStats {
@@ -167,6 +169,7 @@ export function createZoneWriter(options: ZoneWriterOptions): ZoneWriter {
       } catch (error) {
         failures++;
         lastError = errorMessage(error);
+        options.onError?.(error);
         dirty = true;
         const delay = Math.min(retryMaxMs, retryMinMs * 2 ** Math.min(failures - 1, 16));
         log.warn(`push failed (attempt ${failures}), retrying in ${delay} ms: ${lastError}`);

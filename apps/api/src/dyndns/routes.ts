@@ -25,7 +25,12 @@ function rawQuery(req: Request): string {
   return at === -1 ? '' : req.originalUrl.slice(at + 1);
 }
 
-export function createDyndnsRouter(deps: { service: UpdateService; parseOptions: ParseOptions }): Router {
+export function createDyndnsRouter(deps: {
+  service: UpdateService;
+  parseOptions: ParseOptions;
+  /** Counts each reply line's code (metrics). */
+  onReply?: (codes: readonly string[]) => void;
+}): Router {
   const router = Router();
   const form = express.text({ type: 'application/x-www-form-urlencoded', limit: '8kb' });
 
@@ -50,10 +55,12 @@ export function createDyndnsRouter(deps: { service: UpdateService; parseOptions:
           logger,
         });
         const reply = formatDyndnsReply(outcome);
+        deps.onReply?.(outcome.kind === 'hosts' ? outcome.results.map((r) => r.code) : [outcome.code]);
         sendPlain(res, reply.status, reply.body, reply.challenge);
       } catch (error) {
         logger.error('update failed', { error: errorMessage(error) });
         const reply = formatDyndnsReply({ kind: 'account', code: '911' });
+        deps.onReply?.(['911']);
         sendPlain(res, reply.status, reply.body);
       }
     };
