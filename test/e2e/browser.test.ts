@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { harness } from '../support/harness.ts';
 import { startTestMyDns, type TestMyDns } from '../support/mydns.ts';
@@ -108,7 +108,10 @@ test('register, watch an update arrive, use a token from curl, change the passwo
   await fill(page, 'New password again', 'a-new-browser-password');
   await page.getByRole('button', { name: 'Change password' }).click();
   await page.getByRole('status').getByText('Password changed').waitFor();
-  assert.equal((await mydns.request(`/nic/update?hostname=${host}`, { auth: [host, 'browser-password'] })).status, 401);
+  assert.equal(
+    (await mydns.request(`/nic/update?hostname=${host}`, { auth: [host, 'browser-password'] })).status,
+    401,
+  );
   assert.equal((await mydns.request(`/u.php?token=${token}`)).body, 'nochg 127.0.0.1');
 
   // Sign out and back in with the new password, with the keyboard only.
@@ -132,7 +135,10 @@ test('register, watch an update arrive, use a token from curl, change the passwo
 });
 
 test('the pages are readable on a phone and the registration form works without JavaScript', async () => {
-  const context = await browser.newContext({ viewport: { width: 375, height: 740 }, javaScriptEnabled: false });
+  const context = await browser.newContext({
+    viewport: { width: 375, height: 740 },
+    javaScriptEnabled: false,
+  });
   const page = await context.newPage();
   await page.goto(`${mydns.url}/register`);
   const overflow = Number(await page.evaluate('document.documentElement.scrollWidth - window.innerWidth'));
