@@ -13,6 +13,8 @@ import type { PowerDnsTarget } from './mydns.ts';
 export interface PrivatePowerDns extends PowerDnsTarget {
   stop(): Promise<void>;
   restart(): Promise<void>;
+  /** Stops it, throws its whole database away and starts it empty. */
+  wipe(): Promise<void>;
   /** Stops it for good and removes its folder. */
   remove(): Promise<void>;
 }
@@ -34,6 +36,11 @@ export async function startPrivatePowerDns(): Promise<PrivatePowerDns> {
     },
     async restart() {
       await server?.stop();
+      server = await startManagedPowerDns({ dir, dnsPort, apiPort, logger });
+    },
+    async wipe() {
+      await server?.stop();
+      rmSync(join(dir, 'pdns.sqlite3'), { force: true });
       server = await startManagedPowerDns({ dir, dnsPort, apiPort, logger });
     },
     async remove() {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
 import {
   isProcessAlive,
@@ -53,6 +53,8 @@ async function createSqliteDatabase(path: string): Promise<void> {
     throw new StartupError(`the PowerDNS sqlite schema (${SQLITE_SCHEMA}) is missing: ${INSTALL_HINT}`);
   }
   // sql.js is SQLite compiled to WebAssembly: no sqlite3 binary or native addon needed.
+  // A journal left beside a removed database would be replayed into the new one.
+  for (const leftover of [`${path}-wal`, `${path}-shm`, `${path}-journal`]) rmSync(leftover, { force: true });
   const SQL = await initSqlJs();
   const db = new SQL.Database();
   db.exec(readFileSync(SQLITE_SCHEMA, 'utf8'));
