@@ -343,6 +343,13 @@ describe('activity', () => {
       .db('hosts')
       .where({ name: 'seen' })
       .update({ last_seen_at: mydns.db.raw("now() - interval '61 minutes'") });
+
+    // The change is announced to the host cache asynchronously; wait until it is dropped.
+    const deadline = Date.now() + 5000;
+    while (mydns.services.hostCache.holds('seen')) {
+      assert.ok(Date.now() < deadline, 'the host cache drops the changed row');
+      await new Promise((r) => setTimeout(r, 10));
+    }
     const old = await lastSeen();
     assert.equal(
       (await mydns.request('/nic/update?hostname=seen&myip=198.51.100.90', { auth })).body,

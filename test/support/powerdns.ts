@@ -19,12 +19,21 @@ export interface PrivatePowerDns extends PowerDnsTarget {
   remove(): Promise<void>;
 }
 
-export async function startPrivatePowerDns(): Promise<PrivatePowerDns> {
+export async function startPrivatePowerDns(
+  options: { extraConfig?: readonly string[] } = {},
+): Promise<PrivatePowerDns> {
   const dir = mkdtempSync(join(harness().workDir, 'pdns-'));
   const dnsPort = await freePort();
   const apiPort = await freePort();
   const logger = createLogger({ level: 'error', format: 'pretty', silent: !process.env.TEST_LOG });
-  let server: ManagedPowerDns | undefined = await startManagedPowerDns({ dir, dnsPort, apiPort, logger });
+  const extraConfig = options.extraConfig ?? [];
+  let server: ManagedPowerDns | undefined = await startManagedPowerDns({
+    dir,
+    dnsPort,
+    apiPort,
+    logger,
+    extraConfig,
+  });
   const first = server;
   return {
     apiUrl: first.apiUrl,
@@ -36,12 +45,12 @@ export async function startPrivatePowerDns(): Promise<PrivatePowerDns> {
     },
     async restart() {
       await server?.stop();
-      server = await startManagedPowerDns({ dir, dnsPort, apiPort, logger });
+      server = await startManagedPowerDns({ dir, dnsPort, apiPort, logger, extraConfig });
     },
     async wipe() {
       await server?.stop();
       rmSync(join(dir, 'pdns.sqlite3'), { force: true });
-      server = await startManagedPowerDns({ dir, dnsPort, apiPort, logger });
+      server = await startManagedPowerDns({ dir, dnsPort, apiPort, logger, extraConfig });
     },
     async remove() {
       await server?.stop();

@@ -72,6 +72,18 @@ const schema = z.object({
   MYDNS_MAINTENANCE_INTERVAL: zDuration.default(60_000),
   MYDNS_RECONCILE_INTERVAL: zDuration.default(3_600_000),
   MYDNS_OPERATOR_RECORDS: zList.default([]),
+  MYDNS_SECONDARIES: zList
+    .transform((items, ctx) => {
+      for (const item of items) {
+        const match = /^\[?([0-9a-fA-F:.]+?)\]?(?::([0-9]{1,5}))?$/.exec(item);
+        const address = match?.[1] ? parseIpAddress(match[1]) : undefined;
+        if (!address || (match?.[2] !== undefined && Number(match[2]) > 65535)) {
+          ctx.addIssue({ code: 'custom', message: `"${item}" is not an address or address:port` });
+        }
+      }
+      return items;
+    })
+    .default([]),
   MYDNS_HISTORY_MAX_PER_HOST: z.coerce.number().int().min(0).max(100_000).default(200),
   MYDNS_HISTORY_MAX_AGE: zDuration.default(90 * 86_400_000),
   MYDNS_RELAY_ADDRESS: zList
@@ -151,6 +163,8 @@ export interface Config {
     /** Names in the zone that belong to the operator, not to MyDNS (`@`, `www`, `*.lab`). */
     readonly operatorRecords: readonly string[];
   };
+  /** Secondaries PowerDNS notifies (ip or ip:port); none means a Native zone. */
+  readonly secondaries: readonly string[];
   /** The relay's public addresses, published for `mx.<zone>` and `*.mx.<zone>`. */
   readonly relayAddresses: readonly string[];
   readonly pushTimeoutMs: number;
@@ -203,6 +217,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       historyMaxAgeMs: s.MYDNS_HISTORY_MAX_AGE,
     },
     relayAddresses: s.MYDNS_RELAY_ADDRESS,
+    secondaries: s.MYDNS_SECONDARIES,
     reconcile: { intervalMs: s.MYDNS_RECONCILE_INTERVAL, operatorRecords: s.MYDNS_OPERATOR_RECORDS },
     pushTimeoutMs: s.MYDNS_PUSH_TIMEOUT,
     blockedUserAgents: s.MYDNS_BLOCKED_USER_AGENTS.map((agent) => agent.toLowerCase()),

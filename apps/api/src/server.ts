@@ -126,7 +126,11 @@ export async function startMyDns(config: Config, logger: Logger, shutdown: Shutd
       throw new StartupError(`the PowerDNS API at ${apiUrl} does not answer: ${error.message}`);
     });
   }
-  await ensureZone(dns, { zone: config.zone, nameservers: config.nameservers }, logger);
+  await ensureZone(
+    dns,
+    { zone: config.zone, nameservers: config.nameservers, secondaries: config.secondaries },
+    logger,
+  );
   // Records that follow settings, written at every start (REPLACE is idempotent).
   await dns.patchZone(config.zone, zoneRrsets(config.zone, config.relayAddresses, config.recordTtl));
 

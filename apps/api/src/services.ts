@@ -104,6 +104,7 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
       metrics.patchSeconds.observe(ms / 1000);
     },
     onError: () => metrics.powerdnsErrors.inc(),
+    notifySecondaries: config.secondaries.length > 0,
   });
   zoneWriterRef = zoneWriter;
   const reconciler = createMyDnsReconciler(config, { store: dnsStore, dns: deps.dns, logger: deps.logger });
@@ -210,6 +211,7 @@ export function createMyDnsReconciler(
     zone: config.zone,
     ttl: config.recordTtl,
     nameservers: config.nameservers,
+    secondaries: config.secondaries,
     relayAddresses: config.relayAddresses,
     operatorRecords: config.reconcile.operatorRecords,
     store: deps.store,

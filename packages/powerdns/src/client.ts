@@ -27,11 +27,12 @@ export interface Rrset {
 
 export interface ZoneSpec {
   readonly name: string;
-  readonly kind: 'Native' | 'Master';
+  readonly kind: 'Native' | 'Master' | 'Slave';
+  readonly masters?: readonly string[];
   readonly nameservers: readonly string[];
-  readonly soa: { readonly content: string; readonly ttl: number };
+  /** Our SOA; none for a Slave zone (it comes from the primary). */
+  readonly soa?: { readonly content: string; readonly ttl: number };
   readonly rrsets?: readonly RrsetChange[];
-  readonly alsoNotify?: readonly string[];
 }
 
 export class PowerDnsError extends AppError {
@@ -110,6 +111,11 @@ export interface PowerDnsClient {
   patchZoneEntries(zone: string, entries: readonly ReturnType<typeof patchEntry>[]): Promise<void>;
   listRrsets(zone: string, filter?: { name: string; type?: RecordType }): Promise<Rrset[]>;
   notify(zone: string): Promise<void>;
+  /** Zone kind (Native, Master) and masters (for a Slave zone on a secondary). */
+  setZoneKind(zone: string, kind: 'Native' | 'Master' | 'Slave', masters?: readonly string[]): Promise<void>;
+  /** Replaces one domain metadata kind (e.g. ALSO-NOTIFY) with these values. */
+  setMetadata(zone: string, kind: string, values: readonly string[]): Promise<void>;
+  zoneInfo(zone: string): Promise<{ kind: string; serial: number }>;
 }
 
 export function createPowerDnsClient(options: PowerDnsOptions): PowerDnsClient {
@@ -157,14 +163,18 @@ export function createPowerDnsClient(options: PowerDnsOptions): PowerDnsClient {
             kind: spec.kind,
             nameservers: spec.nameservers.map(canonicalName),
             soa_edit_api: 'INCREASE',
-            ...(spec.alsoNotify ? { also_notify: spec.alsoNotify } : {}),
+            ...(spec.masters ? { masters: spec.masters } : {}),
             rrsets: [
-              {
-                name,
-                type: 'SOA',
-                ttl: spec.soa.ttl,
-                records: [{ content: spec.soa.content, disabled: false }],
-              },
+              ...(spec.soa
+                ? [
+                    {
+                      name,
+                      type: 'SOA',
+                      ttl: spec.soa.ttl,
+                      records: [{ content: spec.soa.content, disabled: false }],
+                    },
+                  ]
+                : []),
               ...(spec.rrsets ?? []).map(patchEntry),
             ],
           },
@@ -193,6 +203,18 @@ export function createPowerDnsClient(options: PowerDnsOptions): PowerDnsClient {
     },
     async notify(zone) {
       await call(() => http.put(`/zones/${zoneId(zone)}/notify`));
+    },
+    async setZoneKind(zone, kind, masters) {
+      await call(() => http.put(`/zones/${zoneId(zone)}`, { kind, ...(masters ? { masters } : {}) }));
+    },
+    async setMetadata(zone, kind, values) {
+      await call(() => http.put(`/zones/${zoneId(zone)}/metadata/${kind}`, { kind, metadata: values }));
+    },
+    async zoneInfo(zone) {
+      const info = await call(() =>
+        http.get<{ kind: string; serial: number }>(`/zones/${zoneId(zone)}`, { params: { rrsets: false } }),
+      );
+      return { kind: info.kind, serial: info.serial };
     },
   };
 }

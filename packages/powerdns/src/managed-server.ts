@@ -32,6 +32,8 @@ export interface ManagedPowerDnsOptions {
   dnsAddress?: string;
   /** Path of pdns_server; found on PATH (and in /usr/sbin) when not given. */
   binary?: string;
+  /** More pdns.conf lines (tests: a secondary). */
+  extraConfig?: readonly string[];
   logger: Logger;
 }
 
@@ -98,6 +100,7 @@ export async function startManagedPowerDns(options: ManagedPowerDnsOptions): Pro
     dnsPort: String(options.dnsPort),
     apiPort: String(options.apiPort),
     apiKey,
+    extra: (options.extraConfig ?? []).join('\n'),
   };
   const config = readFileSync(TEMPLATE, 'utf8').replace(/\{\{(\w+)\}\}/g, (_, key: string) => {
     const value = values[key];

@@ -26,6 +26,7 @@ export interface ReconcilerOptions {
   zone: string;
   ttl: number;
   nameservers: readonly string[];
+  secondaries?: readonly string[];
   relayAddresses: readonly string[];
   /** Names (relative to the zone, `@` for the apex, `*.x` for a subtree) the reconciler leaves alone. */
   operatorRecords: readonly string[];
@@ -113,7 +114,11 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
         if (dryRun) {
           log.warn(`zone ${zone} does not exist in PowerDNS`);
         } else {
-          zoneCreated = await ensureZone(dns, { zone, nameservers: options.nameservers }, log);
+          zoneCreated = await ensureZone(
+            dns,
+            { zone, nameservers: options.nameservers, secondaries: options.secondaries ?? [] },
+            log,
+          );
         }
       }
       const current = new Map<string, { name: string; type: string; ttl: number; records: string[] }>();

@@ -6,6 +6,11 @@ export interface ZoneSetup {
   nameservers: readonly string[];
   /** The SOA's RNAME, as a domain name (hostmaster.<zone>). */
   hostmaster?: string;
+  /**
+   * Secondaries (ip or ip:port) to NOTIFY. With any, the zone is of kind
+   * Master with them as ALSO-NOTIFY, and PowerDNS is a hidden primary.
+   */
+  secondaries?: readonly string[];
 }
 
 /**
@@ -15,6 +20,16 @@ export interface ZoneSetup {
  * within a second), NS from the settings. An existing zone is left alone.
  */
 export async function ensureZone(dns: PowerDnsClient, setup: ZoneSetup, logger: Logger): Promise<boolean> {
+  const created = await createZoneIfMissing(dns, setup, logger);
+  const secondaries = setup.secondaries ?? [];
+  // The secondaries can change between starts: the kind and list follow the settings.
+  const kind = secondaries.length > 0 ? 'Master' : 'Native';
+  if ((await dns.zoneInfo(setup.zone)).kind !== kind) await dns.setZoneKind(setup.zone, kind);
+  await dns.setMetadata(setup.zone, 'ALSO-NOTIFY', secondaries);
+  return created;
+}
+
+async function createZoneIfMissing(dns: PowerDnsClient, setup: ZoneSetup, logger: Logger): Promise<boolean> {
   if (await dns.zoneExists(setup.zone)) return false;
   const primary = setup.nameservers[0] ?? `ns1.${setup.zone}`;
   const hostmaster = setup.hostmaster ?? `hostmaster.${setup.zone}`;

@@ -52,6 +52,11 @@ export interface ZoneWriterOptions {
   sweepIntervalMs?: number;
   /** Called after every PATCH, for metrics. */
   onPatch?: (rrsets: number, ms: number) => void;
+  /**
+   * Hidden primary: after each batch, ask PowerDNS to NOTIFY the secondaries
+   * at once (a PATCH sends none; they would hear only after xfr-cycle-interval).
+   */
+  notifySecondaries?: boolean;
   /** Called when a push attempt fails (PowerDNS down or refusing), for metrics. */
   onError?: (error: unknown) => void;
 }
@@ -148,6 +153,10 @@ export function createZoneWriter(options: ZoneWriterOptions): ZoneWriter {
       );
     }
     for (const id of ids) settle(id, true);
+    if (ids.length > 0 && options.notifySecondaries) {
+      // The change is in; a failed NOTIFY only delays the secondaries until their next check.
+      await dns.notify(zone).catch((error: unknown) => log.warn(`NOTIFY failed: ${errorMessage(error)}`));
+    }
     // Rows another replica pushed never show up in our batch: ask once for the
     // waiters that were already waiting when this cycle began.
     const pushedElsewhere = more ? [] : waitingBefore.filter((id) => waiters.has(id));
