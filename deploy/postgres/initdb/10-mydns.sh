@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# MyDNS: creates the PowerDNS and MyDNS roles and databases and loads the
+# PowerDNS schema. The official postgres image runs *.sh files in
+# /docker-entrypoint-initdb.d once, on an empty data volume; later starts skip
+# them, so a password changed in .env afterwards must be changed in Postgres
+# too (ALTER ROLE; see README "Deploying with docker compose").
+#
+# The SQL sits in sql/ beside this script (the image ignores sub-folders there),
+# so that test/integration/compose-topology.test.ts runs the same statements.
+# The image may run this file or source it: no `exit`, no `set -u`.
+set -eo pipefail
+
+sql="$(dirname "${BASH_SOURCE[0]}")/sql"
+
+psql --no-psqlrc --quiet --set ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" \
+  --set pdns_user=pdns --set pdns_db=pdns --set pdns_password="${PDNS_DB_PASSWORD:?is not set}" \
+  --set app_user=mydns --set app_db=mydns --set app_password="${MYDNS_DB_PASSWORD:?is not set}" \
+  --file "$sql/roles.sql"
+
+# As the pdns role, so that PowerDNS owns its tables.
+PGPASSWORD="$PDNS_DB_PASSWORD" psql --no-psqlrc --quiet --set ON_ERROR_STOP=1 --username pdns --dbname pdns \
+  --file "$sql/pdns-schema.pgsql.sql"
