@@ -10,7 +10,7 @@
  *   npm test -- <file>...    only these files
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { createDatabase, freePort, migrateLatest, startEmbeddedPostgres } from '@mydns/db';
@@ -29,6 +29,42 @@ function findTests(dir: string, out: string[] = []): string[] {
     else if (entry.endsWith('.test.ts')) out.push(path);
   }
   return out;
+}
+
+/**
+ * Issue 5 §3: the logs of the whole run hold none of the passwords, tokens or
+ * keys the tests used, no update token of any kind and no Authorization value.
+ */
+function checkLogsForSecrets(logFile: string, secretsFile: string): number {
+  const log = existsSync(logFile) ? readFileSync(logFile, 'utf8') : '';
+  const secrets = existsSync(secretsFile)
+    ? [
+        ...new Set(
+          readFileSync(secretsFile, 'utf8')
+            .split('\n')
+            .filter(Boolean)
+            .map((line) => JSON.parse(line) as string),
+        ),
+      ]
+    : [];
+  const problems: string[] = [];
+  for (const secret of secrets)
+    if (log.includes(secret)) problems.push(`a secret the tests used (${secret.slice(0, 3)}…)`);
+  if (/mydns_[A-Za-z0-9_-]{43}/.test(log)) problems.push('an update token');
+  if (/basic [A-Za-z0-9+/=]{8,}/i.test(log)) problems.push('an Authorization value');
+  const lines = log.split('\n').length - 1;
+  if (lines === 0) {
+    console.error('✖ the log check found no log lines: the run wrote none, so it proves nothing');
+    return 1;
+  }
+  if (problems.length > 0) {
+    console.error(`✖ the logs of this run (${logFile}) contain ${problems.join(', ')}`);
+    return problems.length;
+  }
+  console.log(
+    `✔ the logs of this run hold no secret (${lines} lines checked against ${secrets.length} secrets)`,
+  );
+  return 0;
 }
 
 async function main(): Promise<number> {
@@ -95,6 +131,8 @@ async function main(): Promise<number> {
       shutdown.add('powerdns', () => pdns.stop());
 
       Object.assign(env, {
+        MYDNS_TEST_LOG_FILE: join(workDir, 'test-run.log'),
+        MYDNS_TEST_SECRETS_FILE: join(workDir, 'test-secrets.txt'),
         MYDNS_TEST_PG_URL: adminUrl,
         MYDNS_TEST_PDNS_API_URL: pdns.apiUrl,
         MYDNS_TEST_PDNS_API_KEY: pdns.apiKey,
@@ -115,9 +153,13 @@ async function main(): Promise<number> {
       ],
       { cwd: root, env, stdio: 'inherit' },
     );
-    return await new Promise<number>((done) =>
-      child.on('exit', (code, signal) => done(code ?? (signal ? 1 : 0))),
+    const code = await new Promise<number>((done) =>
+      child.on('exit', (exit, signal) => done(exit ?? (signal ? 1 : 0))),
     );
+    const leaks = env.MYDNS_TEST_LOG_FILE
+      ? checkLogsForSecrets(env.MYDNS_TEST_LOG_FILE, env.MYDNS_TEST_SECRETS_FILE ?? '')
+      : 0;
+    return code === 0 && leaks > 0 ? 1 : code;
   } catch (error) {
     console.error(`npm test: ${errorMessage(error)}`);
     return 1;

@@ -7,6 +7,7 @@ import { type Config, loadConfig } from '../../apps/api/src/config.ts';
 import { type RunningMyDns, startMyDns } from '../../apps/api/src/server.ts';
 import { createDnsQuery, type DnsQuery } from './dns.ts';
 import { harness, TEMPLATE_DATABASE } from './harness.ts';
+import { noteSecret, noteSecretsOf } from './secrets.ts';
 
 export interface PowerDnsTarget {
   readonly apiUrl: string;
@@ -93,19 +94,25 @@ export async function startTestMyDns(
     ...options.env,
   });
   const config: Config = { ...loaded, http: { port: 0, address: '127.0.0.1' } };
+  // Everything at debug level goes to the run's log file, which test/run.ts
+  // searches for secrets afterwards.
+  const logFile = process.env.MYDNS_TEST_LOG_FILE;
   const logger = createLogger({
-    level: process.env.TEST_LOG ? 'debug' : 'error',
+    level: process.env.TEST_LOG || logFile ? 'debug' : 'error',
     format: 'pretty',
     silent: !process.env.TEST_LOG,
+    ...(logFile ? { file: logFile } : {}),
   });
   const shutdown = createShutdown(logger);
   const running = await startMyDns(config, logger, shutdown);
   const pdns = createPowerDnsClient({ apiUrl: target.apiUrl, apiKey: target.apiKey });
+  noteSecret(target.apiKey);
   const query = createDnsQuery(target.dnsPort);
 
   const request: TestMyDns['request'] = async (path, requestOptions = {}) => {
     const headers: Record<string, string> = { ...requestOptions.headers };
     if (requestOptions.auth) headers.authorization = basic(...requestOptions.auth);
+    noteSecretsOf(path, requestOptions.auth, requestOptions.body);
     const response = await fetch(`${running.url}${path}`, {
       method: requestOptions.method ?? 'GET',
       headers,

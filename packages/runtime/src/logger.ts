@@ -8,6 +8,8 @@ export interface LoggerOptions {
   format: 'json' | 'pretty';
   /** Tests pass true: they log nothing unless asked. */
   silent?: boolean;
+  /** Also (tests: instead of the console when `silent`) write JSON lines to this file. */
+  file?: string;
 }
 
 /**
@@ -36,10 +38,20 @@ export function createLogger(options: LoggerOptions): Logger {
             return `${String(timestamp)} ${level}${where} ${String(message)}${extra}`;
           }),
         );
+  const transports: winston.transport[] = [];
+  if (!options.silent) transports.push(new winston.transports.Console({ stderrLevels: ['error', 'warn'] }));
+  if (options.file) {
+    transports.push(
+      new winston.transports.File({
+        filename: options.file,
+        format: winston.format.combine(redact(), winston.format.timestamp(), winston.format.json()),
+      }),
+    );
+  }
   return winston.createLogger({
     level: options.level,
     format,
-    silent: options.silent ?? false,
-    transports: [new winston.transports.Console({ stderrLevels: ['error', 'warn'] })],
+    // winston warns when a logger has no transport at all; a silent one keeps it quiet.
+    transports: transports.length > 0 ? transports : [new winston.transports.Console({ silent: true })],
   });
 }
