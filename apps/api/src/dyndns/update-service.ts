@@ -118,15 +118,8 @@ export function createUpdateService(deps: UpdateServiceDeps): UpdateService {
     const applied = await deps.hosts.applyAddressChange(host.id, change(plan.v4), change(plan.v6));
     if (!applied) return unchanged({ code: 'nochg', addresses: confirmed });
     const pushed = await deps.zoneWriter.push(applied.outboxId, deps.pushTimeoutMs);
-    const from = [applied.oldIpv4, applied.oldIpv6].filter(Boolean).join(',') || '-';
-    const to = [applied.ipv4, applied.ipv6].filter(Boolean).join(',') || '-';
-    if (pushed) context.logger.info('good', { host: host.name, from, to });
-    else
-      context.logger.warn('dnserr: change kept, PowerDNS has not taken it yet', {
-        host: host.name,
-        from,
-        to,
-      });
+    if (!pushed)
+      context.logger.warn('PowerDNS has not taken the change yet; it stays pending', { host: host.name });
     return {
       result: pushed ? { code: 'good', addresses: confirmed } : { code: 'dnserr' },
       before: { ipv4: applied.oldIpv4, ipv6: applied.oldIpv6 },
@@ -163,12 +156,23 @@ export function createUpdateService(deps: UpdateServiceDeps): UpdateService {
         }
       }
       const outcome = own ? await own : undefined;
+      const result = outcome?.result.code ?? results[0]?.code ?? 'nohost';
+      const addresses = (ipv4: string | null, ipv6: string | null) =>
+        [ipv4, ipv6].filter(Boolean).join(',') || '-';
+      // One line per update: host, result, old → new. A repeated nochg (the bulk
+      // of all traffic) is logged at debug level only.
+      context.logger.log(result === 'nochg' ? 'debug' : 'info', 'update', {
+        host: host.name,
+        result,
+        from: addresses(outcome?.before.ipv4 ?? host.ipv4, outcome?.before.ipv6 ?? host.ipv6),
+        to: addresses(outcome?.after.ipv4 ?? host.ipv4, outcome?.after.ipv6 ?? host.ipv6),
+      });
       deps.history.record({
         hostId: host.id,
         at: new Date(),
         sourceAddress: context.client.text,
         userAgent: context.userAgent?.slice(0, 256) ?? null,
-        result: outcome?.result.code ?? results[0]?.code ?? 'nohost',
+        result,
         oldIpv4: outcome?.before.ipv4 ?? host.ipv4,
         oldIpv6: outcome?.before.ipv6 ?? host.ipv6,
         newIpv4: outcome?.after.ipv4 ?? host.ipv4,
