@@ -5,6 +5,7 @@ import express, { type RequestHandler, type Response, Router } from 'express';
 import type { Authenticator, Credential } from '../auth/authenticator.ts';
 import type { RateLimiter } from '../auth/rate-limiter.ts';
 import { parseBasicAuthorization } from '../dyndns/parse-update-request.ts';
+import { asyncHandler } from '../http/async-handler.ts';
 import { sameSecret, type WebSessions } from '../web/sessions.ts';
 import { checkMailSettings, type HostsService, type Pushed } from './hosts-service.ts';
 
@@ -104,20 +105,10 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
     else res.status(status).json(body);
   };
 
-  const wrap =
-    (handler: RequestHandler): RequestHandler =>
-    async (req, res, next) => {
-      try {
-        await handler(req, res, next);
-      } catch (error) {
-        next(error);
-      }
-    };
-
   router.post(
     '/api/v1/hosts',
     json,
-    wrap(async (req, res) => {
+    asyncHandler(async (req, res) => {
       if (!deps.registrationLimiter.hit(res.locals.client.text)) {
         throw tooManyRequests('too many registrations from this address; try again later');
       }
@@ -140,7 +131,7 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
     '/api/v1/hosts/:name',
     passwordOnly,
     json,
-    wrap(async (req, res) => {
+    asyncHandler(async (req, res) => {
       const body = (req.body ?? {}) as Record<string, unknown>;
       const unknown = Object.keys(body).filter((key) => key !== 'password' && key !== 'mail');
       if (unknown.length > 0) {
@@ -163,7 +154,7 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
   router.delete(
     '/api/v1/hosts/:name',
     passwordOnly,
-    wrap(async (_req, res) => {
+    asyncHandler(async (_req, res) => {
       const pushed = await deps.hosts.remove(res.locals.host);
       res.locals.logger.info('host deleted', { host: res.locals.host.name });
       answerPushed(res, pushed, 204);
@@ -174,7 +165,7 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
     '/api/v1/hosts/:name/tokens',
     passwordOnly,
     json,
-    wrap(async (req, res) => {
+    asyncHandler(async (req, res) => {
       const created = await deps.hosts.createToken(res.locals.host, req.body?.label);
       res.status(201).json(created);
     }),
@@ -183,7 +174,7 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
   router.get(
     '/api/v1/hosts/:name/tokens',
     passwordOnly,
-    wrap(async (_req, res) => {
+    asyncHandler(async (_req, res) => {
       res.json({ tokens: await deps.hosts.listTokens(res.locals.host) });
     }),
   );
@@ -191,7 +182,7 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
   router.delete(
     '/api/v1/hosts/:name/tokens/:id',
     passwordOnly,
-    wrap(async (req, res) => {
+    asyncHandler(async (req, res) => {
       const id = Number(req.params.id);
       if (!Number.isSafeInteger(id) || id < 1)
         throw new AppError('token_not_found', 'no such token', { status: 404 });
@@ -204,7 +195,7 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
     '/api/v1/hosts/:name/acme-challenge',
     passwordOrToken,
     json,
-    wrap(async (req, res) => {
+    asyncHandler(async (req, res) => {
       const value = req.body?.value;
       const pushed = await deps.hosts.addAcmeValue(res.locals.host, value);
       answerPushed(res, pushed, 201, { name: `_acme-challenge.${res.locals.host.name}.${deps.zone}`, value });
@@ -214,7 +205,7 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
   router.delete(
     '/api/v1/hosts/:name/acme-challenge/:value',
     passwordOrToken,
-    wrap(async (req, res) => {
+    asyncHandler(async (req, res) => {
       const pushed = await deps.hosts.removeAcmeValue(res.locals.host, String(req.params.value));
       answerPushed(res, pushed, 204);
     }),
@@ -223,7 +214,7 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
   router.get(
     '/api/v1/hosts/:name/history',
     passwordOnly,
-    wrap(async (req, res) => {
+    asyncHandler(async (req, res) => {
       const asked = new URL(req.originalUrl, 'http://localhost').searchParams.get('limit');
       const limit = Math.min(Math.max(Number(asked ?? 100) || 100, 1), 1000);
       res.json({ history: await deps.hosts.history(res.locals.host, limit) });

@@ -3,6 +3,7 @@ import { AppError } from '@mydns/runtime';
 import express, { type Request, type RequestHandler, type Response, Router } from 'express';
 import type { Config } from '../config.ts';
 import type { HostsService } from '../hosts/hosts-service.ts';
+import { asyncHandler } from '../http/async-handler.ts';
 import type { Services } from '../services.ts';
 import { html, type SafeHtml } from './html.ts';
 import {
@@ -120,15 +121,6 @@ export function createWebRouter(deps: WebDeps): Router {
     }
     next();
   };
-  const wrap =
-    (handler: RequestHandler): RequestHandler =>
-    async (req, res, next) => {
-      try {
-        await handler(req, res, next);
-      } catch (error) {
-        next(error);
-      }
-    };
 
   const renderDashboard = async (
     req: Request,
@@ -196,7 +188,7 @@ export function createWebRouter(deps: WebDeps): Router {
   router.post(
     '/register',
     form,
-    wrap(async (req, res) => {
+    asyncHandler(async (req, res) => {
       const csrf = sessions.anonymousCsrf(req, res);
       const values = { hostname: field(req.body, 'hostname'), email: field(req.body, 'email') };
       const again = (errors: string[], status = 400) =>
@@ -236,7 +228,7 @@ export function createWebRouter(deps: WebDeps): Router {
   router.post(
     '/login',
     form,
-    wrap(async (req, res) => {
+    asyncHandler(async (req, res) => {
       const csrf = sessions.anonymousCsrf(req, res);
       const values = { hostname: field(req.body, 'hostname') };
       const again = (errors: string[], status: number) =>
@@ -267,7 +259,7 @@ export function createWebRouter(deps: WebDeps): Router {
     form,
     requireSession,
     checkCsrf,
-    wrap(async (req, res) => {
+    asyncHandler(async (req, res) => {
       await sessions.end(req, res);
       res.redirect(303, '/');
     }),
@@ -276,7 +268,7 @@ export function createWebRouter(deps: WebDeps): Router {
   router.get(
     '/dashboard',
     requireSession,
-    wrap(async (req, res) => renderDashboard(req, res)),
+    asyncHandler(async (req, res) => renderDashboard(req, res)),
   );
 
   router.post(
@@ -284,7 +276,7 @@ export function createWebRouter(deps: WebDeps): Router {
     form,
     requireSession,
     checkCsrf,
-    wrap(async (req, res) => {
+    asyncHandler(async (req, res) => {
       const host = (res.locals.session as WebSession).host;
       try {
         const created = await hosts.createToken(host, field(req.body, 'label'));
@@ -302,7 +294,7 @@ export function createWebRouter(deps: WebDeps): Router {
     form,
     requireSession,
     checkCsrf,
-    wrap(async (req, res) => {
+    asyncHandler(async (req, res) => {
       const host = (res.locals.session as WebSession).host;
       const id = Number(req.params.id);
       if (Number.isSafeInteger(id) && id > 0) await hosts.revokeToken(host, id).catch(() => undefined);
@@ -315,7 +307,7 @@ export function createWebRouter(deps: WebDeps): Router {
     form,
     requireSession,
     checkCsrf,
-    wrap(async (req, res) => {
+    asyncHandler(async (req, res) => {
       const host = await hosts.get((res.locals.session as WebSession).host.name);
       const portText = field(req.body, 'port').trim();
       const fingerprint = field(req.body, 'fingerprint').trim();
@@ -342,7 +334,7 @@ export function createWebRouter(deps: WebDeps): Router {
     form,
     requireSession,
     checkCsrf,
-    wrap(async (req, res) => {
+    asyncHandler(async (req, res) => {
       const session = res.locals.session as WebSession;
       const host = await hosts.get(session.host.name);
       const fail = (message: string, status = 400) =>
@@ -368,7 +360,7 @@ export function createWebRouter(deps: WebDeps): Router {
     form,
     requireSession,
     checkCsrf,
-    wrap(async (req, res) => {
+    asyncHandler(async (req, res) => {
       const session = res.locals.session as WebSession;
       const host = await hosts.get(session.host.name);
       const name = fqdn(host.name, config.zone);
@@ -397,7 +389,7 @@ export function createWebRouter(deps: WebDeps): Router {
   /** Live availability for the registration form (the form works without it). */
   router.get(
     '/api/v1/availability/:name',
-    wrap(async (req, res) => {
+    asyncHandler(async (req, res) => {
       const check = checkRegistrableLabel(String(req.params.name ?? ''), config.zone);
       if (!check.ok) {
         res.json({ available: false, message: check.message });
