@@ -22,6 +22,8 @@ import { type LoadResult, runLoad } from './load.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 const PASSWORD = 'bench-password';
+/** BENCH_ONLY=1,3 runs some of the three benchmarks (the third needs the second's figure, so it runs it too). */
+const ONLY = new Set((process.env.BENCH_ONLY ?? '1,2,3').split(',').map((part) => part.trim()));
 /** Open connections: routers and scripts talking at once. */
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const GOOD_CONCURRENCY = Number(process.env.BENCH_GOOD_CONCURRENCY ?? 250);
@@ -192,7 +194,7 @@ async function main() {
   );
 
   // 1. nochg vs hello-world, with the update history on (the default) and off.
-  {
+  if (ONLY.has('1')) {
     const zone = 'nochg.bench';
     await createHosts(db, 'n', 200, hash, '10.0.0.1');
     const nochgPath = (i: number) => `/nic/update?hostname=n${(i % 200) + 1}&myip=10.0.0.1`;
@@ -238,8 +240,8 @@ async function main() {
   }
 
   // 2. good updates, 1,000 hosts, vs direct PATCHes.
-  let goodSmall: LoadResult;
-  {
+  let goodSmall: LoadResult | undefined;
+  if (ONLY.has('2') || ONLY.has('3')) {
     const zone = 'good1k.bench';
     await ensureZone(dns, zone);
     await createHosts(db, 'a', 1000, hash, null);
@@ -259,7 +261,7 @@ async function main() {
   }
 
   // 3. the same with 100,000 hosts in the zone.
-  {
+  if (ONLY.has('3') && goodSmall) {
     const zone = 'good100k.bench';
     await ensureZone(dns, zone);
     const seeded = performance.now();

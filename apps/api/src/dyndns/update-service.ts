@@ -161,12 +161,15 @@ export function createUpdateService(deps: UpdateServiceDeps): UpdateService {
         [ipv4, ipv6].filter(Boolean).join(',') || '-';
       // One line per update: host, result, old → new. A repeated nochg (the bulk
       // of all traffic) is logged at debug level only.
-      context.logger.log(result === 'nochg' ? 'debug' : 'info', 'update', {
-        host: host.name,
-        result,
-        from: addresses(outcome?.before.ipv4 ?? host.ipv4, outcome?.before.ipv6 ?? host.ipv6),
-        to: addresses(outcome?.after.ipv4 ?? host.ipv4, outcome?.after.ipv6 ?? host.ipv6),
-      });
+      const level = result === 'nochg' ? 'debug' : 'info';
+      if (context.logger.isLevelEnabled(level)) {
+        context.logger.log(level, 'update', {
+          host: host.name,
+          result,
+          from: addresses(outcome?.before.ipv4 ?? host.ipv4, outcome?.before.ipv6 ?? host.ipv6),
+          to: addresses(outcome?.after.ipv4 ?? host.ipv4, outcome?.after.ipv6 ?? host.ipv6),
+        });
+      }
       deps.history.record({
         hostId: host.id,
         at: new Date(),
