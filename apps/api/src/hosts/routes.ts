@@ -7,7 +7,8 @@ import type { RateLimiter } from '../auth/rate-limiter.ts';
 import { parseBasicAuthorization } from '../dyndns/parse-update-request.ts';
 import { asyncHandler } from '../http/async-handler.ts';
 import { sameSecret, type WebSessions } from '../web/sessions.ts';
-import { checkMailSettings, type HostsService, type Pushed } from './hosts-service.ts';
+import type { HostsService, Pushed } from './hosts-service.ts';
+import { checkMailSettings } from './mail-settings.ts';
 
 declare global {
   namespace Express {

@@ -5,18 +5,11 @@ import type { Config } from '../config.ts';
 import type { HostsService } from '../hosts/hosts-service.ts';
 import { asyncHandler } from '../http/async-handler.ts';
 import type { Services } from '../services.ts';
+import { addDashboardRoutes } from './dashboard-routes.ts';
+import { field, send } from './form.ts';
 import { html, type SafeHtml } from './html.ts';
-import {
-  dashboardPage,
-  type FormState,
-  landingPage,
-  layout,
-  loginPage,
-  messagePage,
-  registerPage,
-} from './pages.ts';
+import { landingPage, layout, loginPage, messagePage, registerPage } from './pages.ts';
 import { sameSecret, type WebSession, type WebSessions } from './sessions.ts';
-import { buildSetups } from './setups.ts';
 
 /**
  * The owner's web pages (issue 3 §1): registration, sign-in, the dashboard and
@@ -38,34 +31,6 @@ declare global {
       session: WebSession | undefined;
     }
   }
-}
-
-/** Fixed notices a redirect may name (never text from the request). */
-const NOTICES: Record<string, string> = {
-  'token-revoked': 'The token was revoked; clients using it are refused from now on.',
-  'mail-saved': 'Mail forwarding settings saved.',
-  'password-changed': 'Password changed. Other sessions were signed out.',
-  welcome: 'Welcome! Set up an updater below; your hostname gets an address with its first update.',
-};
-
-function send(res: Response, status: number, page: SafeHtml): void {
-  res.status(status).type('html').setHeader('Cache-Control', 'no-store');
-  res.send(page.value);
-}
-
-function field(body: unknown, name: string): string {
-  const value = (body as Record<string, unknown> | undefined)?.[name];
-  return typeof value === 'string' ? value : '';
-}
-
-/** The address clients reach this service at: the setting, or the request's own Host. */
-function baseUrl(config: Config, req: Request, res: Response): string {
-  if (config.publicUrl) return config.publicUrl;
-  const host = req.headers.host ?? '';
-  const safe = /^[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$/.test(host)
-    ? host
-    : `localhost:${config.http.port}`;
-  return `${res.locals.https ? 'https' : 'http'}://${safe}`;
 }
 
 export function createWebRouter(deps: WebDeps): Router {
@@ -120,42 +85,6 @@ export function createWebRouter(deps: WebDeps): Router {
       return;
     }
     next();
-  };
-
-  const renderDashboard = async (
-    req: Request,
-    res: Response,
-    extra: { state?: FormState; newToken?: { label: string; token: string } } = {},
-    status = 200,
-  ) => {
-    const session = res.locals.session as WebSession;
-    const host = await hosts.get(session.host.name);
-    const view = hosts.view(host);
-    const [tokens, history] = await Promise.all([hosts.listTokens(host), hosts.history(host, 20)]);
-    const noticeKey = new URL(req.originalUrl, 'http://x').searchParams.get('notice') ?? '';
-    const notice = NOTICES[noticeKey];
-    const state: FormState = extra.state ?? (notice ? { notice } : {});
-    page(
-      req,
-      res,
-      view.hostname,
-      dashboardPage({
-        host: view,
-        csrf: session.csrf,
-        inactivityDays: config.lifecycle.inactivityDays,
-        tokens,
-        history,
-        setups: buildSetups({
-          baseUrl: baseUrl(config, req, res),
-          hostname: view.hostname,
-          secret: extra.newToken?.token ?? 'YOUR_TOKEN',
-        }),
-        ...(extra.newToken ? { newToken: extra.newToken } : {}),
-        state,
-        now: new Date(),
-      }),
-      status,
-    );
   };
 
   router.use(withSession);
@@ -265,126 +194,7 @@ export function createWebRouter(deps: WebDeps): Router {
     }),
   );
 
-  router.get(
-    '/dashboard',
-    requireSession,
-    asyncHandler(async (req, res) => renderDashboard(req, res)),
-  );
-
-  router.post(
-    '/dashboard/tokens',
-    form,
-    requireSession,
-    checkCsrf,
-    asyncHandler(async (req, res) => {
-      const host = (res.locals.session as WebSession).host;
-      try {
-        const created = await hosts.createToken(host, field(req.body, 'label'));
-        await renderDashboard(req, res, { newToken: { label: created.label, token: created.token } });
-      } catch (error) {
-        if (error instanceof AppError && error.status < 500)
-          return renderDashboard(req, res, { state: { errors: [error.message] } }, error.status);
-        throw error;
-      }
-    }),
-  );
-
-  router.post(
-    '/dashboard/tokens/:id/revoke',
-    form,
-    requireSession,
-    checkCsrf,
-    asyncHandler(async (req, res) => {
-      const host = (res.locals.session as WebSession).host;
-      const id = Number(req.params.id);
-      if (Number.isSafeInteger(id) && id > 0) await hosts.revokeToken(host, id).catch(() => undefined);
-      res.redirect(303, '/dashboard?notice=token-revoked');
-    }),
-  );
-
-  router.post(
-    '/dashboard/mail',
-    form,
-    requireSession,
-    checkCsrf,
-    asyncHandler(async (req, res) => {
-      const host = await hosts.get((res.locals.session as WebSession).host.name);
-      const portText = field(req.body, 'port').trim();
-      const fingerprint = field(req.body, 'fingerprint').trim();
-      try {
-        await hosts.updateMail(host, {
-          enabled: field(req.body, 'enabled') === 'on',
-          port: portText === '' ? null : /^[0-9]{1,5}$/.test(portText) ? Number(portText) : Number.NaN,
-          clientAddress: field(req.body, 'clientAddress'),
-          tls: field(req.body, 'tls'),
-          fingerprint: fingerprint === '' ? null : fingerprint,
-        });
-        res.redirect(303, '/dashboard?notice=mail-saved');
-      } catch (error) {
-        if (error instanceof AppError && error.status < 500) {
-          return renderDashboard(req, res, { state: { errors: [error.message] } }, 400);
-        }
-        throw error;
-      }
-    }),
-  );
-
-  router.post(
-    '/dashboard/password',
-    form,
-    requireSession,
-    checkCsrf,
-    asyncHandler(async (req, res) => {
-      const session = res.locals.session as WebSession;
-      const host = await hosts.get(session.host.name);
-      const fail = (message: string, status = 400) =>
-        renderDashboard(req, res, { state: { errors: [message] } }, status);
-      const current = await services.authenticator.verify(host, field(req.body, 'current'));
-      if (current?.via !== 'password') return fail('The current password is wrong.', 401);
-      if (field(req.body, 'password') !== field(req.body, 'confirm'))
-        return fail('The two new passwords differ.');
-      try {
-        await hosts.changePassword(host, field(req.body, 'password'));
-      } catch (error) {
-        if (error instanceof AppError && error.status < 500) return fail(error.message);
-        throw error;
-      }
-      await sessions.endOthers(host, session);
-      res.locals.logger.info('password changed', { host: host.name });
-      res.redirect(303, '/dashboard?notice=password-changed');
-    }),
-  );
-
-  router.post(
-    '/dashboard/delete',
-    form,
-    requireSession,
-    checkCsrf,
-    asyncHandler(async (req, res) => {
-      const session = res.locals.session as WebSession;
-      const host = await hosts.get(session.host.name);
-      const name = fqdn(host.name, config.zone);
-      const typed = field(req.body, 'confirm').trim().toLowerCase();
-      const fail = (message: string, status = 400) =>
-        renderDashboard(req, res, { state: { errors: [message] } }, status);
-      if (typed !== name && typed !== host.name) return fail(`Type ${name} to confirm the deletion.`);
-      const credential = await services.authenticator.verify(host, field(req.body, 'password'));
-      if (credential?.via !== 'password') return fail('The password is wrong.', 401);
-      await hosts.remove(host);
-      await sessions.end(req, res);
-      res.locals.session = undefined;
-      res.locals.logger.info('host deleted', { host: host.name });
-      page(
-        req,
-        res,
-        'Deleted',
-        messagePage(`${name} is deleted`, 'Its records have left DNS and the name is free again.', {
-          href: '/',
-          label: 'Home',
-        }),
-      );
-    }),
-  );
+  addDashboardRoutes(router, { config, services, sessions, page, form, requireSession, checkCsrf });
 
   /** Live availability for the registration form (the form works without it). */
   router.get(
