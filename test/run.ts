@@ -35,7 +35,7 @@ function findTests(dir: string, out: string[] = []): string[] {
  * Issue 5 §3: the logs of the whole run hold none of the passwords, tokens or
  * keys the tests used, no update token of any kind and no Authorization value.
  */
-function checkLogsForSecrets(logFile: string, secretsFile: string): number {
+function checkLogsForSecrets(logFile: string, secretsFile: string, requireLines: boolean): number {
   const log = existsSync(logFile) ? readFileSync(logFile, 'utf8') : '';
   const secrets = existsSync(secretsFile)
     ? [
@@ -54,6 +54,8 @@ function checkLogsForSecrets(logFile: string, secretsFile: string): number {
   if (/basic [A-Za-z0-9+/=]{8,}/i.test(log)) problems.push('an Authorization value');
   const lines = log.split('\n').length - 1;
   if (lines === 0) {
+    // The whole suite always logs (in-process servers log at debug level); a few files may not.
+    if (!requireLines) return 0;
     console.error('✖ the log check found no log lines: the run wrote none, so it proves nothing');
     return 1;
   }
@@ -157,7 +159,7 @@ async function main(): Promise<number> {
       child.on('exit', (exit, signal) => done(exit ?? (signal ? 1 : 0))),
     );
     const leaks = env.MYDNS_TEST_LOG_FILE
-      ? checkLogsForSecrets(env.MYDNS_TEST_LOG_FILE, env.MYDNS_TEST_SECRETS_FILE ?? '')
+      ? checkLogsForSecrets(env.MYDNS_TEST_LOG_FILE, env.MYDNS_TEST_SECRETS_FILE ?? '', selected.length === 0)
       : 0;
     return code === 0 && leaks > 0 ? 1 : code;
   } catch (error) {

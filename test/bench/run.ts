@@ -68,6 +68,7 @@ async function startApi(
       MYDNS_HOST_UPDATE_LIMIT: '1000000000/10m',
       MYDNS_PUSH_TIMEOUT: '30s',
       MYDNS_DB_POOL_SIZE: '20',
+      MYDNS_RELAY_ENABLED: 'false',
       ...settings,
     },
   });

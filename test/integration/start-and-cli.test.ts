@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { freePort } from '@mydns/db';
@@ -86,6 +87,7 @@ describe('npm start with embedded Postgres and a managed PowerDNS', () => {
   let env: NodeJS.ProcessEnv;
   let dnsPort: number;
   let httpPort: number;
+  let smtpPort: number;
   const zone = 'start.test';
 
   before(async () => {
@@ -93,6 +95,7 @@ describe('npm start with embedded Postgres and a managed PowerDNS', () => {
     chmodSync(dataDir, 0o755);
     dnsPort = await freePort();
     httpPort = await freePort();
+    smtpPort = await freePort();
     env = {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
@@ -102,6 +105,8 @@ describe('npm start with embedded Postgres and a managed PowerDNS', () => {
       MYDNS_HTTP_ADDRESS: '127.0.0.1',
       MYDNS_DNS_PORT: String(dnsPort),
       MYDNS_PDNS_API_PORT: String(await freePort()),
+      MYDNS_SMTP_PORT: String(smtpPort),
+      MYDNS_SMTP_ADDRESS: '127.0.0.1',
       MYDNS_BCRYPT_COST: '4',
       MYDNS_ALLOW_PRIVATE_ADDRESSES: 'true',
     };
@@ -117,6 +122,16 @@ describe('npm start with embedded Postgres and a managed PowerDNS', () => {
     assert.match(printed, /Postgres \(embedded\) listens on 127\.0\.0\.1:\d+/);
     assert.match(printed, new RegExp(`PowerDNS \\(managed\\) answers DNS on 127\\.0\\.0\\.1:${dnsPort}`));
     assert.match(printed, new RegExp(`listen on 127\\.0\\.0\\.1:${httpPort}`));
+    assert.match(printed, new RegExp(`SMTP relay listens on 127\\.0\\.0\\.1:${smtpPort}`));
+    const greeting = await new Promise<string>((resolve, reject) => {
+      const socket = connect(smtpPort, '127.0.0.1');
+      socket.once('data', (data) => {
+        socket.end('QUIT\r\n');
+        resolve(String(data));
+      });
+      socket.once('error', reject);
+    });
+    assert.match(greeting, /^220 /);
 
     // The CLI joins the running Postgres through the data folder.
     const created = await runCommand(

@@ -45,6 +45,7 @@ const DEFAULTS: Config = {
     historyMaxAgeMs: 90 * 86_400_000,
   },
   relayAddresses: ['127.0.0.1'],
+  relayEnabled: true,
   secondaries: [],
   reconcile: { intervalMs: 3_600_000, operatorRecords: [] },
   pushTimeoutMs: 3000,

@@ -86,6 +86,7 @@ const schema = z.object({
     .default([]),
   MYDNS_HISTORY_MAX_PER_HOST: z.coerce.number().int().min(0).max(100_000).default(200),
   MYDNS_HISTORY_MAX_AGE: zDuration.default(90 * 86_400_000),
+  MYDNS_RELAY_ENABLED: zBoolean.default(true),
   MYDNS_RELAY_ADDRESS: zList
     .transform((items, ctx) => {
       const addresses: string[] = [];
@@ -167,6 +168,8 @@ export interface Config {
   readonly secondaries: readonly string[];
   /** The relay's public addresses, published for `mx.<zone>` and `*.mx.<zone>`. */
   readonly relayAddresses: readonly string[];
+  /** `npm start` runs the SMTP relay beside the API (compose runs it as a service of its own). */
+  readonly relayEnabled: boolean;
   readonly pushTimeoutMs: number;
   readonly blockedUserAgents: readonly string[];
   readonly dbPoolSize: number;
@@ -217,6 +220,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       historyMaxAgeMs: s.MYDNS_HISTORY_MAX_AGE,
     },
     relayAddresses: s.MYDNS_RELAY_ADDRESS,
+    relayEnabled: s.MYDNS_RELAY_ENABLED,
     secondaries: s.MYDNS_SECONDARIES,
     reconcile: { intervalMs: s.MYDNS_RECONCILE_INTERVAL, operatorRecords: s.MYDNS_OPERATOR_RECORDS },
     pushTimeoutMs: s.MYDNS_PUSH_TIMEOUT,

@@ -1,15 +1,19 @@
 import { createLogger, createShutdown, errorMessage, loadEnvironment, StartupError } from '@mydns/runtime';
+import { loadRelayConfig, startRelay } from '@mydns/smtp-relay';
 import { loadConfig } from './config.ts';
 import { startMyDns } from './server.ts';
 
-/** `npm start`: the composition root. */
+/** `npm start`: the composition root — the API with everything it needs, and the SMTP relay beside it. */
 async function main(): Promise<void> {
-  const config = loadConfig(loadEnvironment());
+  const env = loadEnvironment();
+  const config = loadConfig(env);
+  const relayConfig = config.relayEnabled ? loadRelayConfig(env) : undefined;
   const logger = createLogger(config.log);
   const shutdown = createShutdown(logger);
   shutdown.installSignalHandlers();
   try {
     const running = await startMyDns(config, logger, shutdown);
+    if (relayConfig) await startRelay({ ...relayConfig, databaseUrl: running.databaseUrl }, logger, shutdown);
     logger.info(`ready: try ${running.url}/checkip — Ctrl-C stops everything`);
   } catch (error) {
     await shutdown.run('startup failed');

@@ -17,6 +17,8 @@ import { createServices, type Services } from './services.ts';
 
 export interface RunningMyDns {
   readonly url: string;
+  /** The Postgres in use (embedded or DATABASE_URL), for the relay beside the API. */
+  readonly databaseUrl: string;
   readonly port: number;
   readonly config: Config;
   readonly db: Database;
@@ -159,5 +161,5 @@ export async function startMyDns(config: Config, logger: Logger, shutdown: Shutd
   const wildcard = host === '[::]' || host === '0.0.0.0';
   const url = `http://${wildcard ? '127.0.0.1' : host}:${address.port}`;
   logger.info(`HTTP API and update endpoints listen on ${host}:${address.port} (zone ${config.zone})`);
-  return { url, port: address.port, config, db, dns, services, server: http };
+  return { url, databaseUrl, port: address.port, config, db, dns, services, server: http };
 }

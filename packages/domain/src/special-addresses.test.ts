@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { type IpAddress, parseIpAddress } from './ip-address.ts';
-import { embeddedIPv4, isDeniedMailPort, specialAddressReason } from './special-addresses.ts';
+import { embeddedIPv4, specialAddressReason } from './special-addresses.ts';
 
 function ip(text: string): IpAddress {
   const address = parseIpAddress(text);
@@ -69,16 +69,4 @@ describe('specialAddressReason: what a relay must not connect to', () => {
     assert.equal(specialAddressReason(ip('64:ff9b::808:808')), 'nat64 form of public 8.8.8.8');
     assert.equal(specialAddressReason(ip('10.0.0.1')), 'special-purpose');
   });
-});
-
-describe('isDeniedMailPort', () => {
-  for (const port of [25, 465, 587, 1024, 2525, 2526, 10025, 65535]) {
-    test(`${port} is allowed`, () => assert.equal(isDeniedMailPort(port), false));
-  }
-  for (const port of [
-    0, 1, 22, 53, 80, 110, 143, 443, 993, 1023, 2375, 2376, 3306, 5432, 6379, 9200, 11211, 27017, 65536,
-    2525.5,
-  ]) {
-    test(`${port} is denied`, () => assert.equal(isDeniedMailPort(port), true));
-  }
 });

@@ -1,9 +1,8 @@
 /**
- * Addresses that stand for other addresses, and ports a mail relay must not
- * connect to. Pure. The SMTP relay connects to whatever address a host's owner
+ * Addresses that stand for other addresses. Pure. The SMTP relay connects to whatever address a host's owner
  * published (SMTP-RELAY.md, "Safety"), so before any connect it decodes the
  * IPv4 address hidden in IPv6 forms and checks both against the special-purpose
- * ranges of RFC 6890 (`isPublicAddress`).
+ * ranges of RFC 6890 (`isPublicAddress`). Denied ports are in mail.ts.
  */
 import { type IpAddress, isPublicAddress, parseIpAddress } from './ip-address.ts';
 
@@ -64,20 +63,4 @@ export function specialAddressReason(address: IpAddress): string | undefined {
     return `${embedded.form} form of ${kind} ${embedded.address.text}`;
   }
   return isPublicAddress(address) ? undefined : 'special-purpose';
-}
-
-/**
- * Ports a home mail server may not ask the relay to connect to: below 1024
- * other than the mail ports (25, 465, 587), and well-known database and
- * control ports whose services would take our SMTP lines as commands
- * (research/smtp.md §2.11: Docker 2375–2376, MySQL 3306, Postgres 5432,
- * Redis 6379, Elasticsearch 9200, memcached 11211, MongoDB 27017).
- */
-const DENIED_HIGH_PORTS: ReadonlySet<number> = new Set([2375, 2376, 3306, 5432, 6379, 9200, 11211, 27017]);
-const MAIL_PORTS: ReadonlySet<number> = new Set([25, 465, 587]);
-
-export function isDeniedMailPort(port: number): boolean {
-  if (!Number.isInteger(port) || port < 1 || port > 65535) return true;
-  if (port < 1024) return !MAIL_PORTS.has(port);
-  return DENIED_HIGH_PORTS.has(port);
 }

@@ -1,0 +1,188 @@
+/**
+ * Hosts as the relay sees them: address, status and mail-forwarding settings,
+ * read from Postgres (read-only; the relay never writes the database). Kept
+ * for a few seconds at most, and dropped at once when Postgres announces a
+ * change of the host on the channel `mydns_hosts` (the trigger of migration
+ * 20261127130000, which the API's host cache listens to as well). So an
+ * address change through /nic/update reaches the next session within
+ * milliseconds, and within the TTL even while the notifications are down.
+ */
+import { type Database, preparedQuery } from '@mydns/db';
+import type { Logger } from '@mydns/runtime';
+import pg from 'pg';
+
+export type ClientAddressMode = 'xclient' | 'proxy-v1' | 'proxy-v2' | 'none';
+export type BackendTlsMode = 'opportunistic' | 'fingerprint' | 'verify' | 'none';
+
+export interface MailHost {
+  readonly name: string;
+  readonly ipv4: string | null;
+  readonly ipv6: string | null;
+  readonly status: string;
+  readonly mail: {
+    readonly enabled: boolean;
+    readonly port: number | null;
+    readonly clientAddress: ClientAddressMode;
+    readonly tls: BackendTlsMode;
+    /** SHA-256 of the home server's certificate, hex (for `fingerprint`). */
+    readonly tlsFingerprint: string | null;
+  };
+}
+
+export interface HostDirectory {
+  /** The host called `name` (a single label), or undefined. Throws when Postgres cannot answer. */
+  find(name: string): Promise<MailHost | undefined>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+interface HostRow {
+  name: string;
+  ipv4: string | null;
+  ipv6: string | null;
+  status: string;
+  mail_enabled: boolean;
+  mail_port: number | null;
+  mail_client_address: string;
+  mail_tls: string;
+  mail_tls_fingerprint: string | null;
+}
+
+// mail_tls_fingerprint: migration 20261127150000.
+const FIND_MAIL_HOST = `
+  select name, ipv4, ipv6, status, mail_enabled, mail_port, mail_client_address, mail_tls, mail_tls_fingerprint
+    from hosts where name = $1`;
+
+const CLIENT_ADDRESS_MODES: readonly string[] = ['xclient', 'proxy-v1', 'proxy-v2', 'none'];
+const TLS_MODES: readonly string[] = ['opportunistic', 'fingerprint', 'verify', 'none'];
+
+function toMailHost(row: HostRow): MailHost {
+  return {
+    name: row.name,
+    ipv4: row.ipv4,
+    ipv6: row.ipv6,
+    status: row.status,
+    mail: {
+      enabled: row.mail_enabled,
+      port: row.mail_port,
+      clientAddress: (CLIENT_ADDRESS_MODES.includes(row.mail_client_address)
+        ? row.mail_client_address
+        : 'none') as ClientAddressMode,
+      tls: (TLS_MODES.includes(row.mail_tls) ? row.mail_tls : 'opportunistic') as BackendTlsMode,
+      tlsFingerprint: row.mail_tls_fingerprint,
+    },
+  };
+}
+
+export interface PostgresHostDirectoryOptions {
+  readonly db: Database;
+  /** For the LISTEN connection. */
+  readonly url: string;
+  readonly ttlMs: number;
+  readonly logger: Logger;
+  readonly maxEntries?: number;
+  readonly now?: () => number;
+}
+
+const CHANNEL = 'mydns_hosts';
+
+export function createPostgresHostDirectory(options: PostgresHostDirectoryOptions): HostDirectory {
+  const log = options.logger.child({ component: 'relay-hosts' });
+  const now = options.now ?? Date.now;
+  const maxEntries = options.maxEntries ?? 100_000;
+  const entries = new Map<string, { host: MailHost | undefined; expiresAt: number }>();
+  /** Loads in flight; a notification marks them so their (older) answer is not kept. */
+  const loading = new Map<string, Set<{ stale: boolean }>>();
+  let listener: pg.Client | undefined;
+  let stopped = false;
+  let retryTimer: NodeJS.Timeout | undefined;
+  let retryMs = 1000;
+
+  const invalidate = (name: string) => {
+    entries.delete(name);
+    for (const load of loading.get(name) ?? []) load.stale = true;
+  };
+
+  const connect = async (): Promise<void> => {
+    const client = new pg.Client({ connectionString: options.url, application_name: 'mydns-smtp-relay' });
+    client.on('notification', (message) => {
+      if (message.channel === CHANNEL && message.payload) invalidate(message.payload);
+    });
+    const lost = (reason: string) => {
+      if (listener !== client) return;
+      listener = undefined;
+      entries.clear();
+      client.end().catch(() => undefined);
+      if (stopped) return;
+      log.warn(`lost the host change notifications (${reason}); host entries now live ${options.ttlMs} ms`);
+      retryTimer = setTimeout(() => void connect().catch(() => undefined), retryMs);
+      retryTimer.unref();
+      retryMs = Math.min(retryMs * 2, 30_000);
+    };
+    client.on('error', (error) => lost(error.message));
+    client.on('end', () => lost('connection closed'));
+    listener = client;
+    try {
+      await client.connect();
+      await client.query(`listen ${CHANNEL}`);
+    } catch (error) {
+      lost((error as Error).message);
+      throw error;
+    }
+    entries.clear();
+    retryMs = 1000;
+  };
+
+  return {
+    async find(name) {
+      const entry = entries.get(name);
+      if (entry && entry.expiresAt > now()) return entry.host;
+      const load = { stale: false };
+      const loads = loading.get(name) ?? new Set();
+      loads.add(load);
+      loading.set(name, loads);
+      try {
+        const [row] = await preparedQuery<HostRow>(options.db, 'mydns_relay_find_host', FIND_MAIL_HOST, [
+          name,
+        ]);
+        const host = row ? toMailHost(row) : undefined;
+        if (!load.stale && options.ttlMs > 0) {
+          if (entries.size >= maxEntries) entries.delete(entries.keys().next().value as string);
+          entries.set(name, { host, expiresAt: now() + options.ttlMs });
+        }
+        return host;
+      } finally {
+        loads.delete(load);
+        if (loads.size === 0) loading.delete(name);
+      }
+    },
+    async start() {
+      // Without notifications the TTL alone bounds staleness; the relay still works.
+      await connect().catch((error: Error) =>
+        log.warn(`host change notifications unavailable (${error.message}); retrying in the background`),
+      );
+    },
+    async stop() {
+      stopped = true;
+      if (retryTimer) clearTimeout(retryTimer);
+      const client = listener;
+      listener = undefined;
+      await client?.end().catch(() => undefined);
+      entries.clear();
+    },
+  };
+}
+
+/** A fixed set of hosts (unit tests, and the benchmark's direct runs). */
+export function createStaticHostDirectory(
+  hosts: Iterable<MailHost>,
+): HostDirectory & { set(host: MailHost): void } {
+  const byName = new Map<string, MailHost>();
+  for (const host of hosts) byName.set(host.name, host);
+  return {
+    find: async (name) => byName.get(name),
+    start: async () => undefined,
+    stop: async () => undefined,
+    set: (host) => byName.set(host.name, host),
+  };
+}

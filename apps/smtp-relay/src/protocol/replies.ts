@@ -1,0 +1,144 @@
+/**
+ * SMTP replies: what we send, and what we accept from a backend. Pure.
+ * Texts follow Postfix where the design names no other (research/smtp.md §2.10).
+ */
+
+export interface Reply {
+  readonly code: number;
+  /** One entry per line, without the code and without CRLF. */
+  readonly lines: readonly string[];
+}
+
+export function reply(code: number, ...lines: string[]): Reply {
+  return { code, lines: lines.length > 0 ? lines : [''] };
+}
+
+/** `250-first\r\n250-second\r\n250 last\r\n` */
+export function formatReply(r: Reply): string {
+  const last = r.lines.length - 1;
+  const lines = r.lines.map((line, i) => `${r.code}${i === last ? ' ' : '-'}${line}`.trimEnd());
+  return `${lines.join('\r\n')}\r\n`;
+}
+
+export const isPositive = (r: Reply) => r.code >= 200 && r.code < 400;
+
+/** Our own replies (SMTP-RELAY.md "Failures"; research/smtp.md §2.4, §2.10). */
+export const replies = {
+  greeting: (host: string) => reply(220, `${host} ESMTP MyDNS relay`),
+  bye: () => reply(221, '2.0.0 Bye'),
+  ok: () => reply(250, '2.0.0 Ok'),
+  senderOk: () => reply(250, '2.1.0 Ok'),
+  helo: (host: string) => reply(250, host),
+  vrfy: () => reply(252, '2.0.0 Cannot VRFY user, but will accept message and attempt delivery'),
+  help: () => reply(214, '2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET NOOP VRFY QUIT STARTTLS'),
+  startData: () => reply(354, 'End data with <CR><LF>.<CR><LF>'),
+  startTls: () => reply(220, '2.0.0 Ready to start TLS'),
+
+  tooManyConnections: (host: string, client: string) =>
+    reply(421, `4.7.0 ${host} Error: too many connections from ${client}`),
+  tooManySessions: (host: string) => reply(421, `4.3.2 ${host} Service not available, too many sessions`),
+  shuttingDown: (host: string) => reply(421, `4.3.2 ${host} Service shutting down, try again later`),
+  timeout: (host: string) => reply(421, `4.4.2 ${host} Error: timeout exceeded`),
+  tooManyErrors: (host: string) => reply(421, `4.7.0 ${host} Error: too many errors`),
+  tooManyTransactions: (host: string) =>
+    reply(421, `4.7.0 ${host} Error: too many transactions in one session`),
+
+  backendRefused: (host: string) => reply(451, `4.4.1 No answer from ${host} mail server, try again later`),
+  backendBroken: (host: string) => reply(451, `4.4.2 Bad connection to ${host} mail server, try again later`),
+  lookupFailed: () => reply(451, '4.4.3 Directory server failure, try again later'),
+  unroutable: (host: string) => reply(451, `4.4.4 Unable to route mail for ${host}, try again later`),
+  congestion: (host: string) => reply(451, `4.4.5 Mail system congestion for ${host}, try again later`),
+  loop: (domain: string) => reply(451, `4.4.6 Mail for ${domain} loops back to myself`),
+  tlsUnavailable: () => reply(454, '4.7.0 TLS not available due to local problem'),
+  splitTransaction: (rcpt: string, domain: string) =>
+    reply(452, `4.5.3 <${rcpt}>: use a separate transaction for ${domain}`),
+  tooManyRecipients: () => reply(452, '4.5.3 Error: too many recipients'),
+
+  commandUnknown: () => reply(500, '5.5.2 Error: command not recognized'),
+  lineTooLong: () => reply(500, '5.5.2 Error: line too long'),
+  badCharacters: () => reply(500, '5.5.2 Error: bad characters in command'),
+  syntax: (usage: string) => reply(501, `5.5.4 Syntax: ${usage}`),
+  badSender: () => reply(501, '5.1.7 Bad sender address syntax'),
+  badRecipient: () => reply(501, '5.1.3 Bad recipient address syntax'),
+  notImplemented: () => reply(502, '5.5.1 Error: command not implemented'),
+  needHelo: () => reply(503, '5.5.1 Error: send HELO/EHLO first'),
+  needMail: () => reply(503, '5.5.1 Error: need MAIL command'),
+  nestedMail: () => reply(503, '5.5.1 Error: nested MAIL command'),
+  tlsInTransaction: () => reply(503, '5.5.1 Error: MAIL transaction in progress'),
+  tlsActive: () => reply(554, '5.5.1 Error: TLS already active'),
+  noValidRecipients: () => reply(554, '5.5.1 Error: no valid recipients'),
+  relayDenied: (rcpt: string) => reply(554, `5.7.1 <${rcpt}>: Relay access denied`),
+  recipientRejected: (rcpt: string, why: string) =>
+    reply(550, `5.7.1 <${rcpt}>: Recipient address rejected: ${why}`),
+  noLocalMailbox: (rcpt: string) => reply(550, `5.1.1 <${rcpt}>: this relay has no local mailboxes`),
+  messageTooBig: () => reply(552, '5.3.4 Message size exceeds fixed limit'),
+  unsupportedParameter: (name: string) => reply(555, `5.5.4 Unsupported option: ${name}`),
+  badParameter: (name: string) => reply(501, `5.5.4 Bad ${name} parameter`),
+  eightBitUnsupported: (host: string) =>
+    reply(550, `5.6.3 ${host} mail server does not accept 8-bit content (BODY=8BITMIME)`),
+  utf8Unsupported: (host: string) =>
+    reply(553, `5.6.7 ${host} mail server does not accept internationalised addresses (SMTPUTF8)`),
+} as const;
+
+/** Limits on what a backend may send us (research/smtp.md §5.5). */
+export interface ReplyLimits {
+  readonly maxLineLength: number;
+  readonly maxLines: number;
+}
+
+export type ReplyParse =
+  | { readonly kind: 'reply'; readonly reply: Reply; readonly consumed: number }
+  | { readonly kind: 'incomplete' }
+  | { readonly kind: 'malformed'; readonly reason: string };
+
+const REPLY_LINE = /^([2-5][0-9][0-9])([ -]|$)(.*)$/s;
+
+/**
+ * Takes one complete reply from the front of `buffer` (a backend's output).
+ * Lines end at LF (a CR before it is dropped). Every line must carry the same
+ * 3-digit code, first digit 2–5; the last has a space (or nothing) after it.
+ * Control characters in the text are removed before it reaches a client.
+ */
+export function parseReply(buffer: Buffer, limits: ReplyLimits): ReplyParse {
+  const lines: string[] = [];
+  let offset = 0;
+  let code: string | undefined;
+  while (offset < buffer.length) {
+    const lf = buffer.indexOf(10, offset);
+    if (lf === -1) {
+      if (buffer.length - offset > limits.maxLineLength)
+        return { kind: 'malformed', reason: 'reply line too long' };
+      return { kind: 'incomplete' };
+    }
+    if (lf - offset > limits.maxLineLength) return { kind: 'malformed', reason: 'reply line too long' };
+    let end = lf;
+    if (end > offset && buffer[end - 1] === 13) end--;
+    const text = buffer.toString('latin1', offset, end);
+    offset = lf + 1;
+    const match = REPLY_LINE.exec(text);
+    if (!match) return { kind: 'malformed', reason: 'not an SMTP reply' };
+    const [, lineCode, separator, rest] = match;
+    if (code !== undefined && lineCode !== code) return { kind: 'malformed', reason: 'reply codes differ' };
+    code = lineCode;
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is removed
+    lines.push((rest ?? '').replace(/[\u0000-\u001f\u007f]/g, ''));
+    if (lines.length > limits.maxLines) return { kind: 'malformed', reason: 'too many reply lines' };
+    if (separator !== '-') return { kind: 'reply', reply: { code: Number(code), lines }, consumed: offset };
+  }
+  return { kind: 'incomplete' };
+}
+
+/** EHLO keywords of a backend's reply (first line is its name): `SIZE 1000` → `SIZE` → `['1000']`. */
+export function parseExtensions(r: Reply): Map<string, string[]> {
+  const extensions = new Map<string, string[]>();
+  for (const line of r.lines.slice(1)) {
+    const [keyword, ...params] = line.trim().split(/\s+/);
+    if (keyword) extensions.set(keyword.toUpperCase(), params);
+  }
+  return extensions;
+}
+
+/** The domain a server names first in its greeting or EHLO reply. */
+export function replyDomain(r: Reply): string {
+  return (r.lines[0] ?? '').trim().split(/\s+/)[0]?.toLowerCase() ?? '';
+}

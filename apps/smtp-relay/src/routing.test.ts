@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { createStaticHostDirectory, type HostDirectory } from './hosts.ts';
+import { createRouter, type MxRecord, routingDomain } from './routing.ts';
+import { mailHost } from './testing/hosts.ts';
+
+const ZONE = 'example-dyn.test';
+
+function setup(options: { hosts?: HostDirectory; mx?: Record<string, MxRecord[] | Error> } = {}) {
+  let now = 0;
+  const lookups: string[] = [];
+  const hosts =
+    options.hosts ??
+    createStaticHostDirectory([
+      mailHost('alice', 2526),
+      mailHost('off', 2526, { mail: { enabled: false } }),
+      mailHost('sleepy', 2526, { status: 'dormant' }),
+      mailHost('banned', 2526, { status: 'disabled' }),
+      mailHost('gone', 2526, { ipv4: null }),
+    ]);
+  const router = createRouter({
+    zone: ZONE,
+    hosts,
+    lookupMx: async (domain) => {
+      lookups.push(domain);
+      const answer = options.mx?.[domain] ?? [];
+      if (answer instanceof Error) throw answer;
+      return answer;
+    },
+    mxTtlMs: 300_000,
+    mxNegativeTtlMs: 60_000,
+    now: () => now,
+  });
+  return { router, lookups, advance: (ms: number) => (now += ms) };
+}
+
+describe('routing by recipient domain', () => {
+  test('<host>.<zone> with forwarding on', async () => {
+    const { router, lookups } = setup();
+    const route = await router.route(`alice.${ZONE}`);
+    assert.equal(route.kind === 'host' && route.host.name, 'alice');
+    assert.equal((await router.route(`ALICE.${ZONE.toUpperCase()}.`)).kind, 'host');
+    assert.deepEqual(lookups, [], 'our own names need no DNS');
+  });
+  test('never an open relay: everything else is not ours', async () => {
+    const { router } = setup();
+    for (const domain of [
+      ZONE,
+      `off.${ZONE}`,
+      `banned.${ZONE}`,
+      `nobody.${ZONE}`,
+      `x.alice.${ZONE}`,
+      `alice.mx.${ZONE}`,
+      'gmail.com',
+      'alice.example-dyn.test.evil.example',
+    ]) {
+      assert.equal((await router.route(domain)).kind, 'none', domain);
+    }
+  });
+  test('dormant or address-less hosts are a temporary failure', async () => {
+    const { router } = setup();
+    assert.deepEqual(await router.route(`sleepy.${ZONE}`), {
+      kind: 'unavailable',
+      host: 'sleepy',
+      reason: 'host is dormant',
+    });
+    assert.deepEqual(await router.route(`gone.${ZONE}`), {
+      kind: 'unavailable',
+      host: 'gone',
+      reason: 'host has no address',
+    });
+  });
+  test('a custom domain whose MX is <host>.mx.<zone>, cached', async () => {
+    const { router, lookups, advance } = setup({
+      mx: {
+        'alice-family.example': [
+          { exchange: 'backup.example.net', priority: 5 },
+          { exchange: `Alice.MX.${ZONE}.`, priority: 10 },
+        ],
+        'other.example': [{ exchange: `alice.${ZONE}`, priority: 10 }],
+      },
+    });
+    const route = await router.route('Alice-Family.example');
+    assert.equal(route.kind === 'host' && route.host.name, 'alice');
+    await router.route('alice-family.example');
+    assert.deepEqual(lookups, ['alice-family.example']);
+    advance(300_001);
+    await router.route('alice-family.example');
+    assert.equal(lookups.length, 2, 'looked up again after the TTL');
+    // An MX at the home name itself (port 25 blocked there) is not a route.
+    assert.equal((await router.route('other.example')).kind, 'none');
+  });
+  test('no MX is cached shortly; a DNS failure is a temporary error, not cached', async () => {
+    const { router, lookups, advance } = setup({
+      mx: { 'broken.example': Object.assign(new Error('queryMx ESERVFAIL'), { code: 'ESERVFAIL' }) },
+    });
+    assert.equal((await router.route('none.example')).kind, 'none');
+    await router.route('none.example');
+    advance(60_001);
+    await router.route('none.example');
+    assert.deepEqual(lookups, ['none.example', 'none.example']);
+    assert.equal((await router.route('broken.example')).kind, 'error');
+    assert.equal((await router.route('broken.example')).kind, 'error');
+    assert.equal(lookups.filter((d) => d === 'broken.example').length, 2);
+  });
+  test('Postgres down is a temporary error', async () => {
+    const hosts: HostDirectory = {
+      find: async () => {
+        throw new Error('connect ECONNREFUSED');
+      },
+      start: async () => undefined,
+      stop: async () => undefined,
+    };
+    const { router } = setup({ hosts });
+    assert.equal((await router.route(`alice.${ZONE}`)).kind, 'error');
+  });
+  test('routingDomain: UTF-8 domains become A-labels', () => {
+    assert.equal(
+      routingDomain(Buffer.from('bücher.example', 'utf8').toString('latin1')),
+      'xn--bcher-kva.example',
+    );
+    assert.equal(routingDomain('Example.COM.'), 'example.com');
+  });
+});

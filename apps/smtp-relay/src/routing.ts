@@ -1,0 +1,137 @@
+/**
+ * Recipient domain → host (SMTP-RELAY.md, "Routing"). By the recipient domain
+ * only — never MAIL FROM, HELO or headers — so the relay is never open:
+ *
+ * - `<host>.<zone>` → that host, when it forwards mail;
+ * - a custom domain whose MX points at `<host>.mx.<zone>` → that host (the
+ *   owner proves control of the domain by publishing that MX);
+ * - anything else: not ours.
+ *
+ * MX answers are cached (node's resolver gives no TTLs, so a setting bounds
+ * the age, default 5 minutes; "no such domain" 1 minute).
+ */
+import { Resolver } from 'node:dns/promises';
+import { domainToASCII } from 'node:url';
+import type { HostDirectory, MailHost } from './hosts.ts';
+
+export type Route =
+  | { readonly kind: 'host'; readonly host: MailHost }
+  /** Not routed here: 554 5.7.1. */
+  | { readonly kind: 'none' }
+  /** Ours, but not deliverable now (dormant, no address, no port): 451 4.4.4. */
+  | { readonly kind: 'unavailable'; readonly host: string; readonly reason: string }
+  /** A lookup failed (Postgres, DNS): 451 4.4.3. */
+  | { readonly kind: 'error'; readonly reason: string };
+
+export interface MxRecord {
+  readonly exchange: string;
+  readonly priority: number;
+}
+
+/** MX records of a domain; `[]` when it has none or does not exist; throws on lookup failure. */
+export type MxLookup = (domain: string) => Promise<MxRecord[]>;
+
+export function createMxLookup(servers: readonly string[], timeoutMs = 3000): MxLookup {
+  const resolver = new Resolver({ timeout: timeoutMs, tries: 2 });
+  if (servers.length > 0) resolver.setServers([...servers]);
+  return async (domain) => {
+    try {
+      return await resolver.resolveMx(domain);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOTFOUND' || code === 'ENODATA') return [];
+      throw error;
+    }
+  };
+}
+
+export interface Router {
+  route(domain: string): Promise<Route>;
+}
+
+export interface RouterOptions {
+  readonly zone: string;
+  readonly hosts: HostDirectory;
+  readonly lookupMx: MxLookup;
+  readonly mxTtlMs: number;
+  readonly mxNegativeTtlMs: number;
+  readonly maxEntries?: number;
+  readonly now?: () => number;
+}
+
+const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** The domain as DNS knows it: lower case, no trailing dot, A-labels for UTF-8 (latin1-carried bytes). */
+export function routingDomain(domain: string): string | undefined {
+  let text = domain.replace(/\.$/, '');
+  if (/[\u0080-\u00ff]/.test(text)) text = domainToASCII(Buffer.from(text, 'latin1').toString('utf8'));
+  text = text.toLowerCase();
+  return text === '' ? undefined : text;
+}
+
+export function createRouter(options: RouterOptions): Router {
+  const now = options.now ?? Date.now;
+  const maxEntries = options.maxEntries ?? 10_000;
+  const zoneSuffix = `.${options.zone}`;
+  const mxSuffix = `.mx.${options.zone}`;
+  const mxCache = new Map<string, { label: string | undefined; expiresAt: number }>();
+
+  const toHost = async (label: string): Promise<Route> => {
+    let host: MailHost | undefined;
+    try {
+      host = await options.hosts.find(label);
+    } catch (error) {
+      return { kind: 'error', reason: `host lookup failed: ${(error as Error).message}` };
+    }
+    if (!host?.mail.enabled || host.status === 'disabled') return { kind: 'none' };
+    // The next update of a dormant or offline host brings it back: a temporary failure, the sender retries.
+    if (host.status !== 'active')
+      return { kind: 'unavailable', host: host.name, reason: `host is ${host.status}` };
+    if (!host.ipv4 && !host.ipv6)
+      return { kind: 'unavailable', host: host.name, reason: 'host has no address' };
+    return { kind: 'host', host };
+  };
+
+  /** The label of `<label>.mx.<zone>` among the domain's MX targets (most preferred first). */
+  const mxLabel = async (domain: string): Promise<string | undefined> => {
+    const cached = mxCache.get(domain);
+    if (cached && cached.expiresAt > now()) return cached.label;
+    const records = await options.lookupMx(domain);
+    let label: string | undefined;
+    const sorted = [...records].sort(
+      (a, b) => a.priority - b.priority || a.exchange.localeCompare(b.exchange),
+    );
+    for (const record of sorted) {
+      const exchange = record.exchange.toLowerCase().replace(/\.$/, '');
+      if (!exchange.endsWith(mxSuffix)) continue;
+      const candidate = exchange.slice(0, -mxSuffix.length);
+      if (LABEL.test(candidate)) {
+        label = candidate;
+        break;
+      }
+    }
+    if (mxCache.size >= maxEntries) mxCache.delete(mxCache.keys().next().value as string);
+    mxCache.set(domain, { label, expiresAt: now() + (label ? options.mxTtlMs : options.mxNegativeTtlMs) });
+    return label;
+  };
+
+  return {
+    async route(rawDomain) {
+      const domain = routingDomain(rawDomain);
+      if (!domain) return { kind: 'none' };
+      if (domain === options.zone) return { kind: 'none' };
+      if (domain.endsWith(zoneSuffix)) {
+        const label = domain.slice(0, -zoneSuffix.length);
+        // Only `<host>.<zone>` itself: deeper names (and `<host>.mx.<zone>`) are not mail domains here.
+        return LABEL.test(label) ? toHost(label) : { kind: 'none' };
+      }
+      let label: string | undefined;
+      try {
+        label = await mxLabel(domain);
+      } catch (error) {
+        return { kind: 'error', reason: `MX lookup for ${domain} failed: ${(error as Error).message}` };
+      }
+      return label ? toHost(label) : { kind: 'none' };
+    },
+  };
+}
