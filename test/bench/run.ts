@@ -9,6 +9,8 @@
  * 2. good updates/s end to end, 1,000 hosts each changing address, vs direct
  *    one-rrset PATCHes to the same PowerDNS.
  * 3. the same with 100,000 hosts in the zone, vs the 1,000-host figure.
+ * 4. the SMTP relay: throughput and latency against smtp-sink directly, and
+ *    1,000 idle sessions (test/bench/smtp.ts).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
@@ -19,11 +21,15 @@ import { createPowerDnsClient, type PowerDnsClient, startManagedPowerDns } from 
 import { createLogger, createShutdown } from '@mydns/runtime';
 import bcrypt from 'bcryptjs';
 import { type LoadResult, runLoad } from './load.ts';
+import { runSmtpBenchmarks } from './smtp.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 const PASSWORD = 'bench-password';
-/** BENCH_ONLY=1,3 runs some of the three benchmarks (the third needs the second's figure, so it runs it too). */
-const ONLY = new Set((process.env.BENCH_ONLY ?? '1,2,3').split(',').map((part) => part.trim()));
+/**
+ * BENCH_ONLY=1,3 runs some of the benchmarks (the third needs the second's
+ * figure, so it runs it too); 4 is the SMTP relay's (test/bench/smtp.ts).
+ */
+const ONLY = new Set((process.env.BENCH_ONLY ?? '1,2,3,4').split(',').map((part) => part.trim()));
 /** Open connections: routers and scripts talking at once. */
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const GOOD_CONCURRENCY = Number(process.env.BENCH_GOOD_CONCURRENCY ?? 250);
@@ -291,4 +297,8 @@ try {
   await main();
 } finally {
   await shutdown.run('benchmarks finished');
+}
+if (ONLY.has('4')) {
+  console.log('\n4. the SMTP relay');
+  await runSmtpBenchmarks();
 }
