@@ -13,7 +13,12 @@ async function main(): Promise<void> {
   shutdown.installSignalHandlers();
   try {
     const running = await startMyDns(config, logger, shutdown);
-    if (relayConfig) await startRelay({ ...relayConfig, databaseUrl: running.databaseUrl }, logger, shutdown);
+    if (relayConfig) {
+      // One /metrics for both: the relay's counters join the API's registry.
+      await startRelay({ ...relayConfig, databaseUrl: running.databaseUrl }, logger, shutdown, {
+        metricsRegistry: running.services.metrics.registry,
+      });
+    }
     logger.info(`ready: try ${running.url}/checkip — Ctrl-C stops everything`);
   } catch (error) {
     await shutdown.run('startup failed');

@@ -60,6 +60,8 @@ const schema = z.object({
   MYDNS_ZONE: zZone.default('mydns.test'),
   MYDNS_SMTP_PORT: zPort.default(2525),
   MYDNS_SMTP_ADDRESS: z.string().min(1).default('::'),
+  MYDNS_RELAY_METRICS_PORT: zPort.optional(),
+  MYDNS_RELAY_METRICS_ADDRESS: z.string().min(1).default('127.0.0.1'),
   MYDNS_RELAY_HOSTNAME: zHostname.optional(),
   MYDNS_RELAY_ADDRESS: zAddresses.default([parseIpAddress('127.0.0.1') as IpAddress]),
   MYDNS_RELAY_ALLOW_PRIVATE_TARGETS: zBoolean.default(false),
@@ -163,6 +165,9 @@ export interface RelayConfig {
   readonly databaseUrl: string | undefined;
   readonly zone: string;
   readonly listen: { readonly port: number; readonly address: string };
+  /** The relay alone serves /metrics here (unset: no metrics server of its own). */
+  readonly metricsPort: number | undefined;
+  readonly metricsAddress: string;
   /** Our name in greetings, EHLO and the Received header. */
   readonly hostname: string;
   /** The relay's public addresses: never a backend (loops). */
@@ -185,6 +190,8 @@ export function loadRelayConfig(env: Record<string, string | undefined>): RelayC
     databaseUrl: s.DATABASE_URL,
     zone: s.MYDNS_ZONE,
     listen: { port: s.MYDNS_SMTP_PORT, address: s.MYDNS_SMTP_ADDRESS },
+    metricsPort: s.MYDNS_RELAY_METRICS_PORT,
+    metricsAddress: s.MYDNS_RELAY_METRICS_ADDRESS,
     hostname: s.MYDNS_RELAY_HOSTNAME ?? `mx.${s.MYDNS_ZONE}`,
     relayAddresses: s.MYDNS_RELAY_ADDRESS,
     allowPrivateTargets: s.MYDNS_RELAY_ALLOW_PRIVATE_TARGETS,

@@ -10,9 +10,11 @@ import { createSecureContext, type SecureContext } from 'node:tls';
 import { createDatabase } from '@mydns/db';
 import { parseIpAddress } from '@mydns/domain';
 import { type Logger, type Shutdown, StartupError } from '@mydns/runtime';
+import type { Registry } from 'prom-client';
 import { createClientLimits } from './client-limits.ts';
 import type { RelayConfig } from './config.ts';
 import { createPostgresHostDirectory, type HostDirectory } from './hosts.ts';
+import { createRelayMetrics, serveMetrics } from './metrics.ts';
 import { formatReply, replies } from './protocol/replies.ts';
 import { createMxLookup, createRouter, type MxLookup } from './routing.ts';
 import { type BackendSlots, Session } from './session.ts';
@@ -32,6 +34,8 @@ export interface RelayDeps {
   readonly hosts?: HostDirectory;
   /** MX lookups from somewhere else than DNS (tests). */
   readonly lookupMx?: MxLookup;
+  /** Where the relay's metrics go (the API's registry under `npm start`). */
+  readonly metricsRegistry?: Registry;
 }
 
 function loadTls(config: RelayConfig): SecureContext | undefined {
@@ -124,10 +128,19 @@ export async function startRelay(
     rate: config.limits.clientRate,
   });
   const sessions = new Set<Session>();
+  // The API's registry under `npm start`; a server of its own when the relay runs alone with a metrics port.
+  let registry = deps.metricsRegistry;
+  if (!registry && config.metricsPort !== undefined) {
+    const served = await serveMetrics(config.metricsPort, config.metricsAddress, log);
+    registry = served.registry;
+    shutdown.add('relay metrics', () => new Promise<void>((resolve) => served.server.close(() => resolve())));
+  }
+  const metrics = registry ? createRelayMetrics(registry, () => sessions.size) : undefined;
   let stopping = false;
   const isBusy = () => sessions.size > config.limits.sessions * 0.8;
 
   const refuse = (socket: Socket, text: string) => {
+    metrics?.record({ type: 'session', outcome: 'refused' });
     socket.on('error', () => undefined);
     socket.end(text);
     const timer = setTimeout(() => socket.destroy(), 2000);
@@ -151,10 +164,20 @@ export async function startRelay(
       refuse(socket, formatReply(replies.tooManyConnections(config.hostname, address.text)));
       return;
     }
+    metrics?.record({ type: 'session', outcome: 'accepted' });
     const session = new Session(
       socket,
       { address, port: socket.remotePort ?? 0 },
-      { config, router, policy, secureContext, slots, logger, isBusy },
+      {
+        config,
+        router,
+        policy,
+        secureContext,
+        slots,
+        logger,
+        isBusy,
+        ...(metrics ? { onEvent: metrics.record } : {}),
+      },
     );
     sessions.add(session);
     void session.closed.then(() => {

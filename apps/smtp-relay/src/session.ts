@@ -5,6 +5,7 @@
  * paused while a backend is asked, replies in order, no input lost), routing
  * recipients, the backend connection, streaming DATA, STARTTLS, timers.
  */
+
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { type SecureContext, TLSSocket } from 'node:tls';
@@ -19,6 +20,7 @@ import {
 } from './backend.ts';
 import type { RelayConfig } from './config.ts';
 import type { MailHost } from './hosts.ts';
+import type { RelayEvent } from './metrics.ts';
 import type { Endpoint } from './protocol/client-address.ts';
 import { formatMailCommand, formatPath } from './protocol/command.ts';
 import { DataStream } from './protocol/data-stream.ts';
@@ -45,6 +47,8 @@ export interface SessionDeps {
   /** More than 80% of the session limit in use: idle clients get the short timeout. */
   readonly isBusy: () => boolean;
   readonly openBackend?: typeof openBackend;
+  /** Metrics of what became of each message. */
+  readonly onEvent?: (event: RelayEvent) => void;
 }
 
 /** Stop reading a pipelining client once this much unprocessed input is buffered. */
@@ -592,6 +596,7 @@ export class Session {
       const conn = transfer.backend.conn;
       try {
         if (transfer.oversize) {
+          this.#deps.onEvent?.({ type: 'message', outcome: 'too_big' });
           this.#send(replies.messageTooBig());
           return;
         }
@@ -605,6 +610,7 @@ export class Session {
         } else {
           throw new BackendError('protocol', conn.failure?.message ?? 'connection lost during DATA');
         }
+        this.#deps.onEvent?.({ type: 'message', outcome: 'relayed', code: answer.code });
         this.#log.info('message relayed', {
           host: transfer.backend.host,
           code: answer.code,
@@ -614,6 +620,7 @@ export class Session {
         this.#relay(answer, hostDomain);
       } catch (error) {
         if (!(error instanceof BackendError)) throw error;
+        this.#deps.onEvent?.({ type: 'message', outcome: 'backend_failed' });
         this.#log.info('backend failed during DATA', { host: transfer.backend.host, reason: error.message });
         this.#dropBackend();
         this.#send(replies.backendBroken(hostDomain));
