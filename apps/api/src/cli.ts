@@ -175,7 +175,11 @@ async function run(argv: string[]): Promise<void> {
         const count = report.differences.length;
         if (count === 0) console.log(`${config.zone}: PowerDNS matches Postgres`);
         else if (dryRun) console.log(`${count} differences found (run without --dry-run to fix them)`);
-        else console.log(`${count} differences fixed`);
+        else if (report.unfixed?.length) {
+          for (const problem of report.unfixed) console.log(`PowerDNS refuses ${problem}`);
+          console.log(`${count - report.unfixed.length} of ${count} differences fixed`);
+          process.exitCode = 1;
+        } else console.log(`${count} differences fixed`);
       }),
     );
     return;

@@ -1,6 +1,6 @@
 import type { HostDnsState } from '@mydns/domain';
 import type { Logger } from '@mydns/runtime';
-import { canonicalName, type PowerDnsClient, patchEntry, type RrsetChange } from './client.ts';
+import { canonicalName, type PowerDnsClient, PowerDnsError, patchEntry, type RrsetChange } from './client.ts';
 import { hostRrsets, zoneRrsets } from './projection.ts';
 import { ensureZone } from './zone-setup.ts';
 import { chunkEntries } from './zone-writer.ts';
@@ -49,7 +49,10 @@ export interface Difference {
 export interface ReconcileReport {
   readonly zoneCreated: boolean;
   readonly differences: readonly Difference[];
+  /** True when every difference was repaired. */
   readonly fixed: boolean;
+  /** Rrsets PowerDNS refused to take (e.g. next to an operator's CNAME). */
+  readonly unfixed?: readonly string[];
 }
 
 export interface Reconciler {
@@ -185,6 +188,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
       if (dryRun || differences.length === 0) return { zoneCreated, differences, fixed: false };
 
       // Write under the zone writer's lock, from host rows read under it.
+      const unfixed: string[] = [];
       await store.withZoneLock(zone, async (tx) => {
         const names = [...touchedHosts];
         const states = new Map((await tx.hostStates(names)).map((state) => [state.name, state]));
@@ -209,12 +213,32 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
             patchEntry({ name: stray.name, type: stray.type as RrsetChange['type'], ttl, records: [] }),
           );
         }
-        for (const chunk of chunkEntries(patch, options.maxBodyBytes ?? 1024 * 1024)) {
-          await dns.patchZoneEntries(zone, chunk);
+        // Removals first: a stray CNAME must be gone before the name gets its A record
+        // (PowerDNS applies a PATCH in order and refuses a CNAME beside other data).
+        const ordered = [
+          ...patch.filter((e) => e.records.length === 0),
+          ...patch.filter((e) => e.records.length > 0),
+        ];
+        for (const chunk of chunkEntries(ordered, options.maxBodyBytes ?? 1024 * 1024)) {
+          try {
+            await dns.patchZoneEntries(zone, chunk);
+          } catch (error) {
+            // One rrset PowerDNS refuses (422) must not keep the others broken: one by one.
+            if (!(error instanceof PowerDnsError && error.httpStatus === 422)) throw error;
+            for (const entry of chunk) {
+              await dns.patchZoneEntries(zone, [entry]).catch((entryError: unknown) => {
+                if (!(entryError instanceof PowerDnsError && entryError.httpStatus === 422)) throw entryError;
+                unfixed.push(`${entry.type} ${entry.name}: ${entryError.message}`);
+              });
+            }
+          }
         }
       });
-      log.info(`reconciled ${zone}: ${differences.length} differences fixed`);
-      return { zoneCreated, differences, fixed: true };
+      for (const problem of unfixed) log.error(`PowerDNS refuses ${problem}`);
+      log.info(
+        `reconciled ${zone}: ${differences.length - unfixed.length} of ${differences.length} differences fixed`,
+      );
+      return { zoneCreated, differences, fixed: unfixed.length === 0, unfixed };
     },
   };
 }

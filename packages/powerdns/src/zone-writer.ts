@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { HostDnsState } from '@mydns/domain';
 import { errorMessage, type Logger } from '@mydns/runtime';
-import { type PowerDnsClient, patchEntry } from './client.ts';
+import { type PowerDnsClient, PowerDnsError, patchEntry } from './client.ts';
 import { hostRrsets } from './projection.ts';
 
 /**
@@ -127,22 +127,49 @@ export function createZoneWriter(options: ZoneWriterOptions): ZoneWriter {
     const waitingBefore = [...waiters.keys()];
     const started = performance.now();
     let patchMs = 0;
-    const { ids, names, more } = await store.withZoneLock(zone, async (tx) => {
+    const send = async (entries: ReturnType<typeof patchEntry>[]) => {
+      const patchStarted = performance.now();
+      await dns.patchZoneEntries(zone, entries);
+      const ms = performance.now() - patchStarted;
+      patchMs += ms;
+      options.onPatch?.(entries.length, ms);
+    };
+    const { ids, refused, names, more } = await store.withZoneLock(zone, async (tx) => {
       const entries = await tx.pending(maxBatch);
-      if (entries.length === 0) return { ids: [] as number[], names: 0, more: false };
+      if (entries.length === 0)
+        return { ids: [] as number[], refused: [] as number[], names: 0, more: false };
       const names = [...new Set(entries.map((entry) => entry.name))];
       const states = new Map((await tx.hostStates(names)).map((state) => [state.name, state]));
-      const patch = names.flatMap((name) => hostRrsets(zone, name, states.get(name), ttl).map(patchEntry));
-      for (const chunk of chunkEntries(patch, maxBodyBytes)) {
-        const patchStarted = performance.now();
-        await dns.patchZoneEntries(zone, chunk);
-        const ms = performance.now() - patchStarted;
-        patchMs += ms;
-        options.onPatch?.(chunk.length, ms);
+      const rrsetsOf = (name: string) => hostRrsets(zone, name, states.get(name), ttl).map(patchEntry);
+      const refusedNames = new Set<string>();
+      try {
+        for (const chunk of chunkEntries(names.flatMap(rrsetsOf), maxBodyBytes)) await send(chunk);
+      } catch (error) {
+        // PowerDNS refuses the batch's content (422), e.g. an operator's CNAME at a
+        // host's name. Retrying cannot help, and one host must not block the zone:
+        // push host by host and give up on those PowerDNS refuses.
+        if (!(error instanceof PowerDnsError && error.httpStatus === 422)) throw error;
+        for (const name of names) {
+          try {
+            await send(rrsetsOf(name));
+          } catch (hostError) {
+            if (!(hostError instanceof PowerDnsError && hostError.httpStatus === 422)) throw hostError;
+            refusedNames.add(name);
+            options.onError?.(hostError);
+            log.error(
+              `PowerDNS refuses the records of ${name}; left for the reconciler: ${hostError.message}`,
+            );
+          }
+        }
       }
-      const done = entries.map((entry) => entry.id);
-      await tx.complete(done);
-      return { ids: done, names: names.length, more: entries.length === maxBatch };
+      await tx.complete(entries.map((entry) => entry.id));
+      const isRefused = (entry: OutboxEntry) => refusedNames.has(entry.name);
+      return {
+        ids: entries.filter((entry) => !isRefused(entry)).map((entry) => entry.id),
+        refused: entries.filter(isRefused).map((entry) => entry.id),
+        names: names.length,
+        more: entries.length === maxBatch,
+      };
     });
     if (ids.length > 0) {
       log.debug(
@@ -153,6 +180,7 @@ export function createZoneWriter(options: ZoneWriterOptions): ZoneWriter {
       );
     }
     for (const id of ids) settle(id, true);
+    for (const id of refused) settle(id, false);
     if (ids.length > 0 && options.notifySecondaries) {
       // The change is in; a failed NOTIFY only delays the secondaries until their next check.
       await dns.notify(zone).catch((error: unknown) => log.warn(`NOTIFY failed: ${errorMessage(error)}`));
