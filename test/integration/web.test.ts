@@ -93,7 +93,7 @@ describe('forms and sessions', () => {
   test('sign-in: wrong passwords are limited per address; a token does not sign in', async () => {
     await mydns.createHost('guarded', PASSWORD);
     const { token } = await mydns.services.hosts.createToken(
-      (await mydns.services.hosts.find('guarded'))!,
+      await mydns.services.hosts.get('guarded'),
       'router',
     );
     const client = createWebClient(mydns.url, { 'x-forwarded-for': '203.0.113.99' });

@@ -94,14 +94,21 @@ export async function startMyDns(config: Config, logger: Logger, shutdown: Shutd
       `Postgres (embedded) listens on 127.0.0.1:${postgres.port}, data in ${join(dataDir, 'postgres')}`,
     );
   }
-  const db = createDatabase({ url: databaseUrl, poolMax: config.dbPoolSize });
+  // Migrations may take their time: a connection of their own, without the request pool's query timeout.
+  const migrator = createDatabase({ url: databaseUrl, poolMax: 1, logger });
+  try {
+    const applied = await migrateLatest(migrator);
+    if (applied.length > 0) logger.info(`applied migrations: ${applied.join(', ')}`);
+  } finally {
+    await migrator.destroy();
+  }
+  // Requests fail fast (911/503) when Postgres stops answering, instead of hanging.
+  const db = createDatabase({ url: databaseUrl, poolMax: config.dbPoolSize, queryTimeoutMs: 5_000, logger });
   shutdown.add('database pool', () => db.destroy());
   // The zone writer gets connections of its own: queued behind hundreds of
   // update requests in the shared pool, every batch would wait its turn.
-  const writerDb = createDatabase({ url: databaseUrl, poolMax: 2 });
+  const writerDb = createDatabase({ url: databaseUrl, poolMax: 2, logger });
   shutdown.add('zone writer database pool', () => writerDb.destroy());
-  const applied = await migrateLatest(db);
-  if (applied.length > 0) logger.info(`applied migrations: ${applied.join(', ')}`);
 
   let dns: PowerDnsClient;
   if (config.powerdns.mode === 'managed') {
@@ -152,6 +159,8 @@ export async function startMyDns(config: Config, logger: Logger, shutdown: Shutd
       requestTimeout: 30_000,
       headersTimeout: 10_000,
       keepAliveTimeout: 5_000,
+      // Node checks the two timeouts above only this often (30 s by default).
+      connectionsCheckingInterval: 1_000,
     },
     app,
   );

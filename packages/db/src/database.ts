@@ -1,3 +1,4 @@
+import type { Logger } from '@mydns/runtime';
 import knex, { type Knex } from 'knex';
 import pg from 'pg';
 import { migrationSource } from './migrations/index.ts';
@@ -11,15 +12,35 @@ export type Database = Knex;
 export interface DatabaseOptions {
   url: string;
   poolMax?: number;
+  /** A query Postgres does not answer within this time fails (client side: also when Postgres is frozen). */
+  queryTimeoutMs?: number;
+  /** knex's own warnings and errors go here instead of straight to stdout. */
+  logger?: Logger;
 }
 
 export function createDatabase(options: DatabaseOptions): Database {
+  const log = options.logger?.child({ component: 'db' });
   return knex({
     client: 'pg',
-    connection: { connectionString: options.url, application_name: 'mydns' },
+    connection: {
+      connectionString: options.url,
+      application_name: 'mydns',
+      connectionTimeoutMillis: 5_000,
+      ...(options.queryTimeoutMs ? { query_timeout: options.queryTimeoutMs } : {}),
+    },
     pool: { min: 0, max: options.poolMax ?? 10 },
     // Fail fast when Postgres is down: the update path answers 911 instead of hanging.
     acquireConnectionTimeout: 5_000,
+    ...(log
+      ? {
+          log: {
+            warn: (message: unknown) => log.warn(String(message)),
+            error: (message: unknown) => log.error(String(message)),
+            deprecate: (message: unknown) => log.debug(String(message)),
+            debug: (message: unknown) => log.debug(String(message)),
+          },
+        }
+      : {}),
   });
 }
 

@@ -1,5 +1,6 @@
 import { AppError } from '@mydns/runtime';
-import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
+import { routeGroup } from '../metrics/metrics.ts';
 
 /** JSON errors: `{"error":{"code","message"}}`, never a stack trace or an HTML page (INTERFACES.md). */
 export function sendError(
@@ -23,58 +24,110 @@ interface HttpError {
   status?: number;
   statusCode?: number;
   type?: string;
-  expose?: boolean;
+  code?: string;
+  name?: string;
 }
 
-/**
- * JSON for the API and everything else; an HTML page (`htmlPage`) only for a
- * browser's request of a web page.
- */
-export const createErrorHandler =
-  (htmlPage?: (error: unknown) => string): ErrorRequestHandler =>
-  (error: unknown, req, res, next) => {
-    const wantsHtml =
-      htmlPage !== undefined && !req.path.startsWith('/api/') && req.accepts(['json', 'html']) === 'html';
-    if (wantsHtml && !res.headersSent) {
-      const status = error instanceof AppError ? error.status : 500;
-      if (status >= 500)
-        res.locals.logger?.error('request failed', { error: (error as Error).message, path: req.path });
-      res.status(status).type('html').send(htmlPage(error));
-      return;
-    }
-    errorHandler(error, req, res, next);
-  };
+/** Postgres gone, refusing, restarting, or too slow to answer: a 503, not our fault. */
+function isDatabaseUnavailable(error: unknown): boolean {
+  const e = error as HttpError & { message?: string };
+  if (e?.name === 'KnexTimeoutError') return true;
+  if (
+    e?.code &&
+    [
+      'ECONNREFUSED',
+      'ECONNRESET',
+      'ETIMEDOUT',
+      'EPIPE',
+      '57P01',
+      '57P02',
+      '57P03',
+      '08006',
+      '08001',
+      '08003',
+    ].includes(e.code)
+  ) {
+    return true;
+  }
+  return /Connection terminated|Query read timeout|timeout exceeded when trying to connect/i.test(
+    e?.message ?? '',
+  );
+}
 
-export const errorHandler: ErrorRequestHandler = (error: unknown, req, res, _next) => {
-  if (res.headersSent) {
-    res.destroy();
-    return;
+interface Classified {
+  status: number;
+  code: string;
+  message: string;
+  details?: unknown;
+  /** Our fault: logged. */
+  fault: boolean;
+}
+
+/** Every error mapped to a status and a stable code, in one place. */
+function classify(error: unknown): Classified {
+  if (error instanceof AppError) {
+    return {
+      status: error.status,
+      code: error.code,
+      message: error.message,
+      details: error.details,
+      fault: error.status >= 500,
+    };
   }
-  if (error instanceof AppError && error.status < 500) {
-    sendError(res, error.status, error.code, error.message, error.details);
-    return;
-  }
-  // body-parser and friends: too large, bad JSON, bad charset.
+  // body-parser and friends: too large, bad JSON, bad charset or encoding.
   const http = error as HttpError;
-  const status = http.status ?? http.statusCode;
+  const status = http?.status ?? http?.statusCode;
   if (status !== undefined && status >= 400 && status < 500) {
-    const code = http.type === 'entity.too.large' ? 'body_too_large' : 'bad_request';
-    sendError(
-      res,
-      status,
-      code,
-      http.type === 'entity.parse.failed' ? 'the body is not valid JSON' : code.replace(/_/g, ' '),
-    );
-    return;
+    const code =
+      http.type === 'entity.too.large'
+        ? 'body_too_large'
+        : http.type === 'charset.unsupported' || http.type === 'encoding.unsupported'
+          ? 'unsupported_encoding'
+          : 'bad_request';
+    const message =
+      http.type === 'entity.parse.failed' ? 'the body is not valid JSON' : code.replace(/_/g, ' ');
+    return { status, code, message, fault: false };
   }
+  if (isDatabaseUnavailable(error)) {
+    return {
+      status: 503,
+      code: 'database_unavailable',
+      message: 'the database does not answer; please retry later',
+      fault: true,
+    };
+  }
+  return {
+    status: 500,
+    code: 'internal_error',
+    message: 'something went wrong on our side; please retry later',
+    fault: true,
+  };
+}
+
+function logFault(error: unknown, req: Request, res: Response): void {
   const logger = res.locals.logger ?? req.app.locals.logger;
   logger?.error('request failed', {
     error: error instanceof Error ? error.message : String(error),
     path: req.path,
   });
-  if (error instanceof AppError) {
-    sendError(res, error.status, error.code, error.message);
-    return;
-  }
-  sendError(res, 500, 'internal_error', 'something went wrong on our side; please retry later');
-};
+}
+
+/**
+ * An HTML page (`htmlPage`) for a browser's request of a web page; JSON for
+ * the API, the update endpoints and everything else.
+ */
+export const createErrorHandler =
+  (htmlPage?: (error: unknown) => string): ErrorRequestHandler =>
+  (error: unknown, req, res, _next) => {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const classified = classify(error);
+    if (classified.fault) logFault(error, req, res);
+    if (htmlPage && routeGroup(req.path) === 'web' && req.accepts(['json', 'html']) === 'html') {
+      res.status(classified.status).type('html').send(htmlPage(error));
+      return;
+    }
+    sendError(res, classified.status, classified.code, classified.message, classified.details);
+  };

@@ -125,7 +125,9 @@ export function createMetrics(sources: MetricSources): Metrics {
 }
 
 /** Bounded route labels: the path's group, never the path itself (it holds host names). */
-export function routeGroup(path: string): string {
+export function routeGroup(requestPath: string): string {
+  // Express matches routes regardless of case; so must the grouping.
+  const path = requestPath.toLowerCase();
   if (/^\/(nic\/update|v3\/update|update|u\.php)\/?$/i.test(path)) return 'update';
   if (path === '/checkip') return 'checkip';
   if (path === '/healthz' || path === '/readyz') return 'health';

@@ -1,0 +1,392 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { appendFileSync, chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from '@mydns/db';
+import { createPowerDnsClient } from '@mydns/powerdns';
+import { isProcessAlive, readCommandLine } from '@mydns/runtime';
+import pg from 'pg';
+import { harness } from './harness.ts';
+import { basic } from './mydns.ts';
+import { noteSecret } from './secrets.ts';
+
+/**
+ * Fault-test support (issue 5 §4–§5): the API as a real separate process
+ * (`node --import tsx apps/api/src/main.ts`, so that its PID is the API
+ * itself, not a tsx wrapper, and signals reach it directly), a TCP proxy that
+ * can cut a path between two processes, and direct reads of Postgres and
+ * PowerDNS for the "three ways" comparison. Every process started here is
+ * stopped by its PID; every wait is bounded.
+ */
+
+export const REPO_ROOT = resolve(import.meta.dirname, '../..');
+
+/** Polls `check` until it is true; fails with `what` (and `detail()`) after `timeoutMs`. */
+export async function waitFor(
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  timeoutMs = 20_000,
+  detail?: () => Promise<string> | string,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await Promise.resolve(check()).catch(() => false)) return;
+    await sleep(100);
+  }
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}${detail ? `: ${await detail()}` : ''}`,
+  );
+}
+
+/** A folder of the test run (0755: an embedded Postgres running as `postgres` must reach it). */
+export function workFolder(prefix: string): string {
+  const dir = mkdtempSync(join(harness().workDir, `${prefix}-`));
+  chmodSync(dir, 0o755);
+  return dir;
+}
+
+export interface ApiProcess {
+  readonly name: string;
+  readonly pid: number;
+  readonly port: number;
+  readonly url: string;
+  readonly child: ChildProcess;
+  /** Resolves when the process has exited: its code, or the signal that ended it. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  isAlive(): boolean;
+  /** What it printed (the last 200 kB). */
+  output(): string;
+  signal(signal: NodeJS.Signals): void;
+  /** SIGTERM, then SIGKILL after `timeoutMs`; resolves with how it exited. */
+  stop(timeoutMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export interface ApiProcessOptions {
+  readonly name: string;
+  readonly databaseUrl: string;
+  readonly zone: string;
+  readonly powerdns: { readonly apiUrl: string; readonly apiKey: string };
+  /** More settings, exactly as an operator sets them. */
+  readonly env?: Record<string, string>;
+  /** Reuse a port (a restart on the same address). */
+  readonly port?: number;
+}
+
+const started = new Set<ApiProcess>();
+// If the test process ends without its `after` hooks (a timeout, a crash), take the API processes along.
+process.once('exit', () => {
+  for (const api of started) {
+    try {
+      process.kill(api.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+});
+
+/**
+ * Starts `apps/api/src/main.ts` as a separate process on a free loopback
+ * port and waits until /healthz answers. Its log lines (JSON, debug level)
+ * go to the run's log file, which test/run.ts checks for secrets.
+ */
+export async function startApiProcess(options: ApiProcessOptions): Promise<ApiProcess> {
+  const port = options.port ?? (await freePort());
+  noteSecret(options.powerdns.apiKey);
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    NODE_ENV: 'test',
+    DATABASE_URL: options.databaseUrl,
+    MYDNS_ZONE: options.zone,
+    MYDNS_PDNS_API_URL: options.powerdns.apiUrl,
+    MYDNS_PDNS_API_KEY: options.powerdns.apiKey,
+    MYDNS_HTTP_PORT: String(port),
+    MYDNS_HTTP_ADDRESS: '127.0.0.1',
+    MYDNS_ALLOW_PRIVATE_ADDRESSES: 'true',
+    MYDNS_BCRYPT_COST: '4',
+    MYDNS_BCRYPT_THREADS: '2',
+    MYDNS_REGISTRATION_LIMIT: '100000/1h',
+    MYDNS_DATA_DIR: workFolder(`api-${options.name}`),
+    // The API alone: `npm start` also runs the SMTP relay, on a fixed port by default.
+    MYDNS_RELAY_ENABLED: 'false',
+    LOG_LEVEL: 'debug',
+    LOG_FORMAT: 'json',
+    ...options.env,
+  };
+  const child = spawn(process.execPath, ['--import', 'tsx', 'apps/api/src/main.ts'], {
+    cwd: REPO_ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  if (child.pid === undefined) throw new Error(`could not start the API process ${options.name}`);
+  const pid = child.pid;
+  const logFile = process.env.MYDNS_TEST_LOG_FILE;
+  let text = '';
+  const collect = (chunk: Buffer) => {
+    const piece = chunk.toString('utf8');
+    text = (text + piece).slice(-200_000);
+    if (logFile) appendFileSync(logFile, piece);
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) => {
+    child.once('exit', (code, signal) => done({ code, signal }));
+  });
+  let gone = false;
+  void exited.then(() => {
+    gone = true;
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const api: ApiProcess = {
+    name: options.name,
+    pid,
+    port,
+    url,
+    child,
+    exited,
+    isAlive: () => !gone,
+    output: () => text,
+    signal(signal) {
+      if (!gone) process.kill(pid, signal);
+    },
+    async stop(timeoutMs = 30_000) {
+      if (!gone) {
+        // A frozen process cannot act on SIGTERM.
+        process.kill(pid, 'SIGCONT');
+        process.kill(pid, 'SIGTERM');
+      }
+      const timer = sleep(timeoutMs, 'timeout' as const, { ref: false });
+      if ((await Promise.race([exited, timer])) === 'timeout' && !gone) process.kill(pid, 'SIGKILL');
+      started.delete(api);
+      return exited;
+    },
+  };
+  started.add(api);
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (gone) throw new Error(`the API process ${options.name} exited during startup:\n${text}`);
+    if (Date.now() > deadline) {
+      await api.stop(5000);
+      throw new Error(`the API process ${options.name} was not ready after 60 s:\n${text}`);
+    }
+    const healthy = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) })
+      .then((response) => response.ok)
+      .catch(() => false);
+    if (healthy) return api;
+    await sleep(100);
+  }
+}
+
+/** Stops every API process this file started and has not stopped yet (for `after` hooks). */
+export async function stopAllApiProcesses(): Promise<void> {
+  await Promise.all([...started].map((api) => api.stop(10_000)));
+}
+
+/** One query on a short-lived connection. */
+export async function sql<R extends pg.QueryResultRow>(
+  url: string,
+  text: string,
+  values: unknown[] = [],
+): Promise<R[]> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    return (await client.query<R>(text, values)).rows;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+export async function pendingPushes(url: string): Promise<number> {
+  const [row] = await sql<{ count: string }>(url, 'select count(*) from dns_outbox');
+  return Number(row?.count);
+}
+
+export interface HostAddresses {
+  readonly ipv4: string | null;
+  readonly ipv6: string | null;
+}
+
+/** What Postgres holds for each host: the source of truth. */
+export async function postgresAddresses(url: string): Promise<Map<string, HostAddresses>> {
+  const rows = await sql<{ name: string; ipv4: string | null; ipv6: string | null }>(
+    url,
+    'select name, ipv4, ipv6 from hosts order by name',
+  );
+  return new Map(rows.map((row) => [row.name, { ipv4: row.ipv4, ipv6: row.ipv6 }]));
+}
+
+/** Every host row, every column, as text: a snapshot to compare before and after. */
+export async function hostsSnapshot(url: string): Promise<string[]> {
+  const rows = await sql<{ row: string }>(url, 'select h::text as row from hosts h order by id');
+  return rows.map((row) => row.row);
+}
+
+/** The A (or AAAA) records PowerDNS holds for each name of the zone, keyed by the bare label. */
+export async function powerDnsRecords(
+  target: { apiUrl: string; apiKey: string },
+  zone: string,
+  type: 'A' | 'AAAA' = 'A',
+): Promise<Map<string, string[]>> {
+  const client = createPowerDnsClient({ apiUrl: target.apiUrl, apiKey: target.apiKey, timeoutMs: 5000 });
+  const suffix = `.${zone}.`;
+  const records = new Map<string, string[]>();
+  for (const rrset of await client.listRrsets(zone)) {
+    if (rrset.type !== type || !rrset.name.endsWith(suffix)) continue;
+    const label = rrset.name.slice(0, -suffix.length);
+    records.set(label, [...(records.get(label) ?? []), ...rrset.records].sort());
+  }
+  return records;
+}
+
+/** The whole zone as PowerDNS holds it, SOA aside (its serial moves with every PATCH). */
+export async function zoneSnapshot(
+  target: { apiUrl: string; apiKey: string },
+  zone: string,
+): Promise<string[]> {
+  const client = createPowerDnsClient({ apiUrl: target.apiUrl, apiKey: target.apiKey, timeoutMs: 5000 });
+  return (await client.listRrsets(zone))
+    .filter((rrset) => rrset.type !== 'SOA')
+    .map((rrset) => `${rrset.name} ${rrset.type} ${rrset.ttl} ${[...rrset.records].sort().join(' ')}`)
+    .sort();
+}
+
+/**
+ * The PID of the pdns_server that serves `apiUrl`, among those the tests
+ * started under the work folder (startPrivatePowerDns does not expose it):
+ * the folder whose pdns.conf names the API port, and its pid file.
+ */
+export function powerDnsPid(apiUrl: string): number {
+  const port = new URL(apiUrl).port;
+  const root = harness().workDir;
+  for (const entry of readdirSync(root)) {
+    const conf = join(root, entry, 'pdns.conf');
+    if (!existsSync(conf) || !readFileSync(conf, 'utf8').includes(`\nwebserver-port=${port}\n`)) continue;
+    const pid = Number(readFileSync(join(root, entry, 'pdns_server.pid'), 'utf8').trim());
+    const command = readCommandLine(pid) ?? [];
+    if (isProcessAlive(pid) && command.some((part) => part.endsWith('pdns_server'))) return pid;
+  }
+  throw new Error(`no running pdns_server with its API on port ${port} under ${root}`);
+}
+
+export type ProxyMode = 'pass' | 'reset' | 'blackhole';
+
+/**
+ * A TCP proxy in front of a server, to break one process's path to it:
+ * `pass` forwards, `reset` drops every connection at once (the server looks
+ * down to that client only), `blackhole` accepts and never answers.
+ * Switching mode also cuts the connections already open.
+ */
+export interface FaultProxy {
+  readonly port: number;
+  readonly url: string;
+  setMode(mode: ProxyMode): void;
+  close(): Promise<void>;
+}
+
+export async function startFaultProxy(target: { host: string; port: number }): Promise<FaultProxy> {
+  let mode: ProxyMode = 'pass';
+  const sockets = new Set<Socket>();
+  const track = (socket: Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+  };
+  const server: Server = createServer((client) => {
+    track(client);
+    if (mode === 'reset') {
+      client.resetAndDestroy();
+      return;
+    }
+    if (mode === 'blackhole') {
+      client.resume(); // read and drop whatever it sends
+      return;
+    }
+    const upstream = connect(target.port, target.host);
+    track(upstream);
+    client.pipe(upstream);
+    upstream.pipe(client);
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  const address = server.address();
+  if (!address || typeof address === 'string') throw new Error('the proxy has no port');
+  return {
+    port: address.port,
+    url: `http://127.0.0.1:${address.port}`,
+    setMode(next) {
+      mode = next;
+      for (const socket of sockets) socket.destroy();
+    },
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((done) => server.close(() => done()));
+    },
+  };
+}
+
+export interface UpdateReply {
+  readonly status: number;
+  readonly body: string;
+  /** Set when no complete HTTP reply came (connection refused, reset, timeout). */
+  readonly error?: string;
+}
+
+/** One DynDNS update with Basic credentials; never throws (a transport failure is `error`). */
+export async function sendUpdate(
+  baseUrl: string,
+  host: string,
+  password: string,
+  myip: string,
+  timeoutMs = 30_000,
+): Promise<UpdateReply> {
+  try {
+    const response = await fetch(`${baseUrl}/nic/update?hostname=${host}&myip=${myip}`, {
+      headers: { authorization: basic(host, password) },
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    return { status: response.status, body: await response.text() };
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string } }).cause?.code;
+    return { status: 0, body: '', error: cause ?? (error as Error).name ?? String(error) };
+  }
+}
+
+/** Registers hosts through the JSON API (the registration limit is raised by startApiProcess). */
+export async function registerHosts(
+  baseUrl: string,
+  names: readonly string[],
+  password: string,
+): Promise<void> {
+  noteSecret(password);
+  for (const name of names) {
+    const response = await fetch(`${baseUrl}/api/v1/hosts`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ hostname: name, password }),
+    });
+    if (response.status !== 201)
+      throw new Error(`registering ${name}: ${response.status} ${await response.text()}`);
+  }
+}
+
+/** Runs `work` for each item with at most `concurrency` in flight; results in item order. */
+export async function inParallel<T, R>(
+  items: readonly T[],
+  concurrency: number,
+  work: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(items[index] as T, index);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+  return results;
+}
