@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { AppError } from '@mydns/runtime';
 import axios, { type AxiosInstance, isAxiosError } from 'axios';
 
@@ -34,6 +35,9 @@ export interface ZoneSpec {
   readonly soa?: { readonly content: string; readonly ttl: number };
   readonly rrsets?: readonly RrsetChange[];
 }
+
+/** Attempts of a call that PowerDNS answers with 500 (see `call`). */
+const RETRIES_ON_500 = 4;
 
 export class PowerDnsError extends AppError {
   /** The HTTP status PowerDNS answered with; undefined when it did not answer. */
@@ -131,10 +135,17 @@ export function createPowerDnsClient(options: PowerDnsOptions): PowerDnsClient {
     proxy: false,
   });
   const call = async <T>(request: () => Promise<{ data: T }>): Promise<T> => {
-    try {
-      return (await request()).data;
-    } catch (error) {
-      throw describe(error);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return (await request()).data;
+      } catch (error) {
+        const described = describe(error);
+        // gsqlite3 answers a write that meets another writer (another zone, the
+        // reconciler, pdnsutil) with 500 "database is locked" (POWERDNS.md);
+        // every call here is idempotent, so a short retry is safe.
+        if (described.httpStatus !== 500 || attempt >= RETRIES_ON_500) throw described;
+        await sleep(25 * 3 ** attempt + Math.random() * 25);
+      }
     }
   };
   const patchZoneEntries = async (zone: string, entries: readonly ReturnType<typeof patchEntry>[]) => {

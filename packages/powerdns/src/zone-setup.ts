@@ -1,5 +1,5 @@
 import type { Logger } from '@mydns/runtime';
-import type { PowerDnsClient } from './client.ts';
+import { type PowerDnsClient, PowerDnsError } from './client.ts';
 
 export interface ZoneSetup {
   zone: string;
@@ -33,12 +33,18 @@ async function createZoneIfMissing(dns: PowerDnsClient, setup: ZoneSetup, logger
   if (await dns.zoneExists(setup.zone)) return false;
   const primary = setup.nameservers[0] ?? `ns1.${setup.zone}`;
   const hostmaster = setup.hostmaster ?? `hostmaster.${setup.zone}`;
-  await dns.createZone({
-    name: setup.zone,
-    kind: 'Native',
-    nameservers: setup.nameservers,
-    soa: { ttl: 300, content: `${primary}. ${hostmaster}. 1 10800 3600 604800 60` },
-  });
+  try {
+    await dns.createZone({
+      name: setup.zone,
+      kind: 'Native',
+      nameservers: setup.nameservers,
+      soa: { ttl: 300, content: `${primary}. ${hostmaster}. 1 10800 3600 604800 60` },
+    });
+  } catch (error) {
+    // Another replica (or a retried request) created it first: it exists, which is all we wanted.
+    if (error instanceof PowerDnsError && error.httpStatus === 409) return false;
+    throw error;
+  }
   logger.info(`created zone ${setup.zone} in PowerDNS`);
   return true;
 }
