@@ -79,10 +79,30 @@ export async function preparedQuery<R>(
     acquireConnection(): Promise<PgConnection>;
     releaseConnection(connection: PgConnection): Promise<void>;
   };
-  const connection = await client.acquireConnection();
-  try {
-    return (await connection.query<R>({ name, text, values })).rows;
-  } finally {
-    await client.releaseConnection(connection);
+  for (let attempt = 1; ; attempt++) {
+    const connection = await client.acquireConnection();
+    try {
+      return (await connection.query<R>({ name, text, values })).rows;
+    } catch (error) {
+      // A pooled connection Postgres has just ended (restart, pg_terminate_backend)
+      // fails its next statement before the pool notices. Once more on a fresh one:
+      // the hot-path statements are each a single atomic statement, safe to repeat.
+      if (attempt > 1 || !isLostConnection(error)) throw error;
+    } finally {
+      await client.releaseConnection(connection);
+    }
   }
+}
+
+/** The connection died under the statement (as opposed to an error of the statement itself). */
+export function isLostConnection(error: unknown): boolean {
+  const e = error as { code?: string; message?: string };
+  return (
+    e?.code === '57P01' || // admin_shutdown: terminated by an administrator or a restart
+    e?.code === 'ECONNRESET' ||
+    e?.code === 'EPIPE' ||
+    /Connection terminated|connection is closed|Client has encountered a connection error/i.test(
+      e?.message ?? '',
+    )
+  );
 }
