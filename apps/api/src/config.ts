@@ -1,20 +1,22 @@
 import { availableParallelism } from 'node:os';
 import { type Cidr, isValidHostname, normaliseName, parseCidr, parseIpAddress } from '@mydns/domain';
-import { parseSettings, type RateLimit, zBoolean, zDuration, zList, zPort, zRateLimit } from '@mydns/runtime';
+import {
+  parseSettings,
+  type RateLimit,
+  zAddressList,
+  zBoolean,
+  zDuration,
+  zList,
+  zPort,
+  zRateLimit,
+  zZone,
+} from '@mydns/runtime';
 import { z } from 'zod';
 
 /**
  * The API's settings: the only reader of process.env (through `env`). Names
  * and defaults are the contract in INTERFACES.md; README.md documents each one.
  */
-
-const zZone = z
-  .string()
-  .transform((value) => normaliseName(value))
-  .refine(
-    (zone) => isValidHostname(zone) && zone.includes('.'),
-    'must be a DNS name with at least two labels',
-  );
 
 const zCidrList = zList.transform((items, ctx) => {
   const cidrs: Cidr[] = [];
@@ -87,16 +89,8 @@ const schema = z.object({
   MYDNS_HISTORY_MAX_PER_HOST: z.coerce.number().int().min(0).max(100_000).default(200),
   MYDNS_HISTORY_MAX_AGE: zDuration.default(90 * 86_400_000),
   MYDNS_RELAY_ENABLED: zBoolean.default(true),
-  MYDNS_RELAY_ADDRESS: zList
-    .transform((items, ctx) => {
-      const addresses: string[] = [];
-      for (const item of items) {
-        const address = parseIpAddress(item);
-        if (address) addresses.push(address.text);
-        else ctx.addIssue({ code: 'custom', message: `"${item}" is not an IP address` });
-      }
-      return addresses;
-    })
+  MYDNS_RELAY_ADDRESS: zAddressList
+    .transform((addresses) => addresses.map((a) => a.text))
     .default(['127.0.0.1']),
   MYDNS_PUSH_TIMEOUT: zDuration.default(3000),
   MYDNS_BLOCKED_USER_AGENTS: zList.default([]),

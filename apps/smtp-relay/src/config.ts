@@ -1,5 +1,16 @@
-import { type IpAddress, isValidHostname, normaliseName, parseIpAddress } from '@mydns/domain';
-import { parseSettings, type RateLimit, zBoolean, zDuration, zList, zPort, zRateLimit } from '@mydns/runtime';
+import { type IpAddress, parseIpAddress } from '@mydns/domain';
+import {
+  parseSettings,
+  type RateLimit,
+  zAddressList,
+  zBoolean,
+  zDuration,
+  zHostname,
+  zList,
+  zPort,
+  zRateLimit,
+  zZone,
+} from '@mydns/runtime';
 import { z } from 'zod';
 
 /**
@@ -7,29 +18,6 @@ import { z } from 'zod';
  * Names and defaults follow INTERFACES.md and SMTP-RELAY.md ("Limits"); the
  * README documents each one. Every limit and timeout is a setting.
  */
-
-const zZone = z
-  .string()
-  .transform((value) => normaliseName(value))
-  .refine(
-    (zone) => isValidHostname(zone) && zone.includes('.'),
-    'must be a DNS name with at least two labels',
-  );
-
-const zHostname = z
-  .string()
-  .transform((value) => normaliseName(value))
-  .refine((name) => isValidHostname(name), 'must be a host name');
-
-const zAddresses = zList.transform((items, ctx) => {
-  const addresses: IpAddress[] = [];
-  for (const item of items) {
-    const address = parseIpAddress(item);
-    if (address && !item.includes('/')) addresses.push(address);
-    else ctx.addIssue({ code: 'custom', message: `"${item}" is not an IP address` });
-  }
-  return addresses;
-});
 
 /** `127.0.0.1`, `127.0.0.1:5300`, `::1`, `[::1]:5300`: what node's `Resolver.setServers` takes. */
 const zDnsServers = zList.transform((items, ctx) => {
@@ -63,7 +51,7 @@ const schema = z.object({
   MYDNS_RELAY_METRICS_PORT: zPort.optional(),
   MYDNS_RELAY_METRICS_ADDRESS: z.string().min(1).default('127.0.0.1'),
   MYDNS_RELAY_HOSTNAME: zHostname.optional(),
-  MYDNS_RELAY_ADDRESS: zAddresses.default([parseIpAddress('127.0.0.1') as IpAddress]),
+  MYDNS_RELAY_ADDRESS: zAddressList.default([parseIpAddress('127.0.0.1') as IpAddress]),
   MYDNS_RELAY_ALLOW_PRIVATE_TARGETS: zBoolean.default(false),
   MYDNS_RELAY_TLS_CERT: z.string().min(1).optional(),
   MYDNS_RELAY_TLS_KEY: z.string().min(1).optional(),

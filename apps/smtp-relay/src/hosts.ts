@@ -7,9 +7,8 @@
  * address change through /nic/update reaches the next session within
  * milliseconds, and within the TTL even while the notifications are down.
  */
-import { type Database, preparedQuery } from '@mydns/db';
+import { type Database, listenForHostChanges, preparedQuery } from '@mydns/db';
 import type { Logger } from '@mydns/runtime';
-import pg from 'pg';
 
 export type ClientAddressMode = 'xclient' | 'proxy-v1' | 'proxy-v2' | 'none';
 export type BackendTlsMode = 'opportunistic' | 'fingerprint' | 'verify' | 'none';
@@ -84,8 +83,6 @@ export interface PostgresHostDirectoryOptions {
   readonly now?: () => number;
 }
 
-const CHANNEL = 'mydns_hosts';
-
 export function createPostgresHostDirectory(options: PostgresHostDirectoryOptions): HostDirectory {
   const log = options.logger.child({ component: 'relay-hosts' });
   const now = options.now ?? Date.now;
@@ -93,45 +90,19 @@ export function createPostgresHostDirectory(options: PostgresHostDirectoryOption
   const entries = new Map<string, { host: MailHost | undefined; expiresAt: number }>();
   /** Loads in flight; a notification marks them so their (older) answer is not kept. */
   const loading = new Map<string, Set<{ stale: boolean }>>();
-  let listener: pg.Client | undefined;
-  let stopped = false;
-  let retryTimer: NodeJS.Timeout | undefined;
-  let retryMs = 1000;
-
   const invalidate = (name: string) => {
     entries.delete(name);
     for (const load of loading.get(name) ?? []) load.stale = true;
   };
 
-  const connect = async (): Promise<void> => {
-    const client = new pg.Client({ connectionString: options.url, application_name: 'mydns-smtp-relay' });
-    client.on('notification', (message) => {
-      if (message.channel === CHANNEL && message.payload) invalidate(message.payload);
-    });
-    const lost = (reason: string) => {
-      if (listener !== client) return;
-      listener = undefined;
-      entries.clear();
-      client.end().catch(() => undefined);
-      if (stopped) return;
-      log.warn(`lost the host change notifications (${reason}); host entries now live ${options.ttlMs} ms`);
-      retryTimer = setTimeout(() => void connect().catch(() => undefined), retryMs);
-      retryTimer.unref();
-      retryMs = Math.min(retryMs * 2, 30_000);
-    };
-    client.on('error', (error) => lost(error.message));
-    client.on('end', () => lost('connection closed'));
-    listener = client;
-    try {
-      await client.connect();
-      await client.query(`listen ${CHANNEL}`);
-    } catch (error) {
-      lost((error as Error).message);
-      throw error;
-    }
-    entries.clear();
-    retryMs = 1000;
-  };
+  // Without notifications the TTL alone bounds staleness; the relay still works.
+  const changes = listenForHostChanges({
+    url: options.url,
+    applicationName: 'mydns-smtp-relay',
+    logger: log,
+    onChange: invalidate,
+    onGap: () => entries.clear(),
+  });
 
   return {
     async find(name) {
@@ -157,17 +128,14 @@ export function createPostgresHostDirectory(options: PostgresHostDirectoryOption
       }
     },
     async start() {
-      // Without notifications the TTL alone bounds staleness; the relay still works.
-      await connect().catch((error: Error) =>
-        log.warn(`host change notifications unavailable (${error.message}); retrying in the background`),
-      );
+      await changes
+        .start()
+        .catch((error: Error) =>
+          log.warn(`host change notifications unavailable (${error.message}); retrying in the background`),
+        );
     },
     async stop() {
-      stopped = true;
-      if (retryTimer) clearTimeout(retryTimer);
-      const client = listener;
-      listener = undefined;
-      await client?.end().catch(() => undefined);
+      await changes.stop();
       entries.clear();
     },
   };

@@ -1,5 +1,5 @@
 import type { Logger } from '@mydns/runtime';
-import pg from 'pg';
+import { listenForHostChanges } from './host-changes.ts';
 import type { HostRecord, HostsRepository } from './hosts-repository.ts';
 
 /**
@@ -34,8 +34,6 @@ export interface HostCacheOptions {
   now?: () => number;
 }
 
-const CHANNEL = 'mydns_hosts';
-
 export function createHostCache(options: HostCacheOptions): HostCache {
   const log = options.logger.child({ component: 'host-cache' });
   const now = options.now ?? Date.now;
@@ -44,11 +42,6 @@ export function createHostCache(options: HostCacheOptions): HostCache {
   const nameOfId = new Map<number, string>();
   /** Loads in flight per name; an invalidation marks them so their (older) result is not stored. */
   const loading = new Map<string, Set<{ stale: boolean }>>();
-  let listener: pg.Client | undefined;
-  let listening = false;
-  let stopped = false;
-  let retryMs = 1000;
-  let retryTimer: NodeJS.Timeout | undefined;
   let hits = 0;
   let misses = 0;
 
@@ -73,38 +66,13 @@ export function createHostCache(options: HostCacheOptions): HostCache {
     nameOfId.set(host.id, host.name);
   };
 
-  const connect = async (): Promise<void> => {
-    const client = new pg.Client({ connectionString: options.url, application_name: 'mydns-host-cache' });
-    client.on('notification', (message) => {
-      if (message.channel === CHANNEL && message.payload) invalidate(message.payload);
-    });
-    const lost = (reason: string) => {
-      if (listener !== client) return;
-      listener = undefined;
-      listening = false;
-      clear();
-      client.end().catch(() => undefined);
-      if (stopped) return;
-      log.warn(`lost the change notifications (${reason}); reading hosts from Postgres until they are back`);
-      retryTimer = setTimeout(() => void connect().catch(() => undefined), retryMs);
-      retryTimer.unref();
-      retryMs = Math.min(retryMs * 2, 30_000);
-    };
-    client.on('error', (error) => lost(error.message));
-    client.on('end', () => lost('connection closed'));
-    listener = client;
-    try {
-      await client.connect();
-      await client.query(`listen ${CHANNEL}`);
-    } catch (error) {
-      lost((error as Error).message);
-      throw error;
-    }
-    // Anything cached before this point may have missed a notification.
-    clear();
-    listening = true;
-    retryMs = 1000;
-  };
+  const changes = listenForHostChanges({
+    url: options.url,
+    applicationName: 'mydns-host-cache',
+    logger: log,
+    onChange: invalidate,
+    onGap: clear,
+  });
 
   return {
     wrap(repository) {
@@ -115,7 +83,7 @@ export function createHostCache(options: HostCacheOptions): HostCache {
       return {
         ...repository,
         async findByName(name) {
-          if (listening) {
+          if (changes.listening) {
             const entry = entries.get(name);
             if (entry && entry.expiresAt > now()) {
               hits++;
@@ -129,7 +97,7 @@ export function createHostCache(options: HostCacheOptions): HostCache {
           loading.set(name, loads);
           try {
             const host = await repository.findByName(name);
-            if (host && listening && !load.stale && options.ttlMs > 0) store(host);
+            if (host && changes.listening && !load.stale && options.ttlMs > 0) store(host);
             return host;
           } finally {
             loads.delete(load);
@@ -179,19 +147,13 @@ export function createHostCache(options: HostCacheOptions): HostCache {
       };
     },
     async start() {
-      if (options.ttlMs <= 0) return;
-      await connect();
+      if (options.ttlMs > 0) await changes.start();
     },
     async stop() {
-      stopped = true;
-      if (retryTimer) clearTimeout(retryTimer);
-      listening = false;
-      const client = listener;
-      listener = undefined;
-      await client?.end().catch(() => undefined);
+      await changes.stop();
       clear();
     },
-    stats: () => ({ size: entries.size, hits, misses, listening }),
-    holds: (name) => listening && (entries.get(name)?.expiresAt ?? 0) > now(),
+    stats: () => ({ size: entries.size, hits, misses, listening: changes.listening }),
+    holds: (name) => changes.listening && (entries.get(name)?.expiresAt ?? 0) > now(),
   };
 }

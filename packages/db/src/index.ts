@@ -4,6 +4,7 @@ export * from './dns-outbox-repository.ts';
 export * from './embedded-postgres.ts';
 export * from './history-repository.ts';
 export * from './host-cache.ts';
+export * from './host-changes.ts';
 export * from './hosts-repository.ts';
 export * from './sessions-repository.ts';
 export * from './tokens-repository.ts';

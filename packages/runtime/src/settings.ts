@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { type IpAddress, isValidHostname, normaliseName, parseIpAddress } from '@mydns/domain';
 import { z } from 'zod';
 import { StartupError } from './errors.ts';
 
@@ -118,3 +119,28 @@ export const zList = z.string().transform((text) =>
     .map((item) => item.trim())
     .filter((item) => item !== ''),
 );
+
+/** A zone name: at least two labels, lower-cased, without the trailing dot. */
+export const zZone = z
+  .string()
+  .transform((value) => normaliseName(value))
+  .refine(
+    (zone) => isValidHostname(zone) && zone.includes('.'),
+    'must be a DNS name with at least two labels',
+  );
+
+export const zHostname = z
+  .string()
+  .transform((value) => normaliseName(value))
+  .refine((name) => isValidHostname(name), 'must be a host name');
+
+/** Comma-separated IP addresses (no prefix lengths), parsed and canonical. */
+export const zAddressList = zList.transform((items, ctx) => {
+  const addresses: IpAddress[] = [];
+  for (const item of items) {
+    const address = parseIpAddress(item);
+    if (address && !item.includes('/')) addresses.push(address);
+    else ctx.addIssue({ code: 'custom', message: `"${item}" is not an IP address` });
+  }
+  return addresses;
+});
