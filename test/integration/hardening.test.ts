@@ -4,7 +4,12 @@ import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createPowerDnsClient } from '@mydns/powerdns';
 import { type ApiProcess, registerHosts, sendUpdate, startApiProcess } from '../support/faults.ts';
-import { type ParsedReply, parseReply, rawExchange } from '../support/faults-http.ts';
+import {
+  type ParsedReply,
+  parseReply,
+  rawExchange,
+  WEBDAV_AND_OTHER_METHODS,
+} from '../support/faults-http.ts';
 import { harness } from '../support/harness.ts';
 import { basic, createTestDatabase, uniqueZone } from '../support/mydns.ts';
 
@@ -334,18 +339,7 @@ test('malformed requests get a clean 4xx: no HTML, no stack trace, no X-Powered-
 
 test('odd methods get a clean answer', async () => {
   const cases: Case[] = [];
-  for (const method of [
-    'PUT',
-    'DELETE',
-    'PATCH',
-    'OPTIONS',
-    'PROPFIND',
-    'TRACE',
-    'MKCOL',
-    'LOCK',
-    'SEARCH',
-    'PURGE',
-  ]) {
+  for (const method of WEBDAV_AND_OTHER_METHODS) {
     for (const path of [...UPDATE_PATHS, '/nic/update/']) {
       cases.push({
         name: `${method} ${path}`,

@@ -281,3 +281,17 @@ export function keepAliveSession(
     });
   });
 }
+
+/** Methods no update client sends: each must get a clean answer. */
+export const WEBDAV_AND_OTHER_METHODS = [
+  'PUT',
+  'DELETE',
+  'PATCH',
+  'OPTIONS',
+  'PROPFIND',
+  'TRACE',
+  'MKCOL',
+  'LOCK',
+  'SEARCH',
+  'PURGE',
+] as const;
