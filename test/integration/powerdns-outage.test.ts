@@ -103,3 +103,22 @@ test('dnserr while PowerDNS is down, then convergence with nothing lost', async 
   assert.equal(after.body, 'good 203.0.113.12');
   assert.deepEqual(await mydns.query.a(`one.${mydns.zone}`), ['203.0.113.12']);
 });
+
+test('after a long outage, the first update once PowerDNS is back is good at once', async () => {
+  await mydns.createHost('patient', PASSWORD);
+  const auth: [string, string] = ['patient', PASSWORD];
+  await pdns.stop();
+  // Long enough for the writer's retry delay to grow to several seconds.
+  assert.equal(
+    (await mydns.request('/nic/update?hostname=patient&myip=198.51.100.70', { auth })).body,
+    'dnserr',
+  );
+  await sleep(8000);
+  assert.ok(mydns.services.zoneWriter.stats().consecutiveFailures >= 4);
+  await pdns.restart();
+  await sleep(1200);
+  // The waiting request cuts the writer's backoff short (MYDNS_PUSH_TIMEOUT is 700 ms here).
+  const reply = await mydns.request('/nic/update?hostname=patient&myip=198.51.100.71', { auth });
+  assert.equal(reply.body, 'good 198.51.100.71');
+  assert.deepEqual(await mydns.query.a(`patient.${mydns.zone}`), ['198.51.100.71']);
+});

@@ -81,6 +81,9 @@ export interface ZoneWriter {
 
 type Resolve = (pushed: boolean) => void;
 
+/** See `hurry` in createZoneWriter. */
+const HURRY_AFTER_MS = 1000;
+
 /** Splits PATCH entries into bodies under `maxBytes`. */
 export function chunkEntries<T>(entries: readonly T[], maxBytes: number): T[][] {
   const chunks: T[][] = [];
@@ -114,6 +117,8 @@ export function createZoneWriter(options: ZoneWriterOptions): ZoneWriter {
   let failures = 0;
   let lastError: string | undefined;
   let sweepTimer: NodeJS.Timeout | undefined;
+  let backoff: AbortController | undefined;
+  let lastFailureAt = 0;
 
   const settle = (id: number, pushed: boolean) => {
     const resolvers = waiters.get(id);
@@ -210,9 +215,22 @@ export function createZoneWriter(options: ZoneWriterOptions): ZoneWriter {
         dirty = true;
         const delay = Math.min(retryMaxMs, retryMinMs * 2 ** Math.min(failures - 1, 16));
         log.warn(`push failed (attempt ${failures}), retrying in ${delay} ms: ${lastError}`);
-        await sleep(delay, undefined, { signal: abort.signal }).catch(() => undefined);
+        lastFailureAt = Date.now();
+        backoff = new AbortController();
+        const signal = AbortSignal.any([abort.signal, backoff.signal]);
+        await sleep(delay, undefined, { signal }).catch(() => undefined);
+        backoff = undefined;
       }
     }
+  };
+
+  /**
+   * A request waiting for PowerDNS cuts a long backoff short, so updates turn
+   * good soon after PowerDNS is back; attempts stay at least a second apart,
+   * so a PowerDNS that stays down is not hammered at the request rate.
+   */
+  const hurry = () => {
+    if (backoff && Date.now() - lastFailureAt >= HURRY_AFTER_MS) backoff.abort();
   };
 
   const kick = () => {
@@ -245,6 +263,7 @@ export function createZoneWriter(options: ZoneWriterOptions): ZoneWriter {
         resolvers.add(done);
         waiters.set(id, resolvers);
         kick();
+        hurry();
       });
     },
     async flush() {
