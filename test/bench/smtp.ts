@@ -21,7 +21,8 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createDatabase, freePort, migrateLatest, startEmbeddedPostgres } from '@mydns/db';
 import { createLogger, createShutdown } from '@mydns/runtime';
-import { rawSmtp, requireTool, runSwaks, startChild, startSmtpSink, waitForPort } from '../support/smtp.ts';
+import { requireProgram } from '../support/programs.ts';
+import { rawSmtp, runSwaks, startChild, startSmtpSink, waitForPort } from '../support/smtp.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 const ZONE = 'bench-smtp.test';
@@ -52,7 +53,7 @@ async function smtpSource(
   port: number,
   options: { messages: number; sessions: number; size: number; reuse?: boolean },
 ): Promise<number> {
-  const binary = requireTool('smtp-source', 'postfix');
+  const binary = requireProgram('smtp-source', 'postfix');
   const started = performance.now();
   const child = spawn(
     binary,
@@ -166,9 +167,9 @@ function openIdle(port: number, localAddress: string): Promise<Socket> {
 }
 
 export async function runSmtpBenchmarks(): Promise<void> {
-  requireTool('smtp-source', 'postfix');
-  requireTool('smtp-sink', 'postfix');
-  requireTool('swaks', 'swaks');
+  requireProgram('smtp-source', 'postfix');
+  requireProgram('smtp-sink', 'postfix');
+  requireProgram('swaks', 'swaks');
   const logger = createLogger({ level: process.env.BENCH_LOG ? 'debug' : 'warn', format: 'pretty' });
   const shutdown = createShutdown(logger);
   try {

@@ -15,7 +15,6 @@ import { freePort } from '@mydns/db';
 import {
   argvRecorder,
   cleanEnv,
-  program,
   type RunningPebble,
   type RunResult,
   run,
@@ -23,6 +22,7 @@ import {
 } from '../support/acme.ts';
 import { harness } from '../support/harness.ts';
 import { startTestMyDns, type TestMyDns } from '../support/mydns.ts';
+import { requireProgram } from '../support/programs.ts';
 
 /**
  * The ACME DNS-01 hooks of issue 3 §3, as the programs that run them would:
@@ -117,7 +117,7 @@ function failed(result: RunResult, message: RegExp): void {
 // ---------------------------------------------------------------------------
 
 describe('certbot hook (mydns-certbot-hook.sh under sh)', () => {
-  const sh = () => program('sh', 'dash');
+  const sh = () => requireProgram('sh', 'dash');
 
   function hook(
     action: 'auth' | 'cleanup',
@@ -393,7 +393,7 @@ describe('acme.sh hook (dns_mydns.sh)', () => {
   }
 
   test('under bash as acme.sh runs it: values coexist, rm removes only its own, settings saved for renewals', async () => {
-    const bash = program('bash', 'bash');
+    const bash = requireProgram('bash', 'bash');
     const address = '198.51.100.51';
     const token = await hostWithToken('acmesh', address);
     const dir = caseDir('acme-sh');
@@ -439,7 +439,7 @@ describe('acme.sh hook (dns_mydns.sh)', () => {
   });
 
   test('under sh on its own (no acme.sh functions): works with the environment, a wrong token fails and changes nothing', async () => {
-    const sh = program('sh', 'dash');
+    const sh = requireProgram('sh', 'dash');
     const address = '198.51.100.52';
     const token = await hostWithToken('acmeplain', address);
     const dir = caseDir('acme-sh-plain');
@@ -511,7 +511,7 @@ describe('end to end: certbot + Pebble issue a certificate through the hook', ()
     env: Record<string, string> = {},
   ): Promise<{ result: RunResult; live: string; context: string; calls: string[][] }> {
     assert.ok(pebble, 'pebble started');
-    const certbot = program('certbot', 'certbot');
+    const certbot = requireProgram('certbot', 'certbot');
     const dir = caseDir(`certbot-${name}`);
     // Downloaded from the server, as the README says.
     const download = await mydns.request('/static/acme/mydns-certbot-hook.sh');

@@ -1,19 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import {
-  accessSync,
-  chmodSync,
-  constants,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startTestMyDns, type TestMyDns } from '../support/mydns.ts';
+import { requireProgram } from '../support/programs.ts';
 
 /**
  * The real Debian client programs (ddclient 3.10, inadyn 2.10, GNU wget, curl)
@@ -57,30 +49,12 @@ function caseDir(name: string): string {
   return dir;
 }
 
-/** Finds `name` on PATH or in the sbin folders (inadyn lives in /usr/sbin); fails naming the package. */
-function program(name: string, debianPackage: string): string {
-  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/sbin', '/usr/bin', '/bin'];
-  for (const dir of dirs) {
-    if (!dir) continue;
-    const path = join(dir, name);
-    try {
-      accessSync(path, constants.X_OK);
-      return path;
-    } catch {
-      // not here
-    }
-  }
-  return assert.fail(
-    `${name} is not installed: these tests run the real client. Install the Debian package: apt-get install ${debianPackage}`,
-  );
-}
-
 /**
  * ddclient 3.10 opens an IPv6-capable socket whenever `usev6` is set (even to
  * 127.0.0.1) and needs IO::Socket::INET6 for it, which Debian only recommends.
  */
 async function requirePerlModule(module: string, debianPackage: string): Promise<void> {
-  const perl = program('perl', 'perl');
+  const perl = requireProgram('perl', 'perl');
   const result = await run(perl, [`-M${module}`, '-e', '1'], { cwd: workDir });
   assert.equal(
     result.code,
@@ -169,7 +143,7 @@ describe('ddclient 3.10 (dyndns2, own socket code, HTTP/1.1 Connection: close)',
     name: string,
     settings: { login: string; password: string; use: string; hosts: string[] },
   ): Promise<RunResult> {
-    const bin = program('ddclient', 'ddclient');
+    const bin = requireProgram('ddclient', 'ddclient');
     const dir = caseDir(`ddclient-${name}`);
     const conf = join(dir, 'ddclient.conf');
     writePrivate(
@@ -308,7 +282,7 @@ describe('inadyn 2.10 custom {} (HTTP/1.0, reads to EOF, Host without port)', ()
       ipv6?: boolean;
     },
   ): Promise<RunResult> {
-    const bin = program('inadyn', 'inadyn');
+    const bin = requireProgram('inadyn', 'inadyn');
     const dir = caseDir(`inadyn-${name}`);
     const conf = join(dir, 'inadyn.conf');
     writePrivate(
@@ -406,7 +380,7 @@ describe('inadyn 2.10 custom {} (HTTP/1.0, reads to EOF, Host without port)', ()
 
 describe('GNU wget', () => {
   function wget(name: string, args: string[]): Promise<RunResult> {
-    const bin = program('wget', 'wget');
+    const bin = requireProgram('wget', 'wget');
     const dir = caseDir(`wget-${name}`);
     // -S prints every server reply header block on stderr: the 401 round trip is visible.
     return run(bin, ['--no-config', '--tries=1', '--timeout=15', '-S', '-qO-', ...args], { cwd: dir });
@@ -457,7 +431,7 @@ describe('GNU wget', () => {
 
 describe('curl', () => {
   function curl(name: string, args: string[]): Promise<RunResult> {
-    const bin = program('curl', 'curl');
+    const bin = requireProgram('curl', 'curl');
     const dir = caseDir(`curl-${name}`);
     // -q (first) ignores any .curlrc.
     return run(bin, ['-q', '--max-time', '15', ...args], { cwd: dir });
@@ -498,7 +472,7 @@ describe('curl', () => {
 
   test('the simple URL from a cron-like job (sh -c, minimal environment, output appended to a log)', async () => {
     await mydns.createHost('curlcron', PASSWORD);
-    const bin = program('curl', 'curl');
+    const bin = requireProgram('curl', 'curl');
     const dir = caseDir('curl-cron');
     const log = join(dir, 'ddns.log');
     const url = `http://127.0.0.1:${mydns.port}/u.php?hostname=${fqdn('curlcron')}&password=${PASSWORD}`;

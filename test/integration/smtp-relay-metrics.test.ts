@@ -3,14 +3,8 @@ import { after, before, test } from 'node:test';
 import { freePort } from '@mydns/db';
 import pg from 'pg';
 import { startTestMyDns, type TestMyDns } from '../support/mydns.ts';
-import {
-  requireTool,
-  runSwaks,
-  type SmtpSink,
-  startSmtpSink,
-  startTestRelay,
-  type TestRelay,
-} from '../support/smtp.ts';
+import { requireProgram } from '../support/programs.ts';
+import { runSwaks, type SmtpSink, startSmtpSink, startTestRelay, type TestRelay } from '../support/smtp.ts';
 
 /**
  * The relay's metrics (issue 5 §3): sessions accepted and refused, messages
@@ -24,8 +18,8 @@ let home: SmtpSink;
 let metricsPort: number;
 
 before(async () => {
-  requireTool('swaks', 'swaks');
-  requireTool('smtp-sink', 'postfix');
+  requireProgram('swaks', 'swaks');
+  requireProgram('smtp-sink', 'postfix');
   mydns = await startTestMyDns();
   home = await startSmtpSink({ args: ['-v'] });
   await mydns.createHost('metered', 'metered-password');

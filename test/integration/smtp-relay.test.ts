@@ -15,9 +15,9 @@ import pg from 'pg';
 import { TEST_CERT_FILE, TEST_KEY_FILE } from '../../apps/smtp-relay/src/testing/fixtures.ts';
 import { harness } from '../support/harness.ts';
 import { startTestMyDns, type TestMyDns } from '../support/mydns.ts';
+import { requireProgram } from '../support/programs.ts';
 import {
   type Aiosmtpd,
-  requireTool,
   runSwaks,
   type SmtpSink,
   startAiosmtpd,
@@ -66,8 +66,8 @@ function swaksTo(to: string, extra: string[] = []): Promise<{ code: number; outp
 
 before(async () => {
   // Fail at once, naming the packages, when the peers are missing.
-  requireTool('swaks', 'swaks');
-  requireTool('smtp-sink', 'postfix');
+  requireProgram('swaks', 'swaks');
+  requireProgram('smtp-sink', 'postfix');
   mydns = await startTestMyDns();
   db = new pg.Client({ connectionString: mydns.databaseUrl });
   await db.connect();

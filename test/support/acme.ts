@@ -6,37 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import {
-  accessSync,
-  chmodSync,
-  constants,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { freePort } from '@mydns/db';
-
-/** Finds `name` on PATH or in the sbin folders; fails naming the Debian package, never skips. */
-export function program(name: string, debianPackage: string): string {
-  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/sbin', '/usr/bin', '/bin'];
-  for (const dir of dirs) {
-    if (!dir) continue;
-    const path = join(dir, name);
-    try {
-      accessSync(path, constants.X_OK);
-      return path;
-    } catch {
-      // not here
-    }
-  }
-  return assert.fail(
-    `${name} is not installed: these tests run the real program. Install the Debian package: apt-get install --no-install-recommends ${debianPackage}`,
-  );
-}
+import { requireProgram } from './programs.ts';
 
 export interface RunResult {
   code: number | null;
@@ -126,7 +100,7 @@ export function argvRecorder(
   const logDir = join(dir, 'argv');
   mkdirSync(logDir, { recursive: true });
   for (const { name, debianPackage } of names) {
-    const real = program(name, debianPackage);
+    const real = requireProgram(name, debianPackage);
     const wrapper = join(dir, name);
     writeFileSync(
       wrapper,
@@ -155,7 +129,7 @@ export async function makeTlsCertificate(
   dir: string,
   timeoutMs: number,
 ): Promise<{ ca: string; cert: string; key: string }> {
-  const openssl = program('openssl', 'openssl');
+  const openssl = requireProgram('openssl', 'openssl');
   const env = cleanEnv({ HOME: dir });
   const files = {
     ca: join(dir, 'ca.pem'),
@@ -235,7 +209,7 @@ export async function startPebble(options: {
   dnsServer: string;
   timeoutMs: number;
 }): Promise<RunningPebble> {
-  const pebble = program('pebble', 'pebble');
+  const pebble = requireProgram('pebble', 'pebble');
   const tls = await makeTlsCertificate(options.dir, options.timeoutMs);
   const [listen, management, httpPort, tlsPort] = [
     await freePort(),

@@ -9,31 +9,15 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '@mydns/db';
 import { createLogger, createShutdown } from '@mydns/runtime';
 import { loadRelayConfig, type RelayConfig } from '../../apps/smtp-relay/src/config.ts';
 import { type RelayDeps, type RunningRelay, startRelay } from '../../apps/smtp-relay/src/server.ts';
 
-export const isRoot = process.getuid?.() === 0;
+import { requireProgram } from './programs.ts';
 
-/** The program's path; throws naming the Debian package when it is not installed. */
-export function requireTool(command: string, debianPackage: string): string {
-  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/bin', '/sbin'];
-  for (const dir of dirs) {
-    const path = join(dir, command);
-    try {
-      accessSync(path, constants.X_OK);
-      return path;
-    } catch {
-      // not here
-    }
-  }
-  throw new Error(
-    `${command} is not installed: apt-get install --no-install-recommends ${debianPackage} (Debian package "${debianPackage}")`,
-  );
-}
+export const isRoot = process.getuid?.() === 0;
 
 /** aiosmtpd lives in Debian's python3 (a pyenv or venv python3 lacks the package). */
 export function requireAiosmtpdPython(): string {
@@ -126,7 +110,7 @@ export interface SmtpSink extends Child {
 export async function startSmtpSink(
   options: { host?: string; port?: number; args?: readonly string[] } = {},
 ): Promise<SmtpSink> {
-  const binary = requireTool('smtp-sink', 'postfix');
+  const binary = requireProgram('smtp-sink', 'postfix');
   const host = options.host ?? '127.0.0.1';
   const port = options.port ?? (await freePort());
   const args = [...(isRoot ? ['-u', 'nobody'] : []), ...(options.args ?? []), `${host}:${port}`, '256'];
@@ -214,7 +198,7 @@ export interface SwaksResult {
 
 /** Runs swaks (exit 0 = delivered; 24 = no recipient accepted; 25/26 = DATA refused). */
 export async function runSwaks(args: readonly string[], timeoutMs = 30_000): Promise<SwaksResult> {
-  const binary = requireTool('swaks', 'swaks');
+  const binary = requireProgram('swaks', 'swaks');
   const child = spawn(binary, [...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => {

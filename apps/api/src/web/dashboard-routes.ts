@@ -75,6 +75,16 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
     );
   };
 
+  /** The dashboard again, with the message above it. */
+  const showError = (req: Request, res: Response, message: string, status = 400) =>
+    renderDashboard(req, res, { state: { errors: [message] } }, status);
+  /** A person's mistake (a 4xx) is shown on the page; anything else goes on to the error handler. */
+  const showUserError = (req: Request, res: Response, error: unknown) => {
+    if (error instanceof AppError && error.status < 500)
+      return showError(req, res, error.message, error.status);
+    throw error;
+  };
+
   router.get(
     '/dashboard',
     requireSession,
@@ -92,9 +102,7 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
         const created = await hosts.createToken(host, field(req.body, 'label'));
         await renderDashboard(req, res, { newToken: { label: created.label, token: created.token } });
       } catch (error) {
-        if (error instanceof AppError && error.status < 500)
-          return renderDashboard(req, res, { state: { errors: [error.message] } }, error.status);
-        throw error;
+        await showUserError(req, res, error);
       }
     }),
   );
@@ -131,10 +139,7 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
         });
         res.redirect(303, '/dashboard?notice=mail-saved');
       } catch (error) {
-        if (error instanceof AppError && error.status < 500) {
-          return renderDashboard(req, res, { state: { errors: [error.message] } }, 400);
-        }
-        throw error;
+        await showUserError(req, res, error);
       }
     }),
   );
@@ -147,8 +152,7 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
     asyncHandler(async (req, res) => {
       const session = res.locals.session as WebSession;
       const host = await hosts.get(session.host.name);
-      const fail = (message: string, status = 400) =>
-        renderDashboard(req, res, { state: { errors: [message] } }, status);
+      const fail = (message: string, status?: number) => showError(req, res, message, status);
       const current = await services.authenticator.verify(host, field(req.body, 'current'));
       if (current?.via !== 'password') return fail('The current password is wrong.', 401);
       if (field(req.body, 'password') !== field(req.body, 'confirm'))
@@ -156,8 +160,7 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
       try {
         await hosts.changePassword(host, field(req.body, 'password'));
       } catch (error) {
-        if (error instanceof AppError && error.status < 500) return fail(error.message);
-        throw error;
+        return showUserError(req, res, error);
       }
       await sessions.endOthers(host, session);
       res.locals.logger.info('password changed', { host: host.name });
@@ -175,8 +178,7 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
       const host = await hosts.get(session.host.name);
       const name = fqdn(host.name, config.zone);
       const typed = field(req.body, 'confirm').trim().toLowerCase();
-      const fail = (message: string, status = 400) =>
-        renderDashboard(req, res, { state: { errors: [message] } }, status);
+      const fail = (message: string, status?: number) => showError(req, res, message, status);
       if (typed !== name && typed !== host.name) return fail(`Type ${name} to confirm the deletion.`);
       const credential = await services.authenticator.verify(host, field(req.body, 'password'));
       if (credential?.via !== 'password') return fail('The password is wrong.', 401);
