@@ -132,13 +132,13 @@ describe('GET /api/v1/hosts/{name}', () => {
   });
 
   test('with the host password: the host, with its addresses after an update', async () => {
-    await mydns.createHost('viewer', 'viewer-password');
-    await mydns.createHost('other', 'other-password');
+    await mydns.createHost('viewer', 'a-viewing-secret');
+    await mydns.createHost('other', 'a-second-secret');
     await mydns.request('/nic/update?hostname=viewer&myip=198.51.100.80', {
-      auth: ['viewer', 'viewer-password'],
+      auth: ['viewer', 'a-viewing-secret'],
     });
     const reply = await mydns.request('/api/v1/hosts/viewer', {
-      auth: [`viewer.${mydns.zone}`, 'viewer-password'],
+      auth: [`viewer.${mydns.zone}`, 'a-viewing-secret'],
     });
     assert.equal(reply.status, 200);
     const host = JSON.parse(reply.body);
@@ -154,7 +154,7 @@ describe('GET /api/v1/hosts/{name}', () => {
     assert.equal(JSON.parse(noAuth.body).error.code, 'unauthorized');
     const wrong = await mydns.request('/api/v1/hosts/viewer', { auth: ['viewer', 'wrong-password'] });
     assert.equal(wrong.status, 401);
-    const foreign = await mydns.request('/api/v1/hosts/other', { auth: ['viewer', 'viewer-password'] });
+    const foreign = await mydns.request('/api/v1/hosts/other', { auth: ['viewer', 'a-viewing-secret'] });
     assert.equal(foreign.status, 403);
   });
 });

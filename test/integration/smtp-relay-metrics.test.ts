@@ -22,7 +22,7 @@ before(async () => {
   requireProgram('smtp-sink', 'postfix');
   mydns = await startTestMyDns();
   home = await startSmtpSink({ args: ['-v'] });
-  await mydns.createHost('metered', 'metered-password');
+  await mydns.createHost('metered', 'a-metering-secret');
   const db = new pg.Client({ connectionString: mydns.databaseUrl });
   await db.connect();
   await db.query(

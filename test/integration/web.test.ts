@@ -145,8 +145,8 @@ describe('forms and sessions', () => {
     await laptop.get('/dashboard');
     const changed = await laptop.post('/dashboard/password', {
       current: PASSWORD,
-      password: 'sessions-new-pw',
-      confirm: 'sessions-new-pw',
+      password: 'a-fresh-new-secret',
+      confirm: 'a-fresh-new-secret',
     });
     assert.equal(changed.status, 303);
     assert.equal((await laptop.get('/dashboard')).status, 200, 'this session stays');

@@ -87,7 +87,6 @@ export function createApp(deps: AppDeps): Express {
       hosts: services.hosts,
       authenticator: services.authenticator,
       sessions: services.sessions,
-      failureLimiter: services.limiters.loginFailures,
       registrationLimiter: services.limiters.registrations,
     }),
   );

@@ -7,6 +7,7 @@ import {
   createDnsOutboxStore,
   createHistoryRepository,
   createHostsRepository,
+  createSessionsRepository,
   createTokensRepository,
   type Database,
   findRunningEmbeddedPostgres,
@@ -48,7 +49,9 @@ const USAGE = `usage: npm run cli -- <command>
   host show <name>       one host as JSON
   host disable <name>    answer its updates with abuse and withdraw its records
   host enable <name>     undo disable
-  host delete <name>     remove the host and its records; the name becomes free
+  host delete <name>     remove the host and its records; the name is held back for
+                         MYDNS_NAME_QUARANTINE_DAYS (for good when the host was disabled)
+  host release <name>    let a deleted name be registered again now
   host expire [--dry-run]
                          hosts without a successful update for MYDNS_INACTIVITY_DAYS go dormant
   reconcile [--dry-run]  make PowerDNS equal to Postgres, printing every difference found
@@ -200,6 +203,8 @@ async function run(argv: string[]): Promise<void> {
         bcrypt,
         bcryptCost: config.bcrypt.cost,
         registration: config.registration,
+        sessions: createSessionsRepository(db),
+        quarantineDays: config.nameQuarantineDays,
         // The CLI only queues DNS changes in Postgres; the running service's
         // zone writer pushes them within seconds (or at its next start).
         zoneWriter: { push: async () => false },
@@ -241,9 +246,26 @@ async function run(argv: string[]): Promise<void> {
         }
         case 'delete': {
           const host = await hosts.get(oneName());
-          await hosts.remove(host);
+          await hosts.remove(host, { byOperator: true });
           console.log(
             `deleted ${fqdn(host.name, config.zone)}; its records leave DNS within seconds while MyDNS runs`,
+          );
+          console.log(
+            host.status === 'disabled'
+              ? 'the name stays unavailable (it was disabled); `host release` frees it'
+              : `the name can be registered again in ${config.nameQuarantineDays} days (\`host release\` frees it now)`,
+          );
+          return;
+        }
+        case 'release': {
+          const released = oneName().toLowerCase();
+          const label = released.endsWith(`.${config.zone}`)
+            ? released.slice(0, -config.zone.length - 1)
+            : released;
+          console.log(
+            (await hosts.releaseName(label))
+              ? `${fqdn(label, config.zone)} can be registered again`
+              : `${fqdn(label, config.zone)} was not held back`,
           );
           return;
         }

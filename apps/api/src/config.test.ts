@@ -20,22 +20,26 @@ function problems(env: Record<string, string>): string[] {
 const DEFAULTS: Config = {
   databaseUrl: undefined,
   zone: 'mydns.test',
-  http: { port: 8080, address: '::' },
+  http: { port: 8080, address: '127.0.0.1' },
   publicUrl: undefined,
   dataDir: '.data',
   powerdns: { mode: 'managed', dnsPort: 5300, apiPort: 8081, binary: undefined },
   nameservers: ['ns1.mydns.test'],
   recordTtl: 60,
   trustedProxies: [],
-  allowPrivateAddresses: false,
+  allowPrivateAddresses: true,
+  labMode: true,
   registration: 'open',
   limits: {
     hostUpdates: { count: 30, windowMs: 600_000 },
     loginFailures: { count: 20, windowMs: 600_000 },
+    loginHostFailures: { count: 10, windowMs: 600_000 },
     loginBlockMs: 900_000,
+    ipv6Prefix: 64,
     registrations: { count: 10, windowMs: 3_600_000 },
   },
-  bcrypt: { cost: 10, threads: availableParallelism() },
+  bcrypt: { cost: 10, threads: availableParallelism(), queue: 128 },
+  nameQuarantineDays: 30,
   credentialCacheTtlMs: 3_600_000,
   hostCacheTtlMs: 3_600_000,
   lifecycle: {
@@ -66,6 +70,52 @@ describe('loadConfig: defaults (INTERFACES.md)', () => {
       format: 'pretty',
     });
   });
+});
+
+describe('loadConfig: private addresses on a loopback-only listener (the quick start)', () => {
+  const cases: { name: string; env: Record<string, string>; allowed: boolean; lab: boolean }[] = [
+    { name: 'default: loopback listener, a lab', env: {}, allowed: true, lab: true },
+    { name: 'listening on ::1', env: { MYDNS_HTTP_ADDRESS: '::1' }, allowed: true, lab: true },
+    { name: 'listening on 127.0.0.2', env: { MYDNS_HTTP_ADDRESS: '127.0.0.2' }, allowed: true, lab: true },
+    {
+      name: 'listening on every address: strict',
+      env: { MYDNS_HTTP_ADDRESS: '::' },
+      allowed: false,
+      lab: false,
+    },
+    {
+      name: 'listening on 0.0.0.0 (compose): strict',
+      env: { MYDNS_HTTP_ADDRESS: '0.0.0.0' },
+      allowed: false,
+      lab: false,
+    },
+    { name: 'a LAN address: strict', env: { MYDNS_HTTP_ADDRESS: '192.168.1.5' }, allowed: false, lab: false },
+    {
+      name: 'loopback behind a trusted proxy: strict',
+      env: { MYDNS_TRUSTED_PROXIES: '127.0.0.1' },
+      allowed: false,
+      lab: false,
+    },
+    {
+      name: 'loopback, but the setting says false',
+      env: { MYDNS_ALLOW_PRIVATE_ADDRESSES: 'false' },
+      allowed: false,
+      lab: false,
+    },
+    {
+      name: 'public listener, the setting says true',
+      env: { MYDNS_HTTP_ADDRESS: '::', MYDNS_ALLOW_PRIVATE_ADDRESSES: 'true' },
+      allowed: true,
+      lab: false,
+    },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      const config = loadConfig(c.env);
+      assert.equal(config.allowPrivateAddresses, c.allowed);
+      assert.equal(config.labMode, c.lab);
+    });
+  }
 });
 
 describe('loadConfig: values are parsed and normalised', () => {
@@ -127,10 +177,12 @@ describe('loadConfig: values are parsed and normalised', () => {
     assert.deepEqual(config.limits, {
       hostUpdates: { count: 60, windowMs: 3_600_000 },
       loginFailures: { count: 5, windowMs: 60_000 },
+      loginHostFailures: { count: 10, windowMs: 600_000 },
       loginBlockMs: 3_600_000,
+      ipv6Prefix: 64,
       registrations: { count: 3, windowMs: 86_400_000 },
     });
-    assert.deepEqual(config.bcrypt, { cost: 12, threads: 2 });
+    assert.deepEqual(config.bcrypt, { cost: 12, threads: 2, queue: 128 });
     assert.equal(config.credentialCacheTtlMs, 600_000);
     assert.equal(config.pushTimeoutMs, 500);
     assert.deepEqual(config.blockedUserAgents, ['badbot/1.0', 'evilscanner']);

@@ -32,7 +32,8 @@ const schema = z.object({
   DATABASE_URL: z.string().url('must be a postgres:// URL').optional(),
   MYDNS_ZONE: zZone.default('mydns.test'),
   MYDNS_HTTP_PORT: zPort.default(8080),
-  MYDNS_HTTP_ADDRESS: z.string().default('::'),
+  // Loopback by default: `npm start` is a lab until someone opens it up (README "Quick start").
+  MYDNS_HTTP_ADDRESS: z.string().default('127.0.0.1'),
   MYDNS_PUBLIC_URL: z
     .string()
     .url('must be an http(s):// URL like https://dyn.example.net')
@@ -60,11 +61,16 @@ const schema = z.object({
     .optional(),
   MYDNS_RECORD_TTL: z.coerce.number().int().min(1).max(86_400).default(60),
   MYDNS_TRUSTED_PROXIES: zCidrList.default([]),
-  MYDNS_ALLOW_PRIVATE_ADDRESSES: zBoolean.default(false),
+  // Unset: allowed exactly when the API listens on loopback only (see loadConfig).
+  MYDNS_ALLOW_PRIVATE_ADDRESSES: zBoolean.optional(),
   MYDNS_REGISTRATION: z.enum(['open', 'closed']).default('open'),
   MYDNS_HOST_UPDATE_LIMIT: zRateLimit.default({ count: 30, windowMs: 600_000 }),
   MYDNS_LOGIN_FAILURE_LIMIT: zRateLimit.default({ count: 20, windowMs: 600_000 }),
+  MYDNS_LOGIN_HOST_FAILURE_LIMIT: zRateLimit.default({ count: 10, windowMs: 600_000 }),
   MYDNS_LOGIN_BLOCK: zDuration.default(900_000),
+  MYDNS_IPV6_LIMIT_PREFIX: z.coerce.number().int().min(32).max(128).default(64),
+  MYDNS_BCRYPT_QUEUE: z.coerce.number().int().min(1).max(100_000).default(128),
+  MYDNS_NAME_QUARANTINE_DAYS: z.coerce.number().int().min(0).max(3650).default(30),
   MYDNS_REGISTRATION_LIMIT: zRateLimit.default({ count: 10, windowMs: 3_600_000 }),
   MYDNS_BCRYPT_COST: z.coerce.number().int().min(4).max(15).default(10),
   MYDNS_BCRYPT_THREADS: z.coerce.number().int().min(1).max(64).default(availableParallelism()),
@@ -136,14 +142,27 @@ export interface Config {
   readonly recordTtl: number;
   readonly trustedProxies: readonly Cidr[];
   readonly allowPrivateAddresses: boolean;
+  /**
+   * True when private addresses are allowed only because the API listens on
+   * loopback alone and MYDNS_ALLOW_PRIVATE_ADDRESSES is unset (a lab on one
+   * machine: the quick start's curl comes from 127.0.0.1). Said in the start log.
+   */
+  readonly labMode: boolean;
   readonly registration: 'open' | 'closed';
   readonly limits: {
     readonly hostUpdates: RateLimit;
+    /** Failed logins per source (an IPv4 address or an IPv6 network of `ipv6Prefix` bits). */
     readonly loginFailures: RateLimit;
+    /** Failed logins per (source, host). */
+    readonly loginHostFailures: RateLimit;
     readonly loginBlockMs: number;
+    /** Every per-address limit counts IPv6 sources per network of this many bits. */
+    readonly ipv6Prefix: number;
     readonly registrations: RateLimit;
   };
-  readonly bcrypt: { readonly cost: number; readonly threads: number };
+  readonly bcrypt: { readonly cost: number; readonly threads: number; readonly queue: number };
+  /** Days a deleted host's name cannot be registered again. */
+  readonly nameQuarantineDays: number;
   readonly credentialCacheTtlMs: number;
   readonly hostCacheTtlMs: number;
   readonly lifecycle: {
@@ -170,8 +189,21 @@ export interface Config {
   readonly log: { readonly level: string; readonly format: 'json' | 'pretty' };
 }
 
+/** 127.0.0.0/8, ::1 or localhost: nobody but this machine can connect. */
+export function isLoopbackListener(address: string): boolean {
+  const parsed = parseIpAddress(address);
+  if (address.toLowerCase() === 'localhost') return true;
+  if (!parsed) return false;
+  return parsed.family === 4 ? parsed.bytes[0] === 127 : parsed.text === '::1';
+}
+
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const s = parseSettings(schema, env, crossChecks);
+  // A public deployment (any non-loopback listener, or a proxy in front) stays strict unless told otherwise.
+  const labMode =
+    s.MYDNS_ALLOW_PRIVATE_ADDRESSES === undefined &&
+    isLoopbackListener(s.MYDNS_HTTP_ADDRESS) &&
+    s.MYDNS_TRUSTED_PROXIES.length === 0;
   const nameservers = (s.MYDNS_NAMESERVERS ?? [`ns1.${s.MYDNS_ZONE}`]).map(normaliseName);
   return {
     databaseUrl: s.DATABASE_URL,
@@ -196,15 +228,19 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     nameservers,
     recordTtl: s.MYDNS_RECORD_TTL,
     trustedProxies: s.MYDNS_TRUSTED_PROXIES,
-    allowPrivateAddresses: s.MYDNS_ALLOW_PRIVATE_ADDRESSES,
+    allowPrivateAddresses: s.MYDNS_ALLOW_PRIVATE_ADDRESSES ?? labMode,
+    labMode,
     registration: s.MYDNS_REGISTRATION,
     limits: {
       hostUpdates: s.MYDNS_HOST_UPDATE_LIMIT,
       loginFailures: s.MYDNS_LOGIN_FAILURE_LIMIT,
+      loginHostFailures: s.MYDNS_LOGIN_HOST_FAILURE_LIMIT,
       loginBlockMs: s.MYDNS_LOGIN_BLOCK,
+      ipv6Prefix: s.MYDNS_IPV6_LIMIT_PREFIX,
       registrations: s.MYDNS_REGISTRATION_LIMIT,
     },
-    bcrypt: { cost: s.MYDNS_BCRYPT_COST, threads: s.MYDNS_BCRYPT_THREADS },
+    bcrypt: { cost: s.MYDNS_BCRYPT_COST, threads: s.MYDNS_BCRYPT_THREADS, queue: s.MYDNS_BCRYPT_QUEUE },
+    nameQuarantineDays: s.MYDNS_NAME_QUARANTINE_DAYS,
     credentialCacheTtlMs: s.MYDNS_CREDENTIAL_CACHE_TTL,
     hostCacheTtlMs: s.MYDNS_HOST_CACHE_TTL,
     lifecycle: {

@@ -170,5 +170,11 @@ export async function startMyDns(config: Config, logger: Logger, shutdown: Shutd
   const wildcard = host === '[::]' || host === '0.0.0.0';
   const url = `http://${wildcard ? '127.0.0.1' : host}:${address.port}`;
   logger.info(`HTTP API and update endpoints listen on ${host}:${address.port} (zone ${config.zone})`);
+  if (config.labMode) {
+    logger.info(
+      'lab mode: the API listens on loopback only, so loopback and private addresses are accepted as a host address; ' +
+        'set MYDNS_HTTP_ADDRESS=:: for a public service (or MYDNS_ALLOW_PRIVATE_ADDRESSES=false to refuse them here too)',
+    );
+  }
   return { url, databaseUrl, port: address.port, config, db, dns, services, server: http };
 }

@@ -9,6 +9,7 @@ import {
   type Database,
   type HostCache,
 } from '@mydns/db';
+import { labelFromUsername, limitKey } from '@mydns/domain';
 import {
   createReconciler,
   createZoneWriter,
@@ -20,6 +21,7 @@ import { errorMessage, type Logger } from '@mydns/runtime';
 import { type Authenticator, createAuthenticator } from './auth/authenticator.ts';
 import { type BcryptPool, createBcryptPool } from './auth/bcrypt-pool.ts';
 import { type CredentialCache, createCredentialCache } from './auth/credential-cache.ts';
+import { createLoginGuard, type LoginGuard } from './auth/login-guard.ts';
 import { createRateLimiter, type RateLimiter } from './auth/rate-limiter.ts';
 import type { Config } from './config.ts';
 import { createUpdateService, type UpdateService } from './dyndns/update-service.ts';
@@ -45,7 +47,9 @@ export interface Services {
   readonly authenticator: Authenticator;
   readonly limiters: {
     readonly hostUpdates: RateLimiter;
-    readonly loginFailures: RateLimiter;
+    /** Failed logins, per source and per (source, host); see auth/login-guard.ts. */
+    readonly logins: LoginGuard;
+    /** Registrations per source (its limit key: an IPv4 address or an IPv6 /64). */
     readonly registrations: RateLimiter;
   };
   /** Starts the background parts: change notifications, the zone writer, history, maintenance. */
@@ -75,12 +79,31 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
   const acme = createAcmeRepository(deps.db);
   const historyRepository = createHistoryRepository(deps.db);
   const sessionsRepository = createSessionsRepository(deps.db);
-  const bcrypt = createBcryptPool(deps.bcryptThreads ?? config.bcrypt.threads);
+  const bcrypt = createBcryptPool({
+    threads: deps.bcryptThreads ?? config.bcrypt.threads,
+    maxQueued: config.bcrypt.queue,
+  });
   const credentialCache = createCredentialCache({ ttlMs: config.credentialCacheTtlMs });
-  const authenticator = createAuthenticator({ bcrypt, cache: credentialCache, tokens });
+  const authLog = deps.logger.child({ component: 'auth' });
+  // Metrics are created below; the guard reports blocks through this late-bound hook.
+  let onBlock: (scope: 'source' | 'source_host') => void = () => undefined;
   const limiters = {
     hostUpdates: createRateLimiter(config.limits.hostUpdates),
-    loginFailures: createRateLimiter({ ...config.limits.loginFailures, blockMs: config.limits.loginBlockMs }),
+    logins: createLoginGuard({
+      source: config.limits.loginFailures,
+      sourceHost: config.limits.loginHostFailures,
+      blockMs: config.limits.loginBlockMs,
+      onBlock: (block) => {
+        // One line per block, for operators and fail2ban: source and host, never a secret.
+        authLog.warn('login block started', {
+          scope: block.scope,
+          source: block.source,
+          host: block.host,
+          until: block.until.toISOString(),
+        });
+        onBlock(block.scope);
+      },
+    }),
     registrations: createRateLimiter(config.limits.registrations),
   };
   const dnsStore = createDnsOutboxStore(deps.writerDb);
@@ -107,6 +130,28 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
     notifySecondaries: config.secondaries.length > 0,
   });
   zoneWriterRef = zoneWriter;
+  onBlock = (scope) => metrics.loginBlocks.inc({ scope });
+  const authenticator = createAuthenticator({
+    findHost: async (username) => {
+      const label = labelFromUsername(username, config.zone);
+      return label === undefined ? undefined : hostsRepository.findByName(label);
+    },
+    tokens,
+    bcrypt,
+    cache: credentialCache,
+    guard: limiters.logins,
+    limitKey: (source) => limitKey(source, config.limits.ipv6Prefix),
+    events: {
+      onFailure: ({ edge, source, host }) => {
+        metrics.loginFailures.inc({ edge });
+        authLog.warn('login failed', { edge, source, host });
+      },
+      onRefused: ({ edge, source, host, reason }) => {
+        metrics.loginRefusals.inc({ edge, reason });
+        authLog.debug('login refused without a check', { edge, source, host, reason });
+      },
+    },
+  });
   const reconciler = createMyDnsReconciler(config, { store: dnsStore, dns: deps.dns, logger: deps.logger });
   let reconcileTimer: NodeJS.Timeout | undefined;
   let reconciling: Promise<unknown> | undefined;
@@ -125,13 +170,11 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
     enabled: config.lifecycle.historyMaxPerHost > 0,
   });
   const updates = createUpdateService({
-    zone: config.zone,
     hosts: hostsRepository,
     authenticator,
     zoneWriter,
     history,
     hostLimiter: limiters.hostUpdates,
-    failureLimiter: limiters.loginFailures,
     pushTimeoutMs: config.pushTimeoutMs,
     blockedUserAgents: config.blockedUserAgents,
   });
@@ -144,6 +187,8 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
     bcrypt,
     bcryptCost: config.bcrypt.cost,
     registration: config.registration,
+    sessions: sessionsRepository,
+    quarantineDays: config.nameQuarantineDays,
     zoneWriter,
     pushTimeoutMs: config.pushTimeoutMs,
   });

@@ -2,8 +2,17 @@ import type { Database } from './database.ts';
 
 /** ACME DNS-01 values: TXT records at `_acme-challenge.<host>`, each expiring after a while. */
 export interface AcmeRepository {
-  /** Adds (or refreshes) a value and queues the host for PowerDNS. Returns the outbox id. */
-  add(host: { id: number; name: string }, value: string, ttlMs: number): Promise<number>;
+  /**
+   * Adds (or refreshes) a value and queues the host for PowerDNS; returns the
+   * outbox id, or undefined when the host already holds `max` other live values.
+   * The host's row is locked for the check, so parallel adds cannot pass it together.
+   */
+  add(
+    host: { id: number; name: string },
+    value: string,
+    ttlMs: number,
+    max: number,
+  ): Promise<number | undefined>;
   /** Removes one value; undefined when there was no such value. */
   remove(host: { id: number; name: string }, value: string): Promise<number | undefined>;
   count(hostId: number): Promise<number>;
@@ -13,8 +22,16 @@ export interface AcmeRepository {
 
 export function createAcmeRepository(db: Database): AcmeRepository {
   return {
-    async add(host, value, ttlMs) {
+    async add(host, value, ttlMs, max) {
       return db.transaction(async (trx) => {
+        await trx('hosts').where({ id: host.id }).forUpdate().first('id');
+        const others = await trx('acme_challenges')
+          .where({ host_id: host.id })
+          .andWhere('expires_at', '>', trx.fn.now())
+          .andWhereNot({ value })
+          .count<{ count: string }[]>({ count: '*' })
+          .first();
+        if (Number(others?.count ?? 0) >= max) return undefined;
         await trx('acme_challenges')
           .insert({ host_id: host.id, value, expires_at: new Date(Date.now() + ttlMs) })
           .onConflict(['host_id', 'value'])

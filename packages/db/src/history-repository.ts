@@ -10,6 +10,8 @@ export interface HistoryEntry {
   readonly oldIpv6: string | null;
   readonly newIpv4: string | null;
   readonly newIpv6: string | null;
+  /** Why the update was refused, in a person's words (null when it was not). */
+  readonly reason?: string | null;
   /** Identical attempts this entry stands for (repeated nochg), and when the last one was. */
   readonly count?: number;
   readonly lastAt?: Date;
@@ -37,6 +39,7 @@ interface HistoryRow {
   old_ipv6: string | null;
   new_ipv4: string | null;
   new_ipv6: string | null;
+  reason: string | null;
 }
 
 /** Two attempts that say the same: a repeat is counted, not stored again. */
@@ -48,7 +51,8 @@ export function isRepeat(a: HistoryEntry, b: HistoryEntry): boolean {
     a.sourceAddress === b.sourceAddress &&
     a.userAgent === b.userAgent &&
     a.newIpv4 === b.newIpv4 &&
-    a.newIpv6 === b.newIpv6
+    a.newIpv6 === b.newIpv6 &&
+    (a.reason ?? null) === (b.reason ?? null)
   );
 }
 
@@ -58,7 +62,8 @@ const INSERT_OR_COUNT = `
   with e as (
     select * from jsonb_to_recordset(?::jsonb) as e(
       i int, host_id bigint, at timestamptz, last_at timestamptz, count int, source_address text,
-      user_agent text, result text, old_ipv4 text, old_ipv6 text, new_ipv4 text, new_ipv6 text)
+      user_agent text, result text, old_ipv4 text, old_ipv6 text, new_ipv4 text, new_ipv6 text,
+      reason text)
   ), latest as (
     select distinct on (h.host_id) h.id, h.host_id, h.result, h.source_address, h.user_agent,
            h.new_ipv4, h.new_ipv6, coalesce(h.last_at, h.at) as seen
@@ -80,9 +85,10 @@ const INSERT_OR_COUNT = `
     returning r.i
   )
   insert into update_history
-    (host_id, at, last_at, count, source_address, user_agent, result, old_ipv4, old_ipv6, new_ipv4, new_ipv6)
+    (host_id, at, last_at, count, source_address, user_agent, result, old_ipv4, old_ipv6, new_ipv4, new_ipv6,
+     reason)
   select e.host_id, e.at, e.last_at, e.count, e.source_address, e.user_agent, e.result,
-         e.old_ipv4, e.old_ipv6, e.new_ipv4, e.new_ipv6
+         e.old_ipv4, e.old_ipv6, e.new_ipv4, e.new_ipv6, e.reason
     from e
    where e.i not in (select i from bumped)
      and exists (select 1 from hosts h where h.id = e.host_id)
@@ -107,6 +113,7 @@ export function createHistoryRepository(db: Database): HistoryRepository {
             old_ipv6: e.oldIpv6,
             new_ipv4: e.newIpv4,
             new_ipv6: e.newIpv6,
+            reason: e.reason ?? null,
           })),
         ),
       ]);
@@ -124,6 +131,7 @@ export function createHistoryRepository(db: Database): HistoryRepository {
           'old_ipv6',
           'new_ipv4',
           'new_ipv6',
+          'reason',
         )
         .where({ host_id: hostId })
         .orderBy([
@@ -142,6 +150,7 @@ export function createHistoryRepository(db: Database): HistoryRepository {
         oldIpv6: row.old_ipv6,
         newIpv4: row.new_ipv4,
         newIpv6: row.new_ipv6,
+        reason: row.reason,
       }));
     },
     async prune({ maxPerHost, before }) {

@@ -123,7 +123,15 @@ export interface HostsRepository {
   touchLastSeen(id: number): Promise<void>;
   /** Operator actions; each queues the host for PowerDNS. Undefined when the host is gone. */
   setStatus(name: string, status: 'active' | 'disabled'): Promise<number | undefined>;
-  remove(name: string): Promise<number | undefined>;
+  /**
+   * Deletes the host and queues its records' removal; with `quarantineUntil`, the
+   * name stays unregistrable until then ('forever': until the operator releases it).
+   */
+  remove(name: string, options?: { quarantineUntil?: Date | 'forever' }): Promise<number | undefined>;
+  /** When a deleted name may be registered again; undefined when it may now. */
+  quarantinedUntil(name: string): Promise<Date | 'forever' | undefined>;
+  /** Lets a quarantined name be registered at once (operator CLI); false when it was not quarantined. */
+  releaseName(name: string): Promise<boolean>;
   /** A new password hash; every credential cache drops the old one (credential_version). */
   changePassword(id: number, passwordHash: string): Promise<void>;
   updateMail(id: number, mail: MailSettings): Promise<number | undefined>;
@@ -227,9 +235,37 @@ export function createHostsRepository(db: Database): HostsRepository {
     async setStatus(name, status) {
       return changeAndQueue(db, name, (trx) => trx('hosts').where({ name }).update({ status }));
     },
-    async remove(name) {
+    async remove(name, options = {}) {
       // The outbox row outlives the host: the writer then finds no row and removes every record.
-      return changeAndQueue(db, name, (trx) => trx('hosts').where({ name }).delete());
+      return changeAndQueue(db, name, async (trx) => {
+        const removed = await trx('hosts').where({ name }).delete();
+        const until = options.quarantineUntil;
+        if (removed > 0 && until !== undefined) {
+          await trx('name_quarantine')
+            .insert({
+              name,
+              deleted_at: trx.fn.now(),
+              available_at: until === 'forever' ? 'infinity' : until,
+            })
+            .onConflict('name')
+            .merge();
+        }
+        return removed;
+      });
+    },
+    async quarantinedUntil(name) {
+      const row = await db('name_quarantine')
+        .where({ name })
+        .andWhere('available_at', '>', db.fn.now())
+        .first<{ available_at: Date; forever: boolean } | undefined>(
+          'available_at',
+          db.raw("available_at = 'infinity' as forever"),
+        );
+      if (!row) return undefined;
+      return row.forever ? 'forever' : row.available_at;
+    },
+    async releaseName(name) {
+      return (await db('name_quarantine').where({ name }).delete()) > 0;
     },
     async changePassword(id, passwordHash) {
       await db('hosts')

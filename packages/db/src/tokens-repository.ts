@@ -10,7 +10,11 @@ export interface TokenRecord {
 
 /** Update tokens: only their SHA-256 is stored; the secret is shown once, at creation. */
 export interface TokensRepository {
-  create(hostId: number, label: string, hash: Buffer): Promise<TokenRecord>;
+  /**
+   * A new token, or undefined when the host already has `max` live ones (the
+   * host's row is locked for the check, so parallel creations cannot pass it together).
+   */
+  create(hostId: number, label: string, hash: Buffer, max: number): Promise<TokenRecord | undefined>;
   list(hostId: number): Promise<TokenRecord[]>;
   /** Revokes and bumps the host's credential version in one transaction (so caches forget it). */
   revoke(hostId: number, id: number): Promise<boolean>;
@@ -44,11 +48,20 @@ const FIND_TOKEN = `
 
 export function createTokensRepository(db: Database): TokensRepository {
   return {
-    async create(hostId, label, hash) {
-      const [row] = await db('update_tokens')
-        .insert({ host_id: hostId, label, token_hash: hash })
-        .returning(['id', 'label', 'created_at', 'last_used_at']);
-      return toToken(row as TokenRow);
+    async create(hostId, label, hash, max) {
+      return db.transaction(async (trx) => {
+        await trx('hosts').where({ id: hostId }).forUpdate().first('id');
+        const live = await trx('update_tokens')
+          .where({ host_id: hostId })
+          .whereNull('revoked_at')
+          .count<{ count: string }[]>({ count: '*' })
+          .first();
+        if (Number(live?.count ?? 0) >= max) return undefined;
+        const [row] = await trx('update_tokens')
+          .insert({ host_id: hostId, label, token_hash: hash })
+          .returning(['id', 'label', 'created_at', 'last_used_at']);
+        return toToken(row as TokenRow);
+      });
     },
     async list(hostId) {
       const rows: TokenRow[] = await db('update_tokens')

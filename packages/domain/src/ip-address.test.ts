@@ -100,6 +100,13 @@ describe('parseIpAddress: spellings and their canonical text', () => {
       text: '::ffff:0:102:304',
     },
     { name: 'brackets', input: '[2001:db8::1]', family: 6, text: '2001:db8::1' },
+    { name: 'brackets with a length', input: '[2001:db8::1]/64', family: 6, text: '2001:db8::1' },
+    {
+      name: 'brackets with a length, upper case',
+      input: '[2001:DB8:1:2::]/56',
+      family: 6,
+      text: '2001:db8:1:2::',
+    },
     {
       name: 'Fritz!Box <ip6lanprefix> with /64',
       input: '2001:db8:1:2::/64',
@@ -162,6 +169,8 @@ describe('parseIpAddress: rejected spellings', () => {
     { name: 'IPv4 tail before ::', input: '1.2.3.4::' },
     { name: 'IPv4 tail leaving too many groups', input: '1:2:3:4:5:6:7:1.2.3.4' },
     { name: 'unbalanced bracket', input: '[2001:db8::1' },
+    { name: 'a length inside the brackets and after them', input: '[2001:db8::1/64]/64' },
+    { name: 'brackets with an empty length', input: '[2001:db8::1]/' },
     { name: 'IPv6 prefix over 128', input: '2001:db8::/129' },
     { name: 'IPv4 prefix over 32', input: '203.0.113.7/33' },
     { name: 'empty prefix', input: '2001:db8::1/' },

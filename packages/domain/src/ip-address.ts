@@ -121,7 +121,9 @@ function fromBytes(bytes: Uint8Array): IpAddress {
  */
 export function parseIpAddress(input: string): IpAddress | undefined {
   let text = input.trim();
-  if (text.startsWith('[') && text.endsWith(']')) text = text.slice(1, -1);
+  // `[2001:db8::1]` and `[2001:db8::1]/64`: the brackets of a URL's host, with or without a length.
+  const bracketed = /^\[([^\]]*)\](\/[^/]*)?$/.exec(text);
+  if (bracketed) text = `${bracketed[1] ?? ''}${bracketed[2] ?? ''}`;
   const slash = text.indexOf('/');
   if (slash !== -1) {
     const length = text.slice(slash + 1);
@@ -218,4 +220,20 @@ export function parseCidr(input: string): Cidr | undefined {
 
 export function cidrContains(cidr: Cidr, address: IpAddress): boolean {
   return inRange(address.bytes, cidr);
+}
+
+/**
+ * The key per-address limits count under: an IPv4 address itself, or the
+ * IPv6 network of `v6PrefixLength` bits around it (`2001:db8:1:2::/64`). One
+ * household or one server holds a whole /64 and can pick any address in it,
+ * so counting IPv6 addresses one by one would make every limit meaningless.
+ */
+export function limitKey(address: IpAddress, v6PrefixLength: number): string {
+  if (address.family === 4 || v6PrefixLength >= 128) return address.text;
+  const bytes = new Uint8Array(16);
+  const full = Math.floor(v6PrefixLength / 8);
+  for (let i = 0; i < full; i++) bytes[i] = address.bytes[i] ?? 0;
+  const rest = v6PrefixLength % 8;
+  if (rest > 0) bytes[full] = (address.bytes[full] ?? 0) & ((0xff << (8 - rest)) & 0xff);
+  return `${formatIPv6(bytes)}/${v6PrefixLength}`;
 }

@@ -829,6 +829,12 @@ describe('planAddresses: which family is set, kept or withdrawn', () => {
         addresses: plan(KEEP, set('2001:db8::7')),
       },
       {
+        name: 'bracketed IPv6 with a prefix length (myipv6=[…]/64)',
+        query: 'myipv6=%5B2001:db8::7%5D/64',
+        client: '198.51.100.4',
+        addresses: plan(KEEP, set('2001:db8::7')),
+      },
+      {
         name: 'an empty item in myip is skipped',
         query: 'myip=203.0.113.7,,',
         client: '198.51.100.4',
@@ -1062,31 +1068,37 @@ describe('planAddresses: private addresses when they are not allowed', () => {
         name: 'private IPv4 with IPv6 preserved, public IPv6 peer: the preserve wins, nothing usable',
         query: 'myip=192.168.1.2&myipv6=preserve',
         client: '2a00:1450:4001:80b::1',
-        addresses: refused('no public address in the request or in its source'),
+        addresses: refused(
+          'no public address: the addresses sent are private and the request came from 2a00:1450:4001:80b::1',
+        ),
       },
       {
         name: 'private myip and a private peer: no public address remains',
         query: 'myip=192.168.1.2',
         client: '10.0.0.1',
-        addresses: refused('no public address in the request or in its source'),
+        addresses: refused(
+          'no public address: the addresses sent are private and the request came from 10.0.0.1',
+        ),
       },
       {
         name: 'private IPv4 and IPv6 with a private peer: no public address remains',
         query: 'myip=192.168.1.2,fd00::2',
         client: '192.168.1.1',
-        addresses: refused('no public address in the request or in its source'),
+        addresses: refused(
+          'no public address: the addresses sent are private and the request came from 192.168.1.1',
+        ),
       },
       {
         name: 'myip= empty and a private peer',
         query: 'myip=',
         client: '192.168.1.1',
-        addresses: refused("the caller's address 192.168.1.1 is not public"),
+        addresses: refused('no public address: the request came from 192.168.1.1'),
       },
       {
         name: 'no myip and a documentation-range peer',
         query: '',
         client: '2001:db8::1',
-        addresses: refused("the caller's address 2001:db8::1 is not public"),
+        addresses: refused('no public address: the request came from 2001:db8::1'),
       },
       {
         name: 'an explicit withdrawal needs no public address',

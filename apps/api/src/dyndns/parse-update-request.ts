@@ -177,7 +177,8 @@ export function planAddresses(query: DecodedQuery, client: IpAddress, options: P
 
   if (slots[4] === undefined && slots[6] === undefined) {
     // Missing or empty myip: the address the request came from.
-    if (!clientUsable) return { ok: false, reason: `the caller's address ${client.text} is not public` };
+    if (!clientUsable)
+      return { ok: false, reason: `no public address: the request came from ${client.text}` };
     slots[client.family] = { kind: 'set', address: client };
   } else {
     let dropped = false;
@@ -191,7 +192,10 @@ export function planAddresses(query: DecodedQuery, client: IpAddress, options: P
     if (dropped && slots[4]?.kind !== 'set' && slots[6]?.kind !== 'set') {
       // Nothing usable was sent: as with a missing myip, the caller's address (of its own family).
       if (!clientUsable || slots[client.family] !== undefined) {
-        return { ok: false, reason: 'no public address in the request or in its source' };
+        return {
+          ok: false,
+          reason: `no public address: the addresses sent are private and the request came from ${client.text}`,
+        };
       }
       slots[client.family] = { kind: 'set', address: client };
     }

@@ -53,6 +53,8 @@ export function createDyndnsRouter(deps: {
           client,
           userAgent: req.headers['user-agent'],
           logger,
+          // HEAD answers as GET would, and changes nothing (link checkers, monitoring).
+          dryRun: req.method === 'HEAD',
         });
         const reply = formatDyndnsReply(outcome);
         deps.onReply?.(outcome.kind === 'hosts' ? outcome.results.map((r) => r.code) : [outcome.code]);

@@ -1,5 +1,5 @@
 import type { FamilyChange, HostRecord, HostsRepository } from '@mydns/db';
-import { type DyndnsOutcome, type HostResult, type IpAddress, labelFromUsername } from '@mydns/domain';
+import type { DyndnsOutcome, HostResult, IpAddress } from '@mydns/domain';
 import type { Logger } from '@mydns/runtime';
 import type { Authenticator } from '../auth/authenticator.ts';
 import type { RateLimiter } from '../auth/rate-limiter.ts';
@@ -7,28 +7,28 @@ import type { HistoryRecorder } from '../history/history-recorder.ts';
 import type { FamilyPlan, ParsedUpdate, RequestedHost } from './parse-update-request.ts';
 
 /**
- * The update path (ARCHITECTURE.md, steps 3-8): authenticate, apply the
- * limits, compare with Postgres, commit a change with its pending push, and
- * wait for the zone writer up to a deadline. Protocol words are return values;
- * only a real fault (Postgres down) throws, and the HTTP edge answers 911.
+ * The update path (docs/architecture.md, "The update path"): authenticate
+ * (auth/authenticator.ts, with its limits), apply the per-host limit, compare
+ * with Postgres, commit a change with its pending push, and wait for the zone
+ * writer up to a deadline. Protocol words are return values; only a real fault
+ * (Postgres down) throws, and the HTTP edge answers 911.
  */
 
 export interface UpdateContext {
   readonly client: IpAddress;
   readonly userAgent: string | undefined;
   readonly logger: Logger;
+  /** HEAD: answer as GET would, but change nothing (no write, no count, no history). */
+  readonly dryRun?: boolean;
 }
 
 export interface UpdateServiceDeps {
-  readonly zone: string;
-  readonly hosts: HostsRepository;
-  readonly authenticator: Authenticator;
+  readonly hosts: Pick<HostsRepository, 'applyAddressChange' | 'touchLastSeen'>;
+  readonly authenticator: Pick<Authenticator, 'authenticate'>;
   readonly zoneWriter: { push(outboxId: number, timeoutMs: number): Promise<boolean> };
   readonly history: Pick<HistoryRecorder, 'record'>;
   /** Update requests per host. */
   readonly hostLimiter: RateLimiter;
-  /** Failed logins per source address (checked before any bcrypt). */
-  readonly failureLimiter: RateLimiter;
   readonly pushTimeoutMs: number;
   readonly blockedUserAgents: readonly string[];
 }
@@ -41,6 +41,8 @@ type UpdateRequest = Extract<ParsedUpdate, { kind: 'update' }>;
 
 interface HostOutcome {
   readonly result: HostResult;
+  /** Why a refused update was refused, for the owner's history. */
+  readonly reason?: string;
   readonly before: { readonly ipv4: string | null; readonly ipv6: string | null };
   readonly after: { readonly ipv4: string | null; readonly ipv6: string | null };
 }
@@ -69,42 +71,31 @@ export function createUpdateService(deps: UpdateServiceDeps): UpdateService {
     return deps.blockedUserAgents.some((blocked) => lower.includes(blocked));
   };
 
-  const authenticate = async (
-    request: UpdateRequest,
-    context: UpdateContext,
-  ): Promise<HostRecord | undefined> => {
-    const credentials = request.credentials;
-    if (!credentials) return undefined;
-    const fail = () => {
-      deps.failureLimiter.hit(context.client.text);
-      return undefined;
-    };
-    const label =
-      credentials.username === undefined
-        ? await deps.authenticator.hostOfToken(credentials.secret)
-        : labelFromUsername(credentials.username, deps.zone);
-    if (label === undefined) return fail();
-    const host = await deps.hosts.findByName(label);
-    if (!host) return fail();
-    return (await deps.authenticator.verify(host, credentials.secret)) ? host : fail();
-  };
-
   const updateHost = async (
     host: HostRecord,
     request: UpdateRequest,
     context: UpdateContext,
   ): Promise<HostOutcome> => {
     const before = { ipv4: host.ipv4, ipv6: host.ipv6 };
-    const unchanged = (result: HostResult): HostOutcome => ({ result, before, after: before });
-    if (host.status === 'disabled') return unchanged({ code: 'abuse' });
-    if (!deps.hostLimiter.hit(String(host.id))) {
+    const unchanged = (result: HostResult, reason?: string): HostOutcome => ({
+      result,
+      before,
+      after: before,
+      ...(reason === undefined ? {} : { reason }),
+    });
+    if (host.status === 'disabled')
+      return unchanged({ code: 'abuse' }, 'the host is disabled by the operator');
+    const overLimit = context.dryRun
+      ? deps.hostLimiter.isLimited(String(host.id))
+      : !deps.hostLimiter.hit(String(host.id));
+    if (overLimit) {
       context.logger.info('update refused: host over its request limit', { host: host.name });
-      return unchanged({ code: 'abuse' });
+      return unchanged({ code: 'abuse' }, 'too many update requests for this host; wait a few minutes');
     }
     const plan = request.addresses;
     if (!plan.ok) {
       context.logger.info('update refused: no usable address', { host: host.name, reason: plan.reason });
-      return unchanged({ code: 'dnserr' });
+      return unchanged({ code: 'dnserr' }, plan.reason);
     }
     // The addresses this request set or confirmed, v4 first (pfSense matches `good %IP%` exactly).
     const confirmed = [plan.v4, plan.v6].flatMap((p) => (p.action === 'set' ? [p.address] : []));
@@ -112,8 +103,12 @@ export function createUpdateService(deps: UpdateServiceDeps): UpdateService {
     const v6 = next(plan.v6, host.ipv6);
     if (host.status === 'active' && v4 === host.ipv4 && v6 === host.ipv6) {
       const hourAgo = Date.now() - 3_600_000;
-      if (!host.lastSeenAt || host.lastSeenAt.getTime() < hourAgo) await deps.hosts.touchLastSeen(host.id);
+      const stale = !host.lastSeenAt || host.lastSeenAt.getTime() < hourAgo;
+      if (stale && !context.dryRun) await deps.hosts.touchLastSeen(host.id);
       return unchanged({ code: 'nochg', addresses: confirmed });
+    }
+    if (context.dryRun) {
+      return { result: { code: 'good', addresses: confirmed }, before, after: { ipv4: v4, ipv6: v6 } };
     }
     const applied = await deps.hosts.applyAddressChange(host.id, change(plan.v4), change(plan.v6));
     if (!applied) return unchanged({ code: 'nochg', addresses: confirmed });
@@ -122,6 +117,7 @@ export function createUpdateService(deps: UpdateServiceDeps): UpdateService {
       context.logger.warn('PowerDNS has not taken the change yet; it stays pending', { host: host.name });
     return {
       result: pushed ? { code: 'good', addresses: confirmed } : { code: 'dnserr' },
+      ...(pushed ? {} : { reason: 'saved, but PowerDNS has not taken the change yet; it is retried' }),
       before: { ipv4: applied.oldIpv4, ipv6: applied.oldIpv6 },
       after: { ipv4: applied.ipv4, ipv6: applied.ipv6 },
     };
@@ -132,10 +128,17 @@ export function createUpdateService(deps: UpdateServiceDeps): UpdateService {
       if (isBlockedAgent(context.userAgent)) return account('badagent');
       if (request.kind === 'numhost') return account('numhost');
       if (!request.credentials) return account('badauth');
-      // Brute-force guard: answered without running bcrypt.
-      if (deps.failureLimiter.isLimited(context.client.text)) return account('abuse');
-      const host = await authenticate(request, context);
-      if (!host) return account('badauth');
+      const login = await deps.authenticator.authenticate({
+        source: context.client,
+        username: request.credentials.username,
+        secret: request.credentials.secret,
+        purpose: 'update',
+        edge: 'update',
+      });
+      // Over the failure limit, or too many checks waiting: `abuse`, answered without bcrypt.
+      if (!login.ok)
+        return account(login.reason === 'blocked' || login.reason === 'busy' ? 'abuse' : 'badauth');
+      const { host } = login;
 
       // No hostname and a token alone: the token's host.
       const targets: readonly RequestedHost[] =
@@ -170,6 +173,7 @@ export function createUpdateService(deps: UpdateServiceDeps): UpdateService {
           to: addresses(outcome?.after.ipv4 ?? host.ipv4, outcome?.after.ipv6 ?? host.ipv6),
         });
       }
+      if (context.dryRun) return { kind: 'hosts', results };
       deps.history.record({
         hostId: host.id,
         at: new Date(),
@@ -180,6 +184,7 @@ export function createUpdateService(deps: UpdateServiceDeps): UpdateService {
         oldIpv6: outcome?.before.ipv6 ?? host.ipv6,
         newIpv4: outcome?.after.ipv4 ?? host.ipv4,
         newIpv6: outcome?.after.ipv6 ?? host.ipv6,
+        reason: outcome?.reason ?? null,
       });
       return { kind: 'hosts', results };
     },

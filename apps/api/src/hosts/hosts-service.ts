@@ -4,18 +4,16 @@ import type {
   HostRecord,
   HostsRepository,
   MailSettings,
+  SessionsRepository,
   TokenRecord,
   TokensRepository,
 } from '@mydns/db';
 import { checkRegistrableLabel, fqdn, labelFromUsername } from '@mydns/domain';
 import { badRequest, conflict, forbidden, notFound } from '@mydns/runtime';
 import type { BcryptPool } from '../auth/bcrypt-pool.ts';
+import { checkNewPassword } from '../auth/password-policy.ts';
 import { generateToken, hashToken } from '../auth/tokens.ts';
 import { checkMailSettings } from './mail-settings.ts';
-
-export const MIN_PASSWORD_LENGTH = 8;
-/** bcrypt ignores everything after 72 bytes; a longer password would accept any ending. */
-export const MAX_PASSWORD_BYTES = 72;
 /** ACME DNS-01 values live an hour (issue 3): long enough for any CA, short enough to not pile up. */
 export const ACME_TTL_MS = 3_600_000;
 /** Enough for a wildcard + apex certificate and a few retries; more is a runaway script. */
@@ -63,15 +61,27 @@ export interface RegistrationInput {
 export type Pushed = { readonly pushed: boolean };
 
 export interface HostsService {
-  register(input: RegistrationInput, options?: { bypassClosed?: boolean }): Promise<HostView>;
+  /** `owner`: the source's limit key, so its bcrypt work queues fairly (auth/bcrypt-pool.ts). */
+  register(input: RegistrationInput, options?: { bypassClosed?: boolean; owner?: string }): Promise<HostView>;
   find(name: string): Promise<HostRecord | undefined>;
   /** The host named `name` (bare label or full name), or a 404. */
   get(name: string): Promise<HostRecord>;
   list(): Promise<HostView[]>;
   view(host: HostRecord): HostView;
-  changePassword(host: HostRecord, password: unknown): Promise<void>;
+  /** Sets a new password and ends every session of the host but `keepSession`. */
+  changePassword(
+    host: HostRecord,
+    password: unknown,
+    options?: { keepSession?: { readonly tokenHash: Buffer } | undefined; owner?: string },
+  ): Promise<void>;
   updateMail(host: HostRecord, input: unknown): Promise<MailSettings & Pushed>;
-  remove(host: HostRecord): Promise<Pushed>;
+  /**
+   * Deletes the host; its name is quarantined (MYDNS_NAME_QUARANTINE_DAYS; for
+   * good when it was disabled). Only the operator may delete a disabled host.
+   */
+  remove(host: HostRecord, options?: { byOperator?: boolean }): Promise<Pushed>;
+  /** Makes a quarantined name registrable at once (operator CLI). */
+  releaseName(name: string): Promise<boolean>;
   setStatus(name: string, status: 'active' | 'disabled'): Promise<Pushed>;
   createToken(host: HostRecord, label: unknown): Promise<{ id: number; token: string; label: string }>;
   listTokens(host: HostRecord): Promise<TokenView[]>;
@@ -79,19 +89,6 @@ export interface HostsService {
   addAcmeValue(host: HostRecord, value: unknown): Promise<Pushed>;
   removeAcmeValue(host: HostRecord, value: string): Promise<Pushed>;
   history(host: HostRecord, limit?: number): Promise<HistoryView[]>;
-}
-
-export function checkPassword(password: unknown): string {
-  if (typeof password !== 'string' || password.length === 0) {
-    throw badRequest('password_required', 'a password is required');
-  }
-  if (password.length < MIN_PASSWORD_LENGTH) {
-    throw badRequest('password_too_short', `the password needs at least ${MIN_PASSWORD_LENGTH} characters`);
-  }
-  if (Buffer.byteLength(password) > MAX_PASSWORD_BYTES) {
-    throw badRequest('password_too_long', `the password can have at most ${MAX_PASSWORD_BYTES} bytes`);
-  }
-  return password;
 }
 
 function checkEmail(email: unknown): string | null {
@@ -127,6 +124,11 @@ export function createHostsService(deps: {
   bcrypt: BcryptPool;
   bcryptCost: number;
   registration: 'open' | 'closed';
+  /** A password change ends the host's other sessions. */
+  sessions: Pick<SessionsRepository, 'removeOthers'>;
+  /** Days a deleted name stays unregistrable (0: none). */
+  quarantineDays: number;
+  now?: () => Date;
   zoneWriter: { push(outboxId: number, timeoutMs: number): Promise<boolean> };
   pushTimeoutMs: number;
 }): HostsService {
@@ -145,6 +147,18 @@ export function createHostsService(deps: {
     mail: host.mail,
   });
   const find = (name: string) => deps.hosts.findByName(name);
+  const now = deps.now ?? (() => new Date());
+  /** A disabled host may be read, never changed (README "Security": abuse controls that stick). */
+  const checkChangeable = (host: HostRecord) => {
+    if (host.status === 'disabled') {
+      throw forbidden('host_disabled', 'this host is disabled by the operator; it cannot be changed');
+    }
+  };
+  const passwordContext = (host: { name: string; contactEmail?: string | null }) => ({
+    label: host.name,
+    hostname: fqdn(host.name, deps.zone),
+    email: host.contactEmail ?? null,
+  });
   return {
     async register(input, options = {}) {
       if (deps.registration === 'closed' && !options.bypassClosed) {
@@ -153,12 +167,21 @@ export function createHostsService(deps: {
       if (typeof input.hostname !== 'string') throw badRequest('hostname_required', 'a hostname is required');
       const label = checkRegistrableLabel(input.hostname, deps.zone);
       if (!label.ok) throw badRequest(`hostname_${label.problem}`, label.message);
-      const password = checkPassword(input.password);
       const contactEmail = checkEmail(input.email);
+      const password = checkNewPassword(input.password, passwordContext({ name: label.label, contactEmail }));
       if (await deps.hosts.findByName(label.label)) {
         throw conflict('hostname_taken', `${fqdn(label.label, deps.zone)} is already taken`);
       }
-      const passwordHash = await deps.bcrypt.hash(password, deps.bcryptCost);
+      const quarantined = await deps.hosts.quarantinedUntil(label.label);
+      if (quarantined !== undefined) {
+        throw conflict(
+          'hostname_quarantined',
+          quarantined === 'forever'
+            ? `${fqdn(label.label, deps.zone)} is not available`
+            : `${fqdn(label.label, deps.zone)} was deleted recently; it can be registered again from ${quarantined.toISOString().slice(0, 10)}`,
+        );
+      }
+      const passwordHash = await deps.bcrypt.hash(password, deps.bcryptCost, options.owner);
       const created = await deps.hosts.create({ name: label.label, passwordHash, contactEmail });
       if (!created) throw conflict('hostname_taken', `${fqdn(label.label, deps.zone)} is already taken`);
       return view(created);
@@ -174,32 +197,47 @@ export function createHostsService(deps: {
       return (await deps.hosts.list({ limit: 100_000 })).map(view);
     },
     view,
-    async changePassword(host, password) {
-      const checked = checkPassword(password);
-      await deps.hosts.changePassword(host.id, await deps.bcrypt.hash(checked, deps.bcryptCost));
+    async changePassword(host, password, options = {}) {
+      checkChangeable(host);
+      const checked = checkNewPassword(password, passwordContext(host));
+      await deps.hosts.changePassword(
+        host.id,
+        await deps.bcrypt.hash(checked, deps.bcryptCost, options.owner),
+      );
+      await deps.sessions.removeOthers(host.id, options.keepSession?.tokenHash);
     },
     async updateMail(host, input) {
+      checkChangeable(host);
       const mail = checkMailSettings(input, host.mail);
       const outboxId = await deps.hosts.updateMail(host.id, mail);
       return { ...mail, ...(await push(outboxId)) };
     },
-    async remove(host) {
-      return push(await deps.hosts.remove(host.name));
+    async remove(host, options = {}) {
+      if (!options.byOperator) checkChangeable(host);
+      const quarantineUntil =
+        host.status === 'disabled'
+          ? ('forever' as const)
+          : deps.quarantineDays > 0
+            ? new Date(now().getTime() + deps.quarantineDays * 86_400_000)
+            : undefined;
+      return push(await deps.hosts.remove(host.name, quarantineUntil ? { quarantineUntil } : {}));
     },
+    releaseName: (name) => deps.hosts.releaseName(name),
     async setStatus(name, status) {
       const outboxId = await deps.hosts.setStatus(name, status);
       if (outboxId === undefined) throw notFound('host_not_found', `no host ${name}`);
       return push(outboxId);
     },
     async createToken(host, label) {
+      checkChangeable(host);
       if (typeof label !== 'string' || label.trim() === '' || label.length > 64) {
         throw badRequest('invalid_token_label', 'a token needs a label of 1-64 characters');
       }
-      if ((await deps.tokens.list(host.id)).length >= MAX_TOKENS) {
+      const token = generateToken();
+      const created = await deps.tokens.create(host.id, label.trim(), hashToken(token), MAX_TOKENS);
+      if (!created) {
         throw conflict('too_many_tokens', `a host can have at most ${MAX_TOKENS} tokens; revoke one first`);
       }
-      const token = generateToken();
-      const created = await deps.tokens.create(host.id, label.trim(), hashToken(token));
       return { id: created.id, token, label: created.label };
     },
     async listTokens(host) {
@@ -211,19 +249,22 @@ export function createHostsService(deps: {
       }));
     },
     async revokeToken(host, id) {
+      checkChangeable(host);
       if (!(await deps.tokens.revoke(host.id, id))) throw notFound('token_not_found', `no token ${id}`);
       // The revocation bumped the credential version; stop trusting what this process remembers.
       deps.hosts.forget(host.name);
     },
     async addAcmeValue(host, value) {
       const checked = checkAcmeValue(value);
-      if (host.status === 'disabled') throw forbidden('host_disabled', 'this host is disabled');
-      if ((await deps.acme.count(host.id)) >= MAX_ACME_VALUES) {
+      checkChangeable(host);
+      const outboxId = await deps.acme.add(host, checked, ACME_TTL_MS, MAX_ACME_VALUES);
+      if (outboxId === undefined) {
         throw conflict('too_many_acme_values', `at most ${MAX_ACME_VALUES} ACME values at a time`);
       }
-      return push(await deps.acme.add(host, checked, ACME_TTL_MS));
+      return push(outboxId);
     },
     async removeAcmeValue(host, value) {
+      checkChangeable(host);
       const outboxId = await deps.acme.remove(host, value);
       if (outboxId === undefined) throw notFound('acme_value_not_found', 'no such ACME value');
       return push(outboxId);

@@ -1,7 +1,7 @@
 import type { HostRecord } from '@mydns/db';
 import { labelFromUsername } from '@mydns/domain';
 import { AppError, tooManyRequests, unauthorized, unavailable } from '@mydns/runtime';
-import express, { type RequestHandler, type Response, Router } from 'express';
+import express, { type Request, type RequestHandler, type Response, Router } from 'express';
 import type { Authenticator, Credential } from '../auth/authenticator.ts';
 import type { RateLimiter } from '../auth/rate-limiter.ts';
 import { parseBasicAuthorization } from '../dyndns/parse-update-request.ts';
@@ -25,8 +25,25 @@ export interface HostsRouterDeps {
   sessions: WebSessions;
   hosts: HostsService;
   authenticator: Authenticator;
-  failureLimiter: RateLimiter;
   registrationLimiter: RateLimiter;
+}
+
+/** What the JSON API answers for a refused login. */
+function loginError(reason: 'wrong' | 'blocked' | 'busy' | 'token_not_allowed'): AppError {
+  switch (reason) {
+    case 'blocked':
+      return tooManyRequests('too many failed logins from your address; try again later');
+    case 'busy':
+      return tooManyRequests('too many logins are being checked; try again in a few seconds');
+    case 'token_not_allowed':
+      return new AppError(
+        'token_not_allowed',
+        'an update token can update addresses and ACME values only; use the password',
+        { status: 403 },
+      );
+    default:
+      return unauthorized('wrong hostname or password');
+  }
 }
 
 /**
@@ -57,6 +74,7 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
             }
             res.locals.host = session.host;
             res.locals.credential = { via: 'password' };
+            res.locals.session = session;
             next();
             return;
           }
@@ -64,31 +82,21 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
         res.setHeader('WWW-Authenticate', 'Basic realm="MyDNS", charset="UTF-8"');
         const credentials = parseBasicAuthorization(req.headers.authorization);
         if (!credentials) throw unauthorized();
-        if (deps.failureLimiter.isLimited(client.text))
-          throw tooManyRequests('too many failed logins; try later');
-        const label =
-          credentials.username === undefined ? undefined : labelFromUsername(credentials.username, deps.zone);
-        const host = label === undefined ? undefined : await deps.hosts.find(label);
-        const credential = host ? await deps.authenticator.verify(host, credentials.secret) : undefined;
-        if (!host || !credential) {
-          deps.failureLimiter.hit(client.text);
-          throw unauthorized('wrong hostname or password');
-        }
+        const login = await deps.authenticator.authenticate({
+          source: client,
+          username: credentials.username,
+          secret: credentials.secret,
+          purpose: allowTokens ? 'update' : 'manage',
+          edge: 'api',
+        });
+        if (!login.ok) throw loginError(login.reason);
         res.removeHeader('WWW-Authenticate');
-        if (labelFromUsername(String(req.params.name ?? ''), deps.zone) !== host.name) {
+        if (labelFromUsername(String(req.params.name ?? ''), deps.zone) !== login.host.name) {
           throw new AppError('forbidden', 'these credentials are for another host', { status: 403 });
         }
-        if (credential.via === 'token' && !allowTokens) {
-          throw new AppError(
-            'token_not_allowed',
-            'an update token can update addresses and ACME values only; use the password',
-            {
-              status: 403,
-            },
-          );
-        }
-        res.locals.host = host;
-        res.locals.credential = credential;
+        res.locals.host = login.host;
+        res.locals.credential = login.credential;
+        res.locals.session = undefined;
         next();
       } catch (error) {
         next(error);
@@ -96,6 +104,36 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
     };
   const passwordOnly = authenticate(false);
   const passwordOrToken = authenticate(true);
+
+  /**
+   * A session cookie alone does not change the password, delete the host or
+   * create a token: the request also carries `currentPassword`, as the
+   * dashboard's forms ask for it (a stolen or tossed cookie is not enough).
+   * Basic auth with the password has already proven it.
+   */
+  const confirmPassword = async (req: Request, res: Response) => {
+    if (!res.locals.session) return;
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const current = typeof body.currentPassword === 'string' ? body.currentPassword : '';
+    if (current === '') {
+      throw new AppError('current_password_required', 'send currentPassword: your current password', {
+        status: 401,
+      });
+    }
+    const login = await deps.authenticator.authenticate({
+      source: res.locals.client,
+      username: res.locals.host.name,
+      secret: current,
+      purpose: 'manage',
+      edge: 'api',
+    });
+    if (!login.ok) {
+      if (login.reason === 'wrong' || login.reason === 'token_not_allowed') {
+        throw new AppError('wrong_current_password', 'the current password is wrong', { status: 401 });
+      }
+      throw loginError(login.reason);
+    }
+  };
 
   /** A change that reached PowerDNS answers at once; one still pending says so (it will be pushed). */
   const answerPushed = (res: Response, result: Pushed, status: number, body?: unknown) => {
@@ -110,7 +148,7 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
     '/api/v1/hosts',
     json,
     asyncHandler(async (req, res) => {
-      if (!deps.registrationLimiter.hit(res.locals.client.text)) {
+      if (!deps.registrationLimiter.hit(deps.authenticator.limitKey(res.locals.client))) {
         throw tooManyRequests('too many registrations from this address; try again later');
       }
       const body = (req.body ?? {}) as Record<string, unknown>;
@@ -134,7 +172,8 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
     json,
     asyncHandler(async (req, res) => {
       const body = (req.body ?? {}) as Record<string, unknown>;
-      const unknown = Object.keys(body).filter((key) => key !== 'password' && key !== 'mail');
+      const known = new Set(['password', 'mail', 'currentPassword']);
+      const unknown = Object.keys(body).filter((key) => !known.has(key));
       if (unknown.length > 0) {
         throw new AppError('unknown_fields', `cannot change: ${unknown.join(', ')}`, { status: 400 });
       }
@@ -142,7 +181,9 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
       // Validate everything before changing anything.
       if (body.mail !== undefined) checkMailSettings(body.mail, host.mail);
       if (body.password !== undefined) {
-        await deps.hosts.changePassword(host, body.password);
+        await confirmPassword(req, res);
+        // Every session ends but the one making the change (if it is one).
+        await deps.hosts.changePassword(host, body.password, { keepSession: res.locals.session });
         res.locals.logger.info('password changed', { host: host.name });
       }
       let pushed: Pushed = { pushed: true };
@@ -155,7 +196,9 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
   router.delete(
     '/api/v1/hosts/:name',
     passwordOnly,
-    asyncHandler(async (_req, res) => {
+    json,
+    asyncHandler(async (req, res) => {
+      await confirmPassword(req, res);
       const pushed = await deps.hosts.remove(res.locals.host);
       res.locals.logger.info('host deleted', { host: res.locals.host.name });
       answerPushed(res, pushed, 204);
@@ -167,6 +210,7 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
     passwordOnly,
     json,
     asyncHandler(async (req, res) => {
+      await confirmPassword(req, res);
       const created = await deps.hosts.createToken(res.locals.host, req.body?.label);
       res.status(201).json(created);
     }),

@@ -11,12 +11,18 @@ export interface Metrics {
   readonly patchRrsets: Histogram;
   readonly patchSeconds: Histogram;
   readonly powerdnsErrors: Counter;
+  /** Wrong secrets (or no such host), by the edge they came in at. */
+  readonly loginFailures: Counter<'edge'>;
+  /** Logins refused without a check: over the failure limit (`blocked`) or the bcrypt queue full (`busy`). */
+  readonly loginRefusals: Counter<'edge' | 'reason'>;
+  /** Blocks started, per source or per (source, host). */
+  readonly loginBlocks: Counter<'scope'>;
 }
 
 export interface MetricSources {
   zoneWriterWaiting(): number;
   pendingPushes(): Promise<number>;
-  bcrypt(): { threads: number; busy: number; queued: number };
+  bcrypt(): { threads: number; busy: number; queued: number; refused: number };
   credentialCache(): { hits: number; misses: number; size: number };
   hostCache(): { hits: number; misses: number; size: number };
 }
@@ -67,6 +73,24 @@ export function createMetrics(sources: MetricSources): Metrics {
   const powerdnsErrors = new Counter({
     name: 'mydns_powerdns_errors_total',
     help: 'Failed attempts to push changes to PowerDNS',
+    registers: [registry],
+  });
+  const loginFailures = new Counter({
+    name: 'mydns_login_failures_total',
+    help: 'Failed logins (wrong secret or no such host), by edge: update, api, web',
+    labelNames: ['edge'],
+    registers: [registry],
+  });
+  const loginRefusals = new Counter({
+    name: 'mydns_login_refusals_total',
+    help: 'Logins refused without a password check: blocked (failure limit) or busy (bcrypt queue full)',
+    labelNames: ['edge', 'reason'],
+    registers: [registry],
+  });
+  const loginBlocks = new Counter({
+    name: 'mydns_login_blocks_total',
+    help: 'Blocks started by the failed-login limit, per source or per (source, host)',
+    labelNames: ['scope'],
     registers: [registry],
   });
   new Gauge({
@@ -121,7 +145,23 @@ export function createMetrics(sources: MetricSources): Metrics {
     'Host lookups read from Postgres',
     () => sources.hostCache().misses,
   );
-  return { registry, updateResults, httpDuration, patchRrsets, patchSeconds, powerdnsErrors };
+  totalCounter(
+    registry,
+    'mydns_bcrypt_refused_total',
+    'Password checks refused because the bcrypt queue (or one source share of it) was full',
+    () => sources.bcrypt().refused,
+  );
+  return {
+    registry,
+    updateResults,
+    httpDuration,
+    patchRrsets,
+    patchSeconds,
+    powerdnsErrors,
+    loginFailures,
+    loginRefusals,
+    loginBlocks,
+  };
 }
 
 /** Bounded route labels: the path's group, never the path itself (it holds host names). */

@@ -7,6 +7,7 @@ import { asyncHandler } from '../http/async-handler.ts';
 import type { Services } from '../services.ts';
 import { baseUrl, field } from './form.ts';
 import type { SafeHtml } from './html.ts';
+import { loginProblem } from './login-problems.ts';
 import { dashboardPage, type FormState, messagePage } from './pages.ts';
 import type { WebSession, WebSessions } from './sessions.ts';
 import { buildSetups } from './setups.ts';
@@ -85,6 +86,24 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
     throw error;
   };
 
+  /** The signed-in owner's password, checked like a sign-in (same limits); a problem to show, or undefined. */
+  const checkPassword = async (
+    _req: Request,
+    res: Response,
+    host: { name: string },
+    secret: string,
+    wrong = 'The current password is wrong.',
+  ) => {
+    const login = await services.authenticator.authenticate({
+      source: res.locals.client,
+      username: host.name,
+      secret,
+      purpose: 'manage',
+      edge: 'web',
+    });
+    return login.ok ? undefined : loginProblem(login.reason, wrong);
+  };
+
   router.get(
     '/dashboard',
     requireSession,
@@ -153,16 +172,19 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
       const session = res.locals.session as WebSession;
       const host = await hosts.get(session.host.name);
       const fail = (message: string, status?: number) => showError(req, res, message, status);
-      const current = await services.authenticator.verify(host, field(req.body, 'current'));
-      if (current?.via !== 'password') return fail('The current password is wrong.', 401);
+      const current = await checkPassword(req, res, host, field(req.body, 'current'));
+      if (current) return fail(current.message, current.status);
       if (field(req.body, 'password') !== field(req.body, 'confirm'))
         return fail('The two new passwords differ.');
       try {
-        await hosts.changePassword(host, field(req.body, 'password'));
+        // Ends every other session of the host.
+        await hosts.changePassword(host, field(req.body, 'password'), {
+          keepSession: session,
+          owner: services.authenticator.limitKey(res.locals.client),
+        });
       } catch (error) {
         return showUserError(req, res, error);
       }
-      await sessions.endOthers(host, session);
       res.locals.logger.info('password changed', { host: host.name });
       res.redirect(303, '/dashboard?notice=password-changed');
     }),
@@ -180,8 +202,14 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
       const typed = field(req.body, 'confirm').trim().toLowerCase();
       const fail = (message: string, status?: number) => showError(req, res, message, status);
       if (typed !== name && typed !== host.name) return fail(`Type ${name} to confirm the deletion.`);
-      const credential = await services.authenticator.verify(host, field(req.body, 'password'));
-      if (credential?.via !== 'password') return fail('The password is wrong.', 401);
+      const wrong = await checkPassword(
+        req,
+        res,
+        host,
+        field(req.body, 'password'),
+        'The password is wrong.',
+      );
+      if (wrong) return fail(wrong.message, wrong.status);
       await hosts.remove(host);
       await sessions.end(req, res);
       res.locals.session = undefined;

@@ -1,4 +1,4 @@
-import { checkRegistrableLabel, fqdn, labelFromUsername } from '@mydns/domain';
+import { checkRegistrableLabel, fqdn } from '@mydns/domain';
 import { AppError } from '@mydns/runtime';
 import express, { type Request, type RequestHandler, type Response, Router } from 'express';
 import type { Config } from '../config.ts';
@@ -8,6 +8,7 @@ import type { Services } from '../services.ts';
 import { addDashboardRoutes } from './dashboard-routes.ts';
 import { field, send } from './form.ts';
 import { html, type SafeHtml } from './html.ts';
+import { loginProblem } from './login-problems.ts';
 import { landingPage, layout, loginPage, messagePage, registerPage } from './pages.ts';
 import { sameSecret, type WebSession, type WebSessions } from './sessions.ts';
 
@@ -126,15 +127,14 @@ export function createWebRouter(deps: WebDeps): Router {
         return again(['The form expired; please try again.'], 403);
       if (field(req.body, 'password') !== field(req.body, 'confirm'))
         return again(['The two passwords differ.']);
-      if (!services.limiters.registrations.hit(res.locals.client.text)) {
+      if (!services.limiters.registrations.hit(services.authenticator.limitKey(res.locals.client))) {
         return again(['Too many registrations from your address; please try again later.'], 429);
       }
       try {
-        const host = await hosts.register({
-          hostname: values.hostname,
-          password: field(req.body, 'password'),
-          email: values.email,
-        });
+        const host = await hosts.register(
+          { hostname: values.hostname, password: field(req.body, 'password'), email: values.email },
+          { owner: services.authenticator.limitKey(res.locals.client) },
+        );
         res.locals.logger.info('host registered', { host: host.name });
         const record = await hosts.get(host.name);
         await sessions.start(res, record);
@@ -164,20 +164,18 @@ export function createWebRouter(deps: WebDeps): Router {
         page(req, res, 'Sign in', loginPage(config.zone, csrf, { values, errors }), status);
       if (!sessions.checkAnonymousCsrf(req, field(req.body, '_csrf')))
         return again(['The form expired; please try again.'], 403);
-      const client = res.locals.client.text;
-      if (services.limiters.loginFailures.isLimited(client)) {
-        return again(['Too many failed sign-ins from your address; please wait 15 minutes.'], 429);
+      const login = await services.authenticator.authenticate({
+        source: res.locals.client,
+        username: values.hostname,
+        secret: field(req.body, 'password'),
+        purpose: 'manage',
+        edge: 'web',
+      });
+      if (!login.ok) {
+        const problem = loginProblem(login.reason);
+        return again([problem.message], problem.status);
       }
-      const label = labelFromUsername(values.hostname, config.zone);
-      const host = label === undefined ? undefined : await hosts.find(label);
-      const credential = host
-        ? await services.authenticator.verify(host, field(req.body, 'password'))
-        : undefined;
-      // Only the password signs in; a token is for updates.
-      if (!host || credential?.via !== 'password') {
-        services.limiters.loginFailures.hit(client);
-        return again(['Wrong hostname or password.'], 401);
-      }
+      const { host } = login;
       await sessions.start(res, host);
       res.redirect(303, '/dashboard');
     }),

@@ -4,6 +4,7 @@ import * as hostChangeNotify from './20261127130000_host_change_notify.ts';
 import * as credentialsAndLifecycle from './20261127150000_credentials_and_lifecycle.ts';
 import * as sessions from './20261127170000_sessions.ts';
 import * as historyRepeats from './20261127180000_history_repeats.ts';
+import * as refusalReasonsAndQuarantine from './20261201090000_refusal_reasons_and_quarantine.ts';
 
 interface Migration {
   readonly name: string;
@@ -18,6 +19,7 @@ const migrations: readonly Migration[] = [
   { name: '20261127150000_credentials_and_lifecycle', ...credentialsAndLifecycle },
   { name: '20261127170000_sessions', ...sessions },
   { name: '20261127180000_history_repeats', ...historyRepeats },
+  { name: '20261201090000_refusal_reasons_and_quarantine', ...refusalReasonsAndQuarantine },
 ];
 
 /** knex's `migrationSource`: migrations come from imports, not from a directory scan (no loader games). */
