@@ -137,13 +137,13 @@ describe('npm start with embedded Postgres and a managed PowerDNS', () => {
     const created = await runCommand(
       ['apps/api/src/cli.ts', 'host', 'create', 'carol', '--password-stdin'],
       env,
-      'carol-password\n',
+      'stdin-given-secret\n',
     );
     assert.equal(created.code, 0, created.stderr);
     assert.match(created.stdout, new RegExp(`created carol\\.${zone.replace('.', '\\.')}`));
 
     const update = await fetch(
-      `http://127.0.0.1:${httpPort}/u.php?hostname=carol&password=carol-password&myip=198.51.100.33`,
+      `http://127.0.0.1:${httpPort}/u.php?hostname=carol&password=stdin-given-secret&myip=198.51.100.33`,
     );
     assert.equal(await update.text(), 'good 198.51.100.33');
     const query = createDnsQuery(dnsPort);
@@ -166,7 +166,7 @@ describe('npm start with embedded Postgres and a managed PowerDNS', () => {
     assert.doesNotMatch(again.output(), /creating a Postgres cluster|created zone/);
     assert.deepEqual(await query.a(`carol.${zone}`), ['198.51.100.33']);
     const repeat = await fetch(
-      `http://127.0.0.1:${httpPort}/u.php?hostname=carol&password=carol-password&myip=198.51.100.33`,
+      `http://127.0.0.1:${httpPort}/u.php?hostname=carol&password=stdin-given-secret&myip=198.51.100.33`,
     );
     assert.equal(await repeat.text(), 'nochg 198.51.100.33');
     const againPids = managedPids(dataDir);
@@ -265,7 +265,7 @@ describe('npm run cli against DATABASE_URL', () => {
     const fromStdin = await runCommand(
       ['apps/api/src/cli.ts', 'host', 'create', 'dave', '--password-stdin'],
       env,
-      'dave-password\n',
+      'another-stdin-secret\n',
     );
     assert.equal(fromStdin.code, 0, fromStdin.stderr);
     assert.equal(fromStdin.stdout, 'created dave.cli.test\n');

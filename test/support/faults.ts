@@ -107,6 +107,10 @@ export async function startApiProcess(options: ApiProcessOptions): Promise<ApiPr
     MYDNS_BCRYPT_COST: '4',
     MYDNS_BCRYPT_THREADS: '2',
     MYDNS_REGISTRATION_LIMIT: '100000/1h',
+    // Tests send many cold logins at once from 127.0.0.1; the tests of the limits set their own.
+    MYDNS_LOGIN_FAILURE_LIMIT: '100000/10m',
+    MYDNS_LOGIN_HOST_FAILURE_LIMIT: '100000/10m',
+    MYDNS_BCRYPT_QUEUE: '10000',
     MYDNS_DATA_DIR: workFolder(`api-${options.name}`),
     // The API alone: `npm start` also runs the SMTP relay, on a fixed port by default.
     MYDNS_RELAY_ENABLED: 'false',

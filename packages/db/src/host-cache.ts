@@ -136,9 +136,9 @@ export function createHostCache(options: HostCacheOptions): HostCache {
             invalidate(name);
           }
         },
-        async remove(name) {
+        async remove(name, options) {
           try {
-            return await repository.remove(name);
+            return await repository.remove(name, options);
           } finally {
             invalidate(name);
           }

@@ -32,7 +32,7 @@ function host(name: string, id: number, passwordHash = `hash-of:${name}-password
 }
 
 /** A bcrypt whose compares wait until `release()`; `hash-of:<secret>` matches `<secret>`. */
-function fakeBcrypt(options: { maxPerOwner?: number } = {}) {
+function fakeBcrypt(options: { maxPerOwner?: number; queueFull?: boolean } = {}) {
   const waiting: (() => void)[] = [];
   const held = new Map<string, number>();
   let compares = 0;
@@ -40,7 +40,9 @@ function fakeBcrypt(options: { maxPerOwner?: number } = {}) {
   const pool: BcryptPool = {
     async compare(secret, hash, owner = '') {
       const mine = held.get(owner) ?? 0;
-      if (options.maxPerOwner !== undefined && mine >= options.maxPerOwner) throw new BcryptBusyError();
+      if (options.queueFull) throw new BcryptBusyError('queue');
+      if (options.maxPerOwner !== undefined && mine >= options.maxPerOwner)
+        throw new BcryptBusyError('owner');
       held.set(owner, mine + 1);
       compares++;
       if (!autoRelease) await new Promise<void>((resolve) => waiting.push(resolve));
@@ -61,7 +63,7 @@ function fakeBcrypt(options: { maxPerOwner?: number } = {}) {
   };
 }
 
-function setup(options: { maxPerOwner?: number } = {}) {
+function setup(options: { maxPerOwner?: number; queueFull?: boolean } = {}) {
   const hosts = new Map([host('alice', 1), host('bob', 2)].map((h) => [h.name, h]));
   const tokens = new Map<string, { id: number; hostId: number; hostName: string }>();
   const aliceToken = generateToken();
@@ -175,7 +177,7 @@ describe('authenticate: the limits hold under parallel guesses', () => {
     assert.equal(nextNetwork.ok, true);
   });
 
-  test('a full bcrypt queue answers busy at once, and that is not a failure', async () => {
+  test('a source over its share of the bcrypt queue is refused at once, and that is not a failure', async () => {
     const { authenticator, bcrypt, events } = setup({ maxPerOwner: 2 });
     const guesses = Array.from({ length: 6 }, (_, i) =>
       authenticator.authenticate(attempt('198.51.100.7', 'alice', `guess-${i}`)),
@@ -183,9 +185,17 @@ describe('authenticate: the limits hold under parallel guesses', () => {
     await new Promise((resolve) => setImmediate(resolve));
     bcrypt.releaseAll();
     const reasons = (await Promise.all(guesses)).map((r) => (r.ok ? 'ok' : r.reason));
-    assert.deepEqual(reasons.sort(), ['busy', 'busy', 'busy', 'busy', 'wrong', 'wrong']);
+    assert.deepEqual(reasons.sort(), ['blocked', 'blocked', 'blocked', 'blocked', 'wrong', 'wrong']);
     assert.equal(events.failures, 2);
-    assert.deepEqual(events.refusals, ['busy', 'busy', 'busy', 'busy']);
+    assert.deepEqual(events.refusals, ['share', 'share', 'share', 'share']);
+  });
+
+  test('a full queue (overload) answers busy, and that is not a failure', async () => {
+    const { authenticator, events } = setup({ queueFull: true });
+    const result = await authenticator.authenticate(attempt('198.51.100.7', 'alice', 'alice-password'));
+    assert.equal(!result.ok && result.reason, 'busy');
+    assert.equal(events.failures, 0);
+    assert.deepEqual(events.refusals, ['busy']);
   });
 });
 

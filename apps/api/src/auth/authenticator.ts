@@ -52,9 +52,10 @@ export type LoginResult =
       readonly ok: false;
       /**
        * `wrong`: no such host or a wrong secret (401); `blocked`: the source, or the
-       * source and this host, are over the failure limit (abuse/429); `busy`: too many
-       * checks are waiting, try again soon (abuse/429); `token_not_allowed`: a valid
-       * update token where only the password will do (403).
+       * source and this host, are over the failure limit or the source's share of the
+       * bcrypt queue (abuse/429); `busy`: the whole bcrypt queue is full, the service is
+       * overloaded, try again soon (911/503); `token_not_allowed`: a valid update token
+       * where only the password will do (403).
        */
       readonly reason: 'wrong' | 'blocked' | 'busy' | 'token_not_allowed';
       readonly host?: HostRecord;
@@ -70,7 +71,13 @@ export interface AuthEvents {
   /** A wrong secret, or no such host (never the secret itself). */
   onFailure?(failure: { edge: AuthEdge; source: string; host: string }): void;
   /** Refused without a check. */
-  onRefused?(refusal: { edge: AuthEdge; source: string; host: string; reason: 'blocked' | 'busy' }): void;
+  onRefused?(refusal: {
+    edge: AuthEdge;
+    source: string;
+    host: string;
+    /** `blocked`: the failure limit; `share`: the source's share of the bcrypt queue; `busy`: the whole queue. */
+    reason: 'blocked' | 'share' | 'busy';
+  }): void;
   onBlock?(block: { scope: BlockScope; source: string; host: string; until: Date }): void;
 }
 
@@ -85,7 +92,9 @@ export interface AuthenticatorDeps {
   events?: AuthEvents;
 }
 
-type Check = { readonly ok: true } | { readonly ok: false; readonly reason: 'wrong' | 'blocked' | 'busy' };
+type Check =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly reason: 'wrong' | 'blocked' | 'share' | 'busy' };
 
 export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
   // Cached verifications are bound to the stored hash and the credential
@@ -110,7 +119,8 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
       return right ? { ok: true } : { ok: false, reason: 'wrong' };
     } catch (error) {
       admission.attempt.cancelled();
-      if (error instanceof BcryptBusyError) return { ok: false, reason: 'busy' };
+      if (error instanceof BcryptBusyError)
+        return { ok: false, reason: error.scope === 'owner' ? 'share' : 'busy' };
       throw error;
     }
   };
@@ -142,9 +152,15 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
     async authenticate(attempt) {
       const source = deps.limitKey(attempt.source);
       const { secret } = attempt;
-      const refuse = (reason: 'wrong' | 'blocked' | 'busy', name: string, host?: HostRecord): LoginResult => {
-        if (reason === 'wrong') deps.events?.onFailure?.({ edge: attempt.edge, source, host: name });
-        else deps.events?.onRefused?.({ edge: attempt.edge, source, host: name, reason });
+      const refuse = (
+        check: 'wrong' | 'blocked' | 'share' | 'busy',
+        name: string,
+        host?: HostRecord,
+      ): LoginResult => {
+        if (check === 'wrong') deps.events?.onFailure?.({ edge: attempt.edge, source, host: name });
+        else deps.events?.onRefused?.({ edge: attempt.edge, source, host: name, reason: check });
+        // Over its share of the queue, a source is refused like one over the failure limit.
+        const reason = check === 'share' ? 'blocked' : check;
         return host ? { ok: false, reason, host } : { ok: false, reason };
       };
 

@@ -23,9 +23,16 @@ export interface BcryptPool {
 }
 
 export class BcryptBusyError extends Error {
-  constructor() {
-    super('too many password checks are waiting');
+  /** `owner`: this owner's share is full (it is the flood); `queue`: the whole queue is (the service is overloaded). */
+  readonly scope: 'owner' | 'queue';
+  constructor(scope: 'owner' | 'queue') {
+    super(
+      scope === 'owner'
+        ? 'this source has too many password checks waiting'
+        : 'too many password checks are waiting',
+    );
     this.name = 'BcryptBusyError';
+    this.scope = scope;
   }
 }
 
@@ -136,7 +143,7 @@ export function createBcryptPool(options: BcryptPoolOptions | number): BcryptPoo
       // and password changes, which have limits of their own, and must not fail.
       if (job.op === 'compare' && (mine >= maxPerOwner || (mustWait && queued >= maxQueued))) {
         refused++;
-        reject(new BcryptBusyError());
+        reject(new BcryptBusyError(mine >= maxPerOwner ? 'owner' : 'queue'));
         return;
       }
       held.set(job.owner, mine + 1);

@@ -82,6 +82,8 @@ export interface HostsService {
   remove(host: HostRecord, options?: { byOperator?: boolean }): Promise<Pushed>;
   /** Makes a quarantined name registrable at once (operator CLI). */
   releaseName(name: string): Promise<boolean>;
+  /** Whether a (valid) label can be registered now: not taken, not quarantined. */
+  isAvailable(label: string): Promise<boolean>;
   setStatus(name: string, status: 'active' | 'disabled'): Promise<Pushed>;
   createToken(host: HostRecord, label: unknown): Promise<{ id: number; token: string; label: string }>;
   listTokens(host: HostRecord): Promise<TokenView[]>;
@@ -223,6 +225,10 @@ export function createHostsService(deps: {
       return push(await deps.hosts.remove(host.name, quarantineUntil ? { quarantineUntil } : {}));
     },
     releaseName: (name) => deps.hosts.releaseName(name),
+    async isAvailable(label) {
+      if (await deps.hosts.findByName(label)) return false;
+      return (await deps.hosts.quarantinedUntil(label)) === undefined;
+    },
     async setStatus(name, status) {
       const outboxId = await deps.hosts.setStatus(name, status);
       if (outboxId === undefined) throw notFound('host_not_found', `no host ${name}`);

@@ -34,7 +34,7 @@ function loginError(reason: 'wrong' | 'blocked' | 'busy' | 'token_not_allowed'):
     case 'blocked':
       return tooManyRequests('too many failed logins from your address; try again later');
     case 'busy':
-      return tooManyRequests('too many logins are being checked; try again in a few seconds');
+      return unavailable('busy', 'too many logins are being checked; try again in a few seconds');
     case 'token_not_allowed':
       return new AppError(
         'token_not_allowed',

@@ -13,7 +13,7 @@ export function loginProblem(
     case 'busy':
       return {
         message: 'Too many sign-ins are being checked right now; please try again in a few seconds.',
-        status: 429,
+        status: 503,
       };
     case 'token_not_allowed':
       return {

@@ -203,7 +203,7 @@ export function createWebRouter(deps: WebDeps): Router {
         res.json({ available: false, message: check.message });
         return;
       }
-      const taken = Boolean(await hosts.find(check.label));
+      const taken = !(await hosts.isAvailable(check.label));
       res.json({
         available: !taken,
         message: taken
