@@ -11,13 +11,14 @@ import { createDatabase } from '@mydns/db';
 import { parseIpAddress } from '@mydns/domain';
 import { type Logger, type Shutdown, StartupError } from '@mydns/runtime';
 import type { Registry } from 'prom-client';
+import { createBackendSlots } from './backend-pool.ts';
 import { createClientLimits } from './client-limits.ts';
 import type { RelayConfig } from './config.ts';
 import { createPostgresHostDirectory, type HostDirectory } from './hosts.ts';
 import { createRelayMetrics, serveMetrics } from './metrics.ts';
 import { formatReply, replies } from './protocol/replies.ts';
 import { createMxLookup, createRouter, type MxLookup } from './routing.ts';
-import { type BackendSlots, Session } from './session.ts';
+import { Session } from './session.ts';
 import { createTargetPolicy } from './target-policy.ts';
 
 export interface RunningRelay {
@@ -70,23 +71,6 @@ function listen(server: Server, port: number, address: string): Promise<void> {
   });
 }
 
-function createSlots(limit: number): BackendSlots {
-  const inUse = new Map<string, number>();
-  return {
-    acquire(host) {
-      const count = inUse.get(host) ?? 0;
-      if (count >= limit) return false;
-      inUse.set(host, count + 1);
-      return true;
-    },
-    release(host) {
-      const count = (inUse.get(host) ?? 1) - 1;
-      if (count <= 0) inUse.delete(host);
-      else inUse.set(host, count);
-    },
-  };
-}
-
 export async function startRelay(
   config: RelayConfig,
   logger: Logger,
@@ -122,7 +106,7 @@ export async function startRelay(
     ownPort: config.listen.port,
     allowPrivate: config.allowPrivateTargets,
   });
-  const slots = createSlots(config.limits.hostSessions);
+  const slots = createBackendSlots({ perHost: config.limits.hostSessions });
   const clientLimits = createClientLimits({
     concurrent: config.limits.clientSessions,
     rate: config.limits.clientRate,

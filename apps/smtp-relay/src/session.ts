@@ -3,39 +3,29 @@
  * machine decides what each command means; this file does the I/O around it:
  * reading lines in order (PIPELINING: one command at a time, the socket
  * paused while a backend is asked, replies in order, no input lost), routing
- * recipients, the backend connection, streaming DATA, STARTTLS, timers.
+ * recipients and forwarding them, streaming DATA, STARTTLS, timers. The
+ * backend connection itself is backend-pool.ts's.
  */
 
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { type SecureContext, TLSSocket } from 'node:tls';
-import { type IpAddress, parseIpAddress } from '@mydns/domain';
+import { parseIpAddress } from '@mydns/domain';
 import type { Logger } from '@mydns/runtime';
-import {
-  type BackendConnection,
-  type BackendContext,
-  BackendError,
-  type BackendTarget,
-  openBackend,
-} from './backend.ts';
+import { type BackendContext, BackendError } from './backend.ts';
+import { openBackend } from './backend-handshake.ts';
+import { type BackendSlots, type BoundBackend, SessionBackend } from './backend-pool.ts';
 import type { RelayConfig } from './config.ts';
-import type { MailHost } from './hosts.ts';
 import type { RelayEvent } from './metrics.ts';
 import type { Endpoint } from './protocol/client-address.ts';
-import { formatMailCommand, formatPath } from './protocol/command.ts';
+import { formatMailCommand, formatPath, type Mailbox } from './protocol/command.ts';
 import { DataStream } from './protocol/data-stream.ts';
 import { LineReader } from './protocol/line-reader.ts';
 import { formatReceived } from './protocol/received.ts';
 import { formatReply, isPositive, type Reply, replies } from './protocol/replies.ts';
-import { SessionState, type Step } from './protocol/state-machine.ts';
+import { SessionState, type Step, type Transaction } from './protocol/state-machine.ts';
 import type { Router } from './routing.ts';
 import type { TargetPolicy } from './target-policy.ts';
-
-/** Backend connections per host (SMTP-RELAY.md: 10 per user, then 451 4.4.5). */
-export interface BackendSlots {
-  acquire(host: string): boolean;
-  release(host: string): void;
-}
 
 export interface SessionDeps {
   readonly config: RelayConfig;
@@ -54,15 +44,6 @@ export interface SessionDeps {
 /** Stop reading a pipelining client once this much unprocessed input is buffered. */
 const MAX_BUFFERED_INPUT = 256 * 1024;
 
-interface BoundBackend {
-  readonly conn: BackendConnection;
-  readonly host: string;
-  readonly key: string;
-  /** MAIL was accepted by the backend for the client's current transaction. */
-  inTransaction: boolean;
-  idleTimer: NodeJS.Timeout | undefined;
-}
-
 interface DataTransfer {
   readonly stream: DataStream;
   readonly backend: BoundBackend;
@@ -72,30 +53,6 @@ interface DataTransfer {
   oversize: boolean;
   /** The final "." went out with the last bytes. */
   terminated: boolean;
-}
-
-function targetFor(host: MailHost, zone: string): { target: BackendTarget; key: string } {
-  const addresses = [host.ipv6, host.ipv4]
-    .filter((text): text is string => Boolean(text))
-    .map((text) => parseIpAddress(text))
-    .filter((address): address is IpAddress => address !== undefined);
-  const target: BackendTarget = {
-    host: host.name,
-    domain: `${host.name}.${zone}`,
-    addresses,
-    port: host.mail.port ?? 25,
-    clientAddress: host.mail.clientAddress,
-    tls: host.mail.tls,
-    tlsFingerprint: host.mail.tlsFingerprint,
-  };
-  const key = [
-    addresses.map((a) => a.text).join(','),
-    target.port,
-    target.clientAddress,
-    target.tls,
-    target.tlsFingerprint ?? '',
-  ].join('|');
-  return { target, key };
 }
 
 export class Session {
@@ -115,7 +72,7 @@ export class Session {
   #lineStartedAt: number | undefined;
   #timer: NodeJS.Timeout | undefined;
   #sessionTimer: NodeJS.Timeout | undefined;
-  #backend: BoundBackend | undefined;
+  readonly #backend: SessionBackend;
   #data: DataTransfer | undefined;
   #resolveClosed!: () => void;
 
@@ -140,6 +97,13 @@ export class Session {
       tlsConfigured: deps.secureContext !== undefined,
     });
     this.#reader = new LineReader(config.limits.lineLength);
+    this.#backend = new SessionBackend({
+      slots: deps.slots,
+      open: deps.openBackend ?? openBackend,
+      idleMs: config.timeouts.backendIdleMs,
+      isIdle: () => !this.#busy,
+      logger: this.#log,
+    });
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
@@ -264,7 +228,7 @@ export class Session {
         return;
       case 'helo':
         // A new EHLO ends any transaction; the backend's is dropped with it.
-        if (this.#backend?.inTransaction) this.#dropBackend();
+        if (this.#backend.current?.inTransaction) this.#backend.drop();
         this.#send(step.reply);
         return;
       case 'mail':
@@ -296,7 +260,7 @@ export class Session {
       .catch((error: unknown) => {
         this.#log.error('session step failed', { reason: (error as Error).message });
         this.#send(replies.backendBroken('the'));
-        this.#dropBackend();
+        this.#backend.drop();
       })
       .finally(() => {
         this.#busy = false;
@@ -335,108 +299,69 @@ export class Session {
       this.#send(replies.splitTransaction(step.address, domain), { countsAsError: false });
       return;
     }
-    const { target, key } = targetFor(host, config.zone);
-    let bound = this.#backend;
-    if (bound?.conn.closed) {
-      this.#dropBackend();
-      bound = undefined;
-    }
-    if (transaction.accepted > 0 && !bound?.inTransaction) {
+    if (transaction.accepted > 0 && !this.#backend.current?.inTransaction) {
       // The backend that accepted this transaction's recipients is gone with them.
       this.#send(replies.backendBroken(hostDomain));
       return;
     }
-    // Within a transaction the backend stays; between transactions a changed address or setting reconnects.
-    if (bound && !bound.inTransaction && (bound.host !== host.name || bound.key !== key)) {
-      this.#dropBackend();
-      bound = undefined;
-    }
-    if (bound && bound.host !== host.name) {
-      this.#dropBackend();
-      bound = undefined;
-    }
     try {
-      if (!bound) {
-        if (!this.#deps.slots.acquire(host.name)) {
-          this.#send(replies.congestion(hostDomain));
-          return;
-        }
-        let conn: BackendConnection;
-        try {
-          conn = await (this.#deps.openBackend ?? openBackend)(target, this.#backendContext());
-        } catch (error) {
-          this.#deps.slots.release(host.name);
-          throw error;
-        }
-        const fresh: BoundBackend = {
-          conn,
-          host: host.name,
-          key,
-          inTransaction: false,
-          idleTimer: undefined,
-        };
-        conn.onClose(() => {
-          this.#deps.slots.release(host.name);
-          if (fresh.idleTimer) clearTimeout(fresh.idleTimer);
-          if (this.#backend === fresh) this.#backend = undefined;
-        });
-        if (this.#mode === 'closed') {
-          conn.quit();
-          return;
-        }
-        this.#backend = fresh;
-        bound = fresh;
-        this.#log.debug('backend connected', {
-          host: host.name,
-          address: conn.address.text,
-          tls: conn.tlsInfo?.version,
-        });
+      const acquired = await this.#backend.acquire(host, config.zone, this.#backendContext());
+      if (acquired.kind === 'closed') return;
+      if (acquired.kind === 'busy') {
+        this.#send(replies.congestion(hostDomain));
+        return;
       }
-      if (bound.idleTimer) clearTimeout(bound.idleTimer);
-      bound.idleTimer = undefined;
-      const caps = bound.conn.capabilities;
-      if (!bound.inTransaction) {
-        if (transaction.params.body === '8BITMIME' && !caps.eightBitMime) {
-          this.#send(replies.eightBitUnsupported(hostDomain));
-          return;
-        }
-        if (transaction.params.smtputf8 && !caps.smtputf8) {
-          this.#send(replies.utf8Unsupported(hostDomain));
-          return;
-        }
-        const mail = formatMailCommand(transaction.sender, transaction.params, {
-          size: caps.size,
-          eightBitMime: caps.eightBitMime,
-          smtputf8: caps.smtputf8,
-        });
-        const rcpt = `RCPT TO:${formatPath(step.mailbox)}`;
-        const [mailAnswer, rcptAnswer] = caps.pipelining
-          ? await bound.conn.pipelined([mail, rcpt], config.timeouts.backendReplyMs)
-          : [await bound.conn.command(mail, config.timeouts.backendReplyMs), undefined];
-        // A refused MAIL is this recipient's answer (research/smtp.md §2.1, as nginx does).
-        if (!mailAnswer || !isPositive(mailAnswer)) {
-          if (mailAnswer) this.#relay(mailAnswer, hostDomain);
-          return;
-        }
-        bound.inTransaction = true;
-        if (rcptAnswer) {
-          this.#relay(rcptAnswer, hostDomain);
-          if (isPositive(rcptAnswer)) this.#state.recipientAccepted(host.name);
-          return;
-        }
-      }
-      const answer = await bound.conn.command(
-        `RCPT TO:${formatPath(step.mailbox)}`,
-        config.timeouts.backendReplyMs,
-      );
-      this.#relay(answer, hostDomain);
-      if (isPositive(answer)) this.#state.recipientAccepted(host.name);
+      await this.#forwardRecipient(acquired.backend, transaction, step.mailbox, hostDomain);
     } catch (error) {
       if (!(error instanceof BackendError)) throw error;
       this.#log.info('backend failed', { host: host.name, kind: error.kind, reason: error.message });
-      this.#dropBackend();
+      this.#backend.drop();
       this.#send(this.#failureReply(error, hostDomain, domain));
     }
+  }
+
+  /** RCPT to the backend, after MAIL when this is the transaction's first (pipelined when it can). */
+  async #forwardRecipient(
+    bound: BoundBackend,
+    transaction: Transaction,
+    mailbox: Mailbox,
+    hostDomain: string,
+  ): Promise<void> {
+    const { backendReplyMs } = this.#deps.config.timeouts;
+    const rcpt = `RCPT TO:${formatPath(mailbox)}`;
+    if (!bound.inTransaction) {
+      const caps = bound.conn.capabilities;
+      if (transaction.params.body === '8BITMIME' && !caps.eightBitMime) {
+        this.#send(replies.eightBitUnsupported(hostDomain));
+        return;
+      }
+      if (transaction.params.smtputf8 && !caps.smtputf8) {
+        this.#send(replies.utf8Unsupported(hostDomain));
+        return;
+      }
+      const mail = formatMailCommand(transaction.sender, transaction.params, {
+        size: caps.size,
+        eightBitMime: caps.eightBitMime,
+        smtputf8: caps.smtputf8,
+      });
+      const [mailAnswer, rcptAnswer] = caps.pipelining
+        ? await bound.conn.pipelined([mail, rcpt], backendReplyMs)
+        : [await bound.conn.command(mail, backendReplyMs), undefined];
+      // A refused MAIL is this recipient's answer (research/smtp.md §2.1, as nginx does).
+      if (!mailAnswer || !isPositive(mailAnswer)) {
+        if (mailAnswer) this.#relay(mailAnswer, hostDomain);
+        return;
+      }
+      bound.inTransaction = true;
+      if (rcptAnswer) {
+        this.#relay(rcptAnswer, hostDomain);
+        if (isPositive(rcptAnswer)) this.#state.recipientAccepted(bound.host);
+        return;
+      }
+    }
+    const answer = await bound.conn.command(rcpt, backendReplyMs);
+    this.#relay(answer, hostDomain);
+    if (isPositive(answer)) this.#state.recipientAccepted(bound.host);
   }
 
   #failureReply(error: BackendError, hostDomain: string, domain: string): Reply {
@@ -457,7 +382,7 @@ export class Session {
   /** A backend reply to the client, checked: a backend 421 is never passed on (it would be about us). */
   #relay(answer: Reply, hostDomain: string): void {
     if (answer.code === 421) {
-      this.#dropBackend();
+      this.#backend.drop();
       this.#send(replies.backendBroken(hostDomain));
       return;
     }
@@ -485,10 +410,10 @@ export class Session {
   }
 
   async #startData(): Promise<void> {
-    const bound = this.#backend;
+    const bound = this.#backend.current;
     const { config } = this.#deps;
     const hostDomain = `${this.#state.transaction?.host ?? 'the'}.${config.zone}`;
-    if (!bound || bound.conn.closed || !bound.inTransaction) {
+    if (!bound?.inTransaction) {
       this.#send(replies.backendBroken(hostDomain));
       this.#state.endTransaction();
       return;
@@ -498,7 +423,7 @@ export class Session {
       answer = await bound.conn.command('DATA', config.timeouts.backendDataMs);
     } catch (error) {
       if (!(error instanceof BackendError)) throw error;
-      this.#dropBackend();
+      this.#backend.drop();
       this.#send(replies.backendBroken(hostDomain));
       this.#state.endTransaction();
       return;
@@ -544,7 +469,7 @@ export class Session {
       // Past the limit: the backend never sees a "." and discards what it got.
       transfer.oversize = true;
       transfer.forwarding = false;
-      this.#dropBackend();
+      this.#backend.drop();
     }
     if (transfer.forwarding && (conn.closed || conn.unsolicited > 0)) transfer.forwarding = false;
     if (transfer.forwarding) {
@@ -606,7 +531,7 @@ export class Session {
         } else if (!conn.closed && conn.unsolicited > 0) {
           // The backend answered early (it gave up on the message): its answer stands.
           answer = await conn.readReply(config.timeouts.backendReplyMs);
-          this.#dropBackend();
+          this.#backend.drop();
         } else {
           throw new BackendError('protocol', conn.failure?.message ?? 'connection lost during DATA');
         }
@@ -622,38 +547,27 @@ export class Session {
         if (!(error instanceof BackendError)) throw error;
         this.#deps.onEvent?.({ type: 'message', outcome: 'backend_failed' });
         this.#log.info('backend failed during DATA', { host: transfer.backend.host, reason: error.message });
-        this.#dropBackend();
+        this.#backend.drop();
         this.#send(replies.backendBroken(hostDomain));
       } finally {
         this.#state.endTransaction();
-        this.#releaseTransaction();
+        this.#backend.release();
       }
     });
   }
 
-  /** The transaction is over; the backend stays for the next one to the same host, for a while. */
-  #releaseTransaction(): void {
-    const bound = this.#backend;
-    if (!bound) return;
-    bound.inTransaction = false;
-    if (bound.idleTimer) clearTimeout(bound.idleTimer);
-    bound.idleTimer = setTimeout(() => {
-      if (this.#backend === bound && !this.#busy) this.#dropBackend();
-    }, this.#deps.config.timeouts.backendIdleMs);
-  }
-
   async #reset(): Promise<void> {
-    const bound = this.#backend;
+    const bound = this.#backend.current;
     if (bound?.inTransaction) {
       try {
         const answer = await bound.conn.command('RSET', this.#deps.config.timeouts.backendReplyMs);
-        if (answer.code !== 250) this.#dropBackend();
+        if (answer.code !== 250) this.#backend.drop();
       } catch {
-        this.#dropBackend();
+        this.#backend.drop();
       }
     }
     this.#state.endTransaction();
-    this.#releaseTransaction();
+    this.#backend.release();
     this.#send(replies.ok());
   }
 
@@ -669,7 +583,7 @@ export class Session {
     // CVE-2011-0411: whatever came after STARTTLS in plaintext is thrown away, not run inside TLS.
     const dropped = this.#reader.clear();
     if (dropped > 0) this.#log.info('discarded plaintext sent after STARTTLS', { bytes: dropped });
-    this.#dropBackend();
+    this.#backend.drop();
     this.#detach(plain);
     this.#busy = true;
     this.#clearTimer();
@@ -684,15 +598,6 @@ export class Session {
       this.#pump();
     });
     secure.once('error', () => clearTimeout(timer));
-  }
-
-  #dropBackend(): void {
-    const bound = this.#backend;
-    if (!bound) return;
-    this.#backend = undefined;
-    if (bound.idleTimer) clearTimeout(bound.idleTimer);
-    if (bound.inTransaction || this.#data?.backend === bound) bound.conn.destroy();
-    else bound.conn.quit();
   }
 
   async #withDeadline<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
@@ -736,7 +641,7 @@ export class Session {
     if (final && socket.writable) socket.write(formatReply(final));
     this.#mode = 'closed';
     this.#clearTimer();
-    this.#dropBackend();
+    this.#backend.close();
     socket.end();
     const timer = setTimeout(() => socket.destroy(), 2000);
     timer.unref();
@@ -747,14 +652,8 @@ export class Session {
       this.#mode = 'closed';
       this.#clearTimer();
     }
-    const bound = this.#backend;
-    this.#backend = undefined;
     // A client gone mid-message: the backend never sees a "." (nothing half-delivered).
-    if (bound) {
-      if (bound.inTransaction || this.#data) bound.conn.destroy();
-      else bound.conn.quit();
-      if (bound.idleTimer) clearTimeout(bound.idleTimer);
-    }
+    this.#backend.close();
     if (this.#sessionTimer) clearTimeout(this.#sessionTimer);
     this.#resolveClosed();
   }
