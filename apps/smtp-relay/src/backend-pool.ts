@@ -1,42 +1,70 @@
 /**
  * Backend connections (SMTP-RELAY.md, "The session" and "Safety"): how many
- * may be open to one home server at once, and the one connection a session
- * holds. A session opens it on its first recipient, keeps it between
- * transactions to the same host with the same settings for a while
- * (MYDNS_RELAY_BACKEND_IDLE), and its slot is given back when it closes,
- * however it closes.
+ * may be open to one home server at once, in all and from one client, and
+ * the one connection a session holds. A session opens it on its first
+ * recipient, keeps it between transactions to the same host with the same
+ * settings for a while (MYDNS_RELAY_BACKEND_IDLE), and its slot is given
+ * back when it closes, however it closes.
  */
 import { type IpAddress, parseIpAddress } from '@mydns/domain';
 import type { Logger } from '@mydns/runtime';
 import type { BackendConnection, BackendContext, BackendTarget } from './backend.ts';
+import { clientKey } from './client-limits.ts';
 import type { MailHost } from './hosts.ts';
 
-/** One backend connection's place in the count; `release` may be called more than once. */
-export interface Slot {
-  release(): void;
-}
+/** Which limit a refused connection met: the host's (451 4.4.5) or one client's share of it (451 4.7.1). */
+export type SlotLimit = 'host' | 'client-host';
 
-/** Backend connections per host (SMTP-RELAY.md: 10 per user, then 451 4.4.5). */
+/** A backend connection's place in the counts, or the limit that refused it. `release` may be called twice. */
+export type SlotGrant =
+  | { readonly granted: true; release(): void }
+  | { readonly granted: false; readonly limit: SlotLimit };
+
 export interface BackendSlots {
-  /** A slot for a new connection to `host`, or undefined when the host has none left. */
-  acquire(host: string): Slot | undefined;
+  /** A slot for a new connection from `client` to `host`. */
+  acquire(host: string, client: IpAddress): SlotGrant;
 }
 
-export function createBackendSlots(options: { readonly perHost: number }): BackendSlots {
-  const inUse = new Map<string, number>();
+export interface BackendSlotLimits {
+  /** Connections to one host at once (MYDNS_RELAY_HOST_SESSIONS). */
+  readonly perHost: number;
+  /**
+   * Connections one client may hold to one host (MYDNS_RELAY_CLIENT_HOST_SESSIONS):
+   * without it, a few sessions from one sender that stop after RCPT would
+   * take all of a host's and block its mail from everybody else.
+   */
+  readonly perClientHost: number;
+  /** IPv6 clients are one client per prefix of this length (MYDNS_RELAY_CLIENT_IPV6_PREFIX). */
+  readonly ipv6Prefix: number;
+}
+
+export function createBackendSlots(limits: BackendSlotLimits): BackendSlots {
+  const perHost = new Map<string, number>();
+  const perClientHost = new Map<string, number>();
+  const take = (counts: Map<string, number>, key: string) => counts.set(key, (counts.get(key) ?? 0) + 1);
+  const give = (counts: Map<string, number>, key: string) => {
+    const left = (counts.get(key) ?? 1) - 1;
+    if (left <= 0) counts.delete(key);
+    else counts.set(key, left);
+  };
   return {
-    acquire(host) {
-      const count = inUse.get(host) ?? 0;
-      if (count >= options.perHost) return undefined;
-      inUse.set(host, count + 1);
+    acquire(host, client) {
+      // Host names are single DNS labels: no "|" in them.
+      const pair = `${clientKey(client, limits.ipv6Prefix)}|${host}`;
+      // A full host is congestion whoever holds it; only then is the client's own share the reason.
+      if ((perHost.get(host) ?? 0) >= limits.perHost) return { granted: false, limit: 'host' };
+      if ((perClientHost.get(pair) ?? 0) >= limits.perClientHost)
+        return { granted: false, limit: 'client-host' };
+      take(perHost, host);
+      take(perClientHost, pair);
       let released = false;
       return {
+        granted: true,
         release() {
           if (released) return;
           released = true;
-          const left = (inUse.get(host) ?? 1) - 1;
-          if (left <= 0) inUse.delete(host);
-          else inUse.set(host, left);
+          give(perHost, host);
+          give(perClientHost, pair);
         },
       };
     },
@@ -83,13 +111,15 @@ interface Held extends BoundBackend {
 
 export type Acquired =
   | { readonly kind: 'ready'; readonly backend: BoundBackend }
-  /** The host has no slot left: 451 4.4.5. */
-  | { readonly kind: 'busy' }
+  /** No slot left: the host's (451 4.4.5) or this client's share of it (451 4.7.1). */
+  | { readonly kind: 'busy'; readonly limit: SlotLimit }
   /** The session ended while the connection was being opened (it was let go). */
   | { readonly kind: 'closed' };
 
 export interface SessionBackendOptions {
   readonly slots: BackendSlots;
+  /** The session's client, whose share of a host's connections this session uses. */
+  readonly client: IpAddress;
   /** Opens a ready connection (backend-handshake.ts); throws BackendError. */
   readonly open: (target: BackendTarget, context: BackendContext) => Promise<BackendConnection>;
   readonly idleMs: number;
@@ -145,9 +175,9 @@ export class SessionBackend {
     target: BackendTarget,
     key: string,
     context: BackendContext,
-  ): Promise<{ kind: 'ready'; held: Held } | { kind: 'busy' } | { kind: 'closed' }> {
-    const slot = this.#options.slots.acquire(target.host);
-    if (!slot) return { kind: 'busy' };
+  ): Promise<{ kind: 'ready'; held: Held } | Exclude<Acquired, { kind: 'ready' }>> {
+    const slot = this.#options.slots.acquire(target.host, this.#options.client);
+    if (!slot.granted) return { kind: 'busy', limit: slot.limit };
     let conn: BackendConnection;
     try {
       conn = await this.#options.open(target, context);

@@ -1,14 +1,22 @@
 /**
  * Connection limits per client address (SMTP-RELAY.md, "Safety": 10
  * concurrent and 60 per minute per address). IPv6 clients are counted per
- * /64, since one subscriber usually holds a whole /64.
+ * prefix (MYDNS_RELAY_CLIENT_IPV6_PREFIX, default /64), since one subscriber
+ * usually holds a whole /64 and can take any address in it.
  */
 import type { IpAddress } from '@mydns/domain';
 import type { RateLimit } from '@mydns/runtime';
 
-export function clientKey(address: IpAddress): string {
+/** Who counts as one client: an IPv4 address, or the IPv6 network of `ipv6Prefix` bits around it. */
+export function clientKey(address: IpAddress, ipv6Prefix = 64): string {
   if (address.family === 4) return address.text;
-  return `${Buffer.from(address.bytes.subarray(0, 8)).toString('hex')}/64`;
+  const network = Buffer.from(address.bytes);
+  const full = Math.floor(ipv6Prefix / 8);
+  if (full < network.length) {
+    network[full] = (network[full] ?? 0) & (0xff << (8 - (ipv6Prefix % 8))) & 0xff;
+    network.fill(0, full + 1);
+  }
+  return `${network.toString('hex')}/${ipv6Prefix}`;
 }
 
 export type Admission = 'ok' | 'too-many-concurrent' | 'too-many-per-window';
@@ -22,6 +30,7 @@ export interface ClientLimits {
 export function createClientLimits(options: {
   concurrent: number;
   rate: RateLimit;
+  ipv6Prefix?: number;
   now?: () => number;
 }): ClientLimits {
   const now = options.now ?? Date.now;
@@ -41,7 +50,7 @@ export function createClientLimits(options: {
 
   return {
     admit(address) {
-      const key = clientKey(address);
+      const key = clientKey(address, options.ipv6Prefix);
       const at = now();
       sweep(at);
       const times = (recent.get(key) ?? []).filter((t) => t > at - options.rate.windowMs);
@@ -56,7 +65,7 @@ export function createClientLimits(options: {
       return 'ok';
     },
     release(address) {
-      const key = clientKey(address);
+      const key = clientKey(address, options.ipv6Prefix);
       const count = (active.get(key) ?? 1) - 1;
       if (count <= 0) active.delete(key);
       else active.set(key, count);

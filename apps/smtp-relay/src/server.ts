@@ -1,6 +1,6 @@
 /**
  * The relay process: listener, admission (global, per-client), shared
- * per-host backend slots, and the graceful stop (no new sessions; running
+ * backend slots (per host, per client and host), and the graceful stop (no new sessions; running
  * ones finish their transaction or get 421 when the grace period ends).
  * `npm start` calls `startRelay` next to the API; main.ts runs it alone.
  */
@@ -106,10 +106,15 @@ export async function startRelay(
     ownPort: config.listen.port,
     allowPrivate: config.allowPrivateTargets,
   });
-  const slots = createBackendSlots({ perHost: config.limits.hostSessions });
+  const slots = createBackendSlots({
+    perHost: config.limits.hostSessions,
+    perClientHost: config.limits.clientHostSessions,
+    ipv6Prefix: config.limits.clientIpv6Prefix,
+  });
   const clientLimits = createClientLimits({
     concurrent: config.limits.clientSessions,
     rate: config.limits.clientRate,
+    ipv6Prefix: config.limits.clientIpv6Prefix,
   });
   const sessions = new Set<Session>();
   // The API's registry under `npm start`; a server of its own when the relay runs alone with a metrics port.

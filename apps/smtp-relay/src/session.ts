@@ -99,6 +99,7 @@ export class Session {
     this.#reader = new LineReader(config.limits.lineLength);
     this.#backend = new SessionBackend({
       slots: deps.slots,
+      client: client.address,
       open: deps.openBackend ?? openBackend,
       idleMs: config.timeouts.backendIdleMs,
       isIdle: () => !this.#busy,
@@ -308,7 +309,14 @@ export class Session {
       const acquired = await this.#backend.acquire(host, config.zone, this.#backendContext());
       if (acquired.kind === 'closed') return;
       if (acquired.kind === 'busy') {
-        this.#send(replies.congestion(hostDomain));
+        const limit = acquired.limit === 'host' ? 'host' : 'client_host';
+        this.#deps.onEvent?.({ type: 'backend_refused', limit });
+        this.#log.info('no backend connection left', { host: host.name, limit });
+        this.#send(
+          acquired.limit === 'host'
+            ? replies.congestion(hostDomain)
+            : replies.clientCongestion(this.client.address.text, hostDomain),
+        );
         return;
       }
       await this.#forwardRecipient(acquired.backend, transaction, step.mailbox, hostDomain);
