@@ -6,9 +6,12 @@
  * - Hold every connection to one home server: backend connections are
  *   limited per (client address, host) as well as per host, so a second
  *   sender still reaches that server.
+ * - Write a recipient domain in look-alike or non-ASCII characters: the home
+ *   server sees the ASCII name the relay routed by, never the raw bytes.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { domainToASCII } from 'node:url';
 import { freePort } from '@mydns/db';
 import { createPowerDnsClient, type PowerDnsClient } from '@mydns/powerdns';
 import pg from 'pg';
@@ -184,5 +187,75 @@ describe('one sender cannot hold every connection to a home server', () => {
     }
     assert.equal(again.answer, '250 2.0.0 Ok');
     for (const h of [...held, again]) h.client.close();
+  });
+});
+
+describe('recipient domains in look-alike and non-ASCII characters', () => {
+  /** One SMTPUTF8 message as UTF-8 bytes; the RCPT lines the home server got. */
+  async function send(home: ScriptedBackend, recipients: readonly string[]): Promise<string[]> {
+    const before = home.connections().length;
+    const client = await rawSmtp(relay.port);
+    try {
+      await client.reply();
+      const rcpts = recipients.map((r) => `RCPT TO:<${r}>\r\n`).join('');
+      client.send(
+        Buffer.from(
+          `EHLO c\r\nMAIL FROM:<s@example.org> SMTPUTF8\r\n${rcpts}DATA\r\nSubject: x\r\n\r\nx\r\n.\r\nQUIT\r\n`,
+          'utf8',
+        ),
+      );
+      const answers: string[] = [];
+      for (let i = 0; i < recipients.length + 5; i++) answers.push(await lastLine(client));
+      assert.deepEqual(
+        answers.slice(2),
+        [
+          ...recipients.map(() => '250 2.0.0 Ok'),
+          '354 End data with <CR><LF>.<CR><LF>',
+          '250 2.0.0 Ok: queued',
+          '221 2.0.0 Bye',
+        ],
+        answers.join(' | '),
+      );
+    } finally {
+      client.close();
+    }
+    const connection = home.connections()[before];
+    assert.ok(connection, 'the home server was reached');
+    await connection.waitFor('QUIT\r\n');
+    return connection
+      .received()
+      .toString('latin1')
+      .split('\r\n')
+      .filter((line) => line.startsWith('RCPT'));
+  }
+
+  test('fullwidth letters and ideographic full stops in <host>.<zone> reach the host as its ASCII name', async () => {
+    const home = await scripted({ extensions: ['PIPELINING', '8BITMIME', 'SMTPUTF8'] });
+    const host = await hostAt(home.port);
+    // "h3" in fullwidth, upper case: Ｈ３; the dots as U+FF0E and U+3002.
+    const fullwidth = [...host.toUpperCase()]
+      .map((c) => String.fromCodePoint((c.codePointAt(0) ?? 0) + 0xfee0))
+      .join('');
+    const zone = ZONE.split('.');
+    const seen = await send(home, [`u@${fullwidth}.${ZONE}`, `v@${host}\uff0e${zone[0]}\u3002${zone[1]}`]);
+    assert.deepEqual(seen, [`RCPT TO:<u@${host}.${ZONE}>`, `RCPT TO:<v@${host}.${ZONE}>`]);
+  });
+
+  test('an IDN custom domain whose MX points at <host>.mx.<zone>: the home server sees its A-label', async () => {
+    const home = await scripted({ extensions: ['PIPELINING', '8BITMIME', 'SMTPUTF8'] });
+    const host = await hostAt(home.port);
+    const unicode = `bücher-${Date.now().toString(36)}.test`;
+    const aLabel = domainToASCII(unicode);
+    assert.match(aLabel, /^xn--/);
+    await pdns.createZone({
+      name: aLabel,
+      kind: 'Native',
+      nameservers: [`ns1.${aLabel}`],
+      soa: { ttl: 60, content: `ns1.${aLabel}. hostmaster.${aLabel}. 1 10800 3600 604800 60` },
+      rrsets: [{ name: aLabel, type: 'MX', ttl: 60, records: [`10 ${host}.mx.${ZONE}.`] }],
+    });
+    cleanups.push(() => pdns.deleteZone(aLabel));
+    const seen = await send(home, [`u@${unicode}`, `v@${unicode.toUpperCase()}`]);
+    assert.deepEqual(seen, [`RCPT TO:<u@${aLabel}>`, `RCPT TO:<v@${aLabel}>`]);
   });
 });

@@ -297,7 +297,7 @@ export class Session {
     if (!transaction) return;
     if (transaction.host !== undefined && transaction.host !== host.name) {
       // One transaction, one home server: the sender retries this one separately.
-      this.#send(replies.splitTransaction(step.address, domain), { countsAsError: false });
+      this.#send(replies.splitTransaction(step.address, route.domain), { countsAsError: false });
       return;
     }
     if (transaction.accepted > 0 && !this.#backend.current?.inTransaction) {
@@ -319,12 +319,14 @@ export class Session {
         );
         return;
       }
-      await this.#forwardRecipient(acquired.backend, transaction, step.mailbox, hostDomain);
+      // The home server gets the domain as it was routed (ASCII), never look-alike or raw UTF-8 bytes.
+      const mailbox = { ...step.mailbox, domain: route.domain };
+      await this.#forwardRecipient(acquired.backend, transaction, mailbox, hostDomain);
     } catch (error) {
       if (!(error instanceof BackendError)) throw error;
       this.#log.info('backend failed', { host: host.name, kind: error.kind, reason: error.message });
       this.#backend.drop();
-      this.#send(this.#failureReply(error, hostDomain, domain));
+      this.#send(this.#failureReply(error, hostDomain, route.domain));
     }
   }
 
