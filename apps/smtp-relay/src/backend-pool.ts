@@ -11,6 +11,7 @@ import type { Logger } from '@mydns/runtime';
 import type { BackendConnection, BackendContext, BackendTarget } from './backend.ts';
 import { clientKey } from './client-limits.ts';
 import type { MailHost } from './hosts.ts';
+import { type Reply, replies } from './protocol/replies.ts';
 
 /** Which limit a refused connection met: the host's (451 4.4.5) or one client's share of it (451 4.7.1). */
 export type SlotLimit = 'host' | 'client-host';
@@ -202,6 +203,17 @@ export class SessionBackend {
       tls: conn.tlsInfo?.version,
     });
     return { kind: 'ready', held };
+  }
+
+  /**
+   * A reply of the backend, as the client may see it: a 421 is never passed
+   * on (the client would take it for ours); the connection goes, and the
+   * client gets 451 4.4.2.
+   */
+  passOn(answer: Reply, hostDomain: string): Reply {
+    if (answer.code !== 421) return answer;
+    this.drop();
+    return replies.backendBroken(hostDomain);
   }
 
   /** The transaction is over: the connection stays for the next one to the same host, for a while. */

@@ -2,9 +2,10 @@
  * One client connection (SMTP-RELAY.md, "The session"). The pure state
  * machine decides what each command means; this file does the I/O around it:
  * reading lines in order (PIPELINING: one command at a time, the socket
- * paused while a backend is asked, replies in order, no input lost), routing
- * recipients and forwarding them, streaming DATA, STARTTLS, timers. The
- * backend connection itself is backend-pool.ts's.
+ * paused while a backend is asked, replies in order, no input lost), DATA
+ * mode and its backpressure, STARTTLS, timers, the end of the session. What
+ * RCPT does is recipient.ts's, the body's way to the backend
+ * data-transfer.ts's, and the backend connection backend-pool.ts's.
  */
 
 import { randomBytes } from 'node:crypto';
@@ -14,16 +15,16 @@ import { parseIpAddress } from '@mydns/domain';
 import type { Logger } from '@mydns/runtime';
 import { type BackendContext, BackendError } from './backend.ts';
 import { openBackend } from './backend-handshake.ts';
-import { type BackendSlots, type BoundBackend, SessionBackend } from './backend-pool.ts';
+import { type BackendSlots, SessionBackend } from './backend-pool.ts';
 import type { RelayConfig } from './config.ts';
+import { DataTransfer } from './data-transfer.ts';
 import type { RelayEvent } from './metrics.ts';
 import type { Endpoint } from './protocol/client-address.ts';
-import { formatMailCommand, formatPath, type Mailbox } from './protocol/command.ts';
-import { DataStream } from './protocol/data-stream.ts';
 import { LineReader } from './protocol/line-reader.ts';
 import { formatReceived } from './protocol/received.ts';
-import { formatReply, isPositive, type Reply, replies } from './protocol/replies.ts';
-import { SessionState, type Step, type Transaction } from './protocol/state-machine.ts';
+import { formatReply, type Reply, replies } from './protocol/replies.ts';
+import { SessionState, type Step } from './protocol/state-machine.ts';
+import { handleRecipient } from './recipient.ts';
 import type { Router } from './routing.ts';
 import type { TargetPolicy } from './target-policy.ts';
 
@@ -43,17 +44,6 @@ export interface SessionDeps {
 
 /** Stop reading a pipelining client once this much unprocessed input is buffered. */
 const MAX_BUFFERED_INPUT = 256 * 1024;
-
-interface DataTransfer {
-  readonly stream: DataStream;
-  readonly backend: BoundBackend;
-  /** The Received header, sent with the first bytes of the body. */
-  header: string | undefined;
-  forwarding: boolean;
-  oversize: boolean;
-  /** The final "." went out with the last bytes. */
-  terminated: boolean;
-}
 
 export class Session {
   readonly id = randomBytes(6).toString('hex');
@@ -236,7 +226,7 @@ export class Session {
         this.#send(step.reply);
         return;
       case 'rcpt':
-        this.#runAsync(() => this.#recipient(step.mailbox.domain, step));
+        this.#runAsync(() => this.#recipient(step));
         return;
       case 'data':
         this.#runAsync(() => this.#startData());
@@ -274,129 +264,33 @@ export class Session {
       });
   }
 
-  async #recipient(domain: string, step: Extract<Step, { kind: 'rcpt' }>): Promise<void> {
-    const { config } = this.#deps;
-    const route = await this.#withDeadline(this.#deps.router.route(domain), config.timeouts.routingMs);
-    if (route === undefined || route.kind === 'error') {
-      this.#log.warn('recipient lookup failed', { domain, reason: route?.reason ?? 'timed out' });
-      this.#send(replies.lookupFailed());
-      return;
-    }
-    if (route.kind === 'none') {
-      this.#send(replies.relayDenied(step.address));
-      return;
-    }
-    if (route.kind === 'unavailable') {
-      this.#log.info('host not deliverable now', { host: route.host, reason: route.reason });
-      this.#send(replies.unroutable(`${route.host}.${config.zone}`));
-      return;
-    }
-    const host = route.host;
-    const hostDomain = `${host.name}.${config.zone}`;
+  async #recipient(step: Extract<Step, { kind: 'rcpt' }>): Promise<void> {
     const transaction = this.#state.transaction;
     if (!transaction) return;
-    if (transaction.host !== undefined && transaction.host !== host.name) {
-      // One transaction, one home server: the sender retries this one separately.
-      this.#send(replies.splitTransaction(step.address, route.domain), { countsAsError: false });
-      return;
-    }
-    if (transaction.accepted > 0 && !this.#backend.current?.inTransaction) {
-      // The backend that accepted this transaction's recipients is gone with them.
-      this.#send(replies.backendBroken(hostDomain));
-      return;
-    }
-    try {
-      const acquired = await this.#backend.acquire(host, config.zone, this.#backendContext());
-      if (acquired.kind === 'closed') return;
-      if (acquired.kind === 'busy') {
-        const limit = acquired.limit === 'host' ? 'host' : 'client_host';
-        this.#deps.onEvent?.({ type: 'backend_refused', limit });
-        this.#log.info('no backend connection left', { host: host.name, limit });
-        this.#send(
-          acquired.limit === 'host'
-            ? replies.congestion(hostDomain)
-            : replies.clientCongestion(this.client.address.text, hostDomain),
-        );
-        return;
-      }
-      // The home server gets the domain as it was routed (ASCII), never look-alike or raw UTF-8 bytes.
-      const mailbox = { ...step.mailbox, domain: route.domain };
-      await this.#forwardRecipient(acquired.backend, transaction, mailbox, hostDomain);
-    } catch (error) {
-      if (!(error instanceof BackendError)) throw error;
-      this.#log.info('backend failed', { host: host.name, kind: error.kind, reason: error.message });
-      this.#backend.drop();
-      this.#send(this.#failureReply(error, hostDomain, route.domain));
-    }
+    const { config } = this.#deps;
+    const outcome = await handleRecipient(
+      {
+        router: this.#deps.router,
+        zone: config.zone,
+        timeouts: config.timeouts,
+        backend: this.#backend,
+        clientText: this.client.address.text,
+        backendContext: () => this.#backendContext(),
+        logger: this.#log,
+        onEvent: this.#deps.onEvent,
+      },
+      transaction,
+      step.mailbox,
+      step.address,
+    );
+    if (!outcome) return;
+    if (outcome.acceptedBy !== undefined) this.#state.recipientAccepted(outcome.acceptedBy);
+    this.#send(outcome.reply, outcome.countsAsError === false ? { countsAsError: false } : {});
   }
 
-  /** RCPT to the backend, after MAIL when this is the transaction's first (pipelined when it can). */
-  async #forwardRecipient(
-    bound: BoundBackend,
-    transaction: Transaction,
-    mailbox: Mailbox,
-    hostDomain: string,
-  ): Promise<void> {
-    const { backendReplyMs } = this.#deps.config.timeouts;
-    const rcpt = `RCPT TO:${formatPath(mailbox)}`;
-    if (!bound.inTransaction) {
-      const caps = bound.conn.capabilities;
-      if (transaction.params.body === '8BITMIME' && !caps.eightBitMime) {
-        this.#send(replies.eightBitUnsupported(hostDomain));
-        return;
-      }
-      if (transaction.params.smtputf8 && !caps.smtputf8) {
-        this.#send(replies.utf8Unsupported(hostDomain));
-        return;
-      }
-      const mail = formatMailCommand(transaction.sender, transaction.params, {
-        size: caps.size,
-        eightBitMime: caps.eightBitMime,
-        smtputf8: caps.smtputf8,
-      });
-      const [mailAnswer, rcptAnswer] = caps.pipelining
-        ? await bound.conn.pipelined([mail, rcpt], backendReplyMs)
-        : [await bound.conn.command(mail, backendReplyMs), undefined];
-      // A refused MAIL is this recipient's answer (research/smtp.md §2.1, as nginx does).
-      if (!mailAnswer || !isPositive(mailAnswer)) {
-        if (mailAnswer) this.#relay(mailAnswer, hostDomain);
-        return;
-      }
-      bound.inTransaction = true;
-      if (rcptAnswer) {
-        this.#relay(rcptAnswer, hostDomain);
-        if (isPositive(rcptAnswer)) this.#state.recipientAccepted(bound.host);
-        return;
-      }
-    }
-    const answer = await bound.conn.command(rcpt, backendReplyMs);
-    this.#relay(answer, hostDomain);
-    if (isPositive(answer)) this.#state.recipientAccepted(bound.host);
-  }
-
-  #failureReply(error: BackendError, hostDomain: string, domain: string): Reply {
-    switch (error.kind) {
-      case 'blocked':
-        return replies.unroutable(hostDomain);
-      case 'connect':
-        return replies.backendRefused(hostDomain);
-      case 'loop':
-        return replies.loop(domain);
-      case 'busy':
-        return replies.congestion(hostDomain);
-      default:
-        return replies.backendBroken(hostDomain);
-    }
-  }
-
-  /** A backend reply to the client, checked: a backend 421 is never passed on (it would be about us). */
+  /** A backend reply to the client, checked (a backend 421 is never passed on). */
   #relay(answer: Reply, hostDomain: string): void {
-    if (answer.code === 421) {
-      this.#backend.drop();
-      this.#send(replies.backendBroken(hostDomain));
-      return;
-    }
-    this.#send(answer);
+    this.#send(this.#backend.passOn(answer, hostDomain));
   }
 
   #backendContext(): BackendContext {
@@ -452,14 +346,7 @@ export class Session {
       id: this.id,
       date: new Date(),
     });
-    this.#data = {
-      stream: new DataStream(),
-      backend: bound,
-      header: received,
-      forwarding: true,
-      oversize: false,
-      terminated: false,
-    };
+    this.#data = new DataTransfer(bound, received, config.limits.messageSize);
     this.#mode = 'data';
   }
 
@@ -473,51 +360,21 @@ export class Session {
   #feedData(chunk: Buffer): void {
     const transfer = this.#data;
     if (!transfer) return;
-    const result = transfer.stream.feed(chunk);
-    const conn = transfer.backend.conn;
-    if (!transfer.oversize && transfer.stream.size > this.#deps.config.limits.messageSize) {
-      // Past the limit: the backend never sees a "." and discards what it got.
-      transfer.oversize = true;
-      transfer.forwarding = false;
-      this.#backend.drop();
+    const fed = transfer.feed(chunk);
+    // Past the limit: the backend never sees a "." and discards what it got.
+    if (fed.overLimit) this.#backend.drop();
+    if (fed.stalled) {
+      // Backpressure: stop reading the client until the backend has taken what it was given.
+      this.#socket.pause();
+      transfer.whenDrained(this.#deps.config.timeouts.dataMs, () => {
+        if (this.#mode === 'data' && !this.#busy) this.#socket.resume();
+      });
     }
-    if (transfer.forwarding && (conn.closed || conn.unsolicited > 0)) transfer.forwarding = false;
-    if (transfer.forwarding) {
-      let flowing = true;
-      conn.cork();
-      if (transfer.header !== undefined) {
-        flowing = conn.write(transfer.header);
-        transfer.header = undefined;
-      }
-      for (const piece of result.output) flowing = conn.write(piece) && flowing;
-      if (result.done) {
-        conn.write('.\r\n');
-        transfer.terminated = true;
-      }
-      conn.uncork();
-      if (!flowing && !result.done) this.#waitForBackend(transfer);
-    }
-    if (result.done) {
-      this.#finishData(transfer, result.rest);
+    if (fed.done) {
+      this.#finishData(transfer, fed.rest);
       return;
     }
     this.#armTimer();
-  }
-
-  /** Backpressure: stop reading the client until the backend has taken what it was given. */
-  #waitForBackend(transfer: DataTransfer): void {
-    const conn = transfer.backend.conn;
-    this.#socket.pause();
-    const stall = setTimeout(() => {
-      transfer.forwarding = false;
-      conn.destroy();
-    }, this.#deps.config.timeouts.dataMs);
-    const go = () => {
-      clearTimeout(stall);
-      if (this.#mode === 'data' && !this.#busy) this.#socket.resume();
-    };
-    conn.onceDrain(go);
-    conn.onClose(go);
   }
 
   #finishData(transfer: DataTransfer, rest: Buffer): void {
@@ -528,28 +385,22 @@ export class Session {
     const hostDomain = `${transfer.backend.host}.${config.zone}`;
     const recipients = this.#state.transaction?.accepted ?? 0;
     this.#runAsync(async () => {
-      const conn = transfer.backend.conn;
       try {
         if (transfer.oversize) {
           this.#deps.onEvent?.({ type: 'message', outcome: 'too_big' });
           this.#send(replies.messageTooBig());
           return;
         }
-        let answer: Reply;
-        if (transfer.terminated && !conn.closed) {
-          answer = await conn.readReply(config.timeouts.backendFinalMs);
-        } else if (!conn.closed && conn.unsolicited > 0) {
-          // The backend answered early (it gave up on the message): its answer stands.
-          answer = await conn.readReply(config.timeouts.backendReplyMs);
-          this.#backend.drop();
-        } else {
-          throw new BackendError('protocol', conn.failure?.message ?? 'connection lost during DATA');
-        }
+        const { reply: answer, early } = await transfer.answer({
+          finalMs: config.timeouts.backendFinalMs,
+          replyMs: config.timeouts.backendReplyMs,
+        });
+        if (early) this.#backend.drop();
         this.#deps.onEvent?.({ type: 'message', outcome: 'relayed', code: answer.code });
         this.#log.info('message relayed', {
           host: transfer.backend.host,
           code: answer.code,
-          size: transfer.stream.size,
+          size: transfer.size,
           recipients,
         });
         this.#relay(answer, hostDomain);
@@ -608,18 +459,6 @@ export class Session {
       this.#pump();
     });
     secure.once('error', () => clearTimeout(timer));
-  }
-
-  async #withDeadline<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => resolve(undefined), ms);
-    });
-    try {
-      return await Promise.race([work, deadline]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   #clearTimer(): void {
