@@ -4,19 +4,12 @@
  * prefix (MYDNS_RELAY_CLIENT_IPV6_PREFIX, default /64), since one subscriber
  * usually holds a whole /64 and can take any address in it.
  */
-import type { IpAddress } from '@mydns/domain';
+import { type IpAddress, limitKey } from '@mydns/domain';
 import type { RateLimit } from '@mydns/runtime';
 
 /** Who counts as one client: an IPv4 address, or the IPv6 network of `ipv6Prefix` bits around it. */
 export function clientKey(address: IpAddress, ipv6Prefix = 64): string {
-  if (address.family === 4) return address.text;
-  const network = Buffer.from(address.bytes);
-  const full = Math.floor(ipv6Prefix / 8);
-  if (full < network.length) {
-    network[full] = (network[full] ?? 0) & (0xff << (8 - (ipv6Prefix % 8))) & 0xff;
-    network.fill(0, full + 1);
-  }
-  return `${network.toString('hex')}/${ipv6Prefix}`;
+  return limitKey(address, ipv6Prefix);
 }
 
 export type Admission = 'ok' | 'too-many-concurrent' | 'too-many-per-window';
