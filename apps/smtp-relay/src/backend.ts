@@ -1,24 +1,17 @@
 /**
- * The connection to a home mail server (SMTP-RELAY.md, "The session"):
- * block-list check, connect (IPv6 first, then IPv4), optional PROXY header,
- * wait for a complete 220 banner before sending a byte, EHLO (HELO if
- * refused), loop check, STARTTLS per the host's policy, XCLIENT, and then
- * one command at a time for the session. Every failure is a BackendError
- * whose kind maps to a 451 4.4.x reply: the sender keeps the mail.
+ * The connection to a home mail server (SMTP-RELAY.md, "The session"): its
+ * replies parsed as they arrive, one command at a time for the session, the
+ * DATA body written straight through, STARTTLS on the same socket.
+ * backend-handshake.ts opens it. Every failure is a BackendError whose kind
+ * maps to a 451 4.4.x reply: the sender keeps the mail.
  */
-import { connect as netConnect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import type { IpAddress } from '@mydns/domain';
 import type { Logger } from '@mydns/runtime';
 import type { BackendTlsMode, ClientAddressMode } from './hosts.ts';
-import { type Endpoint, formatXclient, proxyV1Header, proxyV2Header } from './protocol/client-address.ts';
-import {
-  parseExtensions,
-  parseReply,
-  type Reply,
-  type ReplyLimits,
-  replyDomain,
-} from './protocol/replies.ts';
+import type { Endpoint } from './protocol/client-address.ts';
+import { parseExtensions, parseReply, type Reply, type ReplyLimits } from './protocol/replies.ts';
 import type { TargetPolicy } from './target-policy.ts';
 
 /** blocked → 451 4.4.4, connect → 4.4.1, protocol → 4.4.2, loop → 4.4.6, busy → 4.4.5. */
@@ -77,7 +70,8 @@ export interface Capabilities {
   readonly xclient: ReadonlySet<string> | undefined;
 }
 
-function capabilitiesOf(ehlo: Reply | undefined): Capabilities {
+/** What a server offers in its EHLO reply (nothing after HELO). */
+export function capabilitiesOf(ehlo: Reply | undefined): Capabilities {
   const ext = ehlo ? parseExtensions(ehlo) : new Map<string, string[]>();
   const xclient = ext.get('XCLIENT');
   return {
@@ -93,8 +87,6 @@ function capabilitiesOf(ehlo: Reply | undefined): Capabilities {
 // The ordinary ends of a connection: shared, so closing one captures no stack trace.
 const CLOSED_BY_RELAY = new BackendError('protocol', 'closed by the relay');
 const CONNECTION_LOST = new BackendError('protocol', 'connection lost');
-
-const normaliseFingerprint = (text: string) => text.replace(/[^0-9a-fA-F]/g, '').toLowerCase();
 
 export class BackendConnection {
   readonly target: BackendTarget;
@@ -304,156 +296,5 @@ export class BackendConnection {
 
   destroy(): void {
     this.#fail(CLOSED_BY_RELAY);
-  }
-}
-
-function connectTcp(address: IpAddress, port: number, timeoutMs: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = netConnect({ host: address.text, port, family: address.family, noDelay: true });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new BackendError('connect', `connect to ${address.text}:${port} timed out`));
-    }, timeoutMs);
-    socket.once('connect', () => {
-      clearTimeout(timer);
-      socket.off('error', onError);
-      resolve(socket);
-    });
-    const onError = (error: Error) => {
-      clearTimeout(timer);
-      reject(new BackendError('connect', `connect to ${address.text}:${port} failed: ${error.message}`));
-    };
-    socket.once('error', onError);
-  });
-}
-
-/**
- * Opens a ready backend connection for `target`: EHLO done, TLS and XCLIENT
- * as the host asked, able to take MAIL. Throws BackendError.
- */
-export async function openBackend(
-  target: BackendTarget,
-  context: BackendContext,
-): Promise<BackendConnection> {
-  const allowed: IpAddress[] = [];
-  const refused: string[] = [];
-  for (const address of target.addresses) {
-    const check = context.policy.check(address, target.port);
-    if (check.allowed) allowed.push(address);
-    else refused.push(check.reason);
-  }
-  if (allowed.length === 0) throw new BackendError('blocked', refused.join('; ') || 'no address');
-  let last: BackendError | undefined;
-  for (const address of allowed) {
-    let socket: Socket;
-    try {
-      socket = await connectTcp(address, target.port, context.timeouts.connectMs);
-    } catch (error) {
-      last = error as BackendError;
-      continue;
-    }
-    try {
-      return await handshake(socket, address, target, context, false);
-    } catch (error) {
-      const failure = error as BackendError;
-      if (!(failure.tlsHandshake && target.tls === 'opportunistic')) throw failure;
-      // research/smtp.md §2.5: on a failed opportunistic handshake, once more in plaintext.
-      context.logger.info('backend TLS handshake failed; retrying without TLS', { reason: failure.message });
-      const again = await connectTcp(address, target.port, context.timeouts.connectMs);
-      return await handshake(again, address, target, context, true);
-    }
-  }
-  throw last ?? new BackendError('connect', 'no address answered');
-}
-
-async function handshake(
-  socket: Socket,
-  address: IpAddress,
-  target: BackendTarget,
-  context: BackendContext,
-  plainOnly: boolean,
-): Promise<BackendConnection> {
-  const conn = new BackendConnection(socket, target, address, context.replyLimits);
-  const { timeouts } = context;
-  try {
-    if (target.clientAddress === 'proxy-v2') conn.writeRaw(proxyV2Header(context.client, context.local));
-    if (target.clientAddress === 'proxy-v1') conn.writeRaw(proxyV1Header(context.client, context.local));
-    const greeting = await conn.readReply(timeouts.greetingMs);
-    if (greeting.code !== 220) throw new BackendError('protocol', `greeting ${greeting.code}`);
-    if (replyDomain(greeting) === context.hostname) throw new BackendError('loop', 'the greeting names us');
-    const ehlo = async (name: string) => {
-      const reply = await conn.command(`EHLO ${name}`, timeouts.replyMs);
-      if (reply.code === 250) return reply;
-      const helo = await conn.command(`HELO ${name}`, timeouts.replyMs);
-      if (helo.code !== 250)
-        throw new BackendError('protocol', `EHLO and HELO refused (${reply.code}, ${helo.code})`);
-      return undefined;
-    };
-    let reply = await ehlo(context.hostname);
-    if (reply && replyDomain(reply) === context.hostname)
-      throw new BackendError('loop', 'the EHLO reply names us');
-    conn.capabilities = capabilitiesOf(reply);
-
-    const mode = plainOnly ? 'none' : target.tls;
-    if (mode !== 'none') {
-      if (!conn.capabilities.starttls && mode !== 'opportunistic') {
-        throw new BackendError('protocol', `TLS policy ${mode}, but STARTTLS is not offered`);
-      }
-      if (conn.capabilities.starttls) {
-        const ready = await conn.command('STARTTLS', timeouts.replyMs);
-        if (ready.code !== 220) {
-          if (mode !== 'opportunistic')
-            throw new BackendError('protocol', `STARTTLS refused (${ready.code})`);
-        } else {
-          const secure = await conn.startTls({
-            rejectUnauthorized: mode === 'verify',
-            servername: mode === 'verify' ? target.domain : undefined,
-            timeoutMs: timeouts.tlsMs,
-          });
-          if (mode === 'fingerprint') {
-            const pinned = normaliseFingerprint(target.tlsFingerprint ?? '');
-            const actual = normaliseFingerprint(secure.getPeerCertificate().fingerprint256 ?? '');
-            if (pinned === '' || pinned !== actual) {
-              throw new BackendError(
-                'protocol',
-                pinned === '' ? 'no pinned fingerprint configured' : 'certificate fingerprint mismatch',
-              );
-            }
-          }
-          reply = await ehlo(context.hostname);
-          conn.capabilities = capabilitiesOf(reply);
-        }
-      }
-    }
-
-    if (target.clientAddress === 'xclient') {
-      const offered = conn.capabilities.xclient;
-      const line = offered
-        ? formatXclient({ client: context.client, helo: context.helo, esmtp: context.esmtp }, offered)
-        : undefined;
-      if (!line) {
-        context.logger.warn('the home server does not offer XCLIENT to us; it sees the relay address', {
-          host: target.host,
-        });
-      } else {
-        const answer = await conn.command(line, timeouts.replyMs);
-        if (answer.code === 220 || answer.code === 250) {
-          // The server is back in its greeting state: EHLO again, as the client.
-          const helo =
-            context.helo && /^[\x21-\x7e]{1,255}$/.test(context.helo) ? context.helo : context.hostname;
-          conn.capabilities = capabilitiesOf(await ehlo(helo));
-        } else {
-          context.logger.warn('the home server refused XCLIENT; it sees the relay address', {
-            host: target.host,
-            code: answer.code,
-          });
-        }
-      }
-    }
-    return conn;
-  } catch (error) {
-    conn.destroy();
-    if (error instanceof BackendError) throw error;
-    throw new BackendError('protocol', (error as Error).message);
   }
 }

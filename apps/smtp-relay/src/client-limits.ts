@@ -1,14 +1,15 @@
 /**
  * Connection limits per client address (SMTP-RELAY.md, "Safety": 10
  * concurrent and 60 per minute per address). IPv6 clients are counted per
- * /64, since one subscriber usually holds a whole /64.
+ * prefix (MYDNS_RELAY_CLIENT_IPV6_PREFIX, default /64), since one subscriber
+ * usually holds a whole /64 and can take any address in it.
  */
-import type { IpAddress } from '@mydns/domain';
+import { type IpAddress, limitKey } from '@mydns/domain';
 import type { RateLimit } from '@mydns/runtime';
 
-export function clientKey(address: IpAddress): string {
-  if (address.family === 4) return address.text;
-  return `${Buffer.from(address.bytes.subarray(0, 8)).toString('hex')}/64`;
+/** Who counts as one client: an IPv4 address, or the IPv6 network of `ipv6Prefix` bits around it. */
+export function clientKey(address: IpAddress, ipv6Prefix = 64): string {
+  return limitKey(address, ipv6Prefix);
 }
 
 export type Admission = 'ok' | 'too-many-concurrent' | 'too-many-per-window';
@@ -22,6 +23,7 @@ export interface ClientLimits {
 export function createClientLimits(options: {
   concurrent: number;
   rate: RateLimit;
+  ipv6Prefix?: number;
   now?: () => number;
 }): ClientLimits {
   const now = options.now ?? Date.now;
@@ -41,7 +43,7 @@ export function createClientLimits(options: {
 
   return {
     admit(address) {
-      const key = clientKey(address);
+      const key = clientKey(address, options.ipv6Prefix);
       const at = now();
       sweep(at);
       const times = (recent.get(key) ?? []).filter((t) => t > at - options.rate.windowMs);
@@ -56,7 +58,7 @@ export function createClientLimits(options: {
       return 'ok';
     },
     release(address) {
-      const key = clientKey(address);
+      const key = clientKey(address, options.ipv6Prefix);
       const count = (active.get(key) ?? 1) - 1;
       if (count <= 0) active.delete(key);
       else active.set(key, count);

@@ -20,6 +20,8 @@ describe('loadRelayConfig', () => {
       clientSessions: 10,
       clientRate: { count: 60, windowMs: 60_000 },
       hostSessions: 10,
+      clientHostSessions: 3,
+      clientIpv6Prefix: 64,
       lineLength: 2048,
       recipients: 100,
       transactions: 50,
@@ -57,6 +59,45 @@ describe('loadRelayConfig', () => {
     assert.deepEqual(config.dnsServers, ['127.0.0.1:5300', '[::1]:53', '9.9.9.9']);
     assert.deepEqual(config.limits.clientRate, { count: 100, windowMs: 600_000 });
     assert.equal(config.timeouts.idleMs, 120_000);
+  });
+  test("one client's share of a host's backend connections, and the IPv6 prefix that is one client", () => {
+    const set = loadRelayConfig({
+      MYDNS_RELAY_HOST_SESSIONS: '20',
+      MYDNS_RELAY_CLIENT_HOST_SESSIONS: '5',
+      MYDNS_RELAY_CLIENT_IPV6_PREFIX: '56',
+    });
+    assert.equal(set.limits.clientHostSessions, 5);
+    assert.equal(set.limits.clientIpv6Prefix, 56);
+    // Unset, the share is 3, or the whole when a host may have fewer connections than that.
+    assert.equal(loadRelayConfig({ MYDNS_RELAY_HOST_SESSIONS: '2' }).limits.clientHostSessions, 2);
+    assert.equal(loadRelayConfig({ MYDNS_RELAY_CLIENT_HOST_SESSIONS: '10' }).limits.clientHostSessions, 10);
+    const problems = (env: Record<string, string>) => {
+      try {
+        loadRelayConfig(env);
+        return [];
+      } catch (error) {
+        assert.ok(error instanceof StartupError);
+        return error.message.split('\n').slice(1);
+      }
+    };
+    assert.deepEqual(problems({ MYDNS_RELAY_CLIENT_HOST_SESSIONS: '11' }), [
+      "MYDNS_RELAY_CLIENT_HOST_SESSIONS: must be at most MYDNS_RELAY_HOST_SESSIONS (10): it is one client's share of them",
+    ]);
+    assert.deepEqual(problems({ MYDNS_RELAY_HOST_SESSIONS: '4', MYDNS_RELAY_CLIENT_HOST_SESSIONS: '5' }), [
+      "MYDNS_RELAY_CLIENT_HOST_SESSIONS: must be at most MYDNS_RELAY_HOST_SESSIONS (4): it is one client's share of them",
+    ]);
+    assert.deepEqual(problems({ MYDNS_RELAY_CLIENT_HOST_SESSIONS: '0' }), [
+      'MYDNS_RELAY_CLIENT_HOST_SESSIONS: must be at least 1',
+    ]);
+    assert.deepEqual(problems({ MYDNS_RELAY_CLIENT_IPV6_PREFIX: '129' }), [
+      'MYDNS_RELAY_CLIENT_IPV6_PREFIX: must be at most 128',
+    ]);
+    assert.deepEqual(problems({ MYDNS_RELAY_CLIENT_IPV6_PREFIX: '/64' }), [
+      'MYDNS_RELAY_CLIENT_IPV6_PREFIX: must be a whole number',
+    ]);
+    assert.deepEqual(problems({ MYDNS_RELAY_CLIENT_IPV6_PREFIX: '16' }), [
+      'MYDNS_RELAY_CLIENT_IPV6_PREFIX: must be at least 32',
+    ]);
   });
   test('one line per bad setting, naming the variable', () => {
     assert.throws(

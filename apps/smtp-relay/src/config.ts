@@ -61,6 +61,8 @@ const schema = z.object({
   MYDNS_RELAY_CLIENT_SESSIONS: count(1, 1_000_000).default(10),
   MYDNS_RELAY_CLIENT_RATE: zRateLimit.default({ count: 60, windowMs: 60_000 }),
   MYDNS_RELAY_HOST_SESSIONS: count(1, 100_000).default(10),
+  MYDNS_RELAY_CLIENT_HOST_SESSIONS: count(1, 100_000).optional(),
+  MYDNS_RELAY_CLIENT_IPV6_PREFIX: count(32, 128).default(64),
   MYDNS_RELAY_MAX_LINE: count(512, 65_536).default(2048),
   MYDNS_RELAY_MAX_RECIPIENTS: count(1, 100_000).default(100),
   MYDNS_RELAY_MAX_TRANSACTIONS: count(1, 100_000).default(50),
@@ -105,8 +107,20 @@ const POSITIVE_DURATIONS = [
   'MYDNS_RELAY_ROUTING_TIMEOUT',
 ] as const;
 
+/** One client's share of a host's backend connections, unless set: well below the host's own limit. */
+const DEFAULT_CLIENT_HOST_SESSIONS = 3;
+
 function crossChecks(env: Record<string, string | undefined>): [string, string][] {
   const problems: [string, string][] = [];
+  const perHost = Number(env.MYDNS_RELAY_HOST_SESSIONS ?? 10);
+  const perClientHost = Number(env.MYDNS_RELAY_CLIENT_HOST_SESSIONS);
+  // A share as large as the whole would let one client hold every connection to a host again.
+  if (env.MYDNS_RELAY_CLIENT_HOST_SESSIONS !== undefined && perClientHost > perHost) {
+    problems.push([
+      'MYDNS_RELAY_CLIENT_HOST_SESSIONS',
+      `must be at most MYDNS_RELAY_HOST_SESSIONS (${perHost}): it is one client's share of them`,
+    ]);
+  }
   if (Boolean(env.MYDNS_RELAY_TLS_CERT) !== Boolean(env.MYDNS_RELAY_TLS_KEY)) {
     const missing = env.MYDNS_RELAY_TLS_CERT ? 'MYDNS_RELAY_TLS_KEY' : 'MYDNS_RELAY_TLS_CERT';
     problems.push([missing, 'is required together with the other TLS file setting (certificate and key)']);
@@ -124,6 +138,10 @@ export interface RelayLimits {
   readonly clientSessions: number;
   readonly clientRate: RateLimit;
   readonly hostSessions: number;
+  /** Backend connections one client (address, IPv6 prefix) may hold to one host. */
+  readonly clientHostSessions: number;
+  /** IPv6 clients are one client per prefix of this length (one subscriber usually holds a /64). */
+  readonly clientIpv6Prefix: number;
   readonly lineLength: number;
   readonly recipients: number;
   readonly transactions: number;
@@ -194,6 +212,10 @@ export function loadRelayConfig(env: Record<string, string | undefined>): RelayC
       clientSessions: s.MYDNS_RELAY_CLIENT_SESSIONS,
       clientRate: s.MYDNS_RELAY_CLIENT_RATE,
       hostSessions: s.MYDNS_RELAY_HOST_SESSIONS,
+      clientHostSessions:
+        s.MYDNS_RELAY_CLIENT_HOST_SESSIONS ??
+        Math.min(DEFAULT_CLIENT_HOST_SESSIONS, s.MYDNS_RELAY_HOST_SESSIONS),
+      clientIpv6Prefix: s.MYDNS_RELAY_CLIENT_IPV6_PREFIX,
       lineLength: s.MYDNS_RELAY_MAX_LINE,
       recipients: s.MYDNS_RELAY_MAX_RECIPIENTS,
       transactions: s.MYDNS_RELAY_MAX_TRANSACTIONS,

@@ -3,7 +3,8 @@ import type { Logger } from '@mydns/runtime';
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 
 /**
- * The relay's metrics (issue 5 §3): sessions and what became of the messages.
+ * The relay's metrics (issue 5 §3): sessions, what became of the messages,
+ * and recipients refused for want of a backend connection.
  * With `npm start` they join the API's /metrics; the relay alone (docker
  * compose) serves them itself when MYDNS_RELAY_METRICS_PORT is set.
  */
@@ -13,7 +14,8 @@ export type RelayEvent =
       readonly type: 'message';
       readonly outcome: 'relayed' | 'too_big' | 'backend_failed';
       readonly code?: number;
-    };
+    }
+  | { readonly type: 'backend_refused'; readonly limit: 'host' | 'client_host' };
 
 export interface RelayMetrics {
   record(event: RelayEvent): void;
@@ -32,6 +34,12 @@ export function createRelayMetrics(registry: Registry, openSessions: () => numbe
     labelNames: ['outcome', 'reply'],
     registers: [registry],
   });
+  const backendRefusals = new Counter({
+    name: 'mydns_relay_backend_refusals_total',
+    help: "Recipients refused for want of a home server connection: the host's limit (451 4.4.5) or one client's share of it (client_host, 451 4.7.1)",
+    labelNames: ['limit'],
+    registers: [registry],
+  });
   new Gauge({
     name: 'mydns_relay_open_sessions',
     help: 'SMTP sessions open now',
@@ -43,6 +51,7 @@ export function createRelayMetrics(registry: Registry, openSessions: () => numbe
   return {
     record(event) {
       if (event.type === 'session') sessions.inc({ outcome: event.outcome });
+      else if (event.type === 'backend_refused') backendRefusals.inc({ limit: event.limit });
       else
         messages.inc({
           outcome: event.outcome,

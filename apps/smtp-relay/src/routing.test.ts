@@ -121,4 +121,39 @@ describe('routing by recipient domain', () => {
     );
     assert.equal(routingDomain('Example.COM.'), 'example.com');
   });
+  test('routingDomain: look-alikes and non-ASCII come out as one canonical ASCII name, or none', () => {
+    // The parser hands over UTF-8 bytes as latin1 characters (SMTPUTF8).
+    const wire = (text: string) => Buffer.from(text, 'utf8').toString('latin1');
+    for (const [input, expected] of [
+      ['ａｌｉｃｅ.example-dyn.test', 'alice.example-dyn.test'], // fullwidth letters
+      ['ＡＬＩＣＥ.example-dyn.test', 'alice.example-dyn.test'], // fullwidth capitals
+      ['alice\uff0eexample-dyn\u3002test', 'alice.example-dyn.test'], // fullwidth and ideographic full stops
+      ['alice.example-dyn.test\u3002', 'alice.example-dyn.test'], // a trailing ideographic full stop
+      ['ａｌｉｃｅ１２.example-dyn.test', 'alice12.example-dyn.test'], // fullwidth digits
+      ['ＢÜＣＨＥＲ.example', 'xn--bcher-kva.example'], // fullwidth and a U-label, upper case
+      ['bu\u0308cher.example', 'xn--bcher-kva.example'], // u + combining diaeresis: NFC first
+      ['\ufb01le.example', 'file.example'], // the ligature "ﬁ"
+      ['\u0430lice.example-dyn.test', 'xn--lice-43d.example-dyn.test'], // Cyrillic а: another name, not alice
+      ['a\uff0bb.example', undefined], // fullwidth plus maps to "+": not a mail domain
+      ['a\uff0fb.example', undefined], // fullwidth solidus maps to "/"
+      ['a\u200bb.example', 'ab.example'], // a zero-width space is dropped (UTS #46 maps it to nothing)
+      ['\u3002', undefined],
+    ] as const) {
+      assert.equal(routingDomain(wire(input)), expected, JSON.stringify(input));
+    }
+    assert.equal(routingDomain('b\u00fccher.example'), undefined, 'latin1 bytes that are not UTF-8');
+    assert.equal(routingDomain('alice.example-dyn.test'), 'alice.example-dyn.test', 'ASCII stays as it is');
+  });
+  test('a route carries the domain as it was routed, for the RCPT the home server gets', async () => {
+    const { router } = setup({
+      mx: { 'xn--bcher-kva.example': [{ exchange: `alice.mx.${ZONE}`, priority: 10 }] },
+    });
+    const wire = (text: string) => Buffer.from(text, 'utf8').toString('latin1');
+    const own = await router.route(wire(`ａｌｉｃｅ．${ZONE}`));
+    assert.equal(own.kind === 'host' && own.host.name, 'alice');
+    assert.equal(own.kind === 'host' && own.domain, `alice.${ZONE}`);
+    const custom = await router.route(wire('Bücher.example'));
+    assert.equal(custom.kind === 'host' && custom.domain, 'xn--bcher-kva.example');
+    assert.equal((await router.route(wire(`ａｌｉｃｅ＋x.${ZONE}`))).kind, 'none');
+  });
 });

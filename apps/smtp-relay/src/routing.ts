@@ -7,6 +7,9 @@
  *   owner proves control of the domain by publishing that MX);
  * - anything else: not ours.
  *
+ * The domain is routed in its canonical ASCII form (`routingDomain`), and the
+ * route carries that form: it is the one the home server gets in RCPT.
+ *
  * MX answers are cached (node's resolver gives no TTLs, so a setting bounds
  * the age, default 5 minutes; "no such domain" 1 minute).
  */
@@ -15,7 +18,8 @@ import { domainToASCII } from 'node:url';
 import type { HostDirectory, MailHost } from './hosts.ts';
 
 export type Route =
-  | { readonly kind: 'host'; readonly host: MailHost }
+  /** `domain`: the recipient domain as it was routed (canonical ASCII), for the RCPT to the host. */
+  | { readonly kind: 'host'; readonly host: MailHost; readonly domain: string }
   /** Not routed here: 554 5.7.1. */
   | { readonly kind: 'none' }
   /** Ours, but not deliverable now (dormant, no address, no port): 451 4.4.4. */
@@ -60,11 +64,31 @@ export interface RouterOptions {
 }
 
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+const LDH_DOMAIN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
 
-/** The domain as DNS knows it: lower case, no trailing dot, A-labels for UTF-8 (latin1-carried bytes). */
+/**
+ * The domain as DNS knows it, and the only form it is routed and forwarded
+ * in: lower case, no trailing dot, ASCII. A domain with UTF-8 bytes (carried
+ * as latin1, SMTPUTF8) goes through UTS #46 (node's `domainToASCII`, as
+ * WHATWG URL does): look-alikes map to their ASCII letters (fullwidth
+ * `ａｌｉｃｅ` is `alice`, `。` and `．` are dots, case folded) and what is
+ * left becomes A-labels (`bücher` is `xn--bcher-kva`). A name that does not
+ * come out as letters, digits and hyphens (`＋` maps to `+`), or is not
+ * valid UTF-8, is not a mail domain: undefined.
+ */
 export function routingDomain(domain: string): string | undefined {
   let text = domain.replace(/\.$/, '');
-  if (/[\u0080-\u00ff]/.test(text)) text = domainToASCII(Buffer.from(text, 'latin1').toString('utf8'));
+  if (/[\u0080-\u00ff]/.test(text)) {
+    let decoded: string;
+    try {
+      decoded = UTF8.decode(Buffer.from(text, 'latin1'));
+    } catch {
+      return undefined;
+    }
+    text = domainToASCII(decoded).replace(/\.$/, '');
+    if (!LDH_DOMAIN.test(text)) return undefined;
+  }
   text = text.toLowerCase();
   return text === '' ? undefined : text;
 }
@@ -76,7 +100,7 @@ export function createRouter(options: RouterOptions): Router {
   const mxSuffix = `.mx.${options.zone}`;
   const mxCache = new Map<string, { label: string | undefined; expiresAt: number }>();
 
-  const toHost = async (label: string): Promise<Route> => {
+  const toHost = async (label: string, domain: string): Promise<Route> => {
     let host: MailHost | undefined;
     try {
       host = await options.hosts.find(label);
@@ -89,7 +113,7 @@ export function createRouter(options: RouterOptions): Router {
       return { kind: 'unavailable', host: host.name, reason: `host is ${host.status}` };
     if (!host.ipv4 && !host.ipv6)
       return { kind: 'unavailable', host: host.name, reason: 'host has no address' };
-    return { kind: 'host', host };
+    return { kind: 'host', host, domain };
   };
 
   /** The label of `<label>.mx.<zone>` among the domain's MX targets (most preferred first). */
@@ -123,7 +147,7 @@ export function createRouter(options: RouterOptions): Router {
       if (domain.endsWith(zoneSuffix)) {
         const label = domain.slice(0, -zoneSuffix.length);
         // Only `<host>.<zone>` itself: deeper names (and `<host>.mx.<zone>`) are not mail domains here.
-        return LABEL.test(label) ? toHost(label) : { kind: 'none' };
+        return LABEL.test(label) ? toHost(label, domain) : { kind: 'none' };
       }
       let label: string | undefined;
       try {
@@ -131,7 +155,7 @@ export function createRouter(options: RouterOptions): Router {
       } catch (error) {
         return { kind: 'error', reason: `MX lookup for ${domain} failed: ${(error as Error).message}` };
       }
-      return label ? toHost(label) : { kind: 'none' };
+      return label ? toHost(label, domain) : { kind: 'none' };
     },
   };
 }

@@ -1,6 +1,6 @@
 /**
  * The relay process: listener, admission (global, per-client), shared
- * per-host backend slots, and the graceful stop (no new sessions; running
+ * backend slots (per host, per client and host), and the graceful stop (no new sessions; running
  * ones finish their transaction or get 421 when the grace period ends).
  * `npm start` calls `startRelay` next to the API; main.ts runs it alone.
  */
@@ -11,13 +11,14 @@ import { createDatabase } from '@mydns/db';
 import { parseIpAddress } from '@mydns/domain';
 import { type Logger, type Shutdown, StartupError } from '@mydns/runtime';
 import type { Registry } from 'prom-client';
+import { createBackendSlots } from './backend-pool.ts';
 import { createClientLimits } from './client-limits.ts';
 import type { RelayConfig } from './config.ts';
 import { createPostgresHostDirectory, type HostDirectory } from './hosts.ts';
 import { createRelayMetrics, serveMetrics } from './metrics.ts';
 import { formatReply, replies } from './protocol/replies.ts';
 import { createMxLookup, createRouter, type MxLookup } from './routing.ts';
-import { type BackendSlots, Session } from './session.ts';
+import { Session } from './session.ts';
 import { createTargetPolicy } from './target-policy.ts';
 
 export interface RunningRelay {
@@ -70,23 +71,6 @@ function listen(server: Server, port: number, address: string): Promise<void> {
   });
 }
 
-function createSlots(limit: number): BackendSlots {
-  const inUse = new Map<string, number>();
-  return {
-    acquire(host) {
-      const count = inUse.get(host) ?? 0;
-      if (count >= limit) return false;
-      inUse.set(host, count + 1);
-      return true;
-    },
-    release(host) {
-      const count = (inUse.get(host) ?? 1) - 1;
-      if (count <= 0) inUse.delete(host);
-      else inUse.set(host, count);
-    },
-  };
-}
-
 export async function startRelay(
   config: RelayConfig,
   logger: Logger,
@@ -122,10 +106,15 @@ export async function startRelay(
     ownPort: config.listen.port,
     allowPrivate: config.allowPrivateTargets,
   });
-  const slots = createSlots(config.limits.hostSessions);
+  const slots = createBackendSlots({
+    perHost: config.limits.hostSessions,
+    perClientHost: config.limits.clientHostSessions,
+    ipv6Prefix: config.limits.clientIpv6Prefix,
+  });
   const clientLimits = createClientLimits({
     concurrent: config.limits.clientSessions,
     rate: config.limits.clientRate,
+    ipv6Prefix: config.limits.clientIpv6Prefix,
   });
   const sessions = new Set<Session>();
   // The API's registry under `npm start`; a server of its own when the relay runs alone with a metrics port.

@@ -2,40 +2,31 @@
  * One client connection (SMTP-RELAY.md, "The session"). The pure state
  * machine decides what each command means; this file does the I/O around it:
  * reading lines in order (PIPELINING: one command at a time, the socket
- * paused while a backend is asked, replies in order, no input lost), routing
- * recipients, the backend connection, streaming DATA, STARTTLS, timers.
+ * paused while a backend is asked, replies in order, no input lost), DATA
+ * mode and its backpressure, STARTTLS, timers, the end of the session. What
+ * RCPT does is recipient.ts's, the body's way to the backend
+ * data-transfer.ts's, and the backend connection backend-pool.ts's.
  */
 
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { type SecureContext, TLSSocket } from 'node:tls';
-import { type IpAddress, parseIpAddress } from '@mydns/domain';
+import { parseIpAddress } from '@mydns/domain';
 import type { Logger } from '@mydns/runtime';
-import {
-  type BackendConnection,
-  type BackendContext,
-  BackendError,
-  type BackendTarget,
-  openBackend,
-} from './backend.ts';
+import { type BackendContext, BackendError } from './backend.ts';
+import { openBackend } from './backend-handshake.ts';
+import { type BackendSlots, SessionBackend } from './backend-pool.ts';
 import type { RelayConfig } from './config.ts';
-import type { MailHost } from './hosts.ts';
+import { DataTransfer } from './data-transfer.ts';
 import type { RelayEvent } from './metrics.ts';
 import type { Endpoint } from './protocol/client-address.ts';
-import { formatMailCommand, formatPath } from './protocol/command.ts';
-import { DataStream } from './protocol/data-stream.ts';
 import { LineReader } from './protocol/line-reader.ts';
 import { formatReceived } from './protocol/received.ts';
-import { formatReply, isPositive, type Reply, replies } from './protocol/replies.ts';
+import { formatReply, type Reply, replies } from './protocol/replies.ts';
 import { SessionState, type Step } from './protocol/state-machine.ts';
+import { handleRecipient } from './recipient.ts';
 import type { Router } from './routing.ts';
 import type { TargetPolicy } from './target-policy.ts';
-
-/** Backend connections per host (SMTP-RELAY.md: 10 per user, then 451 4.4.5). */
-export interface BackendSlots {
-  acquire(host: string): boolean;
-  release(host: string): void;
-}
 
 export interface SessionDeps {
   readonly config: RelayConfig;
@@ -54,50 +45,6 @@ export interface SessionDeps {
 /** Stop reading a pipelining client once this much unprocessed input is buffered. */
 const MAX_BUFFERED_INPUT = 256 * 1024;
 
-interface BoundBackend {
-  readonly conn: BackendConnection;
-  readonly host: string;
-  readonly key: string;
-  /** MAIL was accepted by the backend for the client's current transaction. */
-  inTransaction: boolean;
-  idleTimer: NodeJS.Timeout | undefined;
-}
-
-interface DataTransfer {
-  readonly stream: DataStream;
-  readonly backend: BoundBackend;
-  /** The Received header, sent with the first bytes of the body. */
-  header: string | undefined;
-  forwarding: boolean;
-  oversize: boolean;
-  /** The final "." went out with the last bytes. */
-  terminated: boolean;
-}
-
-function targetFor(host: MailHost, zone: string): { target: BackendTarget; key: string } {
-  const addresses = [host.ipv6, host.ipv4]
-    .filter((text): text is string => Boolean(text))
-    .map((text) => parseIpAddress(text))
-    .filter((address): address is IpAddress => address !== undefined);
-  const target: BackendTarget = {
-    host: host.name,
-    domain: `${host.name}.${zone}`,
-    addresses,
-    port: host.mail.port ?? 25,
-    clientAddress: host.mail.clientAddress,
-    tls: host.mail.tls,
-    tlsFingerprint: host.mail.tlsFingerprint,
-  };
-  const key = [
-    addresses.map((a) => a.text).join(','),
-    target.port,
-    target.clientAddress,
-    target.tls,
-    target.tlsFingerprint ?? '',
-  ].join('|');
-  return { target, key };
-}
-
 export class Session {
   readonly id = randomBytes(6).toString('hex');
   readonly client: Endpoint;
@@ -115,7 +62,7 @@ export class Session {
   #lineStartedAt: number | undefined;
   #timer: NodeJS.Timeout | undefined;
   #sessionTimer: NodeJS.Timeout | undefined;
-  #backend: BoundBackend | undefined;
+  readonly #backend: SessionBackend;
   #data: DataTransfer | undefined;
   #resolveClosed!: () => void;
 
@@ -140,6 +87,14 @@ export class Session {
       tlsConfigured: deps.secureContext !== undefined,
     });
     this.#reader = new LineReader(config.limits.lineLength);
+    this.#backend = new SessionBackend({
+      slots: deps.slots,
+      client: client.address,
+      open: deps.openBackend ?? openBackend,
+      idleMs: config.timeouts.backendIdleMs,
+      isIdle: () => !this.#busy,
+      logger: this.#log,
+    });
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
@@ -264,14 +219,14 @@ export class Session {
         return;
       case 'helo':
         // A new EHLO ends any transaction; the backend's is dropped with it.
-        if (this.#backend?.inTransaction) this.#dropBackend();
+        if (this.#backend.current?.inTransaction) this.#backend.drop();
         this.#send(step.reply);
         return;
       case 'mail':
         this.#send(step.reply);
         return;
       case 'rcpt':
-        this.#runAsync(() => this.#recipient(step.mailbox.domain, step));
+        this.#runAsync(() => this.#recipient(step));
         return;
       case 'data':
         this.#runAsync(() => this.#startData());
@@ -296,7 +251,7 @@ export class Session {
       .catch((error: unknown) => {
         this.#log.error('session step failed', { reason: (error as Error).message });
         this.#send(replies.backendBroken('the'));
-        this.#dropBackend();
+        this.#backend.drop();
       })
       .finally(() => {
         this.#busy = false;
@@ -309,159 +264,33 @@ export class Session {
       });
   }
 
-  async #recipient(domain: string, step: Extract<Step, { kind: 'rcpt' }>): Promise<void> {
-    const { config } = this.#deps;
-    const route = await this.#withDeadline(this.#deps.router.route(domain), config.timeouts.routingMs);
-    if (route === undefined || route.kind === 'error') {
-      this.#log.warn('recipient lookup failed', { domain, reason: route?.reason ?? 'timed out' });
-      this.#send(replies.lookupFailed());
-      return;
-    }
-    if (route.kind === 'none') {
-      this.#send(replies.relayDenied(step.address));
-      return;
-    }
-    if (route.kind === 'unavailable') {
-      this.#log.info('host not deliverable now', { host: route.host, reason: route.reason });
-      this.#send(replies.unroutable(`${route.host}.${config.zone}`));
-      return;
-    }
-    const host = route.host;
-    const hostDomain = `${host.name}.${config.zone}`;
+  async #recipient(step: Extract<Step, { kind: 'rcpt' }>): Promise<void> {
     const transaction = this.#state.transaction;
     if (!transaction) return;
-    if (transaction.host !== undefined && transaction.host !== host.name) {
-      // One transaction, one home server: the sender retries this one separately.
-      this.#send(replies.splitTransaction(step.address, domain), { countsAsError: false });
-      return;
-    }
-    const { target, key } = targetFor(host, config.zone);
-    let bound = this.#backend;
-    if (bound?.conn.closed) {
-      this.#dropBackend();
-      bound = undefined;
-    }
-    if (transaction.accepted > 0 && !bound?.inTransaction) {
-      // The backend that accepted this transaction's recipients is gone with them.
-      this.#send(replies.backendBroken(hostDomain));
-      return;
-    }
-    // Within a transaction the backend stays; between transactions a changed address or setting reconnects.
-    if (bound && !bound.inTransaction && (bound.host !== host.name || bound.key !== key)) {
-      this.#dropBackend();
-      bound = undefined;
-    }
-    if (bound && bound.host !== host.name) {
-      this.#dropBackend();
-      bound = undefined;
-    }
-    try {
-      if (!bound) {
-        if (!this.#deps.slots.acquire(host.name)) {
-          this.#send(replies.congestion(hostDomain));
-          return;
-        }
-        let conn: BackendConnection;
-        try {
-          conn = await (this.#deps.openBackend ?? openBackend)(target, this.#backendContext());
-        } catch (error) {
-          this.#deps.slots.release(host.name);
-          throw error;
-        }
-        const fresh: BoundBackend = {
-          conn,
-          host: host.name,
-          key,
-          inTransaction: false,
-          idleTimer: undefined,
-        };
-        conn.onClose(() => {
-          this.#deps.slots.release(host.name);
-          if (fresh.idleTimer) clearTimeout(fresh.idleTimer);
-          if (this.#backend === fresh) this.#backend = undefined;
-        });
-        if (this.#mode === 'closed') {
-          conn.quit();
-          return;
-        }
-        this.#backend = fresh;
-        bound = fresh;
-        this.#log.debug('backend connected', {
-          host: host.name,
-          address: conn.address.text,
-          tls: conn.tlsInfo?.version,
-        });
-      }
-      if (bound.idleTimer) clearTimeout(bound.idleTimer);
-      bound.idleTimer = undefined;
-      const caps = bound.conn.capabilities;
-      if (!bound.inTransaction) {
-        if (transaction.params.body === '8BITMIME' && !caps.eightBitMime) {
-          this.#send(replies.eightBitUnsupported(hostDomain));
-          return;
-        }
-        if (transaction.params.smtputf8 && !caps.smtputf8) {
-          this.#send(replies.utf8Unsupported(hostDomain));
-          return;
-        }
-        const mail = formatMailCommand(transaction.sender, transaction.params, {
-          size: caps.size,
-          eightBitMime: caps.eightBitMime,
-          smtputf8: caps.smtputf8,
-        });
-        const rcpt = `RCPT TO:${formatPath(step.mailbox)}`;
-        const [mailAnswer, rcptAnswer] = caps.pipelining
-          ? await bound.conn.pipelined([mail, rcpt], config.timeouts.backendReplyMs)
-          : [await bound.conn.command(mail, config.timeouts.backendReplyMs), undefined];
-        // A refused MAIL is this recipient's answer (research/smtp.md §2.1, as nginx does).
-        if (!mailAnswer || !isPositive(mailAnswer)) {
-          if (mailAnswer) this.#relay(mailAnswer, hostDomain);
-          return;
-        }
-        bound.inTransaction = true;
-        if (rcptAnswer) {
-          this.#relay(rcptAnswer, hostDomain);
-          if (isPositive(rcptAnswer)) this.#state.recipientAccepted(host.name);
-          return;
-        }
-      }
-      const answer = await bound.conn.command(
-        `RCPT TO:${formatPath(step.mailbox)}`,
-        config.timeouts.backendReplyMs,
-      );
-      this.#relay(answer, hostDomain);
-      if (isPositive(answer)) this.#state.recipientAccepted(host.name);
-    } catch (error) {
-      if (!(error instanceof BackendError)) throw error;
-      this.#log.info('backend failed', { host: host.name, kind: error.kind, reason: error.message });
-      this.#dropBackend();
-      this.#send(this.#failureReply(error, hostDomain, domain));
-    }
+    const { config } = this.#deps;
+    const outcome = await handleRecipient(
+      {
+        router: this.#deps.router,
+        zone: config.zone,
+        timeouts: config.timeouts,
+        backend: this.#backend,
+        clientText: this.client.address.text,
+        backendContext: () => this.#backendContext(),
+        logger: this.#log,
+        onEvent: this.#deps.onEvent,
+      },
+      transaction,
+      step.mailbox,
+      step.address,
+    );
+    if (!outcome) return;
+    if (outcome.acceptedBy !== undefined) this.#state.recipientAccepted(outcome.acceptedBy);
+    this.#send(outcome.reply, outcome.countsAsError === false ? { countsAsError: false } : {});
   }
 
-  #failureReply(error: BackendError, hostDomain: string, domain: string): Reply {
-    switch (error.kind) {
-      case 'blocked':
-        return replies.unroutable(hostDomain);
-      case 'connect':
-        return replies.backendRefused(hostDomain);
-      case 'loop':
-        return replies.loop(domain);
-      case 'busy':
-        return replies.congestion(hostDomain);
-      default:
-        return replies.backendBroken(hostDomain);
-    }
-  }
-
-  /** A backend reply to the client, checked: a backend 421 is never passed on (it would be about us). */
+  /** A backend reply to the client, checked (a backend 421 is never passed on). */
   #relay(answer: Reply, hostDomain: string): void {
-    if (answer.code === 421) {
-      this.#dropBackend();
-      this.#send(replies.backendBroken(hostDomain));
-      return;
-    }
-    this.#send(answer);
+    this.#send(this.#backend.passOn(answer, hostDomain));
   }
 
   #backendContext(): BackendContext {
@@ -485,10 +314,10 @@ export class Session {
   }
 
   async #startData(): Promise<void> {
-    const bound = this.#backend;
+    const bound = this.#backend.current;
     const { config } = this.#deps;
     const hostDomain = `${this.#state.transaction?.host ?? 'the'}.${config.zone}`;
-    if (!bound || bound.conn.closed || !bound.inTransaction) {
+    if (!bound?.inTransaction) {
       this.#send(replies.backendBroken(hostDomain));
       this.#state.endTransaction();
       return;
@@ -498,7 +327,7 @@ export class Session {
       answer = await bound.conn.command('DATA', config.timeouts.backendDataMs);
     } catch (error) {
       if (!(error instanceof BackendError)) throw error;
-      this.#dropBackend();
+      this.#backend.drop();
       this.#send(replies.backendBroken(hostDomain));
       this.#state.endTransaction();
       return;
@@ -517,14 +346,7 @@ export class Session {
       id: this.id,
       date: new Date(),
     });
-    this.#data = {
-      stream: new DataStream(),
-      backend: bound,
-      header: received,
-      forwarding: true,
-      oversize: false,
-      terminated: false,
-    };
+    this.#data = new DataTransfer(bound, received, config.limits.messageSize);
     this.#mode = 'data';
   }
 
@@ -538,51 +360,21 @@ export class Session {
   #feedData(chunk: Buffer): void {
     const transfer = this.#data;
     if (!transfer) return;
-    const result = transfer.stream.feed(chunk);
-    const conn = transfer.backend.conn;
-    if (!transfer.oversize && transfer.stream.size > this.#deps.config.limits.messageSize) {
-      // Past the limit: the backend never sees a "." and discards what it got.
-      transfer.oversize = true;
-      transfer.forwarding = false;
-      this.#dropBackend();
+    const fed = transfer.feed(chunk);
+    // Past the limit: the backend never sees a "." and discards what it got.
+    if (fed.overLimit) this.#backend.drop();
+    if (fed.stalled) {
+      // Backpressure: stop reading the client until the backend has taken what it was given.
+      this.#socket.pause();
+      transfer.whenDrained(this.#deps.config.timeouts.dataMs, () => {
+        if (this.#mode === 'data' && !this.#busy) this.#socket.resume();
+      });
     }
-    if (transfer.forwarding && (conn.closed || conn.unsolicited > 0)) transfer.forwarding = false;
-    if (transfer.forwarding) {
-      let flowing = true;
-      conn.cork();
-      if (transfer.header !== undefined) {
-        flowing = conn.write(transfer.header);
-        transfer.header = undefined;
-      }
-      for (const piece of result.output) flowing = conn.write(piece) && flowing;
-      if (result.done) {
-        conn.write('.\r\n');
-        transfer.terminated = true;
-      }
-      conn.uncork();
-      if (!flowing && !result.done) this.#waitForBackend(transfer);
-    }
-    if (result.done) {
-      this.#finishData(transfer, result.rest);
+    if (fed.done) {
+      this.#finishData(transfer, fed.rest);
       return;
     }
     this.#armTimer();
-  }
-
-  /** Backpressure: stop reading the client until the backend has taken what it was given. */
-  #waitForBackend(transfer: DataTransfer): void {
-    const conn = transfer.backend.conn;
-    this.#socket.pause();
-    const stall = setTimeout(() => {
-      transfer.forwarding = false;
-      conn.destroy();
-    }, this.#deps.config.timeouts.dataMs);
-    const go = () => {
-      clearTimeout(stall);
-      if (this.#mode === 'data' && !this.#busy) this.#socket.resume();
-    };
-    conn.onceDrain(go);
-    conn.onClose(go);
   }
 
   #finishData(transfer: DataTransfer, rest: Buffer): void {
@@ -593,28 +385,22 @@ export class Session {
     const hostDomain = `${transfer.backend.host}.${config.zone}`;
     const recipients = this.#state.transaction?.accepted ?? 0;
     this.#runAsync(async () => {
-      const conn = transfer.backend.conn;
       try {
         if (transfer.oversize) {
           this.#deps.onEvent?.({ type: 'message', outcome: 'too_big' });
           this.#send(replies.messageTooBig());
           return;
         }
-        let answer: Reply;
-        if (transfer.terminated && !conn.closed) {
-          answer = await conn.readReply(config.timeouts.backendFinalMs);
-        } else if (!conn.closed && conn.unsolicited > 0) {
-          // The backend answered early (it gave up on the message): its answer stands.
-          answer = await conn.readReply(config.timeouts.backendReplyMs);
-          this.#dropBackend();
-        } else {
-          throw new BackendError('protocol', conn.failure?.message ?? 'connection lost during DATA');
-        }
+        const { reply: answer, early } = await transfer.answer({
+          finalMs: config.timeouts.backendFinalMs,
+          replyMs: config.timeouts.backendReplyMs,
+        });
+        if (early) this.#backend.drop();
         this.#deps.onEvent?.({ type: 'message', outcome: 'relayed', code: answer.code });
         this.#log.info('message relayed', {
           host: transfer.backend.host,
           code: answer.code,
-          size: transfer.stream.size,
+          size: transfer.size,
           recipients,
         });
         this.#relay(answer, hostDomain);
@@ -622,38 +408,27 @@ export class Session {
         if (!(error instanceof BackendError)) throw error;
         this.#deps.onEvent?.({ type: 'message', outcome: 'backend_failed' });
         this.#log.info('backend failed during DATA', { host: transfer.backend.host, reason: error.message });
-        this.#dropBackend();
+        this.#backend.drop();
         this.#send(replies.backendBroken(hostDomain));
       } finally {
         this.#state.endTransaction();
-        this.#releaseTransaction();
+        this.#backend.release();
       }
     });
   }
 
-  /** The transaction is over; the backend stays for the next one to the same host, for a while. */
-  #releaseTransaction(): void {
-    const bound = this.#backend;
-    if (!bound) return;
-    bound.inTransaction = false;
-    if (bound.idleTimer) clearTimeout(bound.idleTimer);
-    bound.idleTimer = setTimeout(() => {
-      if (this.#backend === bound && !this.#busy) this.#dropBackend();
-    }, this.#deps.config.timeouts.backendIdleMs);
-  }
-
   async #reset(): Promise<void> {
-    const bound = this.#backend;
+    const bound = this.#backend.current;
     if (bound?.inTransaction) {
       try {
         const answer = await bound.conn.command('RSET', this.#deps.config.timeouts.backendReplyMs);
-        if (answer.code !== 250) this.#dropBackend();
+        if (answer.code !== 250) this.#backend.drop();
       } catch {
-        this.#dropBackend();
+        this.#backend.drop();
       }
     }
     this.#state.endTransaction();
-    this.#releaseTransaction();
+    this.#backend.release();
     this.#send(replies.ok());
   }
 
@@ -669,7 +444,7 @@ export class Session {
     // CVE-2011-0411: whatever came after STARTTLS in plaintext is thrown away, not run inside TLS.
     const dropped = this.#reader.clear();
     if (dropped > 0) this.#log.info('discarded plaintext sent after STARTTLS', { bytes: dropped });
-    this.#dropBackend();
+    this.#backend.drop();
     this.#detach(plain);
     this.#busy = true;
     this.#clearTimer();
@@ -684,27 +459,6 @@ export class Session {
       this.#pump();
     });
     secure.once('error', () => clearTimeout(timer));
-  }
-
-  #dropBackend(): void {
-    const bound = this.#backend;
-    if (!bound) return;
-    this.#backend = undefined;
-    if (bound.idleTimer) clearTimeout(bound.idleTimer);
-    if (bound.inTransaction || this.#data?.backend === bound) bound.conn.destroy();
-    else bound.conn.quit();
-  }
-
-  async #withDeadline<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => resolve(undefined), ms);
-    });
-    try {
-      return await Promise.race([work, deadline]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   #clearTimer(): void {
@@ -736,7 +490,7 @@ export class Session {
     if (final && socket.writable) socket.write(formatReply(final));
     this.#mode = 'closed';
     this.#clearTimer();
-    this.#dropBackend();
+    this.#backend.close();
     socket.end();
     const timer = setTimeout(() => socket.destroy(), 2000);
     timer.unref();
@@ -747,14 +501,8 @@ export class Session {
       this.#mode = 'closed';
       this.#clearTimer();
     }
-    const bound = this.#backend;
-    this.#backend = undefined;
     // A client gone mid-message: the backend never sees a "." (nothing half-delivered).
-    if (bound) {
-      if (bound.inTransaction || this.#data) bound.conn.destroy();
-      else bound.conn.quit();
-      if (bound.idleTimer) clearTimeout(bound.idleTimer);
-    }
+    this.#backend.close();
     if (this.#sessionTimer) clearTimeout(this.#sessionTimer);
     this.#resolveClosed();
   }

@@ -48,6 +48,12 @@ export const replies = {
   lookupFailed: () => reply(451, '4.4.3 Directory server failure, try again later'),
   unroutable: (host: string) => reply(451, `4.4.4 Unable to route mail for ${host}, try again later`),
   congestion: (host: string) => reply(451, `4.4.5 Mail system congestion for ${host}, try again later`),
+  /** One client's share of a host's connections is used up: 4.7.1, as Postfix's per-client limits answer. */
+  clientCongestion: (client: string, host: string) =>
+    reply(
+      451,
+      `4.7.1 Error: too many connections from ${client} to ${host} mail server at once, try again later`,
+    ),
   loop: (domain: string) => reply(451, `4.4.6 Mail for ${domain} loops back to myself`),
   tlsUnavailable: () => reply(454, '4.7.0 TLS not available due to local problem'),
   splitTransaction: (rcpt: string, domain: string) =>

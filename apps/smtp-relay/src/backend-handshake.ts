@@ -1,0 +1,214 @@
+/**
+ * Opening a connection to a home mail server (SMTP-RELAY.md, "The session"
+ * and "Safety"), one step at a time: block-list check, connect (IPv6 first,
+ * then IPv4), the PROXY header when the host wants one, a complete 220
+ * banner before we send a byte, EHLO (HELO if refused) with the loop check,
+ * STARTTLS per the host's policy, XCLIENT. Every failure is a BackendError.
+ */
+import { connect as netConnect, type Socket } from 'node:net';
+import type { IpAddress } from '@mydns/domain';
+import {
+  BackendConnection,
+  type BackendContext,
+  BackendError,
+  type BackendTarget,
+  capabilitiesOf,
+} from './backend.ts';
+import { formatXclient, proxyV1Header, proxyV2Header } from './protocol/client-address.ts';
+import { type Reply, replyDomain } from './protocol/replies.ts';
+
+/**
+ * Opens a ready backend connection for `target`: EHLO done, TLS and XCLIENT
+ * as the host asked, able to take MAIL. Throws BackendError.
+ */
+export async function openBackend(
+  target: BackendTarget,
+  context: BackendContext,
+): Promise<BackendConnection> {
+  let last: BackendError | undefined;
+  for (const address of allowedAddresses(target, context)) {
+    let socket: Socket;
+    try {
+      socket = await connectTcp(address, target.port, context.timeouts.connectMs);
+    } catch (error) {
+      last = error as BackendError;
+      continue;
+    }
+    try {
+      return await handshake(socket, address, target, context, { plainOnly: false });
+    } catch (error) {
+      const failure = error as BackendError;
+      if (!(failure.tlsHandshake && target.tls === 'opportunistic')) throw failure;
+      // research/smtp.md §2.5: on a failed opportunistic handshake, once more in plaintext.
+      context.logger.info('backend TLS handshake failed; retrying without TLS', { reason: failure.message });
+      const again = await connectTcp(address, target.port, context.timeouts.connectMs);
+      return await handshake(again, address, target, context, { plainOnly: true });
+    }
+  }
+  throw last ?? new BackendError('connect', 'no address answered');
+}
+
+/** The target's addresses the policy lets us connect to; none is a `blocked` failure. */
+function allowedAddresses(target: BackendTarget, context: BackendContext): IpAddress[] {
+  const allowed: IpAddress[] = [];
+  const refused: string[] = [];
+  for (const address of target.addresses) {
+    const check = context.policy.check(address, target.port);
+    if (check.allowed) allowed.push(address);
+    else refused.push(check.reason);
+  }
+  if (allowed.length === 0) throw new BackendError('blocked', refused.join('; ') || 'no address');
+  return allowed;
+}
+
+function connectTcp(address: IpAddress, port: number, timeoutMs: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = netConnect({ host: address.text, port, family: address.family, noDelay: true });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new BackendError('connect', `connect to ${address.text}:${port} timed out`));
+    }, timeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.off('error', onError);
+      resolve(socket);
+    });
+    const onError = (error: Error) => {
+      clearTimeout(timer);
+      reject(new BackendError('connect', `connect to ${address.text}:${port} failed: ${error.message}`));
+    };
+    socket.once('error', onError);
+  });
+}
+
+async function handshake(
+  socket: Socket,
+  address: IpAddress,
+  target: BackendTarget,
+  context: BackendContext,
+  options: { plainOnly: boolean },
+): Promise<BackendConnection> {
+  const conn = new BackendConnection(socket, target, address, context.replyLimits);
+  try {
+    sendProxyHeader(conn, target, context);
+    await awaitGreeting(conn, context);
+    await introduce(conn, context);
+    await startTlsByPolicy(conn, target, context, options.plainOnly ? 'none' : target.tls);
+    await sendXclient(conn, target, context);
+    return conn;
+  } catch (error) {
+    conn.destroy();
+    if (error instanceof BackendError) throw error;
+    throw new BackendError('protocol', (error as Error).message);
+  }
+}
+
+/** PROXY v1/v2 comes before anything else, even before the greeting is read. */
+function sendProxyHeader(conn: BackendConnection, target: BackendTarget, context: BackendContext): void {
+  if (target.clientAddress === 'proxy-v2') conn.writeRaw(proxyV2Header(context.client, context.local));
+  if (target.clientAddress === 'proxy-v1') conn.writeRaw(proxyV1Header(context.client, context.local));
+}
+
+/** A complete `220` banner, not naming us (a loop). */
+async function awaitGreeting(conn: BackendConnection, context: BackendContext): Promise<void> {
+  const greeting = await conn.readReply(context.timeouts.greetingMs);
+  if (greeting.code !== 220) throw new BackendError('protocol', `greeting ${greeting.code}`);
+  if (replyDomain(greeting) === context.hostname) throw new BackendError('loop', 'the greeting names us');
+}
+
+/** EHLO, or HELO when EHLO is refused (then no extensions: undefined). */
+async function ehlo(
+  conn: BackendConnection,
+  name: string,
+  context: BackendContext,
+): Promise<Reply | undefined> {
+  const reply = await conn.command(`EHLO ${name}`, context.timeouts.replyMs);
+  if (reply.code === 250) return reply;
+  const helo = await conn.command(`HELO ${name}`, context.timeouts.replyMs);
+  if (helo.code !== 250)
+    throw new BackendError('protocol', `EHLO and HELO refused (${reply.code}, ${helo.code})`);
+  return undefined;
+}
+
+/** The first EHLO, as ourselves; a reply that names us is a loop. */
+async function introduce(conn: BackendConnection, context: BackendContext): Promise<void> {
+  const reply = await ehlo(conn, context.hostname, context);
+  if (reply && replyDomain(reply) === context.hostname)
+    throw new BackendError('loop', 'the EHLO reply names us');
+  conn.capabilities = capabilitiesOf(reply);
+}
+
+const normaliseFingerprint = (text: string) => text.replace(/[^0-9a-fA-F]/g, '').toLowerCase();
+
+/**
+ * STARTTLS as the host's policy says (SMTP-RELAY.md, "TLS"): `opportunistic`
+ * when offered (any certificate), `fingerprint` and `verify` always (a server
+ * that does not offer it or refuses it is a failure, never plaintext), then
+ * EHLO again inside TLS.
+ */
+async function startTlsByPolicy(
+  conn: BackendConnection,
+  target: BackendTarget,
+  context: BackendContext,
+  mode: BackendTarget['tls'],
+): Promise<void> {
+  if (mode === 'none') return;
+  if (!conn.capabilities.starttls) {
+    if (mode === 'opportunistic') return;
+    throw new BackendError('protocol', `TLS policy ${mode}, but STARTTLS is not offered`);
+  }
+  const ready = await conn.command('STARTTLS', context.timeouts.replyMs);
+  if (ready.code !== 220) {
+    if (mode === 'opportunistic') return;
+    throw new BackendError('protocol', `STARTTLS refused (${ready.code})`);
+  }
+  const secure = await conn.startTls({
+    rejectUnauthorized: mode === 'verify',
+    servername: mode === 'verify' ? target.domain : undefined,
+    timeoutMs: context.timeouts.tlsMs,
+  });
+  if (mode === 'fingerprint') {
+    const pinned = normaliseFingerprint(target.tlsFingerprint ?? '');
+    const actual = normaliseFingerprint(secure.getPeerCertificate().fingerprint256 ?? '');
+    if (pinned === '' || pinned !== actual) {
+      throw new BackendError(
+        'protocol',
+        pinned === '' ? 'no pinned fingerprint configured' : 'certificate fingerprint mismatch',
+      );
+    }
+  }
+  conn.capabilities = capabilitiesOf(await ehlo(conn, context.hostname, context));
+}
+
+/**
+ * XCLIENT (after STARTTLS) with what the server offers; it answers 220 or
+ * 250 and is back in its greeting state, so EHLO again, as the client. A
+ * server that does not offer it or refuses it sees the relay's address.
+ */
+async function sendXclient(
+  conn: BackendConnection,
+  target: BackendTarget,
+  context: BackendContext,
+): Promise<void> {
+  if (target.clientAddress !== 'xclient') return;
+  const offered = conn.capabilities.xclient;
+  const line = offered
+    ? formatXclient({ client: context.client, helo: context.helo, esmtp: context.esmtp }, offered)
+    : undefined;
+  if (!line) {
+    context.logger.warn('the home server does not offer XCLIENT to us; it sees the relay address', {
+      host: target.host,
+    });
+    return;
+  }
+  const answer = await conn.command(line, context.timeouts.replyMs);
+  if (answer.code !== 220 && answer.code !== 250) {
+    context.logger.warn('the home server refused XCLIENT; it sees the relay address', {
+      host: target.host,
+      code: answer.code,
+    });
+    return;
+  }
+  const helo = context.helo && /^[\x21-\x7e]{1,255}$/.test(context.helo) ? context.helo : context.hostname;
+  conn.capabilities = capabilitiesOf(await ehlo(conn, helo, context));
+}

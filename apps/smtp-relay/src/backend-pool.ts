@@ -1,0 +1,248 @@
+/**
+ * Backend connections (SMTP-RELAY.md, "The session" and "Safety"): how many
+ * may be open to one home server at once, in all and from one client, and
+ * the one connection a session holds. A session opens it on its first
+ * recipient, keeps it between transactions to the same host with the same
+ * settings for a while (MYDNS_RELAY_BACKEND_IDLE), and its slot is given
+ * back when it closes, however it closes.
+ */
+import { type IpAddress, parseIpAddress } from '@mydns/domain';
+import type { Logger } from '@mydns/runtime';
+import type { BackendConnection, BackendContext, BackendTarget } from './backend.ts';
+import { clientKey } from './client-limits.ts';
+import type { MailHost } from './hosts.ts';
+import { type Reply, replies } from './protocol/replies.ts';
+
+/** Which limit a refused connection met: the host's (451 4.4.5) or one client's share of it (451 4.7.1). */
+export type SlotLimit = 'host' | 'client-host';
+
+/** A backend connection's place in the counts, or the limit that refused it. `release` may be called twice. */
+export type SlotGrant =
+  | { readonly granted: true; release(): void }
+  | { readonly granted: false; readonly limit: SlotLimit };
+
+export interface BackendSlots {
+  /** A slot for a new connection from `client` to `host`. */
+  acquire(host: string, client: IpAddress): SlotGrant;
+}
+
+export interface BackendSlotLimits {
+  /** Connections to one host at once (MYDNS_RELAY_HOST_SESSIONS). */
+  readonly perHost: number;
+  /**
+   * Connections one client may hold to one host (MYDNS_RELAY_CLIENT_HOST_SESSIONS):
+   * without it, a few sessions from one sender that stop after RCPT would
+   * take all of a host's and block its mail from everybody else.
+   */
+  readonly perClientHost: number;
+  /** IPv6 clients are one client per prefix of this length (MYDNS_RELAY_CLIENT_IPV6_PREFIX). */
+  readonly ipv6Prefix: number;
+}
+
+export function createBackendSlots(limits: BackendSlotLimits): BackendSlots {
+  const perHost = new Map<string, number>();
+  const perClientHost = new Map<string, number>();
+  const take = (counts: Map<string, number>, key: string) => counts.set(key, (counts.get(key) ?? 0) + 1);
+  const give = (counts: Map<string, number>, key: string) => {
+    const left = (counts.get(key) ?? 1) - 1;
+    if (left <= 0) counts.delete(key);
+    else counts.set(key, left);
+  };
+  return {
+    acquire(host, client) {
+      // Host names are single DNS labels: no "|" in them.
+      const pair = `${clientKey(client, limits.ipv6Prefix)}|${host}`;
+      // A full host is congestion whoever holds it; only then is the client's own share the reason.
+      if ((perHost.get(host) ?? 0) >= limits.perHost) return { granted: false, limit: 'host' };
+      if ((perClientHost.get(pair) ?? 0) >= limits.perClientHost)
+        return { granted: false, limit: 'client-host' };
+      take(perHost, host);
+      take(perClientHost, pair);
+      let released = false;
+      return {
+        granted: true,
+        release() {
+          if (released) return;
+          released = true;
+          give(perHost, host);
+          give(perClientHost, pair);
+        },
+      };
+    },
+  };
+}
+
+/** Where a host's mail goes, and a key that changes whenever any of it does. */
+export function backendTargetFor(host: MailHost, zone: string): { target: BackendTarget; key: string } {
+  const addresses = [host.ipv6, host.ipv4]
+    .filter((text): text is string => Boolean(text))
+    .map((text) => parseIpAddress(text))
+    .filter((address): address is IpAddress => address !== undefined);
+  const target: BackendTarget = {
+    host: host.name,
+    domain: `${host.name}.${zone}`,
+    addresses,
+    port: host.mail.port ?? 25,
+    clientAddress: host.mail.clientAddress,
+    tls: host.mail.tls,
+    tlsFingerprint: host.mail.tlsFingerprint,
+  };
+  const key = [
+    addresses.map((a) => a.text).join(','),
+    target.port,
+    target.clientAddress,
+    target.tls,
+    target.tlsFingerprint ?? '',
+  ].join('|');
+  return { target, key };
+}
+
+/** The connection a session holds. */
+export interface BoundBackend {
+  readonly conn: BackendConnection;
+  readonly host: string;
+  /** MAIL was accepted by the backend for the client's current transaction. */
+  inTransaction: boolean;
+}
+
+interface Held extends BoundBackend {
+  readonly key: string;
+  idleTimer: NodeJS.Timeout | undefined;
+}
+
+export type Acquired =
+  | { readonly kind: 'ready'; readonly backend: BoundBackend }
+  /** No slot left: the host's (451 4.4.5) or this client's share of it (451 4.7.1). */
+  | { readonly kind: 'busy'; readonly limit: SlotLimit }
+  /** The session ended while the connection was being opened (it was let go). */
+  | { readonly kind: 'closed' };
+
+export interface SessionBackendOptions {
+  readonly slots: BackendSlots;
+  /** The session's client, whose share of a host's connections this session uses. */
+  readonly client: IpAddress;
+  /** Opens a ready connection (backend-handshake.ts); throws BackendError. */
+  readonly open: (target: BackendTarget, context: BackendContext) => Promise<BackendConnection>;
+  readonly idleMs: number;
+  /** Whether the idle timer may let the connection go now (not while the session waits on something). */
+  readonly isIdle: () => boolean;
+  readonly logger: Logger;
+}
+
+/** One session's backend connection: at most one at a time. */
+export class SessionBackend {
+  readonly #options: SessionBackendOptions;
+  #held: Held | undefined;
+  #closed = false;
+
+  constructor(options: SessionBackendOptions) {
+    this.#options = options;
+  }
+
+  /** The bound connection, if it is still open (one that closed is let go). */
+  get current(): BoundBackend | undefined {
+    return this.#live();
+  }
+
+  #live(): Held | undefined {
+    if (this.#held?.conn.closed) this.drop();
+    return this.#held;
+  }
+
+  /**
+   * The connection for `host`. Within a transaction the bound one stays;
+   * between transactions it is reused only for the same host with the same
+   * address and settings, else let go and a new one opened (when the host has
+   * a slot). Throws BackendError when opening fails.
+   */
+  async acquire(host: MailHost, zone: string, context: BackendContext): Promise<Acquired> {
+    const { target, key } = backendTargetFor(host, zone);
+    let held = this.#live();
+    if (held && (held.host !== host.name || (!held.inTransaction && held.key !== key))) {
+      this.drop();
+      held = undefined;
+    }
+    if (!held) {
+      const opened = await this.#open(target, key, context);
+      if (opened.kind !== 'ready') return opened;
+      held = opened.held;
+    }
+    if (held.idleTimer) clearTimeout(held.idleTimer);
+    held.idleTimer = undefined;
+    return { kind: 'ready', backend: held };
+  }
+
+  async #open(
+    target: BackendTarget,
+    key: string,
+    context: BackendContext,
+  ): Promise<{ kind: 'ready'; held: Held } | Exclude<Acquired, { kind: 'ready' }>> {
+    const slot = this.#options.slots.acquire(target.host, this.#options.client);
+    if (!slot.granted) return { kind: 'busy', limit: slot.limit };
+    let conn: BackendConnection;
+    try {
+      conn = await this.#options.open(target, context);
+    } catch (error) {
+      slot.release();
+      throw error;
+    }
+    const held: Held = { conn, host: target.host, key, inTransaction: false, idleTimer: undefined };
+    conn.onClose(() => {
+      slot.release();
+      if (held.idleTimer) clearTimeout(held.idleTimer);
+      if (this.#held === held) this.#held = undefined;
+    });
+    if (this.#closed) {
+      conn.quit();
+      return { kind: 'closed' };
+    }
+    this.#held = held;
+    this.#options.logger.debug('backend connected', {
+      host: target.host,
+      address: conn.address.text,
+      tls: conn.tlsInfo?.version,
+    });
+    return { kind: 'ready', held };
+  }
+
+  /**
+   * A reply of the backend, as the client may see it: a 421 is never passed
+   * on (the client would take it for ours); the connection goes, and the
+   * client gets 451 4.4.2.
+   */
+  passOn(answer: Reply, hostDomain: string): Reply {
+    if (answer.code !== 421) return answer;
+    this.drop();
+    return replies.backendBroken(hostDomain);
+  }
+
+  /** The transaction is over: the connection stays for the next one to the same host, for a while. */
+  release(): void {
+    const held = this.#held;
+    if (!held) return;
+    held.inTransaction = false;
+    if (held.idleTimer) clearTimeout(held.idleTimer);
+    held.idleTimer = setTimeout(() => {
+      if (this.#held === held && this.#options.isIdle()) this.drop();
+    }, this.#options.idleMs);
+  }
+
+  /**
+   * Lets the connection go: QUIT between transactions; cut in the middle of
+   * one, so the backend never sees a "." (nothing half-delivered).
+   */
+  drop(): void {
+    const held = this.#held;
+    if (!held) return;
+    this.#held = undefined;
+    if (held.idleTimer) clearTimeout(held.idleTimer);
+    if (held.inTransaction) held.conn.destroy();
+    else held.conn.quit();
+  }
+
+  /** The session ended: the connection goes, and one still being opened is let go when it is ready. */
+  close(): void {
+    this.#closed = true;
+    this.drop();
+  }
+}
