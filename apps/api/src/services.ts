@@ -184,6 +184,7 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
     tokens,
     acme,
     history: historyRepository,
+    flushHistory: () => history.flush(),
     bcrypt,
     bcryptCost: config.bcrypt.cost,
     registration: config.registration,

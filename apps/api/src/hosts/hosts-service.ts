@@ -47,6 +47,8 @@ export interface HistoryView {
   readonly sourceAddress: string;
   readonly userAgent: string | null;
   readonly result: string;
+  /** Why the update was refused, in a person's words (null when it was not refused). */
+  readonly reason: string | null;
   readonly old: { readonly ipv4: string | null; readonly ipv6: string | null };
   readonly new: { readonly ipv4: string | null; readonly ipv6: string | null };
 }
@@ -123,6 +125,11 @@ export function createHostsService(deps: {
   tokens: TokensRepository;
   acme: AcmeRepository;
   history: HistoryRepository;
+  /**
+   * Writes the history entries still buffered in memory (history-recorder.ts), so a
+   * history read right after an update lists it.
+   */
+  flushHistory?: () => Promise<void>;
   bcrypt: BcryptPool;
   bcryptCost: number;
   registration: 'open' | 'closed';
@@ -276,6 +283,7 @@ export function createHostsService(deps: {
       return push(outboxId);
     },
     async history(host, limit = 100) {
+      await deps.flushHistory?.();
       return (await deps.history.latest(host.id, limit)).map((entry) => ({
         at: entry.at.toISOString(),
         count: entry.count,
@@ -283,6 +291,7 @@ export function createHostsService(deps: {
         sourceAddress: entry.sourceAddress,
         userAgent: entry.userAgent,
         result: entry.result,
+        reason: entry.reason ?? null,
         old: { ipv4: entry.oldIpv4, ipv6: entry.oldIpv6 },
         new: { ipv4: entry.newIpv4, ipv6: entry.newIpv6 },
       }));
