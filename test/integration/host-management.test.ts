@@ -387,7 +387,7 @@ describe('password, mail settings and deletion', () => {
     );
   });
 
-  test('deleting a host removes its records and frees the name', async () => {
+  test('deleting a host removes its records; the name is free again once released', async () => {
     await mydns.createHost('leaving', PASSWORD);
     await mydns.request('/nic/update?hostname=leaving&myip=198.51.100.50,2001:db8::50', {
       auth: ['leaving', PASSWORD],
@@ -411,6 +411,9 @@ describe('password, mail settings and deletion', () => {
       (await mydns.request('/nic/update?hostname=leaving', { auth: ['leaving', PASSWORD] })).status,
       401,
     );
+    // Quarantined (MYDNS_NAME_QUARANTINE_DAYS) unless the operator releases it.
+    await assert.rejects(mydns.createHost('leaving', 'the-next-owner'), /409/);
+    assert.equal(await mydns.services.hosts.releaseName('leaving'), true);
     await mydns.createHost('leaving', 'the-next-owner');
   });
 });

@@ -11,7 +11,7 @@ import { accessSync, constants } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '@mydns/db';
-import { createLogger, createShutdown } from '@mydns/runtime';
+import { createLogger, createShutdown, errorMessage } from '@mydns/runtime';
 import { loadRelayConfig, type RelayConfig } from '../../apps/smtp-relay/src/config.ts';
 import { type RelayDeps, type RunningRelay, startRelay } from '../../apps/smtp-relay/src/server.ts';
 
@@ -119,7 +119,7 @@ export async function startSmtpSink(
     await waitForPort(port, host);
   } catch (error) {
     await child.stop();
-    throw new Error(`smtp-sink did not start: ${(error as Error).message}\n${child.output()}`);
+    throw new Error(`smtp-sink did not start: ${errorMessage(error)}\n${child.output()}`);
   }
   return { ...child, host, port };
 }

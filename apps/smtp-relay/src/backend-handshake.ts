@@ -7,6 +7,7 @@
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import type { IpAddress } from '@mydns/domain';
+import { errorMessage } from '@mydns/runtime';
 import {
   BackendConnection,
   type BackendContext,
@@ -99,7 +100,7 @@ async function handshake(
   } catch (error) {
     conn.destroy();
     if (error instanceof BackendError) throw error;
-    throw new BackendError('protocol', (error as Error).message);
+    throw new BackendError('protocol', errorMessage(error));
   }
 }
 

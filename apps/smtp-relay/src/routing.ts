@@ -15,6 +15,7 @@
  */
 import { Resolver } from 'node:dns/promises';
 import { domainToASCII } from 'node:url';
+import { errorMessage } from '@mydns/runtime';
 import type { HostDirectory, MailHost } from './hosts.ts';
 
 export type Route =
@@ -105,7 +106,7 @@ export function createRouter(options: RouterOptions): Router {
     try {
       host = await options.hosts.find(label);
     } catch (error) {
-      return { kind: 'error', reason: `host lookup failed: ${(error as Error).message}` };
+      return { kind: 'error', reason: `host lookup failed: ${errorMessage(error)}` };
     }
     if (!host?.mail.enabled || host.status === 'disabled') return { kind: 'none' };
     // The next update of a dormant or offline host brings it back: a temporary failure, the sender retries.
@@ -153,7 +154,7 @@ export function createRouter(options: RouterOptions): Router {
       try {
         label = await mxLabel(domain);
       } catch (error) {
-        return { kind: 'error', reason: `MX lookup for ${domain} failed: ${(error as Error).message}` };
+        return { kind: 'error', reason: `MX lookup for ${domain} failed: ${errorMessage(error)}` };
       }
       return label ? toHost(label, domain) : { kind: 'none' };
     },

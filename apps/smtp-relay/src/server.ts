@@ -9,7 +9,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { createDatabase } from '@mydns/db';
 import { parseIpAddress } from '@mydns/domain';
-import { type Logger, type Shutdown, StartupError } from '@mydns/runtime';
+import { errorMessage, type Logger, type Shutdown, StartupError } from '@mydns/runtime';
 import type { Registry } from 'prom-client';
 import { createBackendSlots } from './backend-pool.ts';
 import { createClientLimits } from './client-limits.ts';
@@ -49,7 +49,7 @@ function loadTls(config: RelayConfig): SecureContext | undefined {
     });
   } catch (error) {
     throw new StartupError(
-      `cannot use the relay certificate (MYDNS_RELAY_TLS_CERT / MYDNS_RELAY_TLS_KEY): ${(error as Error).message}`,
+      `cannot use the relay certificate (MYDNS_RELAY_TLS_CERT / MYDNS_RELAY_TLS_KEY): ${errorMessage(error)}`,
     );
   }
 }

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { type SecureContext, TLSSocket } from 'node:tls';
 import { parseIpAddress } from '@mydns/domain';
-import type { Logger } from '@mydns/runtime';
+import { faultFields, type Logger } from '@mydns/runtime';
 import { type BackendContext, BackendError } from './backend.ts';
 import { openBackend } from './backend-handshake.ts';
 import { type BackendSlots, SessionBackend } from './backend-pool.ts';
@@ -249,7 +249,7 @@ export class Session {
     this.#socket.pause();
     work()
       .catch((error: unknown) => {
-        this.#log.error('session step failed', { reason: (error as Error).message });
+        this.#log.error('session step failed', faultFields(error));
         this.#send(replies.backendBroken('the'));
         this.#backend.drop();
       })

@@ -1,4 +1,4 @@
-import type { Logger } from '@mydns/runtime';
+import { errorMessage, type Logger } from '@mydns/runtime';
 import pg from 'pg';
 
 /**
@@ -64,7 +64,7 @@ export function listenForHostChanges(options: HostChangeListenerOptions): HostCh
       await client.connect();
       await client.query(`listen ${HOST_CHANGES_CHANNEL}`);
     } catch (error) {
-      lost((error as Error).message);
+      lost(errorMessage(error));
       throw error;
     }
     options.onGap();

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AppError } from '@mydns/runtime';
+import { AppError, errorMessage } from '@mydns/runtime';
 import axios, { type AxiosInstance, isAxiosError } from 'axios';
 
 /**
@@ -101,7 +101,7 @@ function describe(error: unknown): PowerDnsError {
     const what = status === undefined ? `no answer (${error.code ?? error.message})` : `HTTP ${status}`;
     return new PowerDnsError(`PowerDNS API: ${what}${detail ? `: ${detail}` : ''}`, status);
   }
-  return new PowerDnsError(`PowerDNS API: ${(error as Error).message}`, undefined);
+  return new PowerDnsError(`PowerDNS API: ${errorMessage(error)}`, undefined);
 }
 
 export interface PowerDnsClient {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
 import {
+  errorMessage,
   isProcessAlive,
   type Logger,
   readCommandLine,
@@ -123,7 +124,7 @@ export async function startManagedPowerDns(options: ManagedPowerDnsOptions): Pro
     });
   } catch (error) {
     await server.stop('SIGKILL');
-    throw new StartupError((error as Error).message);
+    throw new StartupError(errorMessage(error));
   }
   return {
     apiUrl,

@@ -1,6 +1,7 @@
 /**
- * One error base with a stable string code (Outline, Unkey). Only the HTTP edge
- * maps codes to statuses; everything below it throws or returns AppErrors.
+ * One error base with a stable string code (Outline, Unkey). The API's codes
+ * and their HTTP statuses are one catalog (apps/api/src/errors.ts); everything
+ * below the HTTP edge throws or returns AppErrors.
  */
 export class AppError extends Error {
   readonly code: string;
@@ -20,18 +21,6 @@ export class AppError extends Error {
   }
 }
 
-export const badRequest = (code: string, message: string, details?: Record<string, unknown>) =>
-  new AppError(code, message, details ? { status: 400, details } : { status: 400 });
-export const unauthorized = (message = 'valid credentials are required') =>
-  new AppError('unauthorized', message, { status: 401 });
-export const forbidden = (code: string, message: string) => new AppError(code, message, { status: 403 });
-export const notFound = (code: string, message: string) => new AppError(code, message, { status: 404 });
-export const conflict = (code: string, message: string) => new AppError(code, message, { status: 409 });
-export const tooManyRequests = (message: string) =>
-  new AppError('too_many_requests', message, { status: 429 });
-export const unavailable = (code: string, message: string, cause?: unknown) =>
-  new AppError(code, message, { status: 503, cause });
-
 /** A startup problem the user can fix; printed as one line without a stack trace. */
 export class StartupError extends AppError {
   constructor(message: string, cause?: unknown) {
@@ -42,4 +31,11 @@ export class StartupError extends AppError {
 
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** What a log line of a fault carries: the message and, for an Error, its stack. */
+export function faultFields(error: unknown): { error: string; stack?: string } {
+  return error instanceof Error && error.stack
+    ? { error: errorMessage(error), stack: error.stack }
+    : { error: errorMessage(error) };
 }

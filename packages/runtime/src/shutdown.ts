@@ -1,3 +1,4 @@
+import { faultFields } from './errors.ts';
 import type { Logger } from './logger.ts';
 
 export interface Shutdown {
@@ -24,7 +25,7 @@ export function createShutdown(logger: Logger): Shutdown {
             await step();
             logger.debug(`stopped ${name}`);
           } catch (error) {
-            logger.error(`stopping ${name} failed`, { error: (error as Error).message });
+            logger.error(`stopping ${name} failed`, faultFields(error));
           }
         }
       })();

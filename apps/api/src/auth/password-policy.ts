@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { badRequest } from '@mydns/runtime';
+import { apiError } from '../errors.ts';
 
 /**
  * What a new password must be (README "Security"). Lengths are counted as a
@@ -50,19 +50,16 @@ export interface PasswordContext {
 /** The password if it may be used, else a 400 naming the problem. */
 export function checkNewPassword(password: unknown, context: PasswordContext = {}): string {
   if (typeof password !== 'string' || password.length === 0) {
-    throw badRequest('password_required', 'a password is required');
+    throw apiError('password_required', 'a password is required');
   }
   if (password.trim() === '') {
-    throw badRequest('password_blank', 'the password cannot be only spaces');
+    throw apiError('password_blank', 'the password cannot be only spaces');
   }
   if (countCharacters(password) < MIN_PASSWORD_CHARACTERS) {
-    throw badRequest(
-      'password_too_short',
-      `the password needs at least ${MIN_PASSWORD_CHARACTERS} characters`,
-    );
+    throw apiError('password_too_short', `the password needs at least ${MIN_PASSWORD_CHARACTERS} characters`);
   }
   if (Buffer.byteLength(password) > MAX_PASSWORD_BYTES) {
-    throw badRequest(
+    throw apiError(
       'password_too_long',
       `the password can have at most ${MAX_PASSWORD_BYTES} bytes (about ${MAX_PASSWORD_BYTES} plain letters)`,
     );
@@ -81,11 +78,11 @@ export function checkNewPassword(password: unknown, context: PasswordContext = {
   for (const word of words) {
     const text = word.text.toLowerCase();
     if (lower === text || (!word.whole && lower.includes(text))) {
-      throw badRequest('password_too_personal', `the password cannot contain ${word.what}`);
+      throw apiError('password_too_personal', `the password cannot contain ${word.what}`);
     }
   }
   if (commonPasswords().has(lower)) {
-    throw badRequest(
+    throw apiError(
       'password_common',
       'this password is one of the most common ones, which attackers try first; choose another',
     );

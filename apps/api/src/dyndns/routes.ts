@@ -1,4 +1,4 @@
-import { errorMessage } from '@mydns/runtime';
+import { faultFields } from '@mydns/runtime';
 import express, { type Request, type RequestHandler, type Response, Router } from 'express';
 import { formatDyndnsReply } from './format-reply.ts';
 import { type ParseOptions, parseUpdateRequest, type UpdateEndpoint } from './parse-update-request.ts';
@@ -60,7 +60,8 @@ export function createDyndnsRouter(deps: {
         deps.onReply?.(outcome.kind === 'hosts' ? outcome.results.map((r) => r.code) : [outcome.code]);
         sendPlain(res, reply.status, reply.body, reply.challenge);
       } catch (error) {
-        logger.error('update failed', { error: errorMessage(error) });
+        // A 911 is our fault: the stack goes to the log (never the query: it may hold a password).
+        logger.error('update failed', faultFields(error));
         const reply = formatDyndnsReply({ kind: 'account', code: '911' });
         deps.onReply?.(['911']);
         sendPlain(res, reply.status, reply.body);

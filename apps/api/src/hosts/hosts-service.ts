@@ -9,10 +9,10 @@ import type {
   TokensRepository,
 } from '@mydns/db';
 import { checkRegistrableLabel, fqdn, labelFromUsername } from '@mydns/domain';
-import { badRequest, conflict, forbidden, notFound } from '@mydns/runtime';
 import type { BcryptPool } from '../auth/bcrypt-pool.ts';
 import { checkNewPassword } from '../auth/password-policy.ts';
 import { generateToken, hashToken } from '../auth/tokens.ts';
+import { apiError } from '../errors.ts';
 import { checkMailSettings } from './mail-settings.ts';
 /** ACME DNS-01 values live an hour (issue 3): long enough for any CA, short enough to not pile up. */
 export const ACME_TTL_MS = 3_600_000;
@@ -98,7 +98,7 @@ export interface HostsService {
 function checkEmail(email: unknown): string | null {
   if (email === undefined || email === null || email === '') return null;
   if (typeof email !== 'string' || email.length > 254 || !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) {
-    throw badRequest('invalid_email', 'the contact e-mail address is not valid');
+    throw apiError('invalid_email', 'the contact e-mail address is not valid');
   }
   return email;
 }
@@ -111,7 +111,7 @@ function checkAcmeValue(value: unknown): string {
     value.includes('"') ||
     value.includes('\\')
   ) {
-    throw badRequest(
+    throw apiError(
       'invalid_acme_value',
       'value must be 1-255 printable characters without quotes or backslashes',
     );
@@ -160,7 +160,7 @@ export function createHostsService(deps: {
   /** A disabled host may be read, never changed (README "Security": abuse controls that stick). */
   const checkChangeable = (host: HostRecord) => {
     if (host.status === 'disabled') {
-      throw forbidden('host_disabled', 'this host is disabled by the operator; it cannot be changed');
+      throw apiError('host_disabled', 'this host is disabled by the operator; it cannot be changed');
     }
   };
   const passwordContext = (host: { name: string; contactEmail?: string | null }) => ({
@@ -171,19 +171,19 @@ export function createHostsService(deps: {
   return {
     async register(input, options = {}) {
       if (deps.registration === 'closed' && !options.bypassClosed) {
-        throw forbidden('registration_closed', 'registration is closed on this service');
+        throw apiError('registration_closed', 'registration is closed on this service');
       }
-      if (typeof input.hostname !== 'string') throw badRequest('hostname_required', 'a hostname is required');
+      if (typeof input.hostname !== 'string') throw apiError('hostname_required', 'a hostname is required');
       const label = checkRegistrableLabel(input.hostname, deps.zone);
-      if (!label.ok) throw badRequest(`hostname_${label.problem}`, label.message);
+      if (!label.ok) throw apiError(`hostname_${label.problem}`, label.message);
       const contactEmail = checkEmail(input.email);
       const password = checkNewPassword(input.password, passwordContext({ name: label.label, contactEmail }));
       if (await deps.hosts.findByName(label.label)) {
-        throw conflict('hostname_taken', `${fqdn(label.label, deps.zone)} is already taken`);
+        throw apiError('hostname_taken', `${fqdn(label.label, deps.zone)} is already taken`);
       }
       const quarantined = await deps.hosts.quarantinedUntil(label.label);
       if (quarantined !== undefined) {
-        throw conflict(
+        throw apiError(
           'hostname_quarantined',
           quarantined === 'forever'
             ? `${fqdn(label.label, deps.zone)} is not available`
@@ -192,14 +192,14 @@ export function createHostsService(deps: {
       }
       const passwordHash = await deps.bcrypt.hash(password, deps.bcryptCost, options.owner);
       const created = await deps.hosts.create({ name: label.label, passwordHash, contactEmail });
-      if (!created) throw conflict('hostname_taken', `${fqdn(label.label, deps.zone)} is already taken`);
+      if (!created) throw apiError('hostname_taken', `${fqdn(label.label, deps.zone)} is already taken`);
       return view(created);
     },
     find,
     async get(name) {
       const label = labelFromUsername(name, deps.zone);
       const host = label === undefined ? undefined : await find(label);
-      if (!host) throw notFound('host_not_found', `no host ${name}`);
+      if (!host) throw apiError('host_not_found', `no host ${name}`);
       return host;
     },
     async list() {
@@ -238,18 +238,18 @@ export function createHostsService(deps: {
     },
     async setStatus(name, status) {
       const outboxId = await deps.hosts.setStatus(name, status);
-      if (outboxId === undefined) throw notFound('host_not_found', `no host ${name}`);
+      if (outboxId === undefined) throw apiError('host_not_found', `no host ${name}`);
       return push(outboxId);
     },
     async createToken(host, label) {
       checkChangeable(host);
       if (typeof label !== 'string' || label.trim() === '' || label.length > 64) {
-        throw badRequest('invalid_token_label', 'a token needs a label of 1-64 characters');
+        throw apiError('invalid_token_label', 'a token needs a label of 1-64 characters');
       }
       const token = generateToken();
       const created = await deps.tokens.create(host.id, label.trim(), hashToken(token), MAX_TOKENS);
       if (!created) {
-        throw conflict('too_many_tokens', `a host can have at most ${MAX_TOKENS} tokens; revoke one first`);
+        throw apiError('too_many_tokens', `a host can have at most ${MAX_TOKENS} tokens; revoke one first`);
       }
       return { id: created.id, token, label: created.label };
     },
@@ -263,7 +263,7 @@ export function createHostsService(deps: {
     },
     async revokeToken(host, id) {
       checkChangeable(host);
-      if (!(await deps.tokens.revoke(host.id, id))) throw notFound('token_not_found', `no token ${id}`);
+      if (!(await deps.tokens.revoke(host.id, id))) throw apiError('token_not_found', `no token ${id}`);
       // The revocation bumped the credential version; stop trusting what this process remembers.
       deps.hosts.forget(host.name);
     },
@@ -272,14 +272,14 @@ export function createHostsService(deps: {
       checkChangeable(host);
       const outboxId = await deps.acme.add(host, checked, ACME_TTL_MS, MAX_ACME_VALUES);
       if (outboxId === undefined) {
-        throw conflict('too_many_acme_values', `at most ${MAX_ACME_VALUES} ACME values at a time`);
+        throw apiError('too_many_acme_values', `at most ${MAX_ACME_VALUES} ACME values at a time`);
       }
       return push(outboxId);
     },
     async removeAcmeValue(host, value) {
       checkChangeable(host);
       const outboxId = await deps.acme.remove(host, value);
-      if (outboxId === undefined) throw notFound('acme_value_not_found', 'no such ACME value');
+      if (outboxId === undefined) throw apiError('acme_value_not_found', 'no such ACME value');
       return push(outboxId);
     },
     async history(host, limit = 100) {

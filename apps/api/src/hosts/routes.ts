@@ -1,10 +1,11 @@
 import type { HostRecord } from '@mydns/db';
 import { labelFromUsername } from '@mydns/domain';
-import { AppError, tooManyRequests, unauthorized, unavailable } from '@mydns/runtime';
+import type { AppError } from '@mydns/runtime';
 import express, { type Request, type RequestHandler, type Response, Router } from 'express';
 import type { Authenticator, Credential } from '../auth/authenticator.ts';
 import type { RateLimiter } from '../auth/rate-limiter.ts';
 import { parseBasicAuthorization } from '../dyndns/parse-update-request.ts';
+import { apiError } from '../errors.ts';
 import { asyncHandler } from '../http/async-handler.ts';
 import { sameSecret, type WebSessions } from '../web/sessions.ts';
 import type { HostsService, Pushed } from './hosts-service.ts';
@@ -32,17 +33,16 @@ export interface HostsRouterDeps {
 function loginError(reason: 'wrong' | 'blocked' | 'busy' | 'token_not_allowed'): AppError {
   switch (reason) {
     case 'blocked':
-      return tooManyRequests('too many failed logins from your address; try again later');
+      return apiError('too_many_requests', 'too many failed logins from your address; try again later');
     case 'busy':
-      return unavailable('busy', 'too many logins are being checked; try again in a few seconds');
+      return apiError('busy', 'too many logins are being checked; try again in a few seconds');
     case 'token_not_allowed':
-      return new AppError(
+      return apiError(
         'token_not_allowed',
         'an update token can update addresses and ACME values only; use the password',
-        { status: 403 },
       );
     default:
-      return unauthorized('wrong hostname or password');
+      return apiError('unauthorized', 'wrong hostname or password');
   }
 }
 
@@ -65,12 +65,10 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
           if (session) {
             const writes = req.method !== 'GET' && req.method !== 'HEAD';
             if (writes && !sameSecret(session.csrf, String(req.headers['x-csrf-token'] ?? ''))) {
-              throw new AppError('csrf_required', 'send the X-CSRF-Token header of your session', {
-                status: 403,
-              });
+              throw apiError('csrf_required', 'send the X-CSRF-Token header of your session');
             }
             if (labelFromUsername(String(req.params.name ?? ''), deps.zone) !== session.host.name) {
-              throw new AppError('forbidden', 'this session is for another host', { status: 403 });
+              throw apiError('forbidden', 'this session is for another host');
             }
             res.locals.host = session.host;
             res.locals.credential = { via: 'password' };
@@ -81,7 +79,7 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
         }
         res.setHeader('WWW-Authenticate', 'Basic realm="MyDNS", charset="UTF-8"');
         const credentials = parseBasicAuthorization(req.headers.authorization);
-        if (!credentials) throw unauthorized();
+        if (!credentials) throw apiError('unauthorized', 'valid credentials are required');
         const login = await deps.authenticator.authenticate({
           source: client,
           username: credentials.username,
@@ -92,7 +90,7 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
         if (!login.ok) throw loginError(login.reason);
         res.removeHeader('WWW-Authenticate');
         if (labelFromUsername(String(req.params.name ?? ''), deps.zone) !== login.host.name) {
-          throw new AppError('forbidden', 'these credentials are for another host', { status: 403 });
+          throw apiError('forbidden', 'these credentials are for another host');
         }
         res.locals.host = login.host;
         res.locals.credential = login.credential;
@@ -116,9 +114,7 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const current = typeof body.currentPassword === 'string' ? body.currentPassword : '';
     if (current === '') {
-      throw new AppError('current_password_required', 'send currentPassword: your current password', {
-        status: 401,
-      });
+      throw apiError('current_password_required', 'send currentPassword: your current password');
     }
     const login = await deps.authenticator.authenticate({
       source: res.locals.client,
@@ -129,7 +125,7 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
     });
     if (!login.ok) {
       if (login.reason === 'wrong' || login.reason === 'token_not_allowed') {
-        throw new AppError('wrong_current_password', 'the current password is wrong', { status: 401 });
+        throw apiError('wrong_current_password', 'the current password is wrong');
       }
       throw loginError(login.reason);
     }
@@ -138,7 +134,7 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
   /** A change that reached PowerDNS answers at once; one still pending says so (it will be pushed). */
   const answerPushed = (res: Response, result: Pushed, status: number, body?: unknown) => {
     if (!result.pushed) {
-      throw unavailable('dns_pending', 'saved; PowerDNS has not taken the change yet and it will be retried');
+      throw apiError('dns_pending', 'saved; PowerDNS has not taken the change yet and it will be retried');
     }
     if (body === undefined) res.status(status).end();
     else res.status(status).json(body);
@@ -149,7 +145,7 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
     json,
     asyncHandler(async (req, res) => {
       if (!deps.registrationLimiter.hit(deps.authenticator.limitKey(res.locals.client))) {
-        throw tooManyRequests('too many registrations from this address; try again later');
+        throw apiError('too_many_requests', 'too many registrations from this address; try again later');
       }
       const body = (req.body ?? {}) as Record<string, unknown>;
       const host = await deps.hosts.register({
@@ -175,7 +171,7 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
       const known = new Set(['password', 'mail', 'currentPassword']);
       const unknown = Object.keys(body).filter((key) => !known.has(key));
       if (unknown.length > 0) {
-        throw new AppError('unknown_fields', `cannot change: ${unknown.join(', ')}`, { status: 400 });
+        throw apiError('unknown_fields', `cannot change: ${unknown.join(', ')}`);
       }
       const { host } = res.locals;
       // Validate everything before changing anything.
@@ -229,8 +225,7 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
     passwordOnly,
     asyncHandler(async (req, res) => {
       const id = Number(req.params.id);
-      if (!Number.isSafeInteger(id) || id < 1)
-        throw new AppError('token_not_found', 'no such token', { status: 404 });
+      if (!Number.isSafeInteger(id) || id < 1) throw apiError('token_not_found', 'no such token');
       await deps.hosts.revokeToken(res.locals.host, id);
       res.status(204).end();
     }),

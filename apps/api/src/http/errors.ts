@@ -1,5 +1,6 @@
-import { AppError } from '@mydns/runtime';
+import { AppError, faultFields } from '@mydns/runtime';
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
+import { ERROR_STATUS, type ErrorCode } from '../errors.ts';
 import { routeGroup } from '../metrics/metrics.ts';
 
 /** JSON errors: `{"error":{"code","message"}}`, never a stack trace or an HTML page (INTERFACES.md). */
@@ -17,7 +18,7 @@ export function sendError(
 }
 
 export const notFoundHandler: RequestHandler = (_req, res) => {
-  sendError(res, 404, 'not_found', 'no such endpoint');
+  sendError(res, ERROR_STATUS.not_found, 'not_found', 'no such endpoint');
 };
 
 interface HttpError {
@@ -78,7 +79,7 @@ function classify(error: unknown): Classified {
   const http = error as HttpError;
   const status = http?.status ?? http?.statusCode;
   if (status !== undefined && status >= 400 && status < 500) {
-    const code =
+    const code: ErrorCode =
       http.type === 'entity.too.large'
         ? 'body_too_large'
         : http.type === 'charset.unsupported' || http.type === 'encoding.unsupported'
@@ -86,30 +87,28 @@ function classify(error: unknown): Classified {
           : 'bad_request';
     const message =
       http.type === 'entity.parse.failed' ? 'the body is not valid JSON' : code.replace(/_/g, ' ');
-    return { status, code, message, fault: false };
+    return { status: ERROR_STATUS[code], code, message, fault: false };
   }
   if (isDatabaseUnavailable(error)) {
     return {
-      status: 503,
+      status: ERROR_STATUS.database_unavailable,
       code: 'database_unavailable',
       message: 'the database does not answer; please retry later',
       fault: true,
     };
   }
   return {
-    status: 500,
+    status: ERROR_STATUS.internal_error,
     code: 'internal_error',
     message: 'something went wrong on our side; please retry later',
     fault: true,
   };
 }
 
+/** A fault keeps its stack in the log: that is what an operator needs at 3 a.m. */
 function logFault(error: unknown, req: Request, res: Response): void {
   const logger = res.locals.logger ?? req.app.locals.logger;
-  logger?.error('request failed', {
-    error: error instanceof Error ? error.message : String(error),
-    path: req.path,
-  });
+  logger?.error('request failed', { ...faultFields(error), path: req.path });
 }
 
 /**
