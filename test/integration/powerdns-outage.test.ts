@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { startTestMyDns, type TestMyDns } from '../support/mydns.ts';
 import { type PrivatePowerDns, startPrivatePowerDns } from '../support/powerdns.ts';
+import { waitFor } from '../support/wait.ts';
 
 /**
  * PowerDNS stopped mid-test: updates answer dnserr after the push deadline,
@@ -36,15 +36,6 @@ async function pendingCount(): Promise<number> {
   } finally {
     await client.end();
   }
-}
-
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
-    await sleep(100);
-  }
-  assert.fail(`timed out waiting for ${what}`);
 }
 
 test('dnserr while PowerDNS is down, then convergence with nothing lost', async () => {
@@ -84,7 +75,7 @@ test('dnserr while PowerDNS is down, then convergence with nothing lost', async 
 
   await pdns.restart();
   // No client sends anything: the zone writer's retry delivers the pending changes.
-  await waitFor('the outbox to drain', async () => (await pendingCount()) === 0);
+  await waitFor(async () => (await pendingCount()) === 0, { message: 'the outbox to drain' });
   const expected: Record<string, [string[], string[]]> = {
     one: [['203.0.113.11'], []],
     two: [['203.0.113.2'], ['2001:db8::2']],
