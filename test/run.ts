@@ -13,11 +13,12 @@ import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
-import { createDatabase, freePort, migrateLatest, startEmbeddedPostgres } from '@mydns/db';
+import { createDatabase, migrateLatest, startEmbeddedPostgres } from '@mydns/db';
 import { findPdnsServer, startManagedPowerDns } from '@mydns/powerdns';
 import { createLogger, createShutdown, errorMessage } from '@mydns/runtime';
 import pg from 'pg';
 import { TEMPLATE_DATABASE } from './support/harness.ts';
+import { freePort } from './support/ports.ts';
 
 const root = resolve(import.meta.dirname, '..');
 
@@ -107,6 +108,7 @@ async function main(): Promise<number> {
           logger,
           database: 'postgres',
           durability: 'fast',
+          port: await freePort(),
         });
         shutdown.add('postgres', () => postgres.stop());
         adminUrl = postgres.url;

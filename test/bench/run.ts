@@ -12,14 +12,16 @@
  * 4. the SMTP relay: throughput and latency against smtp-sink directly, and
  *    1,000 idle sessions (test/bench/smtp.ts).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createDatabase, type Database, freePort, migrateLatest, startEmbeddedPostgres } from '@mydns/db';
+import { createDatabase, type Database, migrateLatest, startEmbeddedPostgres } from '@mydns/db';
 import { createPowerDnsClient, type PowerDnsClient, startManagedPowerDns } from '@mydns/powerdns';
 import { createLogger, createShutdown } from '@mydns/runtime';
 import bcrypt from 'bcryptjs';
+import { freePort } from '../support/ports.ts';
+import { startProgram } from '../support/programs.ts';
+import { waitFor } from '../support/wait.ts';
 import { type LoadResult, runLoad } from './load.ts';
 import { runSmtpBenchmarks } from './smtp.ts';
 
@@ -56,9 +58,8 @@ async function startApi(
   settings: Record<string, string> = {},
 ): Promise<{ port: number; stop: () => Promise<void> }> {
   const port = await freePort();
-  const child: ChildProcess = spawn(join(root, 'node_modules/.bin/tsx'), ['apps/api/src/main.ts'], {
+  const api = startProgram(join(root, 'node_modules/.bin/tsx'), ['apps/api/src/main.ts'], {
     cwd: root,
-    stdio: ['ignore', 'inherit', 'inherit'],
     env: {
       PATH: process.env.PATH,
       NODE_ENV: 'production',
@@ -77,26 +78,24 @@ async function startApi(
       MYDNS_RELAY_ENABLED: 'false',
       ...settings,
     },
+    onOutput: (text) => process.stderr.write(text),
   });
-  const exited = new Promise<void>((done) => child.on('exit', () => done()));
-  for (let i = 0; i < 300; i++) {
-    const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) {
-      return {
-        port,
-        stop: async () => {
-          child.kill('SIGTERM');
-          await exited;
-        },
-      };
-    }
-    await new Promise((r) => setTimeout(r, 100));
+  try {
+    await waitFor(() => fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok), {
+      timeoutMs: 30_000,
+      message: 'the API to start',
+      giveUp: () => (api.hasExited() ? 'it exited' : undefined),
+    });
+  } catch (error) {
+    await api.stop({ signal: 'SIGKILL' });
+    throw error;
   }
-  child.kill('SIGKILL');
-  throw new Error('the API did not start');
+  return {
+    port,
+    stop: async () => {
+      await api.stop();
+    },
+  };
 }
 
 async function createHosts(db: Database, prefix: string, count: number, hash: string, ipv4: string | null) {
@@ -180,6 +179,7 @@ async function main() {
     dataDir: join(work, 'pg'),
     logger,
     database: 'mydns_bench',
+    port: await freePort(),
   });
   shutdown.add('postgres', () => postgres.stop());
   const db = createDatabase({ url: postgres.url, poolMax: 4 });

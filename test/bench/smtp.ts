@@ -14,15 +14,16 @@
  * `runSmtpBenchmarks()` is called from test/bench/run.ts; this file also runs
  * alone: `npx tsx test/bench/smtp.ts`.
  */
-import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createDatabase, freePort, migrateLatest, startEmbeddedPostgres } from '@mydns/db';
+import { createDatabase, migrateLatest, startEmbeddedPostgres } from '@mydns/db';
 import { createLogger, createShutdown } from '@mydns/runtime';
-import { requireProgram } from '../support/programs.ts';
-import { rawSmtp, runSwaks, startChild, startSmtpSink, waitForPort } from '../support/smtp.ts';
+import { freePort } from '../support/ports.ts';
+import { requireProgram, runProgram, startProgram } from '../support/programs.ts';
+import { rawSmtp, runSwaks, startSmtpSink, waitForPort } from '../support/smtp.ts';
+import { waitFor } from '../support/wait.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 const ZONE = 'bench-smtp.test';
@@ -55,7 +56,7 @@ async function smtpSource(
 ): Promise<number> {
   const binary = requireProgram('smtp-source', 'postfix');
   const started = performance.now();
-  const child = spawn(
+  const result = await runProgram(
     binary,
     [
       ...(options.reuse ? ['-d'] : []),
@@ -73,18 +74,10 @@ async function smtpSource(
       `someone@alice.${ZONE}`,
       `127.0.0.1:${port}`,
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    { timeoutMs: 300_000 },
   );
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
-  const code = await new Promise<number>((done) => child.on('exit', (c) => done(c ?? -1)));
-  clearTimeout(timer);
+  const output = `${result.stdout}${result.stderr}`;
+  const code = result.code ?? -1;
   const seconds = (performance.now() - started) / 1000;
   if (code !== 0 || /fatal|error|warning/i.test(output))
     throw new Error(`smtp-source failed (exit ${code}):\n${output.slice(-2000)}`);
@@ -180,6 +173,7 @@ export async function runSmtpBenchmarks(): Promise<void> {
       dataDir: join(work, 'pg'),
       logger,
       database: 'mydns_bench_smtp',
+      port: await freePort(),
       durability: 'fast',
     });
     shutdown.add('postgres', () => postgres.stop());
@@ -188,7 +182,9 @@ export async function runSmtpBenchmarks(): Promise<void> {
     await migrateLatest(db);
 
     const sink = await startSmtpSink({ args: ['-c'] });
-    shutdown.add('smtp-sink', () => sink.stop());
+    shutdown.add('smtp-sink', async () => {
+      await sink.stop();
+    });
     await db.raw(
       `insert into hosts (name, password_hash, ipv4, mail_enabled, mail_port, mail_client_address, mail_tls)
        values ('alice', 'x', '127.0.0.1', true, ?, 'xclient', 'opportunistic')`,
@@ -196,7 +192,7 @@ export async function runSmtpBenchmarks(): Promise<void> {
     );
 
     const relayPort = await freePort();
-    const relay = startChild(join(root, 'node_modules/.bin/tsx'), ['apps/smtp-relay/src/main.ts'], {
+    const relay = startProgram(join(root, 'node_modules/.bin/tsx'), ['apps/smtp-relay/src/main.ts'], {
       cwd: root,
       env: {
         PATH: process.env.PATH,
@@ -215,10 +211,10 @@ export async function runSmtpBenchmarks(): Promise<void> {
         MYDNS_RELAY_MAX_TRANSACTIONS: '100000',
       },
     });
-    shutdown.add('relay', () => relay.stop());
-    await waitForPort(relayPort, '127.0.0.1', 30_000).catch((error: Error) => {
-      throw new Error(`${error.message}\n${relay.output()}`);
+    shutdown.add('relay', async () => {
+      await relay.stop();
     });
+    await waitForPort(relayPort, { timeoutMs: 30_000, program: relay });
     // tsx runs a small parent process; the relay's memory is its child's.
     let relayPid = relay.pid;
     try {
@@ -275,10 +271,14 @@ export async function runSmtpBenchmarks(): Promise<void> {
         direct.push(await smtpSource(sink.port, load));
         const before = sinkMessages(sink.output());
         relayed.push(await smtpSource(relayPort, load));
-        await new Promise((r) => setTimeout(r, 200));
-        const arrived = sinkMessages(sink.output()) - before;
-        if (arrived !== MESSAGES)
-          throw new Error(`through the relay ${arrived} of ${MESSAGES} messages arrived`);
+        const arrived = () => sinkMessages(sink.output()) - before;
+        await waitFor(() => arrived() >= MESSAGES, {
+          timeoutMs: 5000,
+          intervalMs: 20,
+          message: () => `every message through the relay (${arrived()} of ${MESSAGES} arrived)`,
+        });
+        if (arrived() !== MESSAGES)
+          throw new Error(`through the relay ${arrived()} of ${MESSAGES} messages arrived`);
       }
       return { direct: median(direct), relayed: median(relayed) };
     };

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
-import { promisify } from 'node:util';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { harness } from '../support/harness.ts';
 import { startTestMyDns, type TestMyDns } from '../support/mydns.ts';
+import { runProgram } from '../support/programs.ts';
 
 /**
  * A person in a real browser (Debian's Chromium, headless): registers, sees
@@ -18,7 +17,6 @@ import { startTestMyDns, type TestMyDns } from '../support/mydns.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = resolve(import.meta.dirname, '../artifacts');
-const run = promisify(execFile);
 
 let mydns: TestMyDns;
 let browser: Browser;
@@ -96,7 +94,7 @@ test('register, watch an update arrive, use a token from curl, change the passwo
   mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: join(ARTIFACTS, 'dashboard.png'), fullPage: true });
   const command = curlLine.replace(/^(\S+\s+){5}/, '').replace(/\s*>\/dev\/null$/, '');
-  const { stdout } = await run('/bin/sh', ['-c', command], { timeout: 20_000 });
+  const { stdout } = await runProgram('/bin/sh', ['-c', command], { timeoutMs: 20_000, mustSucceed: true });
   assert.equal(stdout, 'good 127.0.0.1');
   assert.deepEqual(await mydns.query.a(hostname), ['127.0.0.1']);
   await page.reload();

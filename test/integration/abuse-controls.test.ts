@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
 import { startTestMyDns, type TestMyDns } from '../support/mydns.ts';
+import { runProgram } from '../support/programs.ts';
 import { noteSecret } from '../support/secrets.ts';
 import { createWebClient } from '../support/web-client.ts';
 
@@ -98,19 +97,16 @@ describe('abuse controls', () => {
     const availability = await mydns.request('/api/v1/availability/leaving');
     assert.equal(JSON.parse(availability.body).available, false);
 
-    const cli = await promisify(execFile)(
-      'npx',
-      ['tsx', 'apps/api/src/cli.ts', 'host', 'release', 'leaving'],
-      {
-        env: {
-          ...process.env,
-          DATABASE_URL: mydns.databaseUrl,
-          MYDNS_ZONE: mydns.zone,
-          MYDNS_PDNS_API_URL: 'http://127.0.0.1:9',
-          MYDNS_PDNS_API_KEY: 'unused',
-        },
+    const cli = await runProgram('npx', ['tsx', 'apps/api/src/cli.ts', 'host', 'release', 'leaving'], {
+      mustSucceed: true,
+      env: {
+        ...process.env,
+        DATABASE_URL: mydns.databaseUrl,
+        MYDNS_ZONE: mydns.zone,
+        MYDNS_PDNS_API_URL: 'http://127.0.0.1:9',
+        MYDNS_PDNS_API_KEY: 'unused',
       },
-    );
+    });
     assert.match(cli.stdout, /can be registered again/);
     assert.equal((await register('leaving')).status, 201);
   });

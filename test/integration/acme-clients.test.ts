@@ -11,18 +11,11 @@ import {
 } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { freePort } from '@mydns/db';
-import {
-  argvRecorder,
-  cleanEnv,
-  type RunningPebble,
-  type RunResult,
-  run,
-  startPebble,
-} from '../support/acme.ts';
+import { argvRecorder, cleanEnv, type RunningPebble, startPebble } from '../support/acme.ts';
 import { harness } from '../support/harness.ts';
 import { startTestMyDns, type TestMyDns } from '../support/mydns.ts';
-import { requireProgram } from '../support/programs.ts';
+import { freePort } from '../support/ports.ts';
+import { type RunResult, requireProgram, runProgram } from '../support/programs.ts';
 
 /**
  * The ACME DNS-01 hooks of issue 3 §3, as the programs that run them would:
@@ -125,7 +118,7 @@ describe('certbot hook (mydns-certbot-hook.sh under sh)', () => {
     recorderDir: string,
     env: Record<string, string>,
   ): Promise<RunResult> {
-    return run(sh(), [CERTBOT_HOOK, action], {
+    return runProgram(sh(), [CERTBOT_HOOK, action], {
       cwd: dir,
       env: cleanEnv({
         HOME: dir,
@@ -405,7 +398,7 @@ describe('acme.sh hook (dns_mydns.sh)', () => {
     const apex = dns01('apex-acme-sh');
     const wildcard = dns01('wildcard-acme-sh');
     const call = (fn: string, value: string, env: Record<string, string>) =>
-      run(bash, [driver, fn, challenge('acmesh'), value], {
+      runProgram(bash, [driver, fn, challenge('acmesh'), value], {
         cwd: dir,
         env: hookEnv(dir, recorder.dir, env),
         timeoutMs: HOOK_TIMEOUT_MS,
@@ -446,7 +439,7 @@ describe('acme.sh hook (dns_mydns.sh)', () => {
     const recorder = argvRecorder(caseDir('acme-sh-plain-path'), RECORDED);
     const value = dns01('plain');
     const call = (fn: string, fulldomain: string, txt: string, env: Record<string, string>) =>
-      run(sh, ['-c', `. '${ACME_SH_HOOK}' && ${fn} "$1" "$2"`, 'dns_mydns', fulldomain, txt], {
+      runProgram(sh, ['-c', `. '${ACME_SH_HOOK}' && ${fn} "$1" "$2"`, 'dns_mydns', fulldomain, txt], {
         cwd: dir,
         env: hookEnv(dir, recorder.dir, env),
         timeoutMs: HOOK_TIMEOUT_MS,
@@ -525,7 +518,7 @@ describe('end to end: certbot + Pebble issue a certificate through the hook', ()
     chmodSync(config, 0o600);
     const recorder = argvRecorder(caseDir(`certbot-${name}-path`), RECORDED);
     const before = pebble.output().length;
-    const result = await run(
+    const result = await runProgram(
       certbot,
       [
         'certonly',

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startTestMyDns, type TestMyDns } from '../support/mydns.ts';
-import { requireProgram } from '../support/programs.ts';
+import { type RunResult, requireProgram, runProgram } from '../support/programs.ts';
 
 /**
  * The real Debian client programs (ddclient 3.10, inadyn 2.10, GNU wget, curl)
@@ -63,19 +62,10 @@ async function requirePerlModule(module: string, debianPackage: string): Promise
   );
 }
 
-interface RunResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  /** stdout and stderr, for messages. */
-  output: string;
-}
-
 /**
  * Runs a client with a clean environment (no proxies, HOME in its own folder
- * so no ~/.wgetrc, ~/.curlrc or ~/.netrc applies) and kills its whole process
- * group after CLIENT_TIMEOUT_MS, which fails the test instead of hanging it.
+ * so no ~/.wgetrc, ~/.curlrc or ~/.netrc applies) and a deadline of
+ * CLIENT_TIMEOUT_MS, which fails the test instead of hanging it.
  */
 function run(
   command: string,
@@ -90,45 +80,7 @@ function run(
     }
   }
   Object.assign(env, { HOME: options.cwd, LC_ALL: 'C', LANG: 'C' }, options.env);
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
-      cwd: options.cwd,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    });
-    const stdout: Buffer[] = [];
-    const stderr: Buffer[] = [];
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      if (child.pid) {
-        try {
-          process.kill(-child.pid, 'SIGKILL');
-        } catch {
-          child.kill('SIGKILL');
-        }
-      }
-    }, CLIENT_TIMEOUT_MS);
-    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      const out = Buffer.concat(stdout).toString('utf8');
-      const err = Buffer.concat(stderr).toString('utf8');
-      const output = `$ ${command} ${args.join(' ')}\n--- stdout ---\n${out}--- stderr ---\n${err}`;
-      if (timedOut) {
-        reject(new Error(`${command} did not finish within ${CLIENT_TIMEOUT_MS} ms\n${output}`));
-        return;
-      }
-      if (process.env.TEST_LOG) console.error(`${output}--- exit ${code ?? signal} ---`);
-      resolve({ code, signal, stdout: out, stderr: err, output });
-    });
-  });
+  return runProgram(command, args, { cwd: options.cwd, env, timeoutMs: CLIENT_TIMEOUT_MS });
 }
 
 function writePrivate(path: string, text: string): void {

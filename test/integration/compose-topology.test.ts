@@ -6,8 +6,6 @@ import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort } from '@mydns/db';
 import { createPowerDnsClient, findPdnsServer, type PowerDnsClient } from '@mydns/powerdns';
 import { createLogger, type Supervised, supervise, waitUntilReady } from '@mydns/runtime';
 import pg from 'pg';
@@ -29,6 +27,8 @@ import {
 import { createDnsQuery } from '../support/dns.ts';
 import { harness } from '../support/harness.ts';
 import { basic } from '../support/mydns.ts';
+import { freePort } from '../support/ports.ts';
+import { waitFor } from '../support/wait.ts';
 
 /**
  * docker-compose.yml, run natively: every service of the file, each from what
@@ -117,14 +117,11 @@ function smtpGreeting(port: number): Promise<string> {
   });
 }
 
-async function pollUntil(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
-    await sleep(200);
-  }
-  assert.fail(`${what} did not happen within ${timeoutMs} ms`);
-}
+/** Stops a wait at once when the service it waits for has exited. */
+const unlessExited = (name: string, server: Supervised) => () =>
+  server.child.exitCode === null && server.child.signalCode === null
+    ? undefined
+    : `${name} exited:\n${server.recentOutput()}`;
 
 describe('the docker compose topology, run natively', { timeout: 240_000 }, () => {
   const logger = createLogger({ level: 'debug', format: 'pretty', silent: !process.env.TEST_LOG });
@@ -436,13 +433,19 @@ describe('the docker compose topology, run natively', { timeout: 240_000 }, () =
 
     const server = start('api', commandOf(api), apiEnv);
     let last = { code: -1, stdout: '', stderr: '' };
-    await pollUntil('the api health check passing', 60_000, async () => {
-      assert.equal(server.child.exitCode, null, `the api exited:\n${server.recentOutput()}`);
-      last = await healthcheck();
-      return last.code === 0;
-    }).catch((error: Error) => {
-      throw new Error(`${error.message}; last check: ${last.stderr}\napi output:\n${server.recentOutput()}`);
-    });
+    await waitFor(
+      async () => {
+        last = await healthcheck();
+        return last.code === 0;
+      },
+      {
+        timeoutMs: 60_000,
+        intervalMs: 200,
+        message: () =>
+          `the api health check to pass; last check: ${last.stderr}\napi output:\n${server.recentOutput()}`,
+        giveUp: unlessExited('the api', server),
+      },
+    );
     const ready = await httpCall(`http://127.0.0.1:${apiPort}/readyz`);
     assert.equal(ready.status, 200);
   });
@@ -540,9 +543,11 @@ describe('the docker compose topology, run natively', { timeout: 240_000 }, () =
     writeFileSync(join(caddyDir, 'caddy.json'), JSON.stringify(config));
     const server = start('caddy', [caddyBinary, 'run', '--config', join(caddyDir, 'caddy.json')], env);
     const plain = `http://127.0.0.1:${httpPort}`;
-    await pollUntil('Caddy answering', 30_000, async () => {
-      assert.equal(server.child.exitCode, null, `caddy exited:\n${server.recentOutput()}`);
-      return (await httpCall(`${plain}/checkip`)).status === 200;
+    await waitFor(async () => (await httpCall(`${plain}/checkip`)).status === 200, {
+      timeoutMs: 30_000,
+      intervalMs: 200,
+      message: 'Caddy to answer',
+      giveUp: unlessExited('caddy', server),
     });
 
     // The api sees the client's address through Caddy, never one the client claims.
@@ -564,16 +569,23 @@ describe('the docker compose topology, run natively', { timeout: 240_000 }, () =
     assert.equal(page.headers.location, 'https://localhost/api/v1/hosts/alice');
 
     const rootCa = join(caddyDir, 'storage/pki/authorities/local/root.crt');
-    await pollUntil("Caddy's local CA", 30_000, async () => existsSync(rootCa));
-    let secure: HttpReply | undefined;
-    await pollUntil('HTTPS through Caddy', 30_000, async () => {
-      secure = await httpCall(`https://127.0.0.1:${httpsPort}/readyz`, {
-        headers: { host: 'localhost' },
-        servername: 'localhost',
-        ca: readFileSync(rootCa, 'utf8'),
-      });
-      return true;
+    await waitFor(() => existsSync(rootCa), {
+      timeoutMs: 30_000,
+      intervalMs: 200,
+      message: "Caddy's local CA",
     });
+    let secure: HttpReply | undefined;
+    await waitFor(
+      async () => {
+        secure = await httpCall(`https://127.0.0.1:${httpsPort}/readyz`, {
+          headers: { host: 'localhost' },
+          servername: 'localhost',
+          ca: readFileSync(rootCa, 'utf8'),
+        });
+        return true;
+      },
+      { timeoutMs: 30_000, intervalMs: 200, message: 'HTTPS through Caddy' },
+    );
     assert.equal(secure?.status, 200);
   });
 
@@ -596,15 +608,19 @@ describe('the docker compose topology, run natively', { timeout: 240_000 }, () =
     const server = start('smtp-relay', commandOf(relay), env);
     const [checkFile, ...checkArgs] = healthcheckOf(relay);
     let last = { code: -1, stdout: '', stderr: '' };
-    await pollUntil('the smtp-relay health check passing', 60_000, async () => {
-      assert.equal(server.child.exitCode, null, `the smtp-relay exited:\n${server.recentOutput()}`);
-      last = await runCommand(checkFile, checkArgs, { env, timeoutMs: 10_000 });
-      return last.code === 0;
-    }).catch((error: Error) => {
-      throw new Error(
-        `${error.message}; last check: ${last.stderr}\nrelay output:\n${server.recentOutput()}`,
-      );
-    });
+    await waitFor(
+      async () => {
+        last = await runCommand(checkFile, checkArgs, { env, timeoutMs: 10_000 });
+        return last.code === 0;
+      },
+      {
+        timeoutMs: 60_000,
+        intervalMs: 200,
+        message: () =>
+          `the smtp-relay health check to pass; last check: ${last.stderr}\nrelay output:\n${server.recentOutput()}`,
+        giveUp: unlessExited('the smtp-relay', server),
+      },
+    );
     assert.match(await smtpGreeting(port), /^220[ -]/);
   });
 });

@@ -15,7 +15,6 @@ import {
   startApiProcess,
   stopAllApiProcesses,
   type UpdateReply,
-  waitFor,
   workFolder,
 } from '../support/faults.ts';
 import { keepAliveSession, rawExchange } from '../support/faults-http.ts';
@@ -23,6 +22,7 @@ import { type OwnPostgres, startOwnPostgres } from '../support/faults-postgres.t
 import { harness } from '../support/harness.ts';
 import { basic, createTestDatabase, uniqueZone } from '../support/mydns.ts';
 import { type PrivatePowerDns, startPrivatePowerDns } from '../support/powerdns.ts';
+import { waitFor } from '../support/wait.ts';
 
 /**
  * Issue 5 §5, faults under a bounded update load against an API process:
@@ -62,7 +62,8 @@ async function runLoad(options: {
   maximum?: number;
   maxMs?: number;
   pauseMs?: number;
-  onReply?: (done: number) => void;
+  /** Called after every reply, with every request sent so far. */
+  onReply?: (sent: readonly Sent[]) => void;
   timeoutMs?: number;
 }): Promise<Sent[]> {
   const sent: Sent[] = [];
@@ -82,7 +83,8 @@ async function runLoad(options: {
         const startedAt = Date.now();
         const reply = await sendUpdate(options.url(), host, PASSWORD, ip, options.timeoutMs ?? 30_000);
         sent.push({ host, ip, reply, startedAt, endedAt: Date.now() });
-        options.onReply?.(sent.length);
+        options.onReply?.(sent);
+        // Pacing, not waiting for anything: a steady load rather than a flood.
         await sleep(options.pauseMs ?? 10);
       }
     }),
@@ -101,6 +103,16 @@ function firstGoodAfter(sent: readonly Sent[], endedAt: number): number | undefi
   return goods.length === 0 ? undefined : Math.min(...goods.map((s) => s.endedAt));
 }
 
+/** The API process's count of requests waiting for PowerDNS (its /metrics). */
+async function waitingRequests(baseUrl: string): Promise<number> {
+  const text = await (await fetch(`${baseUrl}/metrics`, { signal: AbortSignal.timeout(2000) })).text();
+  return Number(/^mydns_zone_writer_waiting_requests (\d+)$/m.exec(text)?.[1] ?? 0);
+}
+
+/** How many requests sent after `since` have been answered (with anything). */
+const answeredSince = (sent: readonly Sent[], since: number, marginMs = 0) =>
+  sent.filter((s) => s.startedAt > since + marginMs).length;
+
 /** The last request sent for each host. */
 function lastSent(sent: readonly Sent[]): Map<string, Sent> {
   const last = new Map<string, Sent>();
@@ -115,7 +127,10 @@ async function assertConverged(
   zone: string,
   expected: ReadonlyMap<string, string>,
 ): Promise<void> {
-  await waitFor('the outbox to drain', async () => (await pendingPushes(databaseUrl)) === 0, 30_000);
+  await waitFor(async () => (await pendingPushes(databaseUrl)) === 0, {
+    message: 'the outbox to drain',
+    timeoutMs: 30_000,
+  });
   const inPostgres = await postgresAddresses(databaseUrl);
   const inPowerDns = await powerDnsRecords(target, zone);
   const query = createDnsQuery(target.dnsPort);
@@ -169,12 +184,16 @@ describe('PowerDNS killed (SIGKILL) under update load', () => {
         return back !== undefined && Date.now() > back + 2000;
       },
       maxMs: 60_000,
-      onReply: (done) => {
-        if (done !== 40 || outage) return;
+      onReply: (sent) => {
+        if (sent.length !== 40 || outage) return;
         outage = (async () => {
           process.kill(powerDnsPid(pdns.apiUrl), 'SIGKILL');
-          killedAt = Date.now();
-          await sleep(3000);
+          const at = Date.now();
+          killedAt = at;
+          // Down until every client has had a couple of requests answered while it is.
+          await waitFor(() => answeredSince(sent, at, 100) >= 8, {
+            message: 'requests answered while PowerDNS is down',
+          });
           restartingAt = Date.now();
           await pdns.restart();
           restartedAt = Date.now();
@@ -311,14 +330,20 @@ describe('Postgres restarted, frozen and disconnected under update load', () => 
       },
       maxMs: 60_000,
       timeoutMs: 20_000,
-      onReply: (done) => {
-        if (done !== 30 || outage) return;
+      onReply: (sent) => {
+        if (sent.length !== 30 || outage) return;
         outage = (async () => {
           await postgres.stop();
-          stoppedAt = Date.now();
-          await sleep(500);
+          const at = Date.now();
+          stoppedAt = at;
+          const refused = () => sent.filter((s) => s.startedAt > at && s.reply.body === '911').length;
+          // The API has seen Postgres go (an update answered 911) before the JSON API is probed …
+          await waitFor(() => refused() >= 1, { message: 'an update answered 911 after the stop' });
           whileDown = await probeJsonApi(10_000);
-          await sleep(2000);
+          // … and Postgres stays down until every client has had a couple of requests answered.
+          await waitFor(() => answeredSince(sent, at) >= 8, {
+            message: 'requests answered while Postgres is down',
+          });
           restartingAt = Date.now();
           await postgres.start();
           upAt = Date.now();
@@ -411,9 +436,8 @@ describe('Postgres restarted, frozen and disconnected under update load', () => 
     assertUnavailable(probes);
 
     await waitFor(
-      'updates to succeed again after SIGCONT',
       async () => /^(good|nochg) /.test((await sendUpdate(api.url, 'd5', PASSWORD, '10.98.0.1', 5000)).body),
-      20_000,
+      { message: 'updates to succeed again after SIGCONT' },
     );
   });
 
@@ -426,13 +450,17 @@ describe('Postgres restarted, frozen and disconnected under update load', () => 
       clients: 4,
       minimum: 60,
       enough: () => cuts.length === 2 && Date.now() > (cuts[1] ?? 0) + 2000,
-      onReply: (done) => {
-        if (done !== 20 || cutting) return;
+      onReply: (sent) => {
+        if (sent.length !== 20 || cutting) return;
         cutting = (async () => {
           for (let i = 0; i < 2; i++) {
             assert.ok((await postgres.terminateSessions('mydns')) > 0);
-            cuts.push(Date.now());
-            await sleep(1000);
+            const cut = Date.now();
+            cuts.push(cut);
+            // The load goes on between the cuts: every client has had requests answered since.
+            await waitFor(() => answeredSince(sent, cut) >= 8, {
+              message: 'requests answered after the cut',
+            });
           }
         })();
       },
@@ -505,7 +533,10 @@ describe('SIGTERM under update load', () => {
       },
       30_000,
     );
-    await sleep(700);
+    // SIGTERM comes once all of them (8 + the keep-alive one) wait for their push.
+    await waitFor(async () => (await waitingRequests(first.url)) >= 9, {
+      message: 'the wave and the keep-alive request to wait for PowerDNS',
+    });
     first.signal('SIGTERM');
     const signalledAt = Date.now();
     // … and clients that keep connecting while it stops (s9–s11).
@@ -517,6 +548,7 @@ describe('SIGTERM under update load', () => {
           const outcome = await rawExchange(first.port, request(host, ip, 'close'), { timeoutMs: 20_000 });
           outcomes.push({ ip, outcome });
           if (outcome.error === 'ECONNREFUSED') break;
+          // Pacing: a client that keeps coming back while the API stops, not a flood.
           await sleep(100);
         }
         return { host, outcomes };

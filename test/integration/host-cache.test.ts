@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { startTestMyDns, type TestMyDns } from '../support/mydns.ts';
+import { waitFor } from '../support/wait.ts';
 
 /**
  * Two API replicas on one database: what one caches about a host is dropped as
@@ -25,28 +25,28 @@ after(async () => {
   await first?.stop();
 });
 
-async function until(what: string, check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting until ${what}`);
-    await sleep(20);
-  }
-}
-
 /**
  * Repeats a nochg until the replica caches the host: the notification of the
  * preceding change may arrive while the first reload is in flight, and then
  * (correctly) that reload is not cached.
  */
 async function warm(replica: TestMyDns, name: string, ip: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!replica.services.hostCache.holds(name)) {
-    if (Date.now() > deadline) assert.fail(`${name} never got cached`);
-    const reply = await replica.request(`/nic/update?hostname=${name}&myip=${ip}`, {
-      auth: [name, PASSWORD],
-    });
-    assert.equal(reply.body, `nochg ${ip}`);
-  }
+  const replies: string[] = [];
+  await waitFor(
+    async () => {
+      if (replica.services.hostCache.holds(name)) return true;
+      const reply = await replica.request(`/nic/update?hostname=${name}&myip=${ip}`, {
+        auth: [name, PASSWORD],
+      });
+      replies.push(reply.body);
+      return replica.services.hostCache.holds(name);
+    },
+    { message: `${name} to be cached`, timeoutMs: 5000, intervalMs: 0 },
+  );
+  assert.deepEqual(
+    replies,
+    replies.map(() => `nochg ${ip}`),
+  );
 }
 
 test('a change through one replica evicts the host from the other replica’s cache', async () => {
@@ -66,7 +66,11 @@ test('a change through one replica evicts the host from the other replica’s ca
     (await first.request('/nic/update?hostname=shared&myip=198.51.100.2', { auth })).body,
     'good 198.51.100.2',
   );
-  await until('the second replica drops the host', () => !second.services.hostCache.holds('shared'));
+  await waitFor(() => !second.services.hostCache.holds('shared'), {
+    message: 'the second replica to drop the host',
+    timeoutMs: 5000,
+    intervalMs: 20,
+  });
   // Going back to the first address through the second replica is a change, not a stale nochg.
   assert.equal(
     (await second.request('/nic/update?hostname=shared&myip=198.51.100.1', { auth })).body,
@@ -90,7 +94,11 @@ test('without the notification connection nothing is cached, and it comes back',
   } finally {
     await admin.end();
   }
-  await until('the cache notices the lost connection', () => !first.services.hostCache.stats().listening);
+  await waitFor(() => !first.services.hostCache.stats().listening, {
+    message: 'the cache to notice the lost connection',
+    timeoutMs: 5000,
+    intervalMs: 20,
+  });
   assert.ok(!first.services.hostCache.holds('resilient'));
   // Meanwhile a change is still seen by both replicas.
   assert.equal(
@@ -101,7 +109,11 @@ test('without the notification connection nothing is cached, and it comes back',
     (await first.request('/nic/update?hostname=resilient&myip=198.51.100.4', { auth })).body,
     'nochg 198.51.100.4',
   );
-  await until('the cache listens again', () => first.services.hostCache.stats().listening, 10_000);
+  await waitFor(() => first.services.hostCache.stats().listening, {
+    message: 'the cache to listen again',
+    timeoutMs: 10_000,
+    intervalMs: 20,
+  });
   assert.equal(
     (await first.request('/nic/update?hostname=resilient&myip=198.51.100.4', { auth })).body,
     'nochg 198.51.100.4',

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startTestMyDns, type TestMyDns } from '../support/mydns.ts';
 import { type PrivatePowerDns, startPrivatePowerDns } from '../support/powerdns.ts';
+import { waitFor } from '../support/wait.ts';
 
 /** /metrics in the Prometheus text format, and /readyz naming what fails. */
 
@@ -72,10 +73,9 @@ test('metrics count update results, latency, batches, caches and PowerDNS errors
   assert.equal(sample(down, 'mydns_update_results_total{code="dnserr"}'), 1);
 
   await pdns.restart();
-  const deadline = Date.now() + 15_000;
-  while ((await mydns.request('/readyz')).status !== 200) {
-    assert.ok(Date.now() < deadline, 'ready again after PowerDNS is back');
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitFor(async () => (await mydns.request('/readyz')).status === 200, {
+    message: 'ready again after PowerDNS is back',
+    timeoutMs: 15_000,
+  });
   assert.equal((await mydns.request('/healthz')).status, 200);
 });

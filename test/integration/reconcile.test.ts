@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import { after, before, test } from 'node:test';
-import { promisify } from 'node:util';
 import { startTestMyDns, type TestMyDns } from '../support/mydns.ts';
 import { type PrivatePowerDns, startPrivatePowerDns } from '../support/powerdns.ts';
+import { runProgram } from '../support/programs.ts';
 
 /**
  * Drift between Postgres and PowerDNS, made behind MyDNS's back, and repaired
@@ -12,7 +11,6 @@ import { type PrivatePowerDns, startPrivatePowerDns } from '../support/powerdns.
  * operator's own records, and the CLI.
  */
 
-const run = promisify(execFile);
 const root = resolve(import.meta.dirname, '../..');
 let pdns: PrivatePowerDns;
 let mydns: TestMyDns;
@@ -138,10 +136,11 @@ test('npm run cli -- reconcile [--dry-run] prints the differences', async () => 
     MYDNS_OPERATOR_RECORDS: '@,www,*.lab',
   };
   const cli = (...args: string[]) =>
-    run(`${root}/node_modules/.bin/tsx`, ['apps/api/src/cli.ts', ...args], {
+    runProgram(`${root}/node_modules/.bin/tsx`, ['apps/api/src/cli.ts', ...args], {
       cwd: root,
       env,
-      timeout: 60_000,
+      timeoutMs: 60_000,
+      mustSucceed: true,
     });
   const dry = await cli('reconcile', '--dry-run');
   assert.equal(

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { createPowerDnsClient } from '@mydns/powerdns';
 import { createDnsQuery } from '../support/dns.ts';
 import {
@@ -16,10 +15,10 @@ import {
   startApiProcess,
   startFaultProxy,
   stopAllApiProcesses,
-  waitFor,
 } from '../support/faults.ts';
 import { harness } from '../support/harness.ts';
 import { createTestDatabase, uniqueZone } from '../support/mydns.ts';
+import { waitFor } from '../support/wait.ts';
 
 /**
  * Issue 5 §4, several API replicas: two API processes (`apps/api/src/main.ts`)
@@ -103,7 +102,7 @@ test('concurrent updates of many hosts through both replicas: one A record each,
     .filter((r) => r.reply.status !== 200 || r.reply.body !== `good ${r.ip}`);
   assert.deepEqual(wrong, [], 'every update is answered good with its own address');
 
-  await waitFor('the outbox to drain', async () => (await pendingPushes(database.url)) === 0);
+  await waitFor(async () => (await pendingPushes(database.url)) === 0, { message: 'the outbox to drain' });
   const committed = await assertConsistent(names);
   for (const [i, name] of names.entries()) {
     const sent = Array.from({ length: 5 }, (_, round) => `10.${round + 1}.${i}.1`);
@@ -125,7 +124,7 @@ test('concurrent updates of one host through both replicas: one A record, the la
     );
   assert.deepEqual(wrong, [], 'every update is answered good (or nochg) with its own address');
 
-  await waitFor('the outbox to drain', async () => (await pendingPushes(database.url)) === 0);
+  await waitFor(async () => (await pendingPushes(database.url)) === 0, { message: 'the outbox to drain' });
   const committed = await assertConsistent(['busy']);
   assert.ok(ips.includes(committed.get('busy') ?? ''), 'Postgres holds one of the addresses sent');
 });
@@ -142,17 +141,19 @@ test('changes a stopped replica could not push are pushed by the other one, with
   // still runs: what B pushes later is then exactly what a stopped replica left.
   // Pause it outside the zone writer's transaction (it holds the advisory lock
   // only inside one); try again if caught inside.
-  for (let attempt = 0; ; attempt++) {
-    b.signal('SIGSTOP');
-    const [locks] = await sql<{ count: string }>(
-      database.url,
-      "select count(*) from pg_locks where locktype = 'advisory' and granted",
-    );
-    if (Number(locks?.count) === 0) break;
-    b.signal('SIGCONT');
-    assert.ok(attempt < 20, 'replica B was always caught holding the zone lock');
-    await sleep(50 + attempt * 10);
-  }
+  await waitFor(
+    async () => {
+      b.signal('SIGSTOP');
+      const [locks] = await sql<{ count: string }>(
+        database.url,
+        "select count(*) from pg_locks where locktype = 'advisory' and granted",
+      );
+      if (Number(locks?.count) === 0) return true;
+      b.signal('SIGCONT');
+      return false;
+    },
+    { message: 'replica B paused outside the zone lock', intervalMs: 50, timeoutMs: 5000 },
+  );
 
   try {
     // A loses its path to PowerDNS: every PATCH it tries fails.
@@ -189,11 +190,10 @@ test('changes a stopped replica could not push are pushed by the other one, with
 
   // … and B, running again, pushes them on its own.
   const resumed = Date.now();
-  await waitFor(
-    'replica B to push what A left',
-    async () => (await pendingPushes(database.url)) === 0,
-    15_000,
-  );
+  await waitFor(async () => (await pendingPushes(database.url)) === 0, {
+    message: 'replica B to push what A left',
+    timeoutMs: 15_000,
+  });
   const tookMs = Date.now() - resumed;
   const committed = await assertConsistent(names);
   for (const [i, name] of names.entries()) assert.equal(committed.get(name), `10.60.0.${i + 1}`);

@@ -4,12 +4,14 @@ import { createPowerDnsClient } from '@mydns/powerdns';
 import { createDnsQuery } from '../support/dns.ts';
 import { startTestMyDns, type TestMyDns } from '../support/mydns.ts';
 import { type PrivatePowerDns, startPrivatePowerDns } from '../support/powerdns.ts';
+import { waitFor } from '../support/wait.ts';
 
 /**
  * PowerDNS as a hidden primary (issue 5 §4): with MYDNS_SECONDARIES set, the
  * zone is of kind Master with them as ALSO-NOTIFY, and every batch is followed
  * by a NOTIFY, so a secondary (a second PowerDNS, AXFR over loopback) answers
- * an update within two seconds.
+ * an update at once: it would otherwise hear of it at its next check, an hour
+ * away here (xfr-cycle-interval=3600).
  */
 
 let primary: PrivatePowerDns;
@@ -52,7 +54,7 @@ test('the zone is a Master zone notifying the secondaries', async () => {
   ]);
 });
 
-test('an update is answered by the secondary within 2 s', async () => {
+test('an update is answered by the secondary at once, not at its next check', async () => {
   const atSecondary = createDnsQuery(secondary.dnsPort);
   await mydns.createHost('replicated', PASSWORD);
   for (const [i, address] of ['198.51.100.1', '198.51.100.2', '198.51.100.3'].entries()) {
@@ -60,13 +62,17 @@ test('an update is answered by the secondary within 2 s', async () => {
       auth: ['replicated', PASSWORD],
     });
     assert.equal(reply.body, `good ${address}`);
-    const sent = Date.now();
     let answer: string[] = [];
-    while (Date.now() - sent < 2000) {
-      answer = await atSecondary.a(`replicated.${mydns.zone}`).catch(() => []);
-      if (answer[0] === address) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    assert.deepEqual(answer, [address], `update ${i + 1} reached the secondary within 2 s`);
+    await waitFor(
+      async () => {
+        answer = await atSecondary.a(`replicated.${mydns.zone}`);
+        return answer[0] === address;
+      },
+      {
+        timeoutMs: 15_000,
+        intervalMs: 50,
+        message: () => `update ${i + 1} to reach the secondary (it answers ${JSON.stringify(answer)})`,
+      },
+    );
   }
 });

@@ -12,11 +12,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { domainToASCII } from 'node:url';
-import { freePort } from '@mydns/db';
 import { createPowerDnsClient, type PowerDnsClient } from '@mydns/powerdns';
 import pg from 'pg';
 import { harness } from '../support/harness.ts';
 import { createTestDatabase } from '../support/mydns.ts';
+import { freePort } from '../support/ports.ts';
 import { noteSecret } from '../support/secrets.ts';
 import {
   politeServer,
@@ -27,6 +27,7 @@ import {
   startTestRelay,
   type TestRelay,
 } from '../support/smtp.ts';
+import { waitFor } from '../support/wait.ts';
 
 const ZONE = 'relay-abuse.test';
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -178,13 +179,20 @@ describe('one sender cannot hold every connection to a home server', () => {
     // Mid-transaction, the relay cuts its home server connection; the slot comes back when it has closed.
     const first = home.connections()[0]?.socket;
     if (first && !first.destroyed) await new Promise((resolve) => first.once('close', resolve));
-    const deadline = Date.now() + 5000;
-    let again = await open();
-    while (!again.answer.startsWith('250') && Date.now() < deadline) {
-      again.client.close();
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      again = await open();
-    }
+    let again: Awaited<ReturnType<typeof open>> | undefined;
+    await waitFor(
+      async () => {
+        again?.client.close();
+        again = await open();
+        return again.answer.startsWith('250');
+      },
+      {
+        message: () => `the slot to come back (last answer: ${again?.answer})`,
+        timeoutMs: 5000,
+        intervalMs: 20,
+      },
+    );
+    assert.ok(again);
     assert.equal(again.answer, '250 2.0.0 Ok');
     for (const h of [...held, again]) h.client.close();
   });

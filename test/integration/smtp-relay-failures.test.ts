@@ -9,10 +9,10 @@ import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { createSecureContext, TLSSocket } from 'node:tls';
-import { freePort } from '@mydns/db';
 import pg from 'pg';
 import { TEST_CERT_FILE, TEST_KEY_FILE } from '../../apps/smtp-relay/src/testing/fixtures.ts';
 import { createTestDatabase } from '../support/mydns.ts';
+import { freePort } from '../support/ports.ts';
 import {
   politeServer,
   rawSmtp,
@@ -22,12 +22,13 @@ import {
   startTestRelay,
   type TestRelay,
 } from '../support/smtp.ts';
+import { waitFor } from '../support/wait.ts';
 
 const ZONE = 'relay-failures.test';
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 let db: pg.Client;
 let relay: TestRelay;
-const cleanups: (() => Promise<void>)[] = [];
+const cleanups: (() => Promise<unknown>)[] = [];
 let hostCount = 0;
 
 before(async () => {
@@ -253,7 +254,7 @@ describe('home servers that fail', () => {
         override: (line, c) => {
           if (!line.startsWith('DATA')) return false;
           c.send('354 go ahead\r\n');
-          setTimeout(() => c.socket.destroy(), 50);
+          c.socket.destroySoon();
           return true;
         },
       }),
@@ -263,7 +264,13 @@ describe('home servers that fail', () => {
     await client.reply();
     client.send(`EHLO c\r\nMAIL FROM:<s@example.org>\r\nRCPT TO:<u@${host}.${ZONE}>\r\nDATA\r\n`);
     for (let i = 0; i < 4; i++) await client.reply();
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    await waitFor(() => backend.connections()[0]?.socket.closed === true, {
+      message: 'the backend to close its connection',
+      intervalMs: 10,
+    });
+    // The relay learns of the loss from its own socket's close event, which nothing outside
+    // it shows: the shortest pause that lets that event come before the body does.
+    await new Promise((resolve) => setTimeout(resolve, 50));
     client.send('Subject: x\r\n\r\nbody\r\n.\r\n');
     assert.equal(
       await client.reply(),
@@ -319,11 +326,11 @@ describe('the real client address reaches the home server', () => {
     });
     const proxyHost = await hostAt(backend.port, 'proxy-v2');
     const reply = rcptReply(proxyHost, { localAddress: '127.0.0.2' });
-    const deadline = Date.now() + 5000;
-    while (backend.connections().length === 0 || backend.connections()[0]?.received().length === 0) {
-      if (Date.now() > deadline) throw new Error('no PROXY header arrived');
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await waitFor(() => (backend.connections()[0]?.received().length ?? 0) > 0, {
+      message: 'the PROXY header to arrive',
+      timeoutMs: 5000,
+      intervalMs: 20,
+    });
     const header = backend.connections()[0]?.received() ?? Buffer.alloc(0);
     assert.equal(header.subarray(0, 12).toString('hex'), '0d0a0d0a000d0a515549540a');
     assert.equal(header[12], 0x21);

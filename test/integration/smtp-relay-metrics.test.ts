@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { freePort } from '@mydns/db';
 import pg from 'pg';
 import { startTestMyDns, type TestMyDns } from '../support/mydns.ts';
+import { freePort } from '../support/ports.ts';
 import { requireProgram } from '../support/programs.ts';
 import { runSwaks, type SmtpSink, startSmtpSink, startTestRelay, type TestRelay } from '../support/smtp.ts';
 

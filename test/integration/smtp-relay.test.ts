@@ -10,11 +10,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { freePort } from '@mydns/db';
 import pg from 'pg';
 import { TEST_CERT_FILE, TEST_KEY_FILE } from '../../apps/smtp-relay/src/testing/fixtures.ts';
 import { harness } from '../support/harness.ts';
 import { startTestMyDns, type TestMyDns } from '../support/mydns.ts';
+import { freePort } from '../support/ports.ts';
 import { requireProgram } from '../support/programs.ts';
 import {
   type Aiosmtpd,
@@ -34,7 +34,7 @@ let relay: TestRelay;
 let aliceHome: SmtpSink;
 let bobHome: Aiosmtpd;
 let workDir: string;
-const cleanups: (() => Promise<void>)[] = [];
+const cleanups: (() => Promise<unknown>)[] = [];
 
 async function setMail(
   name: string,

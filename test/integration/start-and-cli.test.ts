@@ -1,15 +1,16 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { freePort } from '@mydns/db';
 import { isProcessAlive } from '@mydns/runtime';
 import pg from 'pg';
 import { createDnsQuery } from '../support/dns.ts';
 import { harness } from '../support/harness.ts';
 import { createTestDatabase } from '../support/mydns.ts';
+import { freePort } from '../support/ports.ts';
+import { runProgram, type StartedProgram, startProgram } from '../support/programs.ts';
+import { waitFor } from '../support/wait.ts';
 
 /**
  * `npm start` and `npm run cli` as a newcomer runs them: embedded Postgres and
@@ -21,51 +22,17 @@ import { createTestDatabase } from '../support/mydns.ts';
 const root = resolve(import.meta.dirname, '../..');
 const tsx = join(root, 'node_modules/.bin/tsx');
 
-interface Started {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
+const runCommand = (args: string[], env: NodeJS.ProcessEnv, input?: string) =>
+  runProgram(tsx, args, { cwd: root, env, timeoutMs: 60_000, ...(input === undefined ? {} : { input }) });
 
-function runCommand(
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  input?: string,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const child = execFile(tsx, args, { cwd: root, env, timeout: 60_000 }, (error, stdout, stderr) => {
-      done({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-    if (input !== undefined) child.stdin?.end(input);
-  });
-}
+const start = (env: NodeJS.ProcessEnv) => startProgram(tsx, ['apps/api/src/main.ts'], { cwd: root, env });
 
-function start(env: NodeJS.ProcessEnv): Started {
-  const child = spawn(tsx, ['apps/api/src/main.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let text = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    text += chunk.toString();
+const waitForOutput = (started: StartedProgram, pattern: RegExp) =>
+  waitFor(() => pattern.test(started.output()), {
+    timeoutMs: 60_000,
+    message: () => `npm start to print ${pattern}:\n${started.output()}`,
+    giveUp: () => (started.hasExited() ? 'npm start exited' : undefined),
   });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    text += chunk.toString();
-  });
-  const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
-  return { child, output: () => text, exited };
-}
-
-async function waitForOutput(started: Started, pattern: RegExp, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let gone = false;
-  void started.exited.then(() => {
-    gone = true;
-  });
-  while (Date.now() < deadline) {
-    if (pattern.test(started.output())) return;
-    if (gone) assert.fail(`npm start exited before ${pattern}:\n${started.output()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`npm start did not print ${pattern}:\n${started.output()}`);
-}
 
 function managedPids(dataDir: string): number[] {
   const pids: number[] = [];
@@ -156,10 +123,9 @@ describe('npm start with embedded Postgres and a managed PowerDNS', () => {
 
     const pids = managedPids(dataDir);
     assert.equal(pids.length, 2);
-    first.child.kill('SIGTERM');
-    assert.equal(await first.exited, 0);
-    for (const pid of [...pids, first.child.pid ?? 0])
-      assert.ok(!isProcessAlive(pid), `process ${pid} still runs`);
+    first.signal('SIGTERM');
+    assert.equal((await first.exited).code, 0);
+    for (const pid of [...pids, first.pid]) assert.ok(!isProcessAlive(pid), `process ${pid} still runs`);
 
     const again = start(env);
     await waitForOutput(again, /ready:/);
@@ -170,8 +136,8 @@ describe('npm start with embedded Postgres and a managed PowerDNS', () => {
     );
     assert.equal(await repeat.text(), 'nochg 198.51.100.33');
     const againPids = managedPids(dataDir);
-    again.child.kill('SIGINT');
-    assert.equal(await again.exited, 0);
+    again.signal('SIGINT');
+    assert.equal((await again.exited).code, 0);
     for (const pid of againPids) assert.ok(!isProcessAlive(pid), `process ${pid} still runs`);
   });
 

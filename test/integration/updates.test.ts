@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { basic, rawHttp, startTestMyDns, type TestMyDns } from '../support/mydns.ts';
+import { waitFor } from '../support/wait.ts';
 
 /**
  * The update endpoints end to end: each case checks the HTTP reply, what
@@ -345,11 +346,11 @@ describe('activity', () => {
       .update({ last_seen_at: mydns.db.raw("now() - interval '61 minutes'") });
 
     // The change is announced to the host cache asynchronously; wait until it is dropped.
-    const deadline = Date.now() + 5000;
-    while (mydns.services.hostCache.holds('seen')) {
-      assert.ok(Date.now() < deadline, 'the host cache drops the changed row');
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await waitFor(() => !mydns.services.hostCache.holds('seen'), {
+      message: 'the host cache to drop the changed row',
+      timeoutMs: 5000,
+      intervalMs: 10,
+    });
     const old = await lastSeen();
     assert.equal(
       (await mydns.request('/nic/update?hostname=seen&myip=198.51.100.90', { auth })).body,

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
 import { harness } from '../support/harness.ts';
 import { startTestMyDns, type TestMyDns } from '../support/mydns.ts';
+import { runProgram } from '../support/programs.ts';
 import { createWebClient, setupsOf, type WebClient } from '../support/web-client.ts';
 
 /**
@@ -15,7 +14,9 @@ import { createWebClient, setupsOf, type WebClient } from '../support/web-client
  * inadyn) is run, exactly as shown, and must update DNS.
  */
 
-const run = promisify(execFile);
+/** Runs a setup's command as the dashboard shows it; it must succeed. */
+const run = (command: string, args: string[], options: { timeoutMs: number; env?: NodeJS.ProcessEnv }) =>
+  runProgram(command, args, { ...options, mustSucceed: true });
 let mydns: TestMyDns;
 const PASSWORD = 'web-password';
 
@@ -211,14 +212,14 @@ describe('every setup the dashboard offers that Debian can run, run as shown', (
 
   test('curl + cron', async () => {
     await moveAway();
-    await run('/bin/sh', ['-c', cronCommand(setups.get('curl') ?? '')], { timeout: 20_000 });
+    await run('/bin/sh', ['-c', cronCommand(setups.get('curl') ?? '')], { timeoutMs: 20_000 });
     assert.deepEqual(await mydns.query.a(name()), ['127.0.0.1']);
   });
 
   test('wget + cron', async () => {
     await moveAway();
     await run('/bin/sh', ['-c', cronCommand(setups.get('wget') ?? '')], {
-      timeout: 20_000,
+      timeoutMs: 20_000,
       env: { PATH: '/usr/bin:/bin', HOME: work },
     });
     assert.deepEqual(await mydns.query.a(name()), ['127.0.0.1']);
@@ -242,7 +243,7 @@ describe('every setup the dashboard offers that Debian can run, run as shown', (
         '-cache',
         join(work, 'ddclient.cache'),
       ],
-      { timeout: 30_000 },
+      { timeoutMs: 30_000 },
     );
     assert.deepEqual(await mydns.query.a(name()), ['127.0.0.1']);
   });
@@ -267,7 +268,7 @@ describe('every setup the dashboard offers that Debian can run, run as shown', (
         'debug',
       ],
       {
-        timeout: 30_000,
+        timeoutMs: 30_000,
       },
     );
     assert.deepEqual(await mydns.query.a(name()), ['127.0.0.1']);

@@ -1,25 +1,16 @@
 /**
- * What the ACME client tests need besides a running MyDNS: real programs run
- * with a timeout and stopped by PID, a PATH that records every argv the hooks
+ * What the ACME client tests need besides a running MyDNS (which run the real
+ * programs through programs.ts): a PATH that records every argv the hooks
  * pass to the programs they call, a throw-away TLS certificate, and a Pebble
  * (the ACME test server) that validates DNS-01 against the test PowerDNS.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
-import { freePort } from '@mydns/db';
-import { requireProgram } from './programs.ts';
-
-export interface RunResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  /** Command, stdout and stderr, for assertion messages. */
-  output: string;
-}
+import { freePort } from './ports.ts';
+import { requireProgram, runProgram, startProgram } from './programs.ts';
+import { waitFor } from './wait.ts';
 
 /** The environment without proxies (everything here is 127.0.0.1), plus `extra`. */
 export function cleanEnv(extra: Record<string, string>): Record<string, string> {
@@ -30,61 +21,6 @@ export function cleanEnv(extra: Record<string, string>): Record<string, string> 
     env[key] = value;
   }
   return { ...env, LC_ALL: 'C', LANG: 'C', ...extra };
-}
-
-/**
- * Runs a program in its own process group and kills the group (by PID) after
- * `timeoutMs`, which fails the test instead of hanging it. `env` is the whole
- * environment (see cleanEnv).
- */
-export function run(
-  command: string,
-  args: string[],
-  options: { cwd: string; env: Record<string, string>; timeoutMs: number; input?: string },
-): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
-      cwd: options.cwd,
-      env: options.env,
-      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-      detached: true,
-    });
-    if (options.input !== undefined) child.stdin?.end(options.input);
-    const stdout: Buffer[] = [];
-    const stderr: Buffer[] = [];
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      killGroup(child, 'SIGKILL');
-    }, options.timeoutMs);
-    child.stdout?.on('data', (chunk: Buffer) => stdout.push(chunk));
-    child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      const out = Buffer.concat(stdout).toString('utf8');
-      const err = Buffer.concat(stderr).toString('utf8');
-      const output = `$ ${command} ${args.join(' ')}\n--- stdout ---\n${out}--- stderr ---\n${err}--- exit ${code ?? signal} ---`;
-      if (timedOut) {
-        reject(new Error(`${command} did not finish within ${options.timeoutMs} ms\n${output}`));
-        return;
-      }
-      if (process.env.TEST_LOG) console.error(output);
-      resolve({ code, signal, stdout: out, stderr: err, output });
-    });
-  });
-}
-
-function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (!child.pid) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    child.kill(signal);
-  }
 }
 
 /**
@@ -182,7 +118,7 @@ export async function makeTlsCertificate(
     ],
   ];
   for (const args of steps) {
-    const result = await run(openssl, args, { cwd: dir, env, timeoutMs });
+    const result = await runProgram(openssl, args, { cwd: dir, env, timeoutMs });
     assert.equal(result.code, 0, result.output);
   }
   return { ca: files.ca, cert: files.cert, key: files.key };
@@ -234,7 +170,7 @@ export async function startPebble(options: {
       },
     }),
   );
-  const child = spawn(pebble, ['-config', config, '-dnsserver', options.dnsServer], {
+  const child = startProgram(pebble, ['-config', config, '-dnsserver', options.dnsServer], {
     cwd: options.dir,
     env: cleanEnv({
       HOME: options.dir,
@@ -243,46 +179,24 @@ export async function startPebble(options: {
       // A fresh authorization for every identifier, so each run really validates.
       PEBBLE_AUTHZREUSE: '0',
     }),
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
   });
-  const chunks: Buffer[] = [];
-  child.stdout?.on('data', (chunk: Buffer) => chunks.push(chunk));
-  child.stderr?.on('data', (chunk: Buffer) => chunks.push(chunk));
-  let exited = false;
-  const exit = new Promise<void>((done) => {
-    child.once('exit', () => {
-      exited = true;
-      done();
-    });
-  });
-  child.once('error', () => undefined);
-  const output = () => Buffer.concat(chunks).toString('utf8');
-
   const stop = async () => {
-    if (exited) return;
-    killGroup(child, 'SIGTERM');
-    const killed = setTimeout(() => killGroup(child, 'SIGKILL'), 5000);
-    await exit;
-    clearTimeout(killed);
+    await child.stop({ timeoutMs: 5000 });
   };
-
   const directory = `https://127.0.0.1:${listen}/dir`;
   const ca = readFileSync(tls.ca);
-  const deadline = Date.now() + options.timeoutMs;
-  for (;;) {
-    if (exited) {
-      throw new Error(`pebble exited at start\n${output()}`);
-    }
-    if (await answers(directory, ca)) break;
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`pebble did not answer at ${directory} within ${options.timeoutMs} ms\n${output()}`);
-    }
-    await new Promise((done) => setTimeout(done, 100));
+  try {
+    await waitFor(() => answers(directory, ca), {
+      timeoutMs: options.timeoutMs,
+      message: () => `pebble to answer at ${directory}\n${child.output()}`,
+      giveUp: () => (child.hasExited() ? 'pebble exited at start' : undefined),
+    });
+  } catch (error) {
+    await stop();
+    throw error;
   }
   assert.ok(existsSync(tls.ca));
-  return { directory, caFile: tls.ca, output, stop };
+  return { directory, caFile: tls.ca, output: child.output, stop };
 }
 
 /** True when `url` answers 200 over HTTPS verified with `ca`. */

@@ -1,7 +1,7 @@
-import { execFile } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type pg from 'pg';
+import { runProgram } from './programs.ts';
 
 /**
  * docker-compose.yml as Docker would run it, for the test that runs its
@@ -32,28 +32,24 @@ export interface CommandResult {
 }
 
 /** Runs a command to its end; a missing program or a timeout is a non-zero code, never a throw. */
-export function runCommand(
+export async function runCommand(
   file: string,
   args: readonly string[],
   options: { env: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number; input?: string },
 ): Promise<CommandResult> {
-  return new Promise((done) => {
-    const child = execFile(
-      file,
-      args,
-      {
-        env: options.env,
-        cwd: options.cwd ?? REPO_ROOT,
-        timeout: options.timeoutMs ?? 60_000,
-        maxBuffer: 16 * 1024 * 1024,
-      },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-        done({ code, stdout, stderr: error && code !== 0 && !stderr ? error.message : stderr });
-      },
-    );
-    if (options.input !== undefined) child.stdin?.end(options.input);
-  });
+  try {
+    const result = await runProgram(file, args, {
+      env: options.env,
+      cwd: options.cwd ?? REPO_ROOT,
+      timeoutMs: options.timeoutMs ?? 60_000,
+      ...(options.input === undefined ? {} : { input: options.input }),
+    });
+    const code = result.code ?? 1;
+    const stderr = result.stderr || (code === 0 ? '' : `${file} exited with ${result.code ?? result.signal}`);
+    return { code, stdout: result.stdout, stderr };
+  } catch (error) {
+    return { code: 1, stdout: '', stderr: (error as Error).message };
+  }
 }
 
 /**

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from '@mydns/db';
 import { createLogger, isProcessAlive } from '@mydns/runtime';
 import pg from 'pg';
+import { freePort } from './ports.ts';
 
 /**
  * A Postgres of a test file's own, to stop, restart, freeze and disconnect
@@ -54,7 +55,8 @@ function postmasterPid(pgdata: string): number | undefined {
 
 export async function startOwnPostgres(dataDir: string): Promise<OwnPostgres> {
   const logger = createLogger({ level: 'error', format: 'pretty', silent: !process.env.TEST_LOG });
-  const first = await startEmbeddedPostgres({ dataDir, logger, durability: 'fast' });
+  // A reserved port (support/ports.ts): it stays ours while Postgres is down between restarts.
+  const first = await startEmbeddedPostgres({ dataDir, logger, durability: 'fast', port: await freePort() });
   const pgdata = join(dataDir, 'postgres');
   const { port, url } = first;
   let current: EmbeddedPostgres | undefined = first;

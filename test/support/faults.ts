@@ -1,15 +1,16 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { appendFileSync, chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort } from '@mydns/db';
 import { createPowerDnsClient } from '@mydns/powerdns';
 import { isProcessAlive, readCommandLine } from '@mydns/runtime';
 import pg from 'pg';
 import { harness } from './harness.ts';
 import { basic } from './mydns.ts';
+import { freePort } from './ports.ts';
+import { type Exit, type StartedProgram, startProgram } from './programs.ts';
 import { noteSecret } from './secrets.ts';
+import { waitFor } from './wait.ts';
 
 /**
  * Fault-test support (issue 5 §4–§5): the API as a real separate process
@@ -21,23 +22,6 @@ import { noteSecret } from './secrets.ts';
  */
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');
-
-/** Polls `check` until it is true; fails with `what` (and `detail()`) after `timeoutMs`. */
-export async function waitFor(
-  what: string,
-  check: () => Promise<boolean> | boolean,
-  timeoutMs = 20_000,
-  detail?: () => Promise<string> | string,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await Promise.resolve(check()).catch(() => false)) return;
-    await sleep(100);
-  }
-  throw new Error(
-    `timed out after ${timeoutMs} ms waiting for ${what}${detail ? `: ${await detail()}` : ''}`,
-  );
-}
 
 /** A folder of the test run (0755: an embedded Postgres running as `postgres` must reach it). */
 export function workFolder(prefix: string): string {
@@ -53,13 +37,13 @@ export interface ApiProcess {
   readonly url: string;
   readonly child: ChildProcess;
   /** Resolves when the process has exited: its code, or the signal that ended it. */
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  readonly exited: Promise<Exit>;
   isAlive(): boolean;
   /** What it printed (the last 200 kB). */
   output(): string;
   signal(signal: NodeJS.Signals): void;
   /** SIGTERM, then SIGKILL after `timeoutMs`; resolves with how it exited. */
-  stop(timeoutMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stop(timeoutMs?: number): Promise<Exit>;
 }
 
 export interface ApiProcessOptions {
@@ -73,17 +57,7 @@ export interface ApiProcessOptions {
   readonly port?: number;
 }
 
-const started = new Set<ApiProcess>();
-// If the test process ends without its `after` hooks (a timeout, a crash), take the API processes along.
-process.once('exit', () => {
-  for (const api of started) {
-    try {
-      process.kill(api.pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-});
+const started = new Set<StartedProgram>();
 
 /**
  * Starts `apps/api/src/main.ts` as a separate process on a free loopback
@@ -118,73 +92,50 @@ export async function startApiProcess(options: ApiProcessOptions): Promise<ApiPr
     LOG_FORMAT: 'json',
     ...options.env,
   };
-  const child = spawn(process.execPath, ['--import', 'tsx', 'apps/api/src/main.ts'], {
+  const logFile = process.env.MYDNS_TEST_LOG_FILE;
+  const program = startProgram(process.execPath, ['--import', 'tsx', 'apps/api/src/main.ts'], {
     cwd: REPO_ROOT,
     env,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(logFile ? { onOutput: (text: string) => appendFileSync(logFile, text) } : {}),
   });
-  if (child.pid === undefined) throw new Error(`could not start the API process ${options.name}`);
-  const pid = child.pid;
-  const logFile = process.env.MYDNS_TEST_LOG_FILE;
-  let text = '';
-  const collect = (chunk: Buffer) => {
-    const piece = chunk.toString('utf8');
-    text = (text + piece).slice(-200_000);
-    if (logFile) appendFileSync(logFile, piece);
-  };
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) => {
-    child.once('exit', (code, signal) => done({ code, signal }));
-  });
-  let gone = false;
-  void exited.then(() => {
-    gone = true;
-  });
+  if (program.pid < 0) throw new Error(`could not start the API process ${options.name}`);
   const url = `http://127.0.0.1:${port}`;
   const api: ApiProcess = {
     name: options.name,
-    pid,
+    pid: program.pid,
     port,
     url,
-    child,
-    exited,
-    isAlive: () => !gone,
-    output: () => text,
-    signal(signal) {
-      if (!gone) process.kill(pid, signal);
-    },
+    child: program.child,
+    exited: program.exited,
+    isAlive: () => !program.hasExited(),
+    output: program.output,
+    signal: program.signal,
     async stop(timeoutMs = 30_000) {
-      if (!gone) {
-        // A frozen process cannot act on SIGTERM.
-        process.kill(pid, 'SIGCONT');
-        process.kill(pid, 'SIGTERM');
-      }
-      const timer = sleep(timeoutMs, 'timeout' as const, { ref: false });
-      if ((await Promise.race([exited, timer])) === 'timeout' && !gone) process.kill(pid, 'SIGKILL');
-      started.delete(api);
-      return exited;
+      started.delete(program);
+      return program.stop({ timeoutMs });
     },
   };
-  started.add(api);
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (gone) throw new Error(`the API process ${options.name} exited during startup:\n${text}`);
-    if (Date.now() > deadline) {
-      await api.stop(5000);
-      throw new Error(`the API process ${options.name} was not ready after 60 s:\n${text}`);
-    }
-    const healthy = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) })
-      .then((response) => response.ok)
-      .catch(() => false);
-    if (healthy) return api;
-    await sleep(100);
+  started.add(program);
+  try {
+    await waitFor(
+      () => fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) }).then((response) => response.ok),
+      {
+        timeoutMs: 60_000,
+        message: () => `the API process ${options.name} to answer /healthz:\n${program.output()}`,
+        giveUp: () => (program.hasExited() ? 'it exited during startup' : undefined),
+      },
+    );
+  } catch (error) {
+    await api.stop(5000);
+    throw error;
   }
+  return api;
 }
 
 /** Stops every API process this file started and has not stopped yet (for `after` hooks). */
 export async function stopAllApiProcesses(): Promise<void> {
-  await Promise.all([...started].map((api) => api.stop(10_000)));
+  await Promise.all([...started].map((program) => program.stop({ timeoutMs: 10_000 })));
+  started.clear();
 }
 
 /** One query on a short-lived connection. */

@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort } from '@mydns/db';
 import { type ManagedPowerDns, startManagedPowerDns } from '@mydns/powerdns';
 import { createLogger } from '@mydns/runtime';
 import { harness } from './harness.ts';
 import type { PowerDnsTarget } from './mydns.ts';
+import { freePort } from './ports.ts';
 
 /**
  * A PowerDNS of a test file's own, for tests that stop and restart it. It

@@ -6,16 +6,14 @@
  * process started here is stopped here, by PID. A missing program is a
  * failure naming its Debian package, never a skip.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
-import { connect, createServer, type Server, type Socket } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort } from '@mydns/db';
-import { createLogger, createShutdown, errorMessage } from '@mydns/runtime';
+import { type AddressInfo, connect, createServer, type Server, type Socket } from 'node:net';
+import { createLogger, createShutdown } from '@mydns/runtime';
 import { loadRelayConfig, type RelayConfig } from '../../apps/smtp-relay/src/config.ts';
 import { type RelayDeps, type RunningRelay, startRelay } from '../../apps/smtp-relay/src/server.ts';
-
-import { requireProgram } from './programs.ts';
+import { freePort } from './ports.ts';
+import { requireProgram, runProgram, type StartedProgram, startProgram } from './programs.ts';
+import { waitFor } from './wait.ts';
 
 export const isRoot = process.getuid?.() === 0;
 
@@ -32,72 +30,34 @@ export function requireAiosmtpdPython(): string {
   return python;
 }
 
-export async function waitForPort(port: number, host = '127.0.0.1', timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, host);
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
+/** Something accepts TCP connections on `host:port`. */
+function accepts(port: number, host: string): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const socket = connect(port, host);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
     });
-    if (ok) return;
-    await sleep(50);
-  }
-  throw new Error(`nothing listens on ${host}:${port} after ${timeoutMs} ms`);
+    socket.once('error', () => resolve(false));
+  });
 }
 
-export interface Child {
-  readonly pid: number;
-  readonly process: ChildProcess;
-  output(): string;
-  stop(): Promise<void>;
+/** Waits until `program` listens on `host:port`; fails at once if it exits first. */
+export function waitForPort(
+  port: number,
+  options: { host?: string; timeoutMs?: number; program?: StartedProgram } = {},
+): Promise<void> {
+  const host = options.host ?? '127.0.0.1';
+  const { program } = options;
+  return waitFor(() => accepts(port, host), {
+    timeoutMs: options.timeoutMs ?? 10_000,
+    intervalMs: 50,
+    message: () => `something to listen on ${host}:${port}${program ? `\n${program.output()}` : ''}`,
+    ...(program ? { giveUp: () => (program.hasExited() ? 'the program exited' : undefined) } : {}),
+  });
 }
 
-/** Starts a program whose stdout and stderr are collected; stop() ends it by PID and waits. */
-export function startChild(
-  command: string,
-  args: readonly string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
-): Child {
-  const child = spawn(command, args, {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    ...(options.cwd ? { cwd: options.cwd } : {}),
-    ...(options.env ? { env: options.env } : {}),
-  });
-  let text = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    text += chunk.toString('utf8');
-  });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    text += chunk.toString('utf8');
-  });
-  const exited = new Promise<void>((resolve) => {
-    child.once('exit', () => resolve());
-    child.once('error', (error) => {
-      text += error.message;
-      resolve();
-    });
-  });
-  return {
-    pid: child.pid ?? -1,
-    process: child,
-    output: () => text,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-      child.kill('SIGTERM');
-      const timer = sleep(5000, 'timeout' as const);
-      if ((await Promise.race([exited.then(() => 'exited' as const), timer])) === 'timeout') {
-        child.kill('SIGKILL');
-        await exited;
-      }
-    },
-  };
-}
-
-export interface SmtpSink extends Child {
+export interface SmtpSink extends StartedProgram {
   readonly host: string;
   readonly port: number;
 }
@@ -114,12 +74,12 @@ export async function startSmtpSink(
   const host = options.host ?? '127.0.0.1';
   const port = options.port ?? (await freePort());
   const args = [...(isRoot ? ['-u', 'nobody'] : []), ...(options.args ?? []), `${host}:${port}`, '256'];
-  const child = startChild(binary, args);
+  const child = startProgram(binary, args);
   try {
-    await waitForPort(port, host);
+    await waitForPort(port, { host, program: child });
   } catch (error) {
     await child.stop();
-    throw new Error(`smtp-sink did not start: ${errorMessage(error)}\n${child.output()}`);
+    throw new Error(`smtp-sink did not start: ${(error as Error).message}`);
   }
   return { ...child, host, port };
 }
@@ -134,7 +94,7 @@ export interface AiosmtpdEvent {
   readonly content?: string;
 }
 
-export interface Aiosmtpd extends Child {
+export interface Aiosmtpd extends StartedProgram {
   readonly port: number;
   events(): AiosmtpdEvent[];
 }
@@ -165,18 +125,26 @@ while True:
 export async function startAiosmtpd(options: { proxy: boolean }): Promise<Aiosmtpd> {
   const python = requireAiosmtpdPython();
   const port = await freePort();
-  const child = startChild(python, ['-c', AIOSMTPD_SCRIPT, String(port), options.proxy ? 'proxy' : 'plain']);
-  const deadline = Date.now() + 15_000;
-  while (!child.output().includes('"READY"')) {
-    if (Date.now() > deadline || child.process.exitCode !== null) {
-      await child.stop();
-      const output = child.output();
-      const missing = output.includes('No module named')
-        ? ' (apt-get install --no-install-recommends python3-aiosmtpd)'
-        : '';
-      throw new Error(`aiosmtpd did not start${missing}:\n${output}`);
-    }
-    await sleep(50);
+  const child = startProgram(python, [
+    '-c',
+    AIOSMTPD_SCRIPT,
+    String(port),
+    options.proxy ? 'proxy' : 'plain',
+  ]);
+  try {
+    await waitFor(() => child.output().includes('"READY"'), {
+      timeoutMs: 15_000,
+      intervalMs: 50,
+      message: 'aiosmtpd to start',
+      giveUp: () => (child.hasExited() ? 'it exited' : undefined),
+    });
+  } catch (error) {
+    await child.stop();
+    const output = child.output();
+    const missing = output.includes('No module named')
+      ? ' (apt-get install --no-install-recommends python3-aiosmtpd)'
+      : '';
+    throw new Error(`${(error as Error).message}${missing}:\n${output}`);
   }
   return {
     ...child,
@@ -199,17 +167,10 @@ export interface SwaksResult {
 /** Runs swaks (exit 0 = delivered; 24 = no recipient accepted; 25/26 = DATA refused). */
 export async function runSwaks(args: readonly string[], timeoutMs = 30_000): Promise<SwaksResult> {
   const binary = requireProgram('swaks', 'swaks');
-  const child = spawn(binary, [...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    output += chunk.toString('utf8');
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    output += chunk.toString('utf8');
-  });
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const code = await new Promise<number>((resolve) => child.on('exit', (c) => resolve(c ?? -1)));
-  clearTimeout(timer);
+  const result = await runProgram(binary, args, { timeoutMs });
+  // swaks prints the conversation on stdout and its own complaints on stderr; callers read both.
+  const output = `${result.stdout}${result.stderr}`;
+  const code = result.code ?? -1;
   if (output.includes('requires Net::SSLeay')) {
     throw new Error(
       'swaks needs Net::SSLeay for TLS: apt-get install --no-install-recommends libnet-ssleay-perl',
@@ -375,8 +336,9 @@ export async function startScriptedBackend(
     all.push(connection);
     void Promise.resolve(script(connection)).catch(() => socket.destroy());
   });
-  const port = await freePort();
-  await new Promise<void>((resolve) => server.listen(port, host, resolve));
+  // In this process the server can take port 0 and say which one it got: no race at all.
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  const { port } = server.address() as AddressInfo;
   return {
     port,
     host,

@@ -175,6 +175,9 @@ async function run(argv: string[]): Promise<void> {
         const report = await reconciler.run({ dryRun });
         if (report.zoneCreated) console.log(`created the zone ${config.zone}`);
         for (const difference of report.differences) console.log(describeDifference(difference));
+        // Postgres wants these at a name MYDNS_OPERATOR_RECORDS (or a name server) owns: never touched.
+        for (const difference of report.refused)
+          console.log(`left alone (not ours): ${describeDifference(difference)}`);
         const count = report.differences.length;
         if (count === 0) console.log(`${config.zone}: PowerDNS matches Postgres`);
         else if (dryRun) console.log(`${count} differences found (run without --dry-run to fix them)`);

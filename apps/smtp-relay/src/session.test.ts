@@ -15,6 +15,7 @@ import {
   type TestRelay,
   wrapRawSmtp,
 } from '../../../test/support/smtp.ts';
+import { waitFor } from '../../../test/support/wait.ts';
 import { createStaticHostDirectory } from './hosts.ts';
 import { TEST_CERT_FILE, TEST_KEY_FILE } from './testing/fixtures.ts';
 import { mailHost } from './testing/hosts.ts';
@@ -226,8 +227,11 @@ describe('relay sessions (loopback, scripted home servers)', () => {
     ]);
     const connection = home.connections()[0];
     assert.ok(connection);
-    for (let i = 0; i < 100 && !connection.socket.destroyed; i++) await new Promise((r) => setTimeout(r, 20));
-    assert.ok(connection.socket.destroyed, 'the relay dropped the home server connection');
+    await waitFor(() => connection.socket.destroyed, {
+      message: 'the relay to drop the home server connection',
+      timeoutMs: 2000,
+      intervalMs: 20,
+    });
     assert.doesNotMatch(connection.received().toString('latin1'), /\r\n\.\r\n/);
   });
 

@@ -131,7 +131,12 @@ function readPostmasterPid(pgdata: string): { pid: number; port: number } | unde
   return { pid, port };
 }
 
-export function freePort(): Promise<number> {
+/**
+ * A port for a Postgres started without one (`npm start`'s first start). The
+ * tests never come here: they pass a port reserved by test/support/ports.ts,
+ * which cannot race.
+ */
+function anyFreePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const server = createServer();
     server.unref();
@@ -253,7 +258,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     }
   }
 
-  const port = options.port ?? (await freePort());
+  const port = options.port ?? (await anyFreePort());
   const tuning =
     options.durability === 'fast'
       ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']

@@ -1,7 +1,14 @@
 import type { HostDnsState } from '@mydns/domain';
 import type { Logger } from '@mydns/runtime';
-import { canonicalName, type PowerDnsClient, PowerDnsError, patchEntry, type RrsetChange } from './client.ts';
-import { hostRrsets, zoneRrsets } from './projection.ts';
+import { type PowerDnsClient, PowerDnsError, type Rrset } from './client.ts';
+import {
+  changeEntry,
+  type Difference,
+  describeDifference,
+  desiredRrsets,
+  diffZone,
+  hostOfName,
+} from './zone-diff.ts';
 import { ensureZone } from './zone-setup.ts';
 import { chunkEntries } from './zone-writer.ts';
 
@@ -12,6 +19,7 @@ import { chunkEntries } from './zone-writer.ts';
  * the whole zone and every host without holding anything; then, holding the
  * zone writer's lock, it re-reads the hosts that differ and writes their
  * current state, so it can never undo a change the writer made meanwhile.
+ * What differs and what to write is decided by diffZone (zone-diff.ts).
  */
 
 export interface ReconcilerStore {
@@ -36,16 +44,6 @@ export interface ReconcilerOptions {
   maxBodyBytes?: number;
 }
 
-export type DifferenceKind = 'missing' | 'extra' | 'wrong';
-
-export interface Difference {
-  readonly kind: DifferenceKind;
-  readonly name: string;
-  readonly type: string;
-  readonly have: readonly string[];
-  readonly want: readonly string[];
-}
-
 export interface ReconcileReport {
   readonly zoneCreated: boolean;
   readonly differences: readonly Difference[];
@@ -53,62 +51,25 @@ export interface ReconcileReport {
   readonly fixed: boolean;
   /** Rrsets PowerDNS refused to take (e.g. next to an operator's CNAME). */
   readonly unfixed?: readonly string[];
+  /** Differences at names that are not ours (MYDNS_OPERATOR_RECORDS, name servers): left alone. */
+  readonly refused: readonly Difference[];
 }
 
 export interface Reconciler {
   run(options: { dryRun: boolean }): Promise<ReconcileReport>;
 }
 
-type Entry = ReturnType<typeof patchEntry>;
-const key = (name: string, type: string) => `${name}\u0000${type}`;
-
-export function describeDifference(d: Difference): string {
-  const show = (records: readonly string[]) => (records.length > 0 ? records.join(' ') : '(none)');
-  if (d.kind === 'missing') return `missing ${d.type} ${d.name} ${show(d.want)}`;
-  if (d.kind === 'extra') return `extra   ${d.type} ${d.name} ${show(d.have)}`;
-  return `wrong   ${d.type} ${d.name} ${show(d.have)} → ${show(d.want)}`;
-}
-
 export function createReconciler(options: ReconcilerOptions): Reconciler {
   const { zone, ttl, store, dns } = options;
   const log = options.logger.child({ component: 'reconciler' });
-  const apex = canonicalName(zone);
-  const suffix = `.${apex}`;
-  const nameserverNames = new Set(options.nameservers.map(canonicalName));
-  const operatorExact = new Set<string>();
-  const operatorSubtrees: string[] = [];
-  for (const raw of options.operatorRecords) {
-    const relative = raw.trim().toLowerCase();
-    if (relative === '') continue;
-    if (relative === '@') operatorExact.add(apex);
-    else if (relative.startsWith('*.'))
-      operatorSubtrees.push(`.${canonicalName(`${relative.slice(2)}.${zone}`)}`);
-    else operatorExact.add(canonicalName(`${relative}.${zone}`));
-  }
-  const isOperators = (name: string, type: string) =>
-    (name === apex && (type === 'SOA' || type === 'NS')) ||
-    nameserverNames.has(name) ||
-    operatorExact.has(name) ||
-    operatorSubtrees.some((subtree) => name.endsWith(subtree));
-
-  /** The host label an owner name belongs to (`alice.<zone>` and `_acme-challenge.alice.<zone>`). */
-  const hostOf = (name: string): string | undefined => {
-    if (!name.endsWith(suffix)) return undefined;
-    const relative = name.slice(0, -suffix.length).replace(/^_acme-challenge\./, '');
-    return relative.includes('.') || relative === '' ? undefined : relative;
-  };
-
-  const desiredOf = (state: HostDnsState | undefined, label: string): Entry[] =>
-    hostRrsets(zone, label, state, ttl)
-      .filter((change) => change.records.length > 0)
-      .map(patchEntry);
-  const zoneLevel = zoneRrsets(zone, options.relayAddresses, ttl).filter((c) => c.records.length > 0);
-
-  const sameContent = (a: readonly string[], b: readonly string[]) => {
-    const left = [...a].sort();
-    const right = [...b].sort();
-    return left.length === right.length && left.every((value, i) => value === right[i]);
-  };
+  const diff = (desired: readonly Rrset[], actual: readonly Rrset[]) =>
+    diffZone({
+      zone,
+      desired,
+      actual,
+      nameservers: options.nameservers,
+      operatorRecords: options.operatorRecords,
+    });
 
   return {
     async run({ dryRun }) {
@@ -124,102 +85,37 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
           );
         }
       }
-      const current = new Map<string, { name: string; type: string; ttl: number; records: string[] }>();
-      if (!zoneCreated && (await dns.zoneExists(zone))) {
-        for (const rrset of await dns.listRrsets(zone)) {
-          current.set(key(rrset.name, rrset.type), { ...rrset, records: [...rrset.records] });
-        }
-      }
+      const actual = !zoneCreated && (await dns.zoneExists(zone)) ? await dns.listRrsets(zone) : [];
 
       // Everything Postgres wants, page by page.
-      const desired = new Map<string, Entry>();
-      const labels = new Set<string>();
-      for (const change of zoneLevel) {
-        const entry = patchEntry(change);
-        desired.set(key(entry.name, entry.type), entry);
-      }
+      const hosts: HostDnsState[] = [];
       for (let after: string | undefined; ; ) {
         const page = await store.allHostStates(after, 5000);
-        for (const state of page) {
-          labels.add(state.name);
-          for (const entry of desiredOf(state, state.name)) desired.set(key(entry.name, entry.type), entry);
-        }
+        hosts.push(...page);
         if (page.length < 5000) break;
         after = page[page.length - 1]?.name;
       }
-
-      const differences: Difference[] = [];
-      const touchedHosts = new Set<string>();
-      const strays: { name: string; type: string }[] = [];
-      const zoneFixes: Entry[] = [];
-      for (const [k, want] of desired) {
-        const have = current.get(k);
-        const wantRecords = want.records.map((r) => r.content);
-        if (!have)
-          differences.push({
-            kind: 'missing',
-            name: want.name,
-            type: want.type,
-            have: [],
-            want: wantRecords,
-          });
-        else if (have.ttl !== want.ttl || !sameContent(have.records, wantRecords)) {
-          differences.push({
-            kind: 'wrong',
-            name: want.name,
-            type: want.type,
-            have: have.records,
-            want: wantRecords,
-          });
-        } else continue;
-        const label = hostOf(want.name);
-        if (label !== undefined && labels.has(label)) touchedHosts.add(label);
-        else zoneFixes.push(want);
-      }
-      for (const [k, have] of current) {
-        if (desired.has(k) || isOperators(have.name, have.type) || !have.name.endsWith(apex)) continue;
-        differences.push({ kind: 'extra', name: have.name, type: have.type, have: have.records, want: [] });
-        const label = hostOf(have.name);
-        if (label !== undefined && labels.has(label)) touchedHosts.add(label);
-        else strays.push({ name: have.name, type: have.type });
-      }
+      const found = diff(desiredRrsets(zone, ttl, hosts, options.relayAddresses), actual);
+      const { differences, refused } = found;
 
       for (const difference of differences) log.info(describeDifference(difference));
-      if (dryRun || differences.length === 0) return { zoneCreated, differences, fixed: false };
+      for (const difference of refused)
+        log.error(
+          `not ours to change (an operator's or a name server's name): ${describeDifference(difference)}`,
+        );
+      if (dryRun || differences.length === 0) return { zoneCreated, differences, fixed: false, refused };
 
-      // Write under the zone writer's lock, from host rows read under it.
+      // Write under the zone writer's lock, from the rows of the hosts concerned
+      // read again under it: what the writer pushed meanwhile is never undone.
       const unfixed: string[] = [];
       await store.withZoneLock(zone, async (tx) => {
-        const names = [...touchedHosts];
-        const states = new Map((await tx.hostStates(names)).map((state) => [state.name, state]));
-        const patch: Entry[] = [...zoneFixes];
-        for (const label of names) {
-          // Every rrset the host may own, in full: the empty ones delete strays at its names.
-          for (const change of hostRrsets(zone, label, states.get(label), ttl))
-            patch.push(patchEntry(change));
-          const owned = new Set(
-            hostRrsets(zone, label, undefined, ttl).map((c) => key(canonicalName(c.name), c.type)),
-          );
-          for (const [k, have] of current) {
-            if (hostOf(have.name) === label && !owned.has(k)) {
-              patch.push(
-                patchEntry({ name: have.name, type: have.type as RrsetChange['type'], ttl, records: [] }),
-              );
-            }
-          }
-        }
-        for (const stray of strays) {
-          patch.push(
-            patchEntry({ name: stray.name, type: stray.type as RrsetChange['type'], ttl, records: [] }),
-          );
-        }
-        // Removals first: a stray CNAME must be gone before the name gets its A record
-        // (PowerDNS applies a PATCH in order and refuses a CNAME beside other data).
-        const ordered = [
-          ...patch.filter((e) => e.records.length === 0),
-          ...patch.filter((e) => e.records.length > 0),
-        ];
-        for (const chunk of chunkEntries(ordered, options.maxBodyBytes ?? 1024 * 1024)) {
+        const concerned = new Set(found.changes.flatMap((change) => hostOfName(zone, change.name) ?? []));
+        const current = new Map(hosts.map((state) => [state.name, state]));
+        for (const name of concerned) current.delete(name);
+        for (const state of await tx.hostStates([...concerned])) current.set(state.name, state);
+        const desired = desiredRrsets(zone, ttl, [...current.values()], options.relayAddresses);
+        const { changes } = diff(desired, actual);
+        for (const chunk of chunkEntries(changes.map(changeEntry), options.maxBodyBytes ?? 1024 * 1024)) {
           try {
             await dns.patchZoneEntries(zone, chunk);
           } catch (error) {
@@ -238,7 +134,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
       log.info(
         `reconciled ${zone}: ${differences.length - unfixed.length} of ${differences.length} differences fixed`,
       );
-      return { zoneCreated, differences, fixed: unfixed.length === 0, unfixed };
+      return { zoneCreated, differences, fixed: unfixed.length === 0, unfixed, refused };
     },
   };
 }

@@ -1,6 +1,5 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { HostDnsState } from '@mydns/domain';
-import { errorMessage, type Logger } from '@mydns/runtime';
+import { type Clock, errorMessage, type Logger, systemClock } from '@mydns/runtime';
 import { type PowerDnsClient, PowerDnsError, patchEntry } from './client.ts';
 import { hostRrsets } from './projection.ts';
 
@@ -59,6 +58,8 @@ export interface ZoneWriterOptions {
   notifySecondaries?: boolean;
   /** Called when a push attempt fails (PowerDNS down or refusing), for metrics. */
   onError?: (error: unknown) => void;
+  /** Backoff, push deadlines and the sweep wait on this clock (tests pass a fake one). */
+  clock?: Clock;
 }
 
 export interface ZoneWriterStats {
@@ -81,7 +82,7 @@ export interface ZoneWriter {
 
 type Resolve = (pushed: boolean) => void;
 
-/** See `hurry` in createZoneWriter. */
+/** See `backOff` in createZoneWriter. */
 const HURRY_AFTER_MS = 1000;
 
 /** Splits PATCH entries into bodies under `maxBytes`. */
@@ -110,15 +111,15 @@ export function createZoneWriter(options: ZoneWriterOptions): ZoneWriter {
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
   const retryMinMs = options.retryMinMs ?? 250;
   const retryMaxMs = options.retryMaxMs ?? 10_000;
+  const sweepIntervalMs = options.sweepIntervalMs ?? 5000;
+  const clock = options.clock ?? systemClock;
   const waiters = new Map<number, Set<Resolve>>();
   const abort = new AbortController();
   let dirty = false;
   let running: Promise<void> | undefined;
   let failures = 0;
   let lastError: string | undefined;
-  let sweepTimer: NodeJS.Timeout | undefined;
   let backoff: AbortController | undefined;
-  let lastFailureAt = 0;
 
   const settle = (id: number, pushed: boolean) => {
     const resolvers = waiters.get(id);
@@ -215,23 +216,33 @@ export function createZoneWriter(options: ZoneWriterOptions): ZoneWriter {
         dirty = true;
         const delay = Math.min(retryMaxMs, retryMinMs * 2 ** Math.min(failures - 1, 16));
         log.warn(`push failed (attempt ${failures}), retrying in ${delay} ms: ${lastError}`);
-        lastFailureAt = Date.now();
-        backoff = new AbortController();
-        const signal = AbortSignal.any([abort.signal, backoff.signal]);
-        await sleep(delay, undefined, { signal }).catch(() => undefined);
-        backoff = undefined;
+        const failedAt = clock.now();
+        await backOff(failedAt + delay, failedAt + HURRY_AFTER_MS);
       }
     }
   };
 
   /**
-   * A request waiting for PowerDNS cuts a long backoff short, so updates turn
-   * good soon after PowerDNS is back; attempts stay at least a second apart,
-   * so a PowerDNS that stays down is not hammered at the request rate.
+   * Waits until `until`, the end of the backoff; while a request waits for
+   * PowerDNS, only until `hurried`. A waiting request cuts a long backoff
+   * short, so updates turn good soon after PowerDNS is back, whether the
+   * request came before the failed attempt or during the backoff; attempts
+   * stay at least a second apart, so a PowerDNS that stays down is not
+   * hammered at the request rate.
    */
-  const hurry = () => {
-    if (backoff && Date.now() - lastFailureAt >= HURRY_AFTER_MS) backoff.abort();
+  const backOff = async (until: number, hurried: number) => {
+    while (!abort.signal.aborted) {
+      const end = waiters.size > 0 ? Math.min(until, hurried) : until;
+      const now = clock.now();
+      if (now >= end) return;
+      backoff = new AbortController();
+      await clock.sleep(end - now, { signal: AbortSignal.any([abort.signal, backoff.signal]) });
+      backoff = undefined;
+    }
   };
+
+  /** A new waiting request: the backoff looks again at when to end. */
+  const hurry = () => backoff?.abort();
 
   const kick = () => {
     dirty = true;
@@ -245,18 +256,25 @@ export function createZoneWriter(options: ZoneWriterOptions): ZoneWriter {
   return {
     start() {
       kick();
-      sweepTimer = setInterval(kick, options.sweepIntervalMs ?? 5000);
-      sweepTimer.unref();
+      void (async () => {
+        // The sweep never keeps the process alive by itself (an unref'd interval).
+        while (!abort.signal.aborted) {
+          await clock.sleep(sweepIntervalMs, { signal: abort.signal, keepAlive: false });
+          kick();
+        }
+      })();
     },
     push(id, timeoutMs) {
       return new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => {
+        const deadline = new AbortController();
+        void clock.sleep(timeoutMs, { signal: deadline.signal }).then(() => {
+          if (deadline.signal.aborted) return;
           waiters.get(id)?.delete(done);
           if (waiters.get(id)?.size === 0) waiters.delete(id);
           resolve(false);
-        }, timeoutMs);
+        });
         const done: Resolve = (pushed) => {
-          clearTimeout(timer);
+          deadline.abort();
           resolve(pushed);
         };
         const resolvers = waiters.get(id) ?? new Set<Resolve>();
@@ -275,7 +293,6 @@ export function createZoneWriter(options: ZoneWriterOptions): ZoneWriter {
     wake: kick,
     async stop() {
       abort.abort();
-      if (sweepTimer) clearInterval(sweepTimer);
       await running;
       for (const id of [...waiters.keys()]) settle(id, false);
     },

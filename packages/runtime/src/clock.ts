@@ -1,0 +1,27 @@
+import { setTimeout as delay } from 'node:timers/promises';
+
+/**
+ * Time as a dependency: services that wait (the zone writer's backoff, a
+ * request's push deadline) take a Clock through their factory, so fast tests
+ * drive them with a fake one instead of sleeping (STYLE.md, "fakes enter
+ * through factory arguments").
+ */
+export interface Clock {
+  /** Milliseconds since the epoch, as Date.now(). */
+  now(): number;
+  /**
+   * Resolves after `ms`, or as soon as `signal` aborts (it never rejects: the
+   * caller looks at the signal). `keepAlive: false` lets the process exit
+   * while the wait is pending, as an unref'd timer does.
+   */
+  sleep(ms: number, options?: { signal?: AbortSignal; keepAlive?: boolean }): Promise<void>;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms, options = {}) =>
+    delay(ms, undefined, {
+      ...(options.signal ? { signal: options.signal } : {}),
+      ref: options.keepAlive ?? true,
+    }).catch(() => undefined),
+};

@@ -1,0 +1,86 @@
+import type { HostDnsState } from '@mydns/domain';
+import type { OutboxEntry, ReconcilerStore, ZoneWriterStore } from '@mydns/powerdns';
+
+/**
+ * Postgres's side of the zone writer and the reconciler in memory (what
+ * packages/db dns-outbox-repository.ts does with SQL): host rows, the outbox,
+ * and a zone lock under which work is all-or-nothing, as in a transaction.
+ */
+/** Serves as a ZoneWriterStore and as a ReconcilerStore (its zone lock hands out the wider transaction). */
+export interface FakeDnsStore extends ZoneWriterStore, Pick<ReconcilerStore, 'allHostStates'> {
+  /** Sets a host's row (commits a change) and queues its push; returns the outbox id. */
+  change(state: HostDnsState): number;
+  /** Removes a host's row (a deleted host) and queues its push. */
+  remove(name: string): number;
+  /** Sets a host's row without queueing anything (a row the outbox never heard of). */
+  put(state: HostDnsState): void;
+  /** Outbox ids still pending, in order. */
+  pendingIds(): number[];
+  /** Another replica pushed these rows: they leave the outbox without us. */
+  pushedElsewhere(ids: readonly number[]): void;
+}
+
+export function host(name: string, fields: Partial<Omit<HostDnsState, 'name'>> = {}): HostDnsState {
+  return { name, ipv4: null, ipv6: null, status: 'active', acme: [], mailEnabled: false, ...fields };
+}
+
+export function createFakeDnsStore(hosts: readonly HostDnsState[] = []): FakeDnsStore {
+  const rows = new Map(hosts.map((state) => [state.name, state]));
+  const outbox = new Map<number, OutboxEntry>();
+  let nextId = 1;
+  let lock: Promise<unknown> = Promise.resolve();
+  const queue = (name: string) => {
+    const id = nextId++;
+    outbox.set(id, { id, name });
+    return id;
+  };
+  const statesOf = (names: readonly string[]) =>
+    names.flatMap((name) => {
+      const state = rows.get(name);
+      return state ? [state] : [];
+    });
+
+  return {
+    withZoneLock(_zone, work) {
+      const run = lock.then(async () => {
+        const completed: number[] = [];
+        const result = await work({
+          pending: async (limit) => [...outbox.values()].sort((a, b) => a.id - b.id).slice(0, limit),
+          hostStates: async (names) => statesOf(names),
+          complete: async (ids) => {
+            completed.push(...ids);
+          },
+        });
+        // Committed only when the work succeeds: a failed PATCH leaves the rows pending.
+        for (const id of completed) outbox.delete(id);
+        return result;
+      });
+      lock = run.catch(() => undefined);
+      return run;
+    },
+    async stillPending(ids) {
+      return new Set(ids.filter((id) => outbox.has(id)));
+    },
+    async allHostStates(after, limit) {
+      return [...rows.values()]
+        .filter((state) => after === undefined || state.name > after)
+        .sort((a, b) => (a.name < b.name ? -1 : 1))
+        .slice(0, limit);
+    },
+    change(state) {
+      rows.set(state.name, state);
+      return queue(state.name);
+    },
+    remove(name) {
+      rows.delete(name);
+      return queue(name);
+    },
+    put(state) {
+      rows.set(state.name, state);
+    },
+    pendingIds: () => [...outbox.keys()].sort((a, b) => a - b),
+    pushedElsewhere(ids) {
+      for (const id of ids) outbox.delete(id);
+    },
+  };
+}
