@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -10,6 +10,7 @@ import pg from 'pg';
 import { createDnsQuery } from '../support/dns.ts';
 import { harness } from '../support/harness.ts';
 import { createTestDatabase } from '../support/mydns.ts';
+import { managedPids as readManagedPids, startMyDnsProcess, waitForOutput } from '../support/npm-start.ts';
 
 /**
  * `npm start` and `npm run cli` as a newcomer runs them: embedded Postgres and
@@ -20,12 +21,6 @@ import { createTestDatabase } from '../support/mydns.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 const tsx = join(root, 'node_modules/.bin/tsx');
-
-interface Started {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
 
 function runCommand(
   args: string[],
@@ -40,46 +35,11 @@ function runCommand(
   });
 }
 
-function start(env: NodeJS.ProcessEnv): Started {
-  const child = spawn(tsx, ['apps/api/src/main.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let text = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    text += chunk.toString();
-  });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    text += chunk.toString();
-  });
-  const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
-  return { child, output: () => text, exited };
-}
-
-async function waitForOutput(started: Started, pattern: RegExp, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let gone = false;
-  void started.exited.then(() => {
-    gone = true;
-  });
-  while (Date.now() < deadline) {
-    if (pattern.test(started.output())) return;
-    if (gone) assert.fail(`npm start exited before ${pattern}:\n${started.output()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`npm start did not print ${pattern}:\n${started.output()}`);
-}
+const start = (env: NodeJS.ProcessEnv) => startMyDnsProcess(env, 'tsx');
 
 function managedPids(dataDir: string): number[] {
-  const pids: number[] = [];
-  try {
-    pids.push(Number(readFileSync(join(dataDir, 'postgres/postmaster.pid'), 'utf8').split('\n')[0]));
-  } catch {
-    // not running
-  }
-  try {
-    pids.push(Number(readFileSync(join(dataDir, 'pdns/pdns_server.pid'), 'utf8').trim()));
-  } catch {
-    // never started
-  }
-  return pids;
+  const { postgres, pdns } = readManagedPids(dataDir);
+  return [postgres, pdns].filter((pid): pid is number => pid !== undefined);
 }
 
 describe('npm start with embedded Postgres and a managed PowerDNS', () => {
@@ -157,7 +117,7 @@ describe('npm start with embedded Postgres and a managed PowerDNS', () => {
     const pids = managedPids(dataDir);
     assert.equal(pids.length, 2);
     first.child.kill('SIGTERM');
-    assert.equal(await first.exited, 0);
+    assert.equal((await first.exited).code, 0);
     for (const pid of [...pids, first.child.pid ?? 0])
       assert.ok(!isProcessAlive(pid), `process ${pid} still runs`);
 
@@ -171,7 +131,7 @@ describe('npm start with embedded Postgres and a managed PowerDNS', () => {
     assert.equal(await repeat.text(), 'nochg 198.51.100.33');
     const againPids = managedPids(dataDir);
     again.child.kill('SIGINT');
-    assert.equal(await again.exited, 0);
+    assert.equal((await again.exited).code, 0);
     for (const pid of againPids) assert.ok(!isProcessAlive(pid), `process ${pid} still runs`);
   });
 
