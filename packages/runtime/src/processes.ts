@@ -1,5 +1,5 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from './logger.ts';
 
@@ -80,18 +80,16 @@ export interface SuperviseOptions {
 
 let setprivPath: string | null | undefined;
 
-/** util-linux `setpriv` with `--pdeathsig` (2.33 and later), or undefined. */
+/** util-linux `setpriv`, if it has `--pdeathsig` (2.33 and later), or undefined. */
 function findSetpriv(): string | undefined {
   if (setprivPath === undefined) {
     setprivPath = null;
     if (process.platform === 'linux') {
       for (const path of ['/usr/bin/setpriv', '/bin/setpriv']) {
-        try {
-          accessSync(path, constants.X_OK);
+        const help = spawnSync(path, ['--help'], { encoding: 'utf8', timeout: 5000 });
+        if (help.stdout?.includes('--pdeathsig')) {
           setprivPath = path;
           break;
-        } catch {
-          // not here
         }
       }
     }
