@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -8,9 +8,9 @@ import pg from 'pg';
 import { createDnsQuery } from '../support/dns.ts';
 import { harness } from '../support/harness.ts';
 import { createTestDatabase } from '../support/mydns.ts';
+import { managedPids as readManagedPids, startMyDnsProcess, waitForOutput } from '../support/npm-start.ts';
 import { freePort } from '../support/ports.ts';
-import { runProgram, type StartedProgram, startProgram } from '../support/programs.ts';
-import { waitFor } from '../support/wait.ts';
+import { runProgram } from '../support/programs.ts';
 
 /**
  * `npm start` and `npm run cli` as a newcomer runs them: embedded Postgres and
@@ -25,28 +25,11 @@ const tsx = join(root, 'node_modules/.bin/tsx');
 const runCommand = (args: string[], env: NodeJS.ProcessEnv, input?: string) =>
   runProgram(tsx, args, { cwd: root, env, timeoutMs: 60_000, ...(input === undefined ? {} : { input }) });
 
-const start = (env: NodeJS.ProcessEnv) => startProgram(tsx, ['apps/api/src/main.ts'], { cwd: root, env });
-
-const waitForOutput = (started: StartedProgram, pattern: RegExp) =>
-  waitFor(() => pattern.test(started.output()), {
-    timeoutMs: 60_000,
-    message: () => `npm start to print ${pattern}:\n${started.output()}`,
-    giveUp: () => (started.hasExited() ? 'npm start exited' : undefined),
-  });
+const start = (env: NodeJS.ProcessEnv) => startMyDnsProcess(env, 'tsx');
 
 function managedPids(dataDir: string): number[] {
-  const pids: number[] = [];
-  try {
-    pids.push(Number(readFileSync(join(dataDir, 'postgres/postmaster.pid'), 'utf8').split('\n')[0]));
-  } catch {
-    // not running
-  }
-  try {
-    pids.push(Number(readFileSync(join(dataDir, 'pdns/pdns_server.pid'), 'utf8').trim()));
-  } catch {
-    // never started
-  }
-  return pids;
+  const { postgres, pdns } = readManagedPids(dataDir);
+  return [postgres, pdns].filter((pid): pid is number => pid !== undefined);
 }
 
 describe('npm start with embedded Postgres and a managed PowerDNS', () => {

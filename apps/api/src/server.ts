@@ -2,15 +2,23 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
-import { createDatabase, type Database, migrateLatest, pingDatabase, startEmbeddedPostgres } from '@mydns/db';
+import {
+  createDatabase,
+  type Database,
+  type EmbeddedPostgres,
+  migrateLatest,
+  pingDatabase,
+  startEmbeddedPostgres,
+} from '@mydns/db';
 import {
   createPowerDnsClient,
   ensureZone,
+  type ManagedPowerDns,
   type PowerDnsClient,
   startManagedPowerDns,
   zoneRrsets,
 } from '@mydns/powerdns';
-import { isProcessAlive, type Logger, type Shutdown, StartupError } from '@mydns/runtime';
+import { type ChildStatus, isProcessAlive, type Logger, type Shutdown, StartupError } from '@mydns/runtime';
 import { createApp } from './app.ts';
 import type { Config } from './config.ts';
 import { createServices, type Services } from './services.ts';
@@ -56,6 +64,12 @@ function listen(server: Server, port: number, address: string): Promise<AddressI
   });
 }
 
+/** Readiness of a part we run as a child process: down while it is being restarted. */
+function requireUp(part: { status(): ChildStatus } | undefined): void {
+  const status = part?.status() ?? 'up';
+  if (status !== 'up') throw new Error(`down: ${status}`);
+}
+
 function closeServer(server: Server, graceMs: number): Promise<void> {
   return new Promise((resolveClose) => {
     // Every reply from now on says `Connection: close`, so keep-alive clients
@@ -74,24 +88,26 @@ function closeServer(server: Server, graceMs: number): Promise<void> {
   });
 }
 
-/**
- * Brings up the whole service: Postgres (embedded unless DATABASE_URL),
- * migrations, PowerDNS (a child process unless MYDNS_PDNS_API_URL), the zone,
- * the zone writer and the HTTP server. Every part registers its own stop on
- * `shutdown`, so they stop in reverse order: HTTP first, databases last.
- */
-export async function startMyDns(config: Config, logger: Logger, shutdown: Shutdown): Promise<RunningMyDns> {
-  const dataDir = resolve(config.dataDir);
-  const managesSomething = !config.databaseUrl || config.powerdns.mode === 'managed';
-  if (managesSomething) lockDataDir(dataDir, shutdown);
-
+/** The embedded Postgres (unless DATABASE_URL), migrated to the latest schema. */
+async function startDatabase(
+  config: Config,
+  dataDir: string,
+  logger: Logger,
+  shutdown: Shutdown,
+): Promise<{ databaseUrl: string; postgres?: EmbeddedPostgres }> {
   let databaseUrl = config.databaseUrl;
+  let postgres: EmbeddedPostgres | undefined;
   if (!databaseUrl) {
-    const postgres = await startEmbeddedPostgres({ dataDir, logger });
-    shutdown.add('postgres', () => postgres.stop());
-    databaseUrl = postgres.url;
+    const started = await startEmbeddedPostgres({ dataDir, logger, restart: true });
+    shutdown.add(
+      'postgres',
+      () => started.stop(),
+      () => started.kill(),
+    );
+    postgres = started;
+    databaseUrl = started.url;
     logger.info(
-      `Postgres (embedded) listens on 127.0.0.1:${postgres.port}, data in ${join(dataDir, 'postgres')}`,
+      `Postgres (embedded) listens on 127.0.0.1:${started.port}, data in ${join(dataDir, 'postgres')}`,
     );
   }
   // Migrations may take their time: a connection of their own, without the request pool's query timeout.
@@ -102,6 +118,70 @@ export async function startMyDns(config: Config, logger: Logger, shutdown: Shutd
   } finally {
     await migrator.destroy();
   }
+  return { databaseUrl, ...(postgres ? { postgres } : {}) };
+}
+
+/** The managed pdns_server (unless MYDNS_PDNS_API_URL) or the external one, answering. */
+async function startPowerDns(
+  config: Config,
+  dataDir: string,
+  logger: Logger,
+  shutdown: Shutdown,
+  onRestart: () => void,
+): Promise<{ dns: PowerDnsClient; pdns?: ManagedPowerDns }> {
+  if (config.powerdns.mode === 'managed') {
+    const pdns = await startManagedPowerDns({
+      dir: join(dataDir, 'pdns'),
+      dnsPort: config.powerdns.dnsPort,
+      apiPort: config.powerdns.apiPort,
+      ...(config.powerdns.binary ? { binary: config.powerdns.binary } : {}),
+      logger,
+      restart: true,
+      onRestart,
+    });
+    shutdown.add(
+      'powerdns',
+      () => pdns.stop(),
+      () => pdns.kill(),
+    );
+    logger.info(
+      `PowerDNS (managed) answers DNS on 127.0.0.1:${pdns.dnsPort}, API on ${pdns.apiUrl}, data in ${join(dataDir, 'pdns')}`,
+    );
+    return { dns: createPowerDnsClient({ apiUrl: pdns.apiUrl, apiKey: pdns.apiKey }), pdns };
+  }
+  const { apiUrl, apiKey, serverId } = config.powerdns;
+  const dns = createPowerDnsClient({ apiUrl, apiKey, serverId });
+  await dns.serverInfo().catch((error: Error) => {
+    throw new StartupError(`the PowerDNS API at ${apiUrl} does not answer: ${error.message}`);
+  });
+  return { dns };
+}
+
+/**
+ * Brings up the whole service: Postgres (embedded unless DATABASE_URL) with
+ * its migrations and, beside it, PowerDNS (a child process unless
+ * MYDNS_PDNS_API_URL); then the zone, the zone writer and the HTTP server.
+ * Every part registers its own stop on `shutdown`, so they stop in reverse
+ * order: HTTP first, databases last. The embedded Postgres and the managed
+ * PowerDNS are restarted when they die; readiness says so meanwhile.
+ */
+export async function startMyDns(config: Config, logger: Logger, shutdown: Shutdown): Promise<RunningMyDns> {
+  const dataDir = resolve(config.dataDir);
+  const managesSomething = !config.databaseUrl || config.powerdns.mode === 'managed';
+  if (managesSomething) lockDataDir(dataDir, shutdown);
+
+  // Set once the services exist: a PowerDNS that is back gets the changes that waited for it at once.
+  let onPowerDnsBack = () => {};
+  // Postgres and PowerDNS do not need each other: they start side by side. Each
+  // registers its stop as soon as it runs, so a failure of one stops the other.
+  const [database, powerdns] = await Promise.allSettled([
+    startDatabase(config, dataDir, logger, shutdown),
+    startPowerDns(config, dataDir, logger, shutdown, () => onPowerDnsBack()),
+  ]);
+  if (database.status === 'rejected') throw database.reason;
+  if (powerdns.status === 'rejected') throw powerdns.reason;
+  const { databaseUrl, postgres } = database.value;
+  const { dns, pdns } = powerdns.value;
   // Requests fail fast (911/503) when Postgres stops answering, instead of hanging.
   const db = createDatabase({ url: databaseUrl, poolMax: config.dbPoolSize, queryTimeoutMs: 5_000, logger });
   shutdown.add('database pool', () => db.destroy());
@@ -110,31 +190,6 @@ export async function startMyDns(config: Config, logger: Logger, shutdown: Shutd
   const writerDb = createDatabase({ url: databaseUrl, poolMax: 2, logger });
   shutdown.add('zone writer database pool', () => writerDb.destroy());
 
-  let dns: PowerDnsClient;
-  if (config.powerdns.mode === 'managed') {
-    const pdns = await startManagedPowerDns({
-      dir: join(dataDir, 'pdns'),
-      dnsPort: config.powerdns.dnsPort,
-      apiPort: config.powerdns.apiPort,
-      ...(config.powerdns.binary ? { binary: config.powerdns.binary } : {}),
-      logger,
-    });
-    shutdown.add('powerdns', () => pdns.stop());
-    dns = createPowerDnsClient({ apiUrl: pdns.apiUrl, apiKey: pdns.apiKey });
-    logger.info(
-      `PowerDNS (managed) answers DNS on 127.0.0.1:${pdns.dnsPort}, API on ${pdns.apiUrl}, data in ${join(dataDir, 'pdns')}`,
-    );
-  } else {
-    dns = createPowerDnsClient({
-      apiUrl: config.powerdns.apiUrl,
-      apiKey: config.powerdns.apiKey,
-      serverId: config.powerdns.serverId,
-    });
-    const apiUrl = config.powerdns.apiUrl;
-    await dns.serverInfo().catch((error: Error) => {
-      throw new StartupError(`the PowerDNS API at ${apiUrl} does not answer: ${error.message}`);
-    });
-  }
   await ensureZone(
     dns,
     { zone: config.zone, nameservers: config.nameservers, secondaries: config.secondaries },
@@ -146,12 +201,22 @@ export async function startMyDns(config: Config, logger: Logger, shutdown: Shutd
   const services = createServices(config, { db, databaseUrl, writerDb, dns, logger });
   shutdown.add('services', () => services.close());
   await services.start();
+  onPowerDnsBack = () => services.zoneWriter.wake();
 
   const app = createApp({
     config,
     services,
     logger,
-    readiness: { postgres: () => pingDatabase(db), powerdns: () => dns.serverInfo() },
+    readiness: {
+      postgres: async () => {
+        requireUp(postgres);
+        await pingDatabase(db);
+      },
+      powerdns: async () => {
+        requireUp(pdns);
+        await dns.serverInfo();
+      },
+    },
   });
   const http = createServer(
     {

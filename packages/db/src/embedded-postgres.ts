@@ -5,7 +5,9 @@ import { createServer } from 'node:net';
 import { arch, platform } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import {
+  type ChildStatus,
   isProcessAlive,
+  keepRunning,
   type Logger,
   readCommandLine,
   StartupError,
@@ -26,7 +28,16 @@ export interface EmbeddedPostgres {
   readonly port: number;
   /** False when an instance was already running on this data folder and we joined it. */
   readonly startedHere: boolean;
+  /** The postmaster's PID now (a new one after a restart). */
+  readonly pid: number;
+  /**
+   * Whether one we started is up, or being restarted (`restart`) after it
+   * died. One we joined is not ours to watch: always `up`.
+   */
+  status(): ChildStatus;
   stop(): Promise<void>;
+  /** SIGKILL now, for an exit that cannot wait (Postgres recovers at its next start). */
+  kill(): void;
 }
 
 export interface EmbeddedPostgresOptions {
@@ -37,6 +48,11 @@ export interface EmbeddedPostgresOptions {
   durability?: 'durable' | 'fast';
   /** A fixed port (a restart that clients must find again); a free one when not given. */
   port?: number;
+  /**
+   * Start it again (same port, same folder) when it dies: what `npm start`
+   * wants. Off for tests that stop or kill it on purpose.
+   */
+  restart?: boolean;
 }
 
 const SYSTEM_USER = 'postgres';
@@ -217,7 +233,18 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       url,
       port: running.port,
       startedHere: false,
+      pid: running.pid,
+      status: () => 'up',
       stop: () => stopProcess(running.pid, 'SIGINT', 30_000),
+      // Ours to stop (see stop), so ours to kill when stopping cannot wait.
+      kill: () => {
+        if (!isProcessAlive(running.pid)) return;
+        try {
+          process.kill(running.pid, 'SIGKILL');
+        } catch {
+          // gone meanwhile
+        }
+      },
     };
   }
 
@@ -263,31 +290,57 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     options.durability === 'fast'
       ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']
       : [];
-  const server = supervise(
-    binaries.postgres,
-    [
-      '-D',
-      pgdata,
-      '-p',
-      String(port),
-      '-c',
-      'listen_addresses=127.0.0.1',
-      '-c',
-      'unix_socket_directories=',
-      '-c',
-      'max_connections=300',
-      ...tuning,
-    ],
-    { name: 'postgres', logger: options.logger, env, ...owner },
-  );
+  const args = [
+    '-D',
+    pgdata,
+    '-p',
+    String(port),
+    '-c',
+    'listen_addresses=127.0.0.1',
+    '-c',
+    'unix_socket_directories=',
+    '-c',
+    'max_connections=300',
+    ...tuning,
+  ];
   const adminUrl = urlFor(password, port, 'postgres');
-  await waitUntilReady(() => canConnect(adminUrl), { timeoutMs: 60_000, process: server, what: 'Postgres' });
-  await ensureDatabase(adminUrl, database);
+  // After a kill -9 the restart finds the old postmaster.pid: Postgres itself
+  // checks that its PID is gone and that no old backend still holds the shared
+  // memory (until one does, the start fails and is tried again after backoff).
+  const server = await keepRunning({
+    name: 'postgres',
+    logger: options.logger,
+    spawn: () =>
+      supervise(binaries.postgres, args, {
+        name: 'postgres',
+        logger: options.logger,
+        env,
+        ...owner,
+        // If we die without stopping it, a fast shutdown: nobody is left to use it.
+        parentDeathSignal: 'SIGINT',
+      }),
+    ready: (child) =>
+      waitUntilReady(() => canConnect(adminUrl), { timeoutMs: 60_000, process: child, what: 'Postgres' }),
+    // SIGINT is Postgres's "fast" shutdown: sessions are ended, data is flushed.
+    stopSignal: 'SIGINT',
+    stopTimeoutMs: 30_000,
+    restart: options.restart ?? false,
+  });
+  try {
+    await ensureDatabase(adminUrl, database);
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
   return {
     url: urlFor(password, port, database),
     port,
     startedHere: true,
-    // SIGINT is Postgres's "fast" shutdown: sessions are ended, data is flushed.
-    stop: () => server.stop('SIGINT', 30_000),
+    get pid() {
+      return server.pid;
+    },
+    status: () => server.status(),
+    stop: () => server.stop(),
+    kill: () => server.kill(),
   };
 }

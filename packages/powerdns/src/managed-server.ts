@@ -2,8 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
 import {
+  type ChildStatus,
   errorMessage,
   isProcessAlive,
+  type KeptRunning,
+  keepRunning,
   type Logger,
   readCommandLine,
   StartupError,
@@ -36,14 +39,26 @@ export interface ManagedPowerDnsOptions {
   /** More pdns.conf lines (tests: a secondary). */
   extraConfig?: readonly string[];
   logger: Logger;
+  /**
+   * Start it again (same configuration, ports and key) when it dies: what
+   * `npm start` wants. Off for tests that stop or kill it on purpose.
+   */
+  restart?: boolean;
+  /** Called each time a pdns_server that died serves again (changes may be waiting for it). */
+  onRestart?: () => void;
 }
 
 export interface ManagedPowerDns {
   readonly apiUrl: string;
   readonly apiKey: string;
   readonly dnsPort: number;
+  /** The PID now (a new one after a restart). */
   readonly pid: number;
+  /** Whether it is up, or being restarted (`restart`) after it died. */
+  status(): ChildStatus;
   stop(): Promise<void>;
+  /** SIGKILL now, for an exit that cannot wait. */
+  kill(): void;
 }
 
 export function findPdnsServer(): string | undefined {
@@ -112,25 +127,46 @@ export async function startManagedPowerDns(options: ManagedPowerDnsOptions): Pro
 
   const pidFile = join(dir, 'pdns_server.pid');
   await stopLeftover(pidFile, dir, log);
-  const server = supervise(binary, [`--config-dir=${dir}`], { name: 'pdns', logger: options.logger });
-  writeFileSync(pidFile, `${server.pid}\n`);
   const apiUrl = `http://127.0.0.1:${options.apiPort}`;
   const client = createPowerDnsClient({ apiUrl, apiKey, timeoutMs: 2000 });
+  let server: KeptRunning;
   try {
-    await waitUntilReady(async () => Boolean(await client.serverInfo()), {
-      timeoutMs: 30_000,
-      process: server,
-      what: 'pdns_server',
+    server = await keepRunning({
+      name: 'pdns_server',
+      logger: options.logger,
+      spawn: () => {
+        const child = supervise(binary, [`--config-dir=${dir}`], {
+          name: 'pdns',
+          logger: options.logger,
+          parentDeathSignal: 'SIGTERM',
+        });
+        // For the CLI, and for the next start should this one be killed along with us.
+        writeFileSync(pidFile, `${child.pid}\n`);
+        return child;
+      },
+      ready: (child) =>
+        waitUntilReady(async () => Boolean(await client.serverInfo()), {
+          timeoutMs: 30_000,
+          process: child,
+          what: 'pdns_server',
+        }),
+      stopSignal: 'SIGTERM',
+      stopTimeoutMs: 15_000,
+      restart: options.restart ?? false,
+      ...(options.onRestart ? { onRestart: options.onRestart } : {}),
     });
   } catch (error) {
-    await server.stop('SIGKILL');
     throw new StartupError(errorMessage(error));
   }
   return {
     apiUrl,
     apiKey,
     dnsPort: options.dnsPort,
-    pid: server.pid,
-    stop: () => server.stop('SIGTERM', 15_000),
+    get pid() {
+      return server.pid;
+    },
+    status: () => server.status(),
+    stop: () => server.stop(),
+    kill: () => server.kill(),
   };
 }

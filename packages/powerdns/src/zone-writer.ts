@@ -74,7 +74,10 @@ export interface ZoneWriter {
   push(id: number, timeoutMs: number): Promise<boolean>;
   /** Pushes everything pending now; rejects if PowerDNS fails. For the CLI and tests. */
   flush(): Promise<void>;
-  /** Look at the outbox now (something was queued without a waiting request). */
+  /**
+   * Look at the outbox now (something was queued without a waiting request,
+   * or PowerDNS is back): like a waiting request, this cuts a backoff short.
+   */
   wake(): void;
   stop(): Promise<void>;
   stats(): ZoneWriterStats;
@@ -290,7 +293,10 @@ export function createZoneWriter(options: ZoneWriterOptions): ZoneWriter {
         // keep going until the outbox is empty
       }
     },
-    wake: kick,
+    wake() {
+      kick();
+      hurry();
+    },
     async stop() {
       abort.abort();
       await running;

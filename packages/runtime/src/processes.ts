@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from './logger.ts';
@@ -46,9 +46,13 @@ export interface Supervised {
   readonly pid: number;
   /** Resolves with the exit code (or null after a signal) when the process ends. */
   readonly exited: Promise<number | null>;
+  /** How it ended ("signal SIGKILL", "exit code 1"), once it has. */
+  describeExit(): string | undefined;
   /** The last lines the process printed, for error messages. */
   recentOutput(): string;
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<void>;
+  /** SIGKILL, synchronously, unless it has already exited: for an exit that cannot wait. */
+  kill(): void;
 }
 
 export interface SuperviseOptions {
@@ -65,6 +69,32 @@ export interface SuperviseOptions {
   detached?: boolean;
   /** Called with every output line, e.g. to detect readiness. */
   onLine?: (line: string) => void;
+  /**
+   * The signal the process gets when we die without stopping it (a SIGKILL,
+   * a crash): Linux's parent-death signal, set by util-linux `setpriv` before
+   * it runs the program, for programs we cannot change to watch us (Postgres,
+   * pdns_server). Without setpriv (not Linux) the process just runs on.
+   */
+  parentDeathSignal?: NodeJS.Signals;
+}
+
+let setprivPath: string | null | undefined;
+
+/** util-linux `setpriv`, if it has `--pdeathsig` (2.33 and later), or undefined. */
+function findSetpriv(): string | undefined {
+  if (setprivPath === undefined) {
+    setprivPath = null;
+    if (process.platform === 'linux') {
+      for (const path of ['/usr/bin/setpriv', '/bin/setpriv']) {
+        const help = spawnSync(path, ['--help'], { encoding: 'utf8', timeout: 5000 });
+        if (help.stdout?.includes('--pdeathsig')) {
+          setprivPath = path;
+          break;
+        }
+      }
+    }
+  }
+  return setprivPath ?? undefined;
 }
 
 /**
@@ -72,7 +102,13 @@ export interface SuperviseOptions {
  * whose stop waits for the exit (nothing is left behind: "stop what you start").
  */
 export function supervise(command: string, args: readonly string[], options: SuperviseOptions): Supervised {
-  const child = spawn(command, args, {
+  const setpriv = options.parentDeathSignal ? findSetpriv() : undefined;
+  // setpriv sets the signal, then execs the program: same PID, same command line.
+  const [file, argv] =
+    setpriv && options.parentDeathSignal
+      ? [setpriv, ['--pdeathsig', options.parentDeathSignal, '--', command, ...args]]
+      : [command, args];
+  const child = spawn(file, argv, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: options.env ?? process.env,
     ...(options.uid === undefined ? {} : { uid: options.uid }),
@@ -103,12 +139,17 @@ export function supervise(command: string, args: readonly string[], options: Sup
   child.stderr?.on('data', (chunk: Buffer) => {
     errBuffer = onData(errBuffer)(chunk);
   });
+  let exit: string | undefined;
   const exited = new Promise<number | null>((resolve) => {
     child.once('error', (error) => {
       recent.push(error.message);
+      exit = `failed to start: ${error.message}`;
       resolve(null);
     });
-    child.once('exit', (code) => resolve(code));
+    child.once('exit', (code, signal) => {
+      exit = signal ? `signal ${signal}` : `exit code ${code}`;
+      resolve(code);
+    });
   });
   let exitedAlready = false;
   void exited.then(() => {
@@ -118,7 +159,12 @@ export function supervise(command: string, args: readonly string[], options: Sup
     child,
     pid: child.pid ?? -1,
     exited,
+    describeExit: () => exit,
     recentOutput: () => recent.join('\n'),
+    kill() {
+      // Node refuses to signal a child it has already reaped, so a reused PID is never hit.
+      if (!exitedAlready) child.kill('SIGKILL');
+    },
     async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 15_000) {
       if (exitedAlready || child.pid === undefined) return;
       child.kill(signal);
