@@ -26,8 +26,12 @@ import { buildSetups } from './setups.ts';
  * The signed-in owner's dashboard: one page per subject (overview, setups,
  * tokens, history, mail, settings), each form posting to its own page and
  * answered by a redirect back to it with a notice, or by that page again
- * with the problem beside the form. Every route here needs a session and
- * every form its CSRF value (the middleware comes from routes.ts).
+ * with the problem beside the form. Forms further down a page post to
+ * `<address>#<their section>`: the browser opens the answer at that section,
+ * and keeps the fragment across the redirect (RFC 9110 §10.2.2), so the
+ * problem or the notice is in view, next to the form, even on a phone.
+ * Every route here needs a session and every form its CSRF value (the
+ * middleware comes from routes.ts).
  */
 
 export interface DashboardContext {
@@ -404,7 +408,7 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
       const name = fqdn(host.name, config.zone);
       const typed = field(req.body, 'confirm').trim().toLowerCase();
       const fail = (problem: Problem, status = 400) =>
-        renderSettings(req, res, { deletion: { problem } }, status);
+        renderSettings(req, res, { deletion: { problem, values: { confirm: typed } } }, status);
       if (typed !== name && typed !== host.name)
         return fail({ text: `Type ${name} or ${host.name} to delete it.`, field: 'confirm-name' });
       const wrong = await checkPassword(

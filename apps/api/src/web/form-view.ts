@@ -33,7 +33,9 @@ export function formMessage(state: FormState | undefined): SafeHtml {
 
 /**
  * The attributes of an input that may carry a problem: `aria-invalid` and
- * `aria-describedby` pointing at its message (and at its help, if it has one).
+ * `aria-describedby` pointing at its message (and at its help, if it has
+ * one). No `autofocus`: the answer opens at the form's section (its action's
+ * fragment), and browsers skip autofocus on a page opened at a fragment.
  */
 export function fieldAttributes(state: FormState | undefined, id: string, help?: string): SafeHtml {
   const invalid = state?.problem?.field === id;

@@ -17,13 +17,22 @@ export const TABS = [
 
 export type TabId = (typeof TABS)[number]['id'];
 
-export function tabLabel(id: TabId): string {
-  return TABS.find((tab) => tab.id === id)?.label ?? id;
+/** A hostname that a narrow screen may wrap after a dot, never inside a label. */
+export function breakable(hostname: string): SafeHtml {
+  return html`${hostname.split('.').map((label, i) => (i === 0 ? label : html`.<wbr>${label}`))}`;
 }
 
-/** One dashboard page: the hostname, the tabs, then the page's own heading and content. */
-export function dashboardFrame(hostname: string, current: TabId, heading: string, body: SafeHtml): SafeHtml {
-  return html`${heading === hostname ? '' : html`<p class="context">${hostname}</p>`}
+/**
+ * One dashboard page: the hostname, the tabs, then the page's own heading
+ * (none: the hostname is the heading) and content.
+ */
+export function dashboardFrame(
+  hostname: string,
+  current: TabId,
+  heading: string | undefined,
+  body: SafeHtml,
+): SafeHtml {
+  return html`${heading === undefined ? '' : html`<p class="context">${breakable(hostname)}</p>`}
 <nav class="tabs" aria-label="Dashboard">
   <ul>${TABS.map(
     (tab) =>
@@ -34,7 +43,7 @@ export function dashboardFrame(hostname: string, current: TabId, heading: string
       }</li>`,
   )}</ul>
 </nav>
-<h1>${heading}</h1>
+<h1>${heading ?? breakable(hostname)}</h1>
 ${body}`;
 }
 

@@ -17,7 +17,11 @@ function agent(text: string | null): SafeHtml {
   return html`<details class="agent"><summary title="${text}">${text.slice(0, AGENT_SHOWN - 1)}…</summary><span>${text}</span></details>`;
 }
 
-const addresses = (pair: HistoryView['old']) => [pair.ipv4, pair.ipv6].filter(Boolean).join(', ') || '—';
+/** IPv4 and IPv6 on lines of their own, so a phone breaks an IPv6 address only when it must. */
+const addresses = (pair: HistoryView['old']) => {
+  const list = [pair.ipv4, pair.ipv6].filter((a): a is string => Boolean(a));
+  return list.length === 0 ? html`—` : html`${list.map((a, i) => (i === 0 ? a : html`<br>${a}`))}`;
+};
 
 /**
  * A table on a wide screen; on a phone each entry becomes a card of its own
@@ -37,11 +41,11 @@ ${
   <thead><tr><th scope="col">When</th><th scope="col">Result</th><th scope="col">Address</th><th scope="col">From</th><th scope="col">Client</th></tr></thead>
   <tbody>${data.history.map(
     (entry) => html`<tr>
-    <td data-label="When">${when(entry.lastAt ?? entry.at, now)}${entry.count > 1 ? html` <span class="help">×${entry.count} since ${when(entry.at, now)}</span>` : ''}</td>
-    <td data-label="Result"><code>${entry.result}</code></td>
-    <td data-label="Address" class="address">${addresses(entry.old)} → ${addresses(entry.new)}</td>
-    <td data-label="From" class="address">${entry.sourceAddress}</td>
-    <td data-label="Client" class="agent">${agent(entry.userAgent)}</td>
+    <td data-label="When"><div>${when(entry.lastAt ?? entry.at, now)}${entry.count > 1 ? html` <span class="help">×${entry.count} since ${when(entry.at, now)}</span>` : ''}</div></td>
+    <td data-label="Result"><div><code>${entry.result}</code></div></td>
+    <td data-label="Address" class="address"><div class="change"><span>${addresses(entry.old)}</span> <span class="arrow" aria-label="changed to">→</span> <span>${addresses(entry.new)}</span></div></td>
+    <td data-label="From" class="address"><div>${entry.sourceAddress}</div></td>
+    <td data-label="Client" class="agent"><div>${agent(entry.userAgent)}</div></td>
   </tr>`,
   )}</tbody></table>`
 }`,

@@ -88,9 +88,9 @@ export function mailPage(data: MailData): SafeHtml {
 connection on to your mail server at your current address, on a port you choose. No mail is stored: if your server
 is down, senders get a temporary error and try again later.</p>
 ${status(data)}
-<section class="card" aria-labelledby="mail-form-title">
+<section class="card" id="mail-settings" aria-labelledby="mail-form-title">
   <h2 id="mail-form-title">Settings</h2>
-  <form method="post" action="/dashboard/mail">
+  <form method="post" action="/dashboard/mail#mail-settings">
     ${formMessage(form)}
     ${csrfField(data.csrf)}
     <label class="check"><input type="checkbox" id="mail-enabled" name="enabled" value="on" ${enabled ? html`checked` : ''}> Forward mail for ${host.hostname}</label>

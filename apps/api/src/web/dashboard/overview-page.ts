@@ -31,7 +31,7 @@ export function overviewPage(data: OverviewData): SafeHtml {
   return dashboardFrame(
     host.hostname,
     'overview',
-    host.hostname,
+    undefined,
     html`${data.notice ? html`<p class="alert ok" role="status">${data.notice}</p>` : ''}
 <section class="card" aria-labelledby="address-title">
   <h2 id="address-title">Your address</h2>

@@ -1,4 +1,11 @@
-import { csrfField, type FormState, fieldAttributes, fieldProblem, formMessage } from '../form-view.ts';
+import {
+  csrfField,
+  type FormState,
+  fieldAttributes,
+  fieldProblem,
+  formMessage,
+  typedValue,
+} from '../form-view.ts';
 import { html, type SafeHtml } from '../html.ts';
 import { dashboardFrame } from './frame.ts';
 
@@ -19,9 +26,9 @@ export function settingsPage(data: SettingsData): SafeHtml {
     hostname,
     'settings',
     'Settings',
-    html`<section class="card" aria-labelledby="password-title">
+    html`<section class="card" id="change-password" aria-labelledby="password-title">
   <h2 id="password-title">Change password</h2>
-  <form method="post" action="/dashboard/settings/password">
+  <form method="post" action="/dashboard/settings/password#change-password">
     ${formMessage(pw)}
     ${csrfField(csrf)}
     <label for="current">Current password</label>
@@ -39,14 +46,14 @@ export function settingsPage(data: SettingsData): SafeHtml {
   </form>
 </section>
 
-<section class="card danger-zone" aria-labelledby="delete-title">
+<section class="card danger-zone" id="delete-host" aria-labelledby="delete-title">
   <h2 id="delete-title">Delete this hostname</h2>
   <p>Its records leave DNS at once, its tokens stop working, and the name becomes free for anyone.</p>
-  <form method="post" action="/dashboard/settings/delete">
+  <form method="post" action="/dashboard/settings/delete#delete-host">
     ${formMessage(del)}
     ${csrfField(csrf)}
     <label for="confirm-name">Type <strong>${hostname}</strong> (or just <strong>${label}</strong>) to confirm</label>
-    <input id="confirm-name" name="confirm" required autocomplete="off" autocapitalize="none" spellcheck="false"${fieldAttributes(del, 'confirm-name')}>
+    <input id="confirm-name" name="confirm" required autocomplete="off" autocapitalize="none" spellcheck="false" value="${typedValue(del, 'confirm')}"${fieldAttributes(del, 'confirm-name')}>
     ${fieldProblem(del, 'confirm-name')}
     <label for="delete-password">Your password</label>
     <input id="delete-password" name="password" type="password" required autocomplete="current-password"${fieldAttributes(del, 'delete-password', 'delete-password-help')}>

@@ -51,7 +51,6 @@ export function tokensPage(data: TokensData): SafeHtml {
     'Update tokens',
     html`<p>A token updates this hostname in place of your password (in a router, a script or an ACME hook) and
   can do nothing else. Give each device its own: revoking one stops only that device.</p>
-${data.newToken ? newTokenBox(data.newToken) : ''}
 <section class="card" aria-labelledby="tokens-title">
   <h2 id="tokens-title">Your tokens</h2>
   ${formMessage(data.list)}
@@ -69,9 +68,10 @@ ${data.newToken ? newTokenBox(data.newToken) : ''}
       )}</tbody></table>`
   }
 </section>
-<section class="card" aria-labelledby="new-token-title">
+<section class="card" id="create-token" aria-labelledby="new-token-title">
   <h2 id="new-token-title">New token</h2>
-  <form method="post" action="/dashboard/tokens" class="inline-form">
+  ${data.newToken ? newTokenBox(data.newToken) : ''}
+  <form method="post" action="/dashboard/tokens#create-token" class="inline-form">
     ${formMessage(data.create)}
     ${csrfField(csrf)}
     <label for="token-label">A name for the device that will use it</label>
