@@ -18,7 +18,7 @@ import type { FormState, Problem } from './form-view.ts';
 import type { SafeHtml } from './html.ts';
 import { loginProblem } from './login-problems.ts';
 import { messagePage } from './pages.ts';
-import { problemOf } from './problems.ts';
+import { type ProblemContext, problemOf } from './problems.ts';
 import type { WebSession, WebSessions } from './sessions.ts';
 import { buildSetups } from './setups.ts';
 
@@ -58,10 +58,7 @@ function noticeOf(req: Request): string | undefined {
 }
 
 /** A person's mistake, or a 4xx from a service, as the problem of a form; anything else is thrown on. */
-function mistake(
-  error: unknown,
-  context: Parameters<typeof problemOf>[1],
-): { problem: Problem; status: number } {
+function mistake(error: unknown, context: ProblemContext): { problem: Problem; status: number } {
   const problem = problemOf(error, context);
   if (!problem) throw error;
   return { problem, status: (error as AppError).status };
