@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { MailSettings } from '@mydns/db';
 import { AppError, badRequest } from '@mydns/runtime';
-import { checkPassword } from '../hosts/hosts-service.ts';
+import { checkNewPassword } from '../auth/password-policy.ts';
 import { checkMailSettings } from '../hosts/mail-settings.ts';
 import { describeProblem } from './problems.ts';
 
@@ -54,7 +54,7 @@ test('every mistake the mail settings can have is said in words, beside its fiel
 });
 
 test('passwords are named as the form names them', () => {
-  const error = thrown(() => checkPassword('short'));
+  const error = thrown(() => checkNewPassword('short'));
   assert.deepEqual(
     describeProblem(error, { fields: { password: 'new-password' }, passwordNoun: 'The new password' }),
     {
@@ -63,6 +63,22 @@ test('passwords are named as the form names them', () => {
     },
   );
   assert.deepEqual(describeProblem(error), { text: 'The password needs at least 8 characters.' });
+});
+
+test('the password policy speaks of the password the form sets', () => {
+  const context = { fields: { password: 'new-password' }, passwordNoun: 'The new password' } as const;
+  for (const [password, words] of [
+    ['password', 'The new password is one of the most common ones'],
+    ['        ', 'The new password cannot be only spaces.'],
+    ['my-alice-secret', 'The new password cannot contain the hostname.'],
+  ] as const) {
+    const problem = describeProblem(
+      thrown(() => checkNewPassword(password, { label: 'alice', hostname: 'alice.dyn.example.net' })),
+      context,
+    );
+    assert.equal(problem.field, 'new-password', password);
+    assert.ok(problem.text.startsWith(words), `${password}: ${problem.text}`);
+  }
 });
 
 test('an unknown code keeps the service message, as a sentence; hostname codes point at the hostname', () => {
