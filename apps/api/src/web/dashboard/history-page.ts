@@ -23,6 +23,13 @@ const addresses = (pair: HistoryView['old']) => {
   return list.length === 0 ? html`—` : html`${list.map((a, i) => (i === 0 ? a : html`<br>${a}`))}`;
 };
 
+/** The addresses before and after (the old ones above, muted), or just the addresses when nothing changed. */
+function change(entry: HistoryView): SafeHtml {
+  const same = entry.old.ipv4 === entry.new.ipv4 && entry.old.ipv6 === entry.new.ipv6;
+  if (same) return html`<div class="change">${addresses(entry.new)}</div>`;
+  return html`<div class="change"><span class="was">${addresses(entry.old)}</span><span class="now"><span aria-hidden="true">→&nbsp;</span><span class="sr-only">changed to</span><span>${addresses(entry.new)}</span></span></div>`;
+}
+
 /**
  * A table on a wide screen; on a phone each entry becomes a card of its own
  * (style.css), every value labelled by its column's name (data-label).
@@ -43,7 +50,7 @@ ${
     (entry) => html`<tr>
     <td data-label="When"><div>${when(entry.lastAt ?? entry.at, now)}${entry.count > 1 ? html` <span class="help">×${entry.count} since ${when(entry.at, now)}</span>` : ''}</div></td>
     <td data-label="Result"><div><code>${entry.result}</code></div></td>
-    <td data-label="Address" class="address"><div class="change"><span>${addresses(entry.old)}</span> <span class="arrow" aria-label="changed to">→</span> <span>${addresses(entry.new)}</span></div></td>
+    <td data-label="Address" class="address">${change(entry)}</td>
     <td data-label="From" class="address"><div>${entry.sourceAddress}</div></td>
     <td data-label="Client" class="agent"><div>${agent(entry.userAgent)}</div></td>
   </tr>`,
