@@ -27,7 +27,7 @@ const addresses = (pair: HistoryView['old']) => {
 function change(entry: HistoryView): SafeHtml {
   const same = entry.old.ipv4 === entry.new.ipv4 && entry.old.ipv6 === entry.new.ipv6;
   if (same) return html`<div class="change">${addresses(entry.new)}</div>`;
-  return html`<div class="change"><span class="was">${addresses(entry.old)}</span><span class="now"><span aria-hidden="true">→&nbsp;</span><span class="sr-only">changed to</span><span>${addresses(entry.new)}</span></span></div>`;
+  return html`<div class="change"><span class="was">${addresses(entry.old)}</span><span class="now"><span class="arrow" aria-hidden="true">→</span><span class="sr-only">changed to</span><span>${addresses(entry.new)}</span></span></div>`;
 }
 
 /**
