@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { MailSettings } from '@mydns/db';
-import { AppError, badRequest } from '@mydns/runtime';
+import { AppError } from '@mydns/runtime';
 import { checkNewPassword } from '../auth/password-policy.ts';
 import { checkMailSettings } from '../hosts/mail-settings.ts';
 import { describeProblem } from './problems.ts';
@@ -82,11 +82,11 @@ test('the password policy speaks of the password the form sets', () => {
 });
 
 test('an unknown code keeps the service message, as a sentence; hostname codes point at the hostname', () => {
-  assert.deepEqual(describeProblem(badRequest('something_new', 'a thing went wrong')), {
+  assert.deepEqual(describeProblem(new AppError('something_new', 'a thing went wrong', { status: 400 })), {
     text: 'A thing went wrong.',
   });
   assert.deepEqual(
-    describeProblem(badRequest('hostname_reserved', '"www" is reserved'), {
+    describeProblem(new AppError('hostname_reserved', '"www" is reserved', { status: 400 }), {
       fields: { hostname: 'hostname' },
     }),
     { text: '"www" is reserved.', field: 'hostname' },

@@ -1,5 +1,6 @@
 import { AppError } from '@mydns/runtime';
 import { MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARACTERS } from '../auth/password-policy.ts';
+import type { ErrorCode } from '../errors.ts';
 import { MAX_TOKENS } from '../hosts/hosts-service.ts';
 import type { Problem } from './form-view.ts';
 
@@ -31,9 +32,9 @@ export interface ProblemContext {
   readonly values?: Readonly<Record<string, string>>;
 }
 
-const WORDS: Record<
-  string,
-  { field?: ProblemField; text: (context: ProblemContext, error: AppError) => string }
+/** Keyed by the catalog's codes (errors.ts), so a renamed code cannot leave its words behind. */
+const WORDS: Partial<
+  Record<ErrorCode, { field?: ProblemField; text: (context: ProblemContext, error: AppError) => string }>
 > = {
   invalid_mail_port: { field: 'port', text: () => 'The port must be a number from 1 to 65535.' },
   denied_mail_port: {
@@ -105,7 +106,7 @@ function sentence(message: string): string {
 }
 
 export function describeProblem(error: AppError, context: ProblemContext = {}): Problem {
-  const known = WORDS[error.code];
+  const known = WORDS[error.code as ErrorCode];
   const field: ProblemField | undefined =
     known?.field ?? (error.code.startsWith('hostname_') ? 'hostname' : undefined);
   const text = known ? known.text(context, error) : sentence(error.message);

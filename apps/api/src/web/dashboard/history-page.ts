@@ -49,7 +49,7 @@ ${
   <tbody>${data.history.map(
     (entry) => html`<tr>
     <td data-label="When"><div>${when(entry.lastAt ?? entry.at, now)}${entry.count > 1 ? html` <span class="help">×${entry.count} since ${when(entry.at, now)}</span>` : ''}</div></td>
-    <td data-label="Result"><div><code>${entry.result}</code></div></td>
+    <td data-label="Result"><div><code>${entry.result}</code>${entry.reason ? html`<span class="reason">${entry.reason}</span>` : ''}</div></td>
     <td data-label="Address" class="address">${change(entry)}</td>
     <td data-label="From" class="address"><div>${entry.sourceAddress}</div></td>
     <td data-label="Client" class="agent"><div>${agent(entry.userAgent)}</div></td>

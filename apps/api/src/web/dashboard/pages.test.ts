@@ -29,6 +29,7 @@ const ENTRY: HistoryView = {
   sourceAddress: '198.51.100.7',
   userAgent: EVIL.repeat(3),
   result: 'good',
+  reason: null,
   old: { ipv4: null, ipv6: null },
   new: { ipv4: '198.51.100.7', ipv6: null },
 };
@@ -86,9 +87,14 @@ test('what people typed is escaped on every dashboard page, attributes included'
 test('a long user agent is cut, whole in its title; a short one is shown as it is', () => {
   const page = historyPage({
     hostname: HOST.hostname,
-    history: [ENTRY, { ...ENTRY, userAgent: 'curl/8.5.0' }],
+    history: [ENTRY, { ...ENTRY, userAgent: 'curl/8.5.0', result: 'badauth', reason: EVIL }],
     now: NOW,
   }).value;
+  assert.match(
+    page,
+    /<code>badauth<\/code><span class="reason">&quot;&gt;&lt;img/,
+    'why it was refused, escaped',
+  );
   assert.match(page, /<details class="agent"><summary title="(&quot;&gt;&lt;img[^"]+)">[^<]+…<\/summary>/);
   assert.match(page, /<div>curl\/8\.5\.0<\/div>/);
 });
