@@ -5,6 +5,8 @@ export interface DnsQuery {
   a(name: string): Promise<string[]>;
   aaaa(name: string): Promise<string[]>;
   txt(name: string): Promise<string[]>;
+  /** `"<priority> <exchange>"` strings, e.g. `10 alice.mx.example.net`. */
+  mx(name: string): Promise<string[]>;
 }
 
 export function createDnsQuery(port: number): DnsQuery {
@@ -19,5 +21,7 @@ export function createDnsQuery(port: number): DnsQuery {
     a: (name) => resolver.resolve4(name).then((r) => r.sort(), empty),
     aaaa: (name) => resolver.resolve6(name).then((r) => r.sort(), empty),
     txt: (name) => resolver.resolveTxt(name).then((r) => r.map((parts) => parts.join('')).sort(), empty),
+    mx: (name) =>
+      resolver.resolveMx(name).then((r) => r.map((mx) => `${mx.priority} ${mx.exchange}`).sort(), empty),
   };
 }

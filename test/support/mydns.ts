@@ -28,7 +28,7 @@ export interface TestMyDns extends RunningMyDns {
     options?: RequestOptions,
   ): Promise<{ status: number; body: string; headers: Headers }>;
   /** The records PowerDNS holds for `<label>.<zone>` of `type`. */
-  records(label: string, type: 'A' | 'AAAA'): Promise<string[]>;
+  records(label: string, type: 'A' | 'AAAA' | 'MX'): Promise<string[]>;
   stop(): Promise<void>;
 }
 

@@ -29,7 +29,7 @@ export function unescapeHtml(text: string): string {
 /** The text of every `<code data-setup="id">` block of a dashboard page. */
 export function setupsOf(page: string): Map<string, string> {
   const setups = new Map<string, string>();
-  for (const match of page.matchAll(/<code data-setup="([a-z0-9-]+)">([\s\S]*?)<\/code>/g)) {
+  for (const match of page.matchAll(/<code [^>]*data-setup="([a-z0-9-]+)"[^>]*>([\s\S]*?)<\/code>/g)) {
     setups.set(match[1] ?? '', unescapeHtml(match[2] ?? ''));
   }
   return setups;

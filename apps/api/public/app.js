@@ -1,5 +1,7 @@
-// MyDNS pages work without this file. It adds two conveniences:
-// a live availability check on the registration form and copy buttons.
+// MyDNS pages work without this file. It adds conveniences: a live
+// availability check on the registration form, copy buttons (hidden until
+// this file shows them), and a confirmation dialog before revoking a token
+// (without JavaScript the server asks on a page of its own).
 
 document.addEventListener('DOMContentLoaded', () => {
   const form = document.querySelector('form[data-availability]');
@@ -29,19 +31,46 @@ document.addEventListener('DOMContentLoaded', () => {
     });
   }
 
+  /** Selects the element's text, for copying by hand where the Clipboard API is missing. */
+  const select = (element) => {
+    const range = document.createRange();
+    range.selectNodeContents(element);
+    const selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+  };
+
   for (const button of document.querySelectorAll('button[data-copy]')) {
+    const source = document.getElementById(button.dataset.copy);
+    if (!source) continue;
+    const label = button.textContent;
+    button.hidden = false;
     button.addEventListener('click', async () => {
-      const code = document.querySelector(`#${button.dataset.copy} code`);
-      if (!code) return;
       try {
-        await navigator.clipboard.writeText(code.textContent);
+        // The Clipboard API exists only in secure contexts (HTTPS, or localhost).
+        await navigator.clipboard.writeText(source.textContent.trim());
         button.textContent = 'Copied';
-        setTimeout(() => {
-          button.textContent = 'Copy';
-        }, 1500);
       } catch {
-        button.textContent = 'Select and copy';
+        select(source);
+        button.textContent = 'Press Ctrl+C to copy';
       }
+      setTimeout(() => {
+        button.textContent = label;
+      }, 2000);
+    });
+  }
+
+  for (const confirmed of document.querySelectorAll('form[data-confirm]')) {
+    confirmed.addEventListener('submit', (event) => {
+      if (!window.confirm(confirmed.dataset.confirm)) {
+        event.preventDefault();
+        return;
+      }
+      const yes = document.createElement('input');
+      yes.type = 'hidden';
+      yes.name = 'confirm';
+      yes.value = 'yes';
+      confirmed.append(yes);
     });
   }
 });

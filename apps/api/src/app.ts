@@ -10,7 +10,8 @@ import { createErrorHandler, notFoundHandler } from './http/errors.ts';
 import { collapseSlashes, requestContext } from './http/request-context.ts';
 import { routeGroup } from './metrics/metrics.ts';
 import type { Services } from './services.ts';
-import { createWebRouter, webErrorPage } from './web/routes.ts';
+import { createWebNotFound, createWebRouter, webErrorPage } from './web/routes.ts';
+import { isWebPath } from './web/web-paths.ts';
 
 export interface AppDeps {
   config: Config;
@@ -80,6 +81,10 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
   app.use('/static', express.static(PUBLIC, { index: false, maxAge: '1h', fallthrough: true }));
+  // Browsers ask for /favicon.ico whatever the page links.
+  app.get('/favicon.ico', (_req, res, next) => {
+    res.sendFile('favicon.ico', { root: PUBLIC, maxAge: '1d' }, (error) => error && next(error));
+  });
   app.use(createWebRouter({ config, services, sessions: services.sessions }));
   app.use(
     createHostsRouter({
@@ -90,7 +95,8 @@ export function createApp(deps: AppDeps): Express {
       registrationLimiter: services.limiters.registrations,
     }),
   );
+  app.use(createWebNotFound(config));
   app.use(notFoundHandler);
-  app.use(createErrorHandler((error) => webErrorPage(config, error)));
+  app.use(createErrorHandler({ isWebPath, page: (error, status) => webErrorPage(config, error, status) }));
   return app;
 }

@@ -1,7 +1,6 @@
 import { AppError, faultFields } from '@mydns/runtime';
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
 import { ERROR_STATUS, type ErrorCode } from '../errors.ts';
-import { routeGroup } from '../metrics/metrics.ts';
 
 /** JSON errors: `{"error":{"code","message"}}`, never a stack trace or an HTML page (INTERFACES.md). */
 export function sendError(
@@ -112,11 +111,15 @@ function logFault(error: unknown, req: Request, res: Response): void {
 }
 
 /**
- * An HTML page (`htmlPage`) for a browser's request of a web page; JSON for
- * the API, the update endpoints and everything else.
+ * An HTML page for the web paths (people's: `web.isWebPath` says which
+ * paths those are, whatever their Accept header), JSON for the API, the update endpoints
+ * and everything else.
  */
 export const createErrorHandler =
-  (htmlPage?: (error: unknown) => string): ErrorRequestHandler =>
+  (web?: {
+    isWebPath: (path: string) => boolean;
+    page: (error: unknown, status: number) => string;
+  }): ErrorRequestHandler =>
   (error: unknown, req, res, _next) => {
     if (res.headersSent) {
       res.destroy();
@@ -124,8 +127,12 @@ export const createErrorHandler =
     }
     const classified = classify(error);
     if (classified.fault) logFault(error, req, res);
-    if (htmlPage && routeGroup(req.path) === 'web' && req.accepts(['json', 'html']) === 'html') {
-      res.status(classified.status).type('html').send(htmlPage(error));
+    if (web?.isWebPath(req.path)) {
+      res
+        .status(classified.status)
+        .type('html')
+        .setHeader('Cache-Control', 'no-store')
+        .send(web.page(error, classified.status));
       return;
     }
     sendError(res, classified.status, classified.code, classified.message, classified.details);

@@ -1,21 +1,37 @@
+import type { HostRecord } from '@mydns/db';
 import { fqdn } from '@mydns/domain';
+import { hostRrsets } from '@mydns/powerdns';
 import { AppError } from '@mydns/runtime';
 import type { Request, RequestHandler, Response, Router } from 'express';
 import type { Config } from '../config.ts';
 import type { HostsService } from '../hosts/hosts-service.ts';
 import { asyncHandler } from '../http/async-handler.ts';
 import type { Services } from '../services.ts';
+import { historyPage } from './dashboard/history-page.ts';
+import { mailPage } from './dashboard/mail-page.ts';
+import { overviewPage } from './dashboard/overview-page.ts';
+import { settingsPage } from './dashboard/settings-page.ts';
+import { setupsPage } from './dashboard/setups-page.ts';
+import { type NewToken, revokeTokenPage, tokensPage } from './dashboard/tokens-page.ts';
 import { baseUrl, field } from './form.ts';
+import type { FormState, Problem } from './form-view.ts';
 import type { SafeHtml } from './html.ts';
 import { loginProblem } from './login-problems.ts';
-import { dashboardPage, type FormState, messagePage } from './pages.ts';
+import { messagePage } from './pages.ts';
+import { type ProblemContext, problemOf } from './problems.ts';
 import type { WebSession, WebSessions } from './sessions.ts';
 import { buildSetups } from './setups.ts';
 
 /**
- * The signed-in owner's dashboard and its forms: tokens, mail forwarding,
- * password, deletion. Every route here needs a session and every form its
- * CSRF value (the middleware comes from routes.ts).
+ * The signed-in owner's dashboard: one page per subject (overview, setups,
+ * tokens, history, mail, settings), each form posting to its own page and
+ * answered by a redirect back to it with a notice, or by that page again
+ * with the problem beside the form. Forms further down a page post to
+ * `<address>#<their section>`: the browser opens the answer at that section,
+ * and keeps the fragment across the redirect (RFC 9110 §10.2.2), so the
+ * problem or the notice is in view, next to the form, even on a phone.
+ * Every route here needs a session and every form its CSRF value (the
+ * middleware comes from routes.ts).
  */
 
 export interface DashboardContext {
@@ -31,69 +47,43 @@ export interface DashboardContext {
 /** Fixed notices a redirect may name (never text from the request). */
 const NOTICES: Record<string, string> = {
   'token-revoked': 'The token was revoked; clients using it are refused from now on.',
+  'token-gone': 'That token was already revoked.',
   'mail-saved': 'Mail forwarding settings saved.',
   'password-changed': 'Password changed. Other sessions were signed out.',
-  welcome: 'Welcome! Set up an updater below; your hostname gets an address with its first update.',
+  welcome: 'Welcome! Set up an updater next: your hostname gets an address with its first update.',
 };
+
+function noticeOf(req: Request): string | undefined {
+  return NOTICES[new URL(req.originalUrl, 'http://x').searchParams.get('notice') ?? ''];
+}
+
+/** A person's mistake, or a 4xx from a service, as the problem of a form; anything else is thrown on. */
+function mistake(error: unknown, context: ProblemContext): { problem: Problem; status: number } {
+  const problem = problemOf(error, context);
+  if (!problem) throw error;
+  return { problem, status: (error as AppError).status };
+}
 
 export function addDashboardRoutes(router: Router, context: DashboardContext): void {
   const { config, services, sessions, page, form, requireSession, checkCsrf } = context;
   const hosts: HostsService = services.hosts;
-
-  const renderDashboard = async (
-    req: Request,
-    res: Response,
-    extra: { state?: FormState; newToken?: { label: string; token: string } } = {},
-    status = 200,
-  ) => {
-    const session = res.locals.session as WebSession;
-    const host = await hosts.get(session.host.name);
-    const view = hosts.view(host);
-    const [tokens, history] = await Promise.all([hosts.listTokens(host), hosts.history(host, 20)]);
-    const noticeKey = new URL(req.originalUrl, 'http://x').searchParams.get('notice') ?? '';
-    const notice = NOTICES[noticeKey];
-    const state: FormState = extra.state ?? (notice ? { notice } : {});
-    page(
-      req,
-      res,
-      view.hostname,
-      dashboardPage({
-        host: view,
-        csrf: session.csrf,
-        inactivityDays: config.lifecycle.inactivityDays,
-        tokens,
-        history,
-        setups: buildSetups({
-          baseUrl: baseUrl(config, req, res),
-          hostname: view.hostname,
-          secret: extra.newToken?.token ?? 'YOUR_TOKEN',
-        }),
-        ...(extra.newToken ? { newToken: extra.newToken } : {}),
-        state,
-        now: new Date(),
-      }),
-      status,
-    );
-  };
-
-  /** The dashboard again, with the message above it. */
-  const showError = (req: Request, res: Response, message: string, status = 400) =>
-    renderDashboard(req, res, { state: { errors: [message] } }, status);
-  /** A person's mistake (a 4xx) is shown on the page; anything else goes on to the error handler. */
-  const showUserError = (req: Request, res: Response, error: unknown) => {
-    if (error instanceof AppError && error.status < 500)
-      return showError(req, res, error.message, error.status);
-    throw error;
-  };
-
-  /** The signed-in owner's password, checked like a sign-in (same limits); a problem to show, or undefined. */
+  const sessionOf = (res: Response) => res.locals.session as WebSession;
+  const hostOf = (res: Response) => hosts.get(sessionOf(res).host.name);
+  const nameOf = (host: HostRecord) => fqdn(host.name, config.zone);
+  const show = (req: Request, res: Response, title: string, body: SafeHtml, status = 200) =>
+    page(req, res, `${title} · ${nameOf(sessionOf(res).host)}`, body, status);
+  /**
+   * The signed-in owner's password, checked like a sign-in (same limits): a
+   * problem to show beside `field` (a wrong password), or beside the whole
+   * form (too many tries), or undefined.
+   */
   const checkPassword = async (
-    _req: Request,
     res: Response,
     host: { name: string },
     secret: string,
-    wrong = 'The current password is wrong.',
-  ) => {
+    field: string,
+    wrong: string,
+  ): Promise<{ problem: Problem; status: number } | undefined> => {
     const login = await services.authenticator.authenticate({
       source: res.locals.client,
       username: host.name,
@@ -101,81 +91,291 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
       purpose: 'manage',
       edge: 'web',
     });
-    return login.ok ? undefined : loginProblem(login.reason, wrong);
+    if (login.ok) return undefined;
+    const { message, status } = loginProblem(login.reason, wrong);
+    return { problem: status === 401 ? { text: message, field } : { text: message }, status };
   };
+  /** A GET of an address that only takes forms: its page. */
+  const redirectTo =
+    (location: string): RequestHandler =>
+    (_req, res) =>
+      res.redirect(303, location);
 
   router.get(
     '/dashboard',
     requireSession,
-    asyncHandler(async (req, res) => renderDashboard(req, res)),
+    asyncHandler(async (req, res) => {
+      const host = await hostOf(res);
+      const [tokens, history] = await Promise.all([hosts.listTokens(host), hosts.history(host, 1)]);
+      const notice = noticeOf(req);
+      show(
+        req,
+        res,
+        'Overview',
+        overviewPage({
+          host: hosts.view(host),
+          inactivityDays: config.lifecycle.inactivityDays,
+          tokenCount: tokens.length,
+          latest: history[0],
+          ...(notice ? { notice } : {}),
+          now: new Date(),
+        }),
+      );
+    }),
   );
 
+  // Setups: the "create a token and fill it in" form answers with the page itself, the token in it.
+  const renderSetups = async (
+    req: Request,
+    res: Response,
+    extra: { newToken?: NewToken; form?: FormState } = {},
+    status = 200,
+  ) => {
+    const hostname = nameOf(sessionOf(res).host);
+    show(
+      req,
+      res,
+      'Setups',
+      setupsPage({
+        hostname,
+        csrf: sessionOf(res).csrf,
+        setups: buildSetups({
+          baseUrl: baseUrl(config, req, res),
+          hostname,
+          secret: extra.newToken?.token ?? 'YOUR_TOKEN',
+        }),
+        ...extra,
+      }),
+      status,
+    );
+  };
+  router.get(
+    '/dashboard/setups',
+    requireSession,
+    asyncHandler((req, res) => renderSetups(req, res)),
+  );
+  router.post(
+    '/dashboard/setups',
+    form,
+    requireSession,
+    checkCsrf,
+    asyncHandler(async (req, res) => {
+      try {
+        const created = await hosts.createToken(sessionOf(res).host, 'setup');
+        await renderSetups(req, res, { newToken: { label: created.label, token: created.token } });
+      } catch (error) {
+        const { problem, status } = mistake(error, {});
+        await renderSetups(req, res, { form: { problem } }, status);
+      }
+    }),
+  );
+
+  const renderTokens = async (
+    req: Request,
+    res: Response,
+    extra: { newToken?: NewToken; create?: FormState } = {},
+    status = 200,
+  ) => {
+    const session = sessionOf(res);
+    const notice = noticeOf(req);
+    show(
+      req,
+      res,
+      'Tokens',
+      tokensPage({
+        hostname: nameOf(session.host),
+        csrf: session.csrf,
+        tokens: await hosts.listTokens(session.host),
+        ...(notice ? { list: { notice } } : {}),
+        ...extra,
+        now: new Date(),
+      }),
+      status,
+    );
+  };
+  router.get(
+    '/dashboard/tokens',
+    requireSession,
+    asyncHandler((req, res) => renderTokens(req, res)),
+  );
   router.post(
     '/dashboard/tokens',
     form,
     requireSession,
     checkCsrf,
     asyncHandler(async (req, res) => {
-      const host = (res.locals.session as WebSession).host;
+      const label = field(req.body, 'label');
       try {
-        const created = await hosts.createToken(host, field(req.body, 'label'));
-        await renderDashboard(req, res, { newToken: { label: created.label, token: created.token } });
+        const created = await hosts.createToken(sessionOf(res).host, label);
+        await renderTokens(req, res, { newToken: { label: created.label, token: created.token } });
       } catch (error) {
-        await showUserError(req, res, error);
+        const { problem, status } = mistake(error, { fields: { label: 'token-label' } });
+        await renderTokens(req, res, { create: { values: { label }, problem } }, status);
       }
     }),
   );
-
+  router.get('/dashboard/tokens/:id/revoke', requireSession, redirectTo('/dashboard/tokens'));
   router.post(
     '/dashboard/tokens/:id/revoke',
     form,
     requireSession,
     checkCsrf,
     asyncHandler(async (req, res) => {
-      const host = (res.locals.session as WebSession).host;
+      const session = sessionOf(res);
       const id = Number(req.params.id);
-      if (Number.isSafeInteger(id) && id > 0) await hosts.revokeToken(host, id).catch(() => undefined);
-      res.redirect(303, '/dashboard?notice=token-revoked');
+      const token = (await hosts.listTokens(session.host)).find((t) => t.id === id);
+      if (!token) return res.redirect(303, '/dashboard/tokens?notice=token-gone');
+      // Without JavaScript the first press asks on a page of its own; app.js asks with a dialog instead.
+      if (field(req.body, 'confirm') !== 'yes') {
+        return show(req, res, 'Revoke a token', revokeTokenPage(nameOf(session.host), session.csrf, token));
+      }
+      try {
+        await hosts.revokeToken(session.host, id);
+      } catch (error) {
+        if (error instanceof AppError && error.status === 404)
+          return res.redirect(303, '/dashboard/tokens?notice=token-gone');
+        throw error;
+      }
+      res.redirect(303, '/dashboard/tokens?notice=token-revoked');
     }),
   );
 
+  router.get(
+    '/dashboard/history',
+    requireSession,
+    asyncHandler(async (req, res) => {
+      const host = sessionOf(res).host;
+      show(
+        req,
+        res,
+        'History',
+        historyPage({ hostname: nameOf(host), history: await hosts.history(host, 50), now: new Date() }),
+      );
+    }),
+  );
+
+  const renderMail = async (req: Request, res: Response, state?: FormState, status = 200) => {
+    const host = await hostOf(res);
+    // What the projection publishes for this host, so the page cannot promise a record DNS does not have.
+    const mx = hostRrsets(
+      config.zone,
+      host.name,
+      {
+        name: host.name,
+        ipv4: host.ipv4,
+        ipv6: host.ipv6,
+        status: host.status,
+        acme: [],
+        mailEnabled: host.mail.enabled,
+      },
+      config.recordTtl,
+    ).find((rrset) => rrset.type === 'MX');
+    const notice = noticeOf(req);
+    show(
+      req,
+      res,
+      'Mail',
+      mailPage({
+        host: hosts.view(host),
+        csrf: sessionOf(res).csrf,
+        zone: config.zone,
+        publishedMx: mx?.records[0] ? `${mx.name}. MX ${mx.records[0]}` : undefined,
+        relayAddresses: config.relayAddresses,
+        ...(state ? { form: state } : notice ? { form: { notice } } : {}),
+      }),
+      status,
+    );
+  };
+  router.get(
+    '/dashboard/mail',
+    requireSession,
+    asyncHandler((req, res) => renderMail(req, res)),
+  );
   router.post(
     '/dashboard/mail',
     form,
     requireSession,
     checkCsrf,
     asyncHandler(async (req, res) => {
-      const host = await hosts.get((res.locals.session as WebSession).host.name);
-      const portText = field(req.body, 'port').trim();
-      const fingerprint = field(req.body, 'fingerprint').trim();
+      const host = await hostOf(res);
+      const values = {
+        enabled: field(req.body, 'enabled') === 'on' ? 'on' : '',
+        port: field(req.body, 'port').trim(),
+        clientAddress: field(req.body, 'clientAddress'),
+        tls: field(req.body, 'tls'),
+        fingerprint: field(req.body, 'fingerprint').trim(),
+      };
       try {
         await hosts.updateMail(host, {
-          enabled: field(req.body, 'enabled') === 'on',
-          port: portText === '' ? null : /^[0-9]{1,5}$/.test(portText) ? Number(portText) : Number.NaN,
-          clientAddress: field(req.body, 'clientAddress'),
-          tls: field(req.body, 'tls'),
-          fingerprint: fingerprint === '' ? null : fingerprint,
+          enabled: values.enabled === 'on',
+          port:
+            values.port === '' ? null : /^[0-9]{1,5}$/.test(values.port) ? Number(values.port) : Number.NaN,
+          clientAddress: values.clientAddress,
+          tls: values.tls,
+          fingerprint: values.fingerprint === '' ? null : values.fingerprint,
         });
-        res.redirect(303, '/dashboard?notice=mail-saved');
+        res.redirect(303, '/dashboard/mail?notice=mail-saved');
       } catch (error) {
-        await showUserError(req, res, error);
+        const { problem, status } = mistake(error, {
+          values,
+          fields: {
+            port: 'mail-port',
+            clientAddress: 'mail-client',
+            tls: 'mail-tls',
+            fingerprint: 'mail-fingerprint',
+          },
+        });
+        await renderMail(req, res, { values, problem }, status);
       }
     }),
   );
 
+  const renderSettings = (
+    req: Request,
+    res: Response,
+    forms: { password?: FormState; deletion?: FormState } = {},
+    status = 200,
+  ) => {
+    const session = sessionOf(res);
+    const notice = noticeOf(req);
+    show(
+      req,
+      res,
+      'Settings',
+      settingsPage({
+        hostname: nameOf(session.host),
+        label: session.host.name,
+        csrf: session.csrf,
+        ...(notice && !forms.password ? { password: { notice } } : {}),
+        ...forms,
+      }),
+      status,
+    );
+  };
+  router.get('/dashboard/settings', requireSession, (req, res) => renderSettings(req, res));
+  router.get('/dashboard/settings/password', requireSession, redirectTo('/dashboard/settings'));
+  router.get('/dashboard/settings/delete', requireSession, redirectTo('/dashboard/settings'));
+
   router.post(
-    '/dashboard/password',
+    '/dashboard/settings/password',
     form,
     requireSession,
     checkCsrf,
     asyncHandler(async (req, res) => {
       const session = res.locals.session as WebSession;
       const host = await hosts.get(session.host.name);
-      const fail = (message: string, status?: number) => showError(req, res, message, status);
-      const current = await checkPassword(req, res, host, field(req.body, 'current'));
-      if (current) return fail(current.message, current.status);
+      const fail = (problem: Problem, status = 400) =>
+        renderSettings(req, res, { password: { problem } }, status);
+      const current = await checkPassword(
+        res,
+        host,
+        field(req.body, 'current'),
+        'current',
+        'The current password is wrong.',
+      );
+      if (current) return fail(current.problem, current.status);
       if (field(req.body, 'password') !== field(req.body, 'confirm'))
-        return fail('The two new passwords differ.');
+        return fail({ text: 'The two new passwords differ.', field: 'new-confirm' });
       try {
         // Ends every other session of the host.
         await hosts.changePassword(host, field(req.body, 'password'), {
@@ -183,15 +383,19 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
           owner: services.authenticator.limitKey(res.locals.client),
         });
       } catch (error) {
-        return showUserError(req, res, error);
+        const { problem, status } = mistake(error, {
+          fields: { password: 'new-password' },
+          passwordNoun: 'The new password',
+        });
+        return fail(problem, status);
       }
       res.locals.logger.info('password changed', { host: host.name });
-      res.redirect(303, '/dashboard?notice=password-changed');
+      res.redirect(303, '/dashboard/settings?notice=password-changed');
     }),
   );
 
   router.post(
-    '/dashboard/delete',
+    '/dashboard/settings/delete',
     form,
     requireSession,
     checkCsrf,
@@ -200,16 +404,18 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
       const host = await hosts.get(session.host.name);
       const name = fqdn(host.name, config.zone);
       const typed = field(req.body, 'confirm').trim().toLowerCase();
-      const fail = (message: string, status?: number) => showError(req, res, message, status);
-      if (typed !== name && typed !== host.name) return fail(`Type ${name} to confirm the deletion.`);
+      const fail = (problem: Problem, status = 400) =>
+        renderSettings(req, res, { deletion: { problem, values: { confirm: typed } } }, status);
+      if (typed !== name && typed !== host.name)
+        return fail({ text: `Type ${name} or ${host.name} to delete it.`, field: 'confirm-name' });
       const wrong = await checkPassword(
-        req,
         res,
         host,
         field(req.body, 'password'),
+        'delete-password',
         'The password is wrong.',
       );
-      if (wrong) return fail(wrong.message, wrong.status);
+      if (wrong) return fail(wrong.problem, wrong.status);
       await hosts.remove(host);
       await sessions.end(req, res);
       res.locals.session = undefined;

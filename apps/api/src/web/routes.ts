@@ -1,5 +1,5 @@
 import { checkRegistrableLabel, fqdn } from '@mydns/domain';
-import { AppError } from '@mydns/runtime';
+import type { AppError } from '@mydns/runtime';
 import express, { type Request, type RequestHandler, type Response, Router } from 'express';
 import type { Config } from '../config.ts';
 import type { HostsService } from '../hosts/hosts-service.ts';
@@ -7,17 +7,23 @@ import { asyncHandler } from '../http/async-handler.ts';
 import type { Services } from '../services.ts';
 import { addDashboardRoutes } from './dashboard-routes.ts';
 import { field, send } from './form.ts';
-import { html, type SafeHtml } from './html.ts';
+import type { Problem } from './form-view.ts';
+import type { SafeHtml } from './html.ts';
+import { layout, type PageContext } from './layout.ts';
 import { loginProblem } from './login-problems.ts';
-import { landingPage, layout, loginPage, messagePage, registerPage } from './pages.ts';
+import { errorPage, landingPage, loginPage, messagePage, notFoundPage, registerPage } from './pages.ts';
+import { problemOf } from './problems.ts';
 import { sameSecret, type WebSession, type WebSessions } from './sessions.ts';
+import { isWebPath } from './web-paths.ts';
 
 /**
  * The owner's web pages (issue 3 §1): registration, sign-in, the dashboard and
  * its forms. Every form is CSRF-protected; every input is validated here on
  * the server (the little JavaScript there is only helps). State-changing
  * forms answer with a redirect (post/redirect/get), except where a secret is
- * shown once (a new token), which must not be put in a URL.
+ * shown once (a new token), which must not be put in a URL; a mistake
+ * re-renders the form's page with the problem beside the form. Every address
+ * a form posts to also answers a GET (its page), so re-opening it is no 404.
  */
 
 export interface WebDeps {
@@ -40,21 +46,7 @@ export function createWebRouter(deps: WebDeps): Router {
   const router = Router();
   const form = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 50 });
   const page = (_req: Request, res: Response, title: string, body: SafeHtml, status = 200) => {
-    const session = res.locals.session;
-    send(
-      res,
-      status,
-      layout(
-        {
-          zone: config.zone,
-          title,
-          ...(session
-            ? { signedIn: { hostname: fqdn(session.host.name, config.zone), csrf: session.csrf } }
-            : {}),
-        },
-        body,
-      ),
-    );
+    send(res, status, layout(pageContext(config, res, title), body));
   };
 
   const withSession: RequestHandler = async (req, res, next) => {
@@ -77,9 +69,9 @@ export function createWebRouter(deps: WebDeps): Router {
         req,
         res,
         'Expired form',
-        messagePage('This form has expired', 'Please go back, reload the page and try again.', {
-          href: '/dashboard',
-          label: 'Back',
+        messagePage('This form has expired', 'Please open the page again and retry.', {
+          href: formPage(req.path),
+          label: 'Open the page again',
         }),
         403,
       );
@@ -121,14 +113,14 @@ export function createWebRouter(deps: WebDeps): Router {
     asyncHandler(async (req, res) => {
       const csrf = sessions.anonymousCsrf(req, res);
       const values = { hostname: field(req.body, 'hostname'), email: field(req.body, 'email') };
-      const again = (errors: string[], status = 400) =>
-        page(req, res, 'Get a hostname', registerPage(config.zone, csrf, { values, errors }), status);
+      const again = (problem: Problem, status = 400) =>
+        page(req, res, 'Get a hostname', registerPage(config.zone, csrf, { values, problem }), status);
       if (!sessions.checkAnonymousCsrf(req, field(req.body, '_csrf')))
-        return again(['The form expired; please try again.'], 403);
+        return again({ text: 'The form expired; please try again.' }, 403);
       if (field(req.body, 'password') !== field(req.body, 'confirm'))
-        return again(['The two passwords differ.']);
+        return again({ text: 'The two passwords differ.', field: 'confirm' });
       if (!services.limiters.registrations.hit(services.authenticator.limitKey(res.locals.client))) {
-        return again(['Too many registrations from your address; please try again later.'], 429);
+        return again({ text: 'Too many registrations from your address; please try again later.' }, 429);
       }
       try {
         const host = await hosts.register(
@@ -140,7 +132,10 @@ export function createWebRouter(deps: WebDeps): Router {
         await sessions.start(res, record);
         res.redirect(303, '/dashboard?notice=welcome');
       } catch (error) {
-        if (error instanceof AppError && error.status < 500) return again([error.message], error.status);
+        const problem = problemOf(error, {
+          fields: { hostname: 'hostname', password: 'password', email: 'email' },
+        });
+        if (problem) return again(problem, (error as AppError).status);
         throw error;
       }
     }),
@@ -160,10 +155,10 @@ export function createWebRouter(deps: WebDeps): Router {
     asyncHandler(async (req, res) => {
       const csrf = sessions.anonymousCsrf(req, res);
       const values = { hostname: field(req.body, 'hostname') };
-      const again = (errors: string[], status: number) =>
-        page(req, res, 'Sign in', loginPage(config.zone, csrf, { values, errors }), status);
+      const again = (text: string, status: number) =>
+        page(req, res, 'Sign in', loginPage(config.zone, csrf, { values, problem: { text } }), status);
       if (!sessions.checkAnonymousCsrf(req, field(req.body, '_csrf')))
-        return again(['The form expired; please try again.'], 403);
+        return again('The form expired; please try again.', 403);
       const login = await services.authenticator.authenticate({
         source: res.locals.client,
         username: values.hostname,
@@ -173,7 +168,7 @@ export function createWebRouter(deps: WebDeps): Router {
       });
       if (!login.ok) {
         const problem = loginProblem(login.reason);
-        return again([problem.message], problem.status);
+        return again(problem.message, problem.status);
       }
       const { host } = login;
       await sessions.start(res, host);
@@ -181,6 +176,7 @@ export function createWebRouter(deps: WebDeps): Router {
     }),
   );
 
+  router.get('/logout', (_req, res) => res.redirect(303, '/'));
   router.post(
     '/logout',
     form,
@@ -216,12 +212,42 @@ export function createWebRouter(deps: WebDeps): Router {
   return router;
 }
 
-/** HTML error pages for the web routes; the JSON API keeps its JSON errors. */
-export function webErrorPage(config: Config, error: unknown): string {
-  return layout(
-    { zone: config.zone, title: 'Something went wrong' },
-    html`<section class="narrow"><h1>Something went wrong</h1><p>${
-      error instanceof AppError && error.status < 500 ? error.message : 'Please try again in a moment.'
-    }</p><p><a href="/">Home</a></p></section>`,
-  ).value;
+function pageContext(config: Config, res: Response, title: string): PageContext {
+  const session = res.locals.session;
+  return {
+    zone: config.zone,
+    title,
+    ...(session ? { signedIn: { hostname: fqdn(session.host.name, config.zone), csrf: session.csrf } } : {}),
+  };
+}
+
+/** The page a form belongs to: /dashboard/settings for /dashboard/settings/password. */
+function formPage(path: string): string {
+  const match = /^\/dashboard\/(setups|tokens|mail|settings)(\/|$)/i.exec(path);
+  return match ? `/dashboard/${match[1]?.toLowerCase()}` : path.startsWith('/dashboard') ? '/dashboard' : '/';
+}
+
+/** A web page that does not exist: an HTML 404 (machine paths go on to the JSON one). */
+export function createWebNotFound(config: Config): RequestHandler {
+  return (req, res, next) => {
+    if (!isWebPath(req.path)) return next();
+    send(
+      res,
+      404,
+      layout(pageContext(config, res, 'Page not found'), notFoundPage(Boolean(res.locals.session))),
+    );
+  };
+}
+
+/** HTML error pages for the web paths; the JSON API keeps its JSON errors. */
+export function webErrorPage(config: Config, error: unknown, status: number): string {
+  const [title, text] =
+    status === 413
+      ? ['Too much to send', 'That form was larger than this service takes. Please shorten what you typed.']
+      : status < 500
+        ? ['That did not work', problemOf(error)?.text ?? 'The request could not be understood.']
+        : status === 503
+          ? ['Please try again soon', 'The service cannot reach its database right now.']
+          : ['Something went wrong', 'Something went wrong on our side; please try again in a moment.'];
+  return layout({ zone: config.zone, title }, errorPage(title, text)).value;
 }

@@ -2,7 +2,8 @@
  * Ready-to-paste update setups for every client the service supports,
  * filled in with the host's name, the service's address and (by choice) an
  * update token. Pure: the dashboard renders them, and tests run the ones a
- * Debian package can run (curl, wget, ddclient, inadyn) against a real server.
+ * Debian package can run (curl, wget, ddclient, inadyn, and the ACME hooks'
+ * download) against a real server.
  */
 
 export interface SetupInput {
@@ -14,8 +15,11 @@ export interface SetupInput {
   readonly secret: string;
 }
 
+export type SetupGroup = 'computer' | 'router' | 'certificate';
+
 export interface Setup {
   readonly id: string;
+  readonly group: SetupGroup;
   readonly title: string;
   readonly intro: string;
   readonly code: string;
@@ -32,6 +36,7 @@ export function buildSetups(input: SetupInput): Setup[] {
   return [
     {
       id: 'curl',
+      group: 'computer',
       title: 'curl + cron',
       intro:
         'Add this line with crontab -e: every 5 minutes, the address the request comes from becomes your address.',
@@ -40,12 +45,14 @@ export function buildSetups(input: SetupInput): Setup[] {
     },
     {
       id: 'wget',
+      group: 'computer',
       title: 'wget + cron',
       intro: 'The same with wget, for systems without curl.',
       code: `*/5 * * * * wget -qO- '${simpleUrl}' >/dev/null`,
     },
     {
       id: 'powershell',
+      group: 'computer',
       title: 'PowerShell 5.1 and 7 (Windows scheduled task)',
       intro:
         'Save the first part as C:\\mydns\\update.ps1, then run the second part once in an administrator PowerShell.',
@@ -72,6 +79,7 @@ export function buildSetups(input: SetupInput): Setup[] {
     },
     {
       id: 'ddclient',
+      group: 'computer',
       title: 'ddclient (/etc/ddclient.conf)',
       intro: 'ddclient checks your address every 5 minutes and updates only when it changed.',
       code: [
@@ -89,6 +97,7 @@ export function buildSetups(input: SetupInput): Setup[] {
     },
     {
       id: 'inadyn',
+      group: 'computer',
       title: 'inadyn (/etc/inadyn.conf)',
       intro: 'For inadyn 2.x, as on many Linux boxes, DD-WRT and UniFi gateways.',
       code: [
@@ -108,7 +117,20 @@ export function buildSetups(input: SetupInput): Setup[] {
       ].join('\n'),
     },
     {
+      id: 'fritzbox',
+      group: 'router',
+      title: 'AVM Fritz!Box',
+      intro: 'Internet → Permit Access → DynDNS, provider "User-defined":',
+      code: [
+        `Update-URL:   ${baseUrl}/nic/update?hostname=<domain>&myip=<ipaddr>,<ip6addr>`,
+        `Domain name:  ${host}`,
+        `Username:     ${host}`,
+        `Password:     ${secret}`,
+      ].join('\n'),
+    },
+    {
       id: 'openwrt',
+      group: 'router',
       title: 'OpenWrt (luci-app-ddns)',
       intro: 'Services → Dynamic DNS → add a service, provider "-- custom --", then:',
       code: [
@@ -122,18 +144,8 @@ export function buildSetups(input: SetupInput): Setup[] {
       note: 'Add a second service with "IPv6" selected to keep the AAAA record up to date too.',
     },
     {
-      id: 'fritzbox',
-      title: 'AVM Fritz!Box',
-      intro: 'Internet → Permit Access → DynDNS, provider "User-defined":',
-      code: [
-        `Update-URL:   ${baseUrl}/nic/update?hostname=<domain>&myip=<ipaddr>,<ip6addr>`,
-        `Domain name:  ${host}`,
-        `Username:     ${host}`,
-        `Password:     ${secret}`,
-      ].join('\n'),
-    },
-    {
       id: 'pfsense',
+      group: 'router',
       title: 'pfSense and OPNsense',
       intro:
         'pfSense: Services → Dynamic DNS → Add, type "Custom". OPNsense: Services → Dynamic DNS, service "Custom", protocol DynDNS2.',
@@ -152,7 +164,21 @@ export function buildSetups(input: SetupInput): Setup[] {
       ].join('\n'),
     },
     {
+      id: 'mikrotik',
+      group: 'router',
+      title: 'MikroTik (RouterOS)',
+      intro:
+        'Paste these two lines into the terminal (WinBox → New Terminal, or SSH): a script that calls the update URL, and a scheduler entry that runs it every 5 minutes and at boot.',
+      code: [
+        // RouterOS reads "?" typed in its terminal as a request for help; "\?" is the same character in a string.
+        `/system script add name=mydns-update policy=read,write,test source={/tool fetch url="${updateUrl.replace('?', '\\?')}" user="${host}" password="${secret}" output=none}`,
+        '/system scheduler add name=mydns-update interval=5m start-time=startup on-event="/system script run mydns-update"',
+      ].join('\n'),
+      note: `Try it once with /system script run mydns-update: a refused update shows in the Log. Needs RouterOS 6.43 or later.${https ? ' /tool fetch checks the server certificate only with check-certificate=yes and its CA imported.' : ''}`,
+    },
+    {
       id: 'router',
+      group: 'router',
       title: 'Any other router ("custom DynDNS")',
       intro: 'Most routers with a custom DynDNS provider ask for these fields.',
       code: [
@@ -163,6 +189,42 @@ export function buildSetups(input: SetupInput): Setup[] {
         `Password:  ${secret}`,
         `Hostname:  ${host}`,
       ].join('\n'),
+    },
+    {
+      id: 'certbot',
+      group: 'certificate',
+      title: 'certbot (Let’s Encrypt, DNS-01)',
+      intro: `A certificate for ${host} and *.${host}: the hook puts certbot's challenge in DNS and takes it away again. As root:`,
+      code: [
+        '# 1. The hook, from this server',
+        `curl -fsSo /usr/local/bin/mydns-certbot-hook.sh '${baseUrl}/static/acme/mydns-certbot-hook.sh'`,
+        'chmod 0755 /usr/local/bin/mydns-certbot-hook.sh',
+        '# 2. Its settings, readable by root only',
+        'install -d -m 0700 /etc/mydns',
+        'install -m 0600 /dev/null /etc/mydns/acme.conf',
+        "cat > /etc/mydns/acme.conf <<'CONF'",
+        `MYDNS_URL=${baseUrl}`,
+        `MYDNS_TOKEN=${secret}`,
+        'CONF',
+        '# 3. The certificate; certbot renew uses the same hooks',
+        'certbot certonly --manual --preferred-challenges dns \\',
+        "  --manual-auth-hook '/usr/local/bin/mydns-certbot-hook.sh auth' \\",
+        "  --manual-cleanup-hook '/usr/local/bin/mydns-certbot-hook.sh cleanup' \\",
+        `  -d ${host} -d '*.${host}'`,
+      ].join('\n'),
+      note: 'Use a token of its own for certbot (Tokens → New token): it can set challenges and addresses, nothing else, and the hook gives it to curl on standard input, never on a command line.',
+    },
+    {
+      id: 'acmesh',
+      group: 'certificate',
+      title: 'acme.sh (DNS-01)',
+      intro: `The same with acme.sh: its DNS API hook for MyDNS, then a certificate for ${host} and *.${host}.`,
+      code: [
+        `curl -fsSo ~/.acme.sh/dnsapi/dns_mydns.sh '${baseUrl}/static/acme/dns_mydns.sh'`,
+        `export MYDNS_URL=${baseUrl} MYDNS_TOKEN=${secret}`,
+        `acme.sh --issue --dns dns_mydns -d ${host} -d '*.${host}'`,
+      ].join('\n'),
+      note: 'acme.sh keeps MYDNS_URL and MYDNS_TOKEN in its account.conf after the first run, so renewals need no environment.',
     },
   ];
 }
