@@ -24,6 +24,7 @@ test('latest, rollback all, latest on an empty database', async () => {
     assert.ok(applied.length >= 1);
     assert.deepEqual(await tables(), [
       'acme_challenges',
+      'app_secrets',
       'dns_outbox',
       'hosts',
       'name_quarantine',

@@ -87,7 +87,7 @@ describe('forms and sessions', () => {
     await behindProxy.get('/login');
     const secure = await behindProxy.post('/login', { hostname: 'cookies', password: PASSWORD });
     assert.match(
-      secure.headers.getSetCookie().find((c) => c.startsWith('mydns_session=')) ?? '',
+      secure.headers.getSetCookie().find((c) => c.startsWith('__Host-mydns_session=')) ?? '',
       /; Secure$/,
     );
     const page = await plain.get('/dashboard');

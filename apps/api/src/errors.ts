@@ -18,6 +18,8 @@ export const ERROR_STATUS = {
   current_password_required: 401,
   wrong_current_password: 401,
   csrf_required: 403,
+  cross_site_request: 403,
+  duplicate_cookies: 400,
   forbidden: 403,
   token_not_allowed: 403,
   too_many_requests: 429,

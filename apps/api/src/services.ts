@@ -4,6 +4,7 @@ import {
   createHistoryRepository,
   createHostCache,
   createHostsRepository,
+  createSecretsRepository,
   createSessionsRepository,
   createTokensRepository,
   type Database,
@@ -193,9 +194,15 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
     zoneWriter,
     pushTimeoutMs: config.pushTimeoutMs,
   });
+  // Loaded from Postgres in start(): every replica signs with the same key.
+  let csrfKey: Buffer | undefined;
   const sessions = createWebSessions({
     repository: sessionsRepository,
     findHost: (name) => hostsRepository.findByName(name),
+    csrfKey: () => {
+      if (!csrfKey) throw new Error('the web sessions are used before the services started');
+      return csrfKey;
+    },
   });
   const maintenance = createMaintenance({
     db: deps.db,
@@ -225,6 +232,7 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
     authenticator,
     limiters,
     async start() {
+      csrfKey = await createSecretsRepository(deps.db).getOrCreate('csrf');
       await hostCache.start();
       zoneWriter.start();
       history.start();

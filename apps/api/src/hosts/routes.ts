@@ -61,7 +61,7 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
       try {
         const { client } = res.locals;
         if (!req.headers.authorization) {
-          const session = await deps.sessions.load(req);
+          const session = await deps.sessions.load(req, res);
           if (session) {
             const writes = req.method !== 'GET' && req.method !== 'HEAD';
             if (writes && !sameSecret(session.csrf, String(req.headers['x-csrf-token'] ?? ''))) {

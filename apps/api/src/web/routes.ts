@@ -51,7 +51,7 @@ export function createWebRouter(deps: WebDeps): Router {
 
   const withSession: RequestHandler = async (req, res, next) => {
     try {
-      res.locals.session = await sessions.load(req);
+      res.locals.session = await sessions.load(req, res);
       next();
     } catch (error) {
       next(error);
@@ -115,7 +115,7 @@ export function createWebRouter(deps: WebDeps): Router {
       const values = { hostname: field(req.body, 'hostname'), email: field(req.body, 'email') };
       const again = (problem: Problem, status = 400) =>
         page(req, res, 'Get a hostname', registerPage(config.zone, csrf, { values, problem }), status);
-      if (!sessions.checkAnonymousCsrf(req, field(req.body, '_csrf')))
+      if (!sessions.checkAnonymousCsrf(req, res, field(req.body, '_csrf')))
         return again({ text: 'The form expired; please try again.' }, 403);
       if (field(req.body, 'password') !== field(req.body, 'confirm'))
         return again({ text: 'The two passwords differ.', field: 'confirm' });
@@ -157,7 +157,7 @@ export function createWebRouter(deps: WebDeps): Router {
       const values = { hostname: field(req.body, 'hostname') };
       const again = (text: string, status: number) =>
         page(req, res, 'Sign in', loginPage(config.zone, csrf, { values, problem: { text } }), status);
-      if (!sessions.checkAnonymousCsrf(req, field(req.body, '_csrf')))
+      if (!sessions.checkAnonymousCsrf(req, res, field(req.body, '_csrf')))
         return again('The form expired; please try again.', 403);
       const login = await services.authenticator.authenticate({
         source: res.locals.client,
