@@ -215,6 +215,15 @@ export function findRunningEmbeddedPostgres(dataDir: string, database = 'mydns')
   return urlFor(passwordOf(root), running.port, database);
 }
 
+/**
+ * Whether this data folder holds an embedded Postgres cluster (a first
+ * `npm start` creates it). The CLI refuses to create one itself: a mistyped
+ * folder would otherwise get an empty database and every command "no host".
+ */
+export function hasEmbeddedPostgres(dataDir: string): boolean {
+  return existsSync(join(resolve(dataDir), 'postgres', 'PG_VERSION'));
+}
+
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
   const dataDir = resolve(options.dataDir);
   const pgdata = join(dataDir, 'postgres');
