@@ -18,9 +18,17 @@ export const COMPOSE_SETTING_NAMES = [
   'POSTGRES_PASSWORD',
 ] as const;
 
+/** Read by node-postgres itself, as libpq does: the password for DATABASE_URL (compose sets it). */
+export const LIBPQ_SETTING_NAMES = ['PGPASSWORD'] as const;
+
 /** Every name one `.env` may hold for `npm start`, the relay beside it and the compose file. */
 export const KNOWN_SETTING_NAMES: readonly string[] = [
-  ...new Set([...API_SETTING_NAMES, ...RELAY_SETTING_NAMES, ...COMPOSE_SETTING_NAMES]),
+  ...new Set([
+    ...API_SETTING_NAMES,
+    ...RELAY_SETTING_NAMES,
+    ...LIBPQ_SETTING_NAMES,
+    ...COMPOSE_SETTING_NAMES,
+  ]),
 ];
 
 /** test/run.ts hands its own MYDNS_TEST_* variables to everything it starts. */
