@@ -17,7 +17,7 @@ import { z } from 'zod';
 
 /**
  * The API's settings: the only reader of process.env (through `env`). Names
- * and defaults are the contract in INTERFACES.md; README.md documents each one.
+ * and defaults are the contract in docs/interfaces.md; README.md documents each one.
  */
 
 const zCidrList = zList.transform((items, ctx) => {

@@ -17,7 +17,7 @@ import { z } from 'zod';
 
 /**
  * The relay's settings: the only reader of the environment (through `env`).
- * Names and defaults follow INTERFACES.md and SMTP-RELAY.md ("Limits"); the
+ * Names and defaults follow docs/smtp-relay.md ("Limits"); the
  * README documents each one. Every limit and timeout is a setting.
  */
 

@@ -114,7 +114,7 @@ function canReach(path: string, user: RunAs, test: string): boolean {
   return result.status === 0;
 }
 
-/** INTERFACES.md: a data folder the `postgres` user cannot reach is reported in one line, with the fix. */
+/** A data folder the `postgres` user cannot reach is reported in one line, with the fix (README, "Quick start"). */
 function checkReachable(pgdata: string, user: RunAs): void {
   const ancestors: string[] = [];
   for (let dir = dirname(pgdata); ; dir = dirname(dir)) {
@@ -205,7 +205,7 @@ function urlFor(password: string, port: number, database: string): string {
 }
 
 /**
- * Finds the Postgres that `npm start` runs on this data folder (INTERFACES.md:
+ * Finds the Postgres that `npm start` runs on this data folder (docs/interfaces.md:
  * the CLI "finds the running instance through the data folder").
  */
 export function findRunningEmbeddedPostgres(dataDir: string, database = 'mydns'): string | undefined {
