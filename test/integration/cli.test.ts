@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
 import {
   chmodSync,
   existsSync,
@@ -12,14 +11,17 @@ import {
 } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { freePort } from '@mydns/db';
 import { createPowerDnsClient, type ManagedPowerDns, startManagedPowerDns } from '@mydns/powerdns';
 import { createLogger, isProcessAlive } from '@mydns/runtime';
 import pg from 'pg';
 import { USAGE } from '../../apps/api/src/cli/args.ts';
 import { harness } from '../support/harness.ts';
 import { createTestDatabase, startTestMyDns, type TestMyDns, uniqueZone } from '../support/mydns.ts';
+import { startMyDnsProcess, waitForOutput } from '../support/npm-start.ts';
+import { freePort } from '../support/ports.ts';
+import { runProgram } from '../support/programs.ts';
 import { noteSecret } from '../support/secrets.ts';
+import { waitFor } from '../support/wait.ts';
 import { createWebClient } from '../support/web-client.ts';
 
 /**
@@ -33,28 +35,13 @@ const root = resolve(import.meta.dirname, '../..');
 const tsx = join(root, 'node_modules/.bin/tsx');
 const cli = join(root, 'apps/api/src/cli.ts');
 
-interface Ran {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function runCli(
-  args: string[],
-  options: { env: NodeJS.ProcessEnv; cwd?: string; input?: string },
-): Promise<Ran> {
-  return new Promise((done) => {
-    const child = execFile(
-      tsx,
-      [cli, ...args],
-      { cwd: options.cwd ?? root, env: options.env, timeout: 90_000 },
-      (error, stdout, stderr) => {
-        done({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-      },
-    );
-    child.stdin?.end(options.input ?? '');
+const runCli = (args: string[], options: { env: NodeJS.ProcessEnv; cwd?: string; input?: string }) =>
+  runProgram(tsx, [cli, ...args], {
+    cwd: options.cwd ?? root,
+    env: options.env,
+    timeoutMs: 90_000,
+    ...(options.input === undefined ? {} : { input: options.input }),
   });
-}
 
 const baseEnv = (): NodeJS.ProcessEnv => ({ PATH: process.env.PATH, HOME: process.env.HOME });
 
@@ -65,13 +52,8 @@ function folder(prefix: string): string {
   return dir;
 }
 
-async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const eventually = (what: string, check: () => Promise<boolean>) =>
+  waitFor(check, { message: what, timeoutMs: 15_000 });
 
 describe('help and usage errors', () => {
   test('--help, -h and help print the usage on stdout and exit 0, needing no database', async () => {
@@ -159,7 +141,7 @@ describe('a data folder that holds no database', () => {
       const url = new URL(postgresUrl);
       url.pathname = `/${name}`;
       const result = await runCli(['host', 'list'], { env: { ...baseEnv(), DATABASE_URL: url.toString() } });
-      assert.equal(result.code, 1, result.stdout);
+      assert.equal(result.code, 1, result.output);
       assert.equal(
         result.stderr,
         `mydns: the database at ${url.host}/${name} (DATABASE_URL) holds no MyDNS tables: run \`npm run cli -- migrate\` or \`npm start\` first, or check DATABASE_URL\n`,
@@ -181,7 +163,7 @@ describe('a data folder that holds no database', () => {
     // The CLI reads .env from its working folder, like npm start.
     writeFileSync(join(work, '.env'), 'MYDNS_DATA_DIR=data\nLOG_LEVEL=info\n');
     const migrated = await runCli(['migrate'], { env: baseEnv(), cwd: work });
-    assert.equal(migrated.code, 0, migrated.stderr);
+    assert.equal(migrated.code, 0, migrated.output);
     assert.match(migrated.stdout, /migrations are up to date\n$/);
     // LOG_LEVEL=info came from .env: the embedded Postgres's start is told.
     assert.match(migrated.stdout, /creating a Postgres cluster in /);
@@ -189,7 +171,7 @@ describe('a data folder that holds no database', () => {
 
     writeFileSync(join(work, '.env'), 'MYDNS_DATA_DIR=data\nMYDNS_ZONE=migrated.test\n');
     const listed = await runCli(['host', 'list'], { env: baseEnv(), cwd: work });
-    assert.equal(listed.code, 0, listed.stderr);
+    assert.equal(listed.code, 0, listed.output);
     assert.equal(listed.stdout, 'HOSTNAME  IPV4  IPV6  STATUS  LAST SEEN\n');
     // No LOG_LEVEL: the CLI's own default (warn) keeps the start of Postgres out of its output.
     assert.equal(listed.stderr, '');
@@ -222,7 +204,7 @@ describe('mistyped settings', () => {
     };
     delete env.DATABASE_URL;
     const result = await runCli(['host', 'list'], { env, cwd: work });
-    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.code, 0, result.output);
     assert.match(result.stdout, /^HOSTNAME/);
     assert.deepEqual(result.stderr.trim().split('\n'), [
       'mydns: DATABSE_URL is not a MyDNS setting; did you mean DATABASE_URL?',
@@ -235,9 +217,8 @@ describe('mistyped settings', () => {
     const { pdnsApiUrl, pdnsApiKey } = harness();
     const zone = uniqueZone();
     const port = await freePort();
-    const child = spawn(tsx, ['apps/api/src/main.ts'], {
-      cwd: root,
-      env: {
+    const started = startMyDnsProcess(
+      {
         ...baseEnv(),
         DATABASE_URL: database.url,
         MYDNS_PDNS_API_URL: pdnsApiUrl,
@@ -248,18 +229,11 @@ describe('mistyped settings', () => {
         MYDNS_BCRYPT_THREADS: '1',
         MYDNS_HTTP_PROT: '9000',
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.stderr?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+      'tsx',
+    );
     try {
-      await eventually('npm start is ready', async () => /ready: try/.test(output), 60_000);
+      await waitForOutput(started, /ready: try/);
+      const output = started.output();
       const warnings = output.split('\n').filter((line) => line.includes('is not a MyDNS setting'));
       assert.equal(warnings.length, 1, output);
       assert.match(
@@ -269,8 +243,7 @@ describe('mistyped settings', () => {
       assert.ok(!(warnings[0] ?? '').includes('9000'), 'the value is not logged');
       assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200);
     } finally {
-      child.kill('SIGTERM');
-      await exited;
+      await started.stop();
       await createPowerDnsClient({ apiUrl: pdnsApiUrl, apiKey: pdnsApiKey })
         .deleteZone(zone)
         .catch(() => undefined);
@@ -303,7 +276,7 @@ describe('host password', () => {
     assert.equal((await browser.get('/dashboard')).status, 200);
 
     const reset = await runCli(['host', 'password', 'pat'], { env });
-    assert.equal(reset.code, 0, reset.stderr);
+    assert.equal(reset.code, 0, reset.output);
     const generated = /^password: ([A-Za-z0-9_-]{24}) {2}\(shown once; store it now\)$/m.exec(
       reset.stdout,
     )?.[1];
@@ -327,7 +300,7 @@ describe('host password', () => {
       env,
       input: `${chosen}\n`,
     });
-    assert.equal(reset.code, 0, reset.stderr);
+    assert.equal(reset.code, 0, reset.output);
     assert.doesNotMatch(reset.stdout, /password:/);
     await eventually('the chosen password works', async () => (await update(chosen)).status === 200);
 
@@ -380,7 +353,7 @@ describe('reconcile beside a running managed PowerDNS', () => {
         MYDNS_DNS_PORT: String(await freePort()),
       },
     });
-    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.code, 0, result.output);
     assert.match(result.stdout, new RegExp(`^created the zone ${zone.replace('.', '\\.')}$`, 'm'));
     assert.ok(isProcessAlive(pid), 'the running pdns_server was not replaced');
     assert.equal(pdns.pid, pid);

@@ -5,12 +5,14 @@ import { describe, test } from 'node:test';
 import { RELAY_SETTING_NAMES } from '@mydns/smtp-relay';
 import { USAGE } from './cli/args.ts';
 import { API_SETTING_NAMES } from './config.ts';
+import { ERROR_STATUS } from './errors.ts';
 import { COMPOSE_SETTING_NAMES, KNOWN_SETTING_NAMES, LIBPQ_SETTING_NAMES } from './known-settings.ts';
 
 /**
- * README.md is where people look up settings and commands: these keep it true
- * to the code. A setting added to a schema, or a command added to the CLI,
- * fails here until the README says what it is.
+ * README.md is where people look up settings and commands, docs/interfaces.md
+ * the error codes: these keep them true to the code. A setting added to a
+ * schema, a command added to the CLI or a code added to the catalog fails here
+ * until the documentation says what it is.
  */
 
 const root = join(import.meta.dirname, '../../..');
@@ -103,6 +105,31 @@ describe('README.md documents every CLI command', () => {
     const cli = section('## Operator CLI');
     assert.deepEqual(
       commands.filter((command) => !cli.includes(`\`${command}`)),
+      [],
+    );
+  });
+});
+
+describe('docs/interfaces.md lists every error code with its status', () => {
+  const interfaces = readFileSync(join(root, 'docs/interfaces.md'), 'utf8');
+  const errors = interfaces.slice(interfaces.indexOf('## Errors'));
+  const listed = new Map<string, number>();
+  for (const line of errors.split('\n')) {
+    const status = Number(/^\| (\d{3}) +\|/.exec(line)?.[1]);
+    if (!status) continue;
+    for (const match of line.matchAll(/`([a-z_]+)`/g)) listed.set(match[1] ?? '', status);
+  }
+
+  test('each code of the catalog, under its status', () => {
+    assert.deepEqual(
+      Object.entries(ERROR_STATUS).filter(([code, status]) => listed.get(code) !== status),
+      [],
+    );
+  });
+
+  test('and no code the catalog does not have', () => {
+    assert.deepEqual(
+      [...listed.keys()].filter((code) => !(code in ERROR_STATUS)),
       [],
     );
   });
