@@ -33,7 +33,7 @@ function findTests(dir: string, out: string[] = []): string[] {
 }
 
 /**
- * Issue 5 §3: the logs of the whole run hold none of the passwords, tokens or
+ * The logs of the whole run (docs/operations.md, "Logs") hold none of the passwords, tokens or
  * keys the tests used, no update token of any kind and no Authorization value.
  */
 function checkLogsForSecrets(logFile: string, secretsFile: string, requireLines: boolean): number {

@@ -1,5 +1,5 @@
 /**
- * SMTP relay benchmarks (issue 4). Each figure is printed beside its baseline
+ * SMTP relay benchmarks (README, "Benchmarks"). Each figure is printed beside its baseline
  * from the same run on the same machine:
  *
  * 1. concurrency: 1,000 idle sessions held open on a fresh relay, its RSS

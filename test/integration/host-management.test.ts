@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { startTestMyDns, type TestMyDns } from '../support/mydns.ts';
 
 /**
- * Everything an owner does besides updating (issue 3): tokens, ACME values,
+ * Everything an owner does besides updating: tokens, ACME values,
  * history, password and mail settings, deletion; and the lifecycle an
  * operator runs: dormancy, disable/enable. Each checked in the reply, in
  * Postgres where it matters, and in real DNS answers.

@@ -4,7 +4,7 @@ import { createDatabase, migrateLatest, rollbackAll } from '@mydns/db';
 import pg from 'pg';
 import { harness } from '../support/harness.ts';
 
-/** Migrations on an empty database: latest → rollback all → latest (STYLE.md, "Database"). */
+/** Migrations on an empty database: latest → rollback all → latest (a migration that cannot be undone, or redone, is found here, not in production). */
 test('latest, rollback all, latest on an empty database', async () => {
   const name = `m_${Date.now()}_${process.pid}`;
   const admin = new pg.Client({ connectionString: harness().postgresUrl });

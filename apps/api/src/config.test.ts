@@ -58,7 +58,7 @@ const DEFAULTS: Config = {
   log: { level: 'info', format: 'pretty' },
 };
 
-describe('loadConfig: defaults (INTERFACES.md)', () => {
+describe('loadConfig: defaults (README.md, "Settings")', () => {
   test('an empty environment gives the documented defaults', () => {
     assert.deepEqual(loadConfig({}), DEFAULTS);
   });

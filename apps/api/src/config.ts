@@ -1,21 +1,23 @@
 import { availableParallelism } from 'node:os';
 import { type Cidr, isValidHostname, normaliseName, parseCidr, parseIpAddress } from '@mydns/domain';
 import {
+  type LogSettings,
+  logSettings,
   parseSettings,
   type RateLimit,
-  zAddressList,
+  sharedLogSettings,
+  sharedSettings,
   zBoolean,
   zDuration,
   zList,
   zPort,
   zRateLimit,
-  zZone,
 } from '@mydns/runtime';
 import { z } from 'zod';
 
 /**
  * The API's settings: the only reader of process.env (through `env`). Names
- * and defaults are the contract in INTERFACES.md; README.md documents each one.
+ * and defaults are the contract in docs/interfaces.md; README.md documents each one.
  */
 
 const zCidrList = zList.transform((items, ctx) => {
@@ -29,8 +31,8 @@ const zCidrList = zList.transform((items, ctx) => {
 });
 
 const schema = z.object({
-  DATABASE_URL: z.string().url('must be a postgres:// URL').optional(),
-  MYDNS_ZONE: zZone.default('mydns.test'),
+  // DATABASE_URL, MYDNS_ZONE and MYDNS_RELAY_ADDRESS, as the relay reads them (LOG_* at the end).
+  ...sharedSettings,
   MYDNS_HTTP_PORT: zPort.default(8080),
   // Loopback by default: `npm start` is a lab until someone opens it up (README "Quick start").
   MYDNS_HTTP_ADDRESS: z.string().default('127.0.0.1'),
@@ -95,16 +97,14 @@ const schema = z.object({
   MYDNS_HISTORY_MAX_PER_HOST: z.coerce.number().int().min(0).max(100_000).default(200),
   MYDNS_HISTORY_MAX_AGE: zDuration.default(90 * 86_400_000),
   MYDNS_RELAY_ENABLED: zBoolean.default(true),
-  MYDNS_RELAY_ADDRESS: zAddressList
-    .transform((addresses) => addresses.map((a) => a.text))
-    .default(['127.0.0.1']),
   MYDNS_PUSH_TIMEOUT: zDuration.default(3000),
   MYDNS_BLOCKED_USER_AGENTS: zList.default([]),
   MYDNS_DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
-  LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']).default('info'),
-  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
-  NODE_ENV: z.string().optional(),
+  ...sharedLogSettings,
 });
+
+/** Every variable the API reads (README's settings table lists each; settings-docs.test.ts checks it). */
+export const API_SETTING_NAMES: readonly string[] = Object.keys(schema.shape);
 
 /** Rules that involve two variables: reported together with every field problem. */
 function crossChecks(env: Record<string, string | undefined>): [string, string][] {
@@ -186,7 +186,7 @@ export interface Config {
   readonly pushTimeoutMs: number;
   readonly blockedUserAgents: readonly string[];
   readonly dbPoolSize: number;
-  readonly log: { readonly level: string; readonly format: 'json' | 'pretty' };
+  readonly log: LogSettings;
 }
 
 /** 127.0.0.0/8, ::1 or localhost: nobody but this machine can connect. */
@@ -249,16 +249,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       historyMaxPerHost: s.MYDNS_HISTORY_MAX_PER_HOST,
       historyMaxAgeMs: s.MYDNS_HISTORY_MAX_AGE,
     },
-    relayAddresses: s.MYDNS_RELAY_ADDRESS,
+    relayAddresses: s.MYDNS_RELAY_ADDRESS.map((address) => address.text),
     relayEnabled: s.MYDNS_RELAY_ENABLED,
     secondaries: s.MYDNS_SECONDARIES,
     reconcile: { intervalMs: s.MYDNS_RECONCILE_INTERVAL, operatorRecords: s.MYDNS_OPERATOR_RECORDS },
     pushTimeoutMs: s.MYDNS_PUSH_TIMEOUT,
     blockedUserAgents: s.MYDNS_BLOCKED_USER_AGENTS.map((agent) => agent.toLowerCase()),
     dbPoolSize: s.MYDNS_DB_POOL_SIZE,
-    log: {
-      level: s.LOG_LEVEL,
-      format: s.LOG_FORMAT ?? (s.NODE_ENV === 'production' ? 'json' : 'pretty'),
-    },
+    log: logSettings(s),
   };
 }

@@ -1,4 +1,5 @@
 import {
+  type AcmeRepository,
   createAcmeRepository,
   createDnsOutboxStore,
   createHistoryRepository,
@@ -8,7 +9,11 @@ import {
   createSessionsRepository,
   createTokensRepository,
   type Database,
+  type HistoryRepository,
   type HostCache,
+  type HostsRepository,
+  type SessionsRepository,
+  type TokensRepository,
 } from '@mydns/db';
 import { labelFromUsername, limitKey } from '@mydns/domain';
 import {
@@ -69,17 +74,81 @@ export interface ServiceDeps {
   bcryptThreads?: number;
 }
 
+/** What `npm start` and the operator CLI both build: the repositories, the hosts service, maintenance. */
+export interface HostServices {
+  readonly repositories: {
+    readonly hosts: HostsRepository;
+    readonly tokens: TokensRepository;
+    readonly acme: AcmeRepository;
+    readonly history: HistoryRepository;
+    readonly sessions: SessionsRepository;
+  };
+  readonly hosts: HostsService;
+  readonly maintenance: Maintenance;
+}
+
+export interface HostServiceDeps {
+  db: Database;
+  logger: Logger;
+  bcrypt: BcryptPool;
+  /**
+   * Where the DNS changes queued in Postgres go out. The service's zone writer
+   * pushes them; the CLI passes one that waits for nothing, and the running
+   * service's writer picks the changes up from the outbox.
+   */
+  zoneWriter: Pick<ZoneWriter, 'push' | 'wake'>;
+  /** Wraps the hosts repository (the service's host cache); used as it is when not given. */
+  wrapHosts?: (repository: HostsRepository) => HostsRepository;
+  /** Writes the history entries still in memory, so a history read right after an update lists it. */
+  flushHistory?: () => Promise<void>;
+}
+
+export function createHostServices(config: Config, deps: HostServiceDeps): HostServices {
+  const plain = createHostsRepository(deps.db);
+  const repositories = {
+    hosts: deps.wrapHosts ? deps.wrapHosts(plain) : plain,
+    tokens: createTokensRepository(deps.db),
+    acme: createAcmeRepository(deps.db),
+    history: createHistoryRepository(deps.db),
+    sessions: createSessionsRepository(deps.db),
+  };
+  const hosts = createHostsService({
+    zone: config.zone,
+    hosts: repositories.hosts,
+    tokens: repositories.tokens,
+    acme: repositories.acme,
+    history: repositories.history,
+    ...(deps.flushHistory ? { flushHistory: deps.flushHistory } : {}),
+    bcrypt: deps.bcrypt,
+    bcryptCost: config.bcrypt.cost,
+    registration: config.registration,
+    sessions: repositories.sessions,
+    quarantineDays: config.nameQuarantineDays,
+    zoneWriter: deps.zoneWriter,
+    pushTimeoutMs: config.pushTimeoutMs,
+  });
+  const maintenance = createMaintenance({
+    db: deps.db,
+    sessions: repositories.sessions,
+    hosts: repositories.hosts,
+    acme: repositories.acme,
+    history: repositories.history,
+    logger: deps.logger,
+    inactivityDays: config.lifecycle.inactivityDays,
+    historyMaxPerHost: config.lifecycle.historyMaxPerHost,
+    historyMaxAgeMs: config.lifecycle.historyMaxAgeMs,
+    intervalMs: config.lifecycle.maintenanceIntervalMs,
+    onQueued: () => deps.zoneWriter.wake(),
+  });
+  return { repositories, hosts, maintenance };
+}
+
 export function createServices(config: Config, deps: ServiceDeps): Services {
   const hostCache = createHostCache({
     url: deps.databaseUrl,
     ttlMs: config.hostCacheTtlMs,
     logger: deps.logger,
   });
-  const hostsRepository = hostCache.wrap(createHostsRepository(deps.db));
-  const tokens = createTokensRepository(deps.db);
-  const acme = createAcmeRepository(deps.db);
-  const historyRepository = createHistoryRepository(deps.db);
-  const sessionsRepository = createSessionsRepository(deps.db);
   const bcrypt = createBcryptPool({
     threads: deps.bcryptThreads ?? config.bcrypt.threads,
     maxQueued: config.bcrypt.queue,
@@ -132,12 +201,22 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
   });
   zoneWriterRef = zoneWriter;
   onBlock = (scope) => metrics.loginBlocks.inc({ scope });
+  const { repositories, hosts, maintenance } = createHostServices(config, {
+    db: deps.db,
+    logger: deps.logger,
+    bcrypt,
+    zoneWriter,
+    wrapHosts: (repository) => hostCache.wrap(repository),
+    // The recorder is made below, from these repositories; it exists before anyone reads history.
+    flushHistory: () => history.flush(),
+  });
+  const hostsRepository = repositories.hosts;
   const authenticator = createAuthenticator({
     findHost: async (username) => {
       const label = labelFromUsername(username, config.zone);
       return label === undefined ? undefined : hostsRepository.findByName(label);
     },
-    tokens,
+    tokens: repositories.tokens,
     bcrypt,
     cache: credentialCache,
     guard: limiters.logins,
@@ -165,7 +244,7 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
       });
   };
   const history = createHistoryRecorder({
-    repository: historyRepository,
+    repository: repositories.history,
     logger: deps.logger,
     // 0 keeps no history at all (an operator's privacy choice).
     enabled: config.lifecycle.historyMaxPerHost > 0,
@@ -179,43 +258,15 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
     pushTimeoutMs: config.pushTimeoutMs,
     blockedUserAgents: config.blockedUserAgents,
   });
-  const hosts = createHostsService({
-    zone: config.zone,
-    hosts: hostsRepository,
-    tokens,
-    acme,
-    history: historyRepository,
-    flushHistory: () => history.flush(),
-    bcrypt,
-    bcryptCost: config.bcrypt.cost,
-    registration: config.registration,
-    sessions: sessionsRepository,
-    quarantineDays: config.nameQuarantineDays,
-    zoneWriter,
-    pushTimeoutMs: config.pushTimeoutMs,
-  });
   // Loaded from Postgres in start(): every replica signs with the same key.
   let csrfKey: Buffer | undefined;
   const sessions = createWebSessions({
-    repository: sessionsRepository,
+    repository: repositories.sessions,
     findHost: (name) => hostsRepository.findByName(name),
     csrfKey: () => {
       if (!csrfKey) throw new Error('the web sessions are used before the services started');
       return csrfKey;
     },
-  });
-  const maintenance = createMaintenance({
-    db: deps.db,
-    sessions: sessionsRepository,
-    hosts: hostsRepository,
-    acme,
-    history: historyRepository,
-    logger: deps.logger,
-    inactivityDays: config.lifecycle.inactivityDays,
-    historyMaxPerHost: config.lifecycle.historyMaxPerHost,
-    historyMaxAgeMs: config.lifecycle.historyMaxAgeMs,
-    intervalMs: config.lifecycle.maintenanceIntervalMs,
-    onQueued: () => zoneWriter.wake(),
   });
   return {
     updates,

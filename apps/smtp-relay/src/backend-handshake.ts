@@ -1,5 +1,5 @@
 /**
- * Opening a connection to a home mail server (SMTP-RELAY.md, "The session"
+ * Opening a connection to a home mail server (docs/smtp-relay.md, "The session"
  * and "Safety"), one step at a time: block-list check, connect (IPv6 first,
  * then IPv4), the PROXY header when the host wants one, a complete 220
  * banner before we send a byte, EHLO (HELO if refused) with the loop check,
@@ -40,7 +40,7 @@ export async function openBackend(
     } catch (error) {
       const failure = error as BackendError;
       if (!(failure.tlsHandshake && target.tls === 'opportunistic')) throw failure;
-      // research/smtp.md §2.5: on a failed opportunistic handshake, once more in plaintext.
+      // On a failed opportunistic handshake, once more in plaintext, as sending MTAs do (docs/smtp-relay.md, "TLS").
       context.logger.info('backend TLS handshake failed; retrying without TLS', { reason: failure.message });
       const again = await connectTcp(address, target.port, context.timeouts.connectMs);
       return await handshake(again, address, target, context, { plainOnly: true });
@@ -142,7 +142,7 @@ async function introduce(conn: BackendConnection, context: BackendContext): Prom
 const normaliseFingerprint = (text: string) => text.replace(/[^0-9a-fA-F]/g, '').toLowerCase();
 
 /**
- * STARTTLS as the host's policy says (SMTP-RELAY.md, "TLS"): `opportunistic`
+ * STARTTLS as the host's policy says (docs/smtp-relay.md, "TLS"): `opportunistic`
  * when offered (any certificate), `fingerprint` and `verify` always (a server
  * that does not offer it or refuses it is a failure, never plaintext), then
  * EHLO again inside TLS.

@@ -1,5 +1,5 @@
 /**
- * Backend connections (SMTP-RELAY.md, "The session" and "Safety"): how many
+ * Backend connections (docs/smtp-relay.md, "The session" and "Safety"): how many
  * may be open to one home server at once, in all and from one client, and
  * the one connection a session holds. A session opens it on its first
  * recipient, keeps it between transactions to the same host with the same

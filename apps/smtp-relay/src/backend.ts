@@ -1,5 +1,5 @@
 /**
- * The connection to a home mail server (SMTP-RELAY.md, "The session"): its
+ * The connection to a home mail server (docs/smtp-relay.md, "The session"): its
  * replies parsed as they arrive, one command at a time for the session, the
  * DATA body written straight through, STARTTLS on the same socket.
  * backend-handshake.ts opens it. Every failure is a BackendError whose kind

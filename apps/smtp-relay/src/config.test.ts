@@ -4,7 +4,7 @@ import { StartupError } from '@mydns/runtime';
 import { loadRelayConfig } from './config.ts';
 
 describe('loadRelayConfig', () => {
-  test('defaults (SMTP-RELAY.md "Limits")', () => {
+  test('defaults (docs/smtp-relay.md "Limits")', () => {
     const config = loadRelayConfig({});
     assert.equal(config.listen.port, 2525);
     assert.equal(config.zone, 'mydns.test');

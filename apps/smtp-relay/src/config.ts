@@ -1,21 +1,23 @@
 import { type IpAddress, parseIpAddress } from '@mydns/domain';
 import {
+  type LogSettings,
+  logSettings,
   parseSettings,
   type RateLimit,
-  zAddressList,
+  sharedLogSettings,
+  sharedSettings,
   zBoolean,
   zDuration,
   zHostname,
   zList,
   zPort,
   zRateLimit,
-  zZone,
 } from '@mydns/runtime';
 import { z } from 'zod';
 
 /**
  * The relay's settings: the only reader of the environment (through `env`).
- * Names and defaults follow INTERFACES.md and SMTP-RELAY.md ("Limits"); the
+ * Names and defaults follow docs/smtp-relay.md ("Limits"); the
  * README documents each one. Every limit and timeout is a setting.
  */
 
@@ -44,14 +46,13 @@ const count = (min: number, max: number) =>
     .max(max, `must be at most ${max}`);
 
 const schema = z.object({
-  DATABASE_URL: z.string().url('must be a postgres:// URL').optional(),
-  MYDNS_ZONE: zZone.default('mydns.test'),
+  // DATABASE_URL, MYDNS_ZONE and MYDNS_RELAY_ADDRESS, as the API reads them (LOG_* at the end).
+  ...sharedSettings,
   MYDNS_SMTP_PORT: zPort.default(2525),
   MYDNS_SMTP_ADDRESS: z.string().min(1).default('::'),
   MYDNS_RELAY_METRICS_PORT: zPort.optional(),
   MYDNS_RELAY_METRICS_ADDRESS: z.string().min(1).default('127.0.0.1'),
   MYDNS_RELAY_HOSTNAME: zHostname.optional(),
-  MYDNS_RELAY_ADDRESS: zAddressList.default([parseIpAddress('127.0.0.1') as IpAddress]),
   MYDNS_RELAY_ALLOW_PRIVATE_TARGETS: zBoolean.default(false),
   MYDNS_RELAY_TLS_CERT: z.string().min(1).optional(),
   MYDNS_RELAY_TLS_KEY: z.string().min(1).optional(),
@@ -87,10 +88,11 @@ const schema = z.object({
   MYDNS_RELAY_MX_NEGATIVE_TTL: zDuration.default(60_000),
   MYDNS_RELAY_STOP_GRACE: zDuration.default(30_000),
   MYDNS_RELAY_DB_POOL_SIZE: count(1, 100).default(4),
-  LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']).default('info'),
-  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
-  NODE_ENV: z.string().optional(),
+  ...sharedLogSettings,
 });
+
+/** Every variable the relay reads (README's relay table lists each; the API's settings-docs.test.ts checks it). */
+export const RELAY_SETTING_NAMES: readonly string[] = Object.keys(schema.shape);
 
 const POSITIVE_DURATIONS = [
   'MYDNS_RELAY_LINE_TIMEOUT',
@@ -187,7 +189,7 @@ export interface RelayConfig {
   readonly timeouts: RelayTimeouts;
   readonly cache: { readonly hostTtlMs: number; readonly mxTtlMs: number; readonly mxNegativeTtlMs: number };
   readonly dbPoolSize: number;
-  readonly log: { readonly level: string; readonly format: 'json' | 'pretty' };
+  readonly log: LogSettings;
 }
 
 export function loadRelayConfig(env: Record<string, string | undefined>): RelayConfig {
@@ -245,9 +247,6 @@ export function loadRelayConfig(env: Record<string, string | undefined>): RelayC
       mxNegativeTtlMs: s.MYDNS_RELAY_MX_NEGATIVE_TTL,
     },
     dbPoolSize: s.MYDNS_RELAY_DB_POOL_SIZE,
-    log: {
-      level: s.LOG_LEVEL,
-      format: s.LOG_FORMAT ?? (s.NODE_ENV === 'production' ? 'json' : 'pretty'),
-    },
+    log: logSettings(s),
   };
 }

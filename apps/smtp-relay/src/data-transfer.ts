@@ -1,5 +1,5 @@
 /**
- * One message body on its way to the home server (SMTP-RELAY.md, "The
+ * One message body on its way to the home server (docs/smtp-relay.md, "The
  * session"): the client's bytes through the DATA stream (protocol/
  * data-stream.ts: the end only at CRLF "." CRLF, bare CR and LF rewritten),
  * the Received header with the first of them, the final "." only at the real

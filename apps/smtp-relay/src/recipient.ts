@@ -1,5 +1,5 @@
 /**
- * RCPT (SMTP-RELAY.md, "Routing" and "The session"): the recipient domain
+ * RCPT (docs/smtp-relay.md, "Routing" and "The session"): the recipient domain
  * routed to a host, that host's backend connection (backend-pool.ts), MAIL
  * replayed there for the transaction's first recipient, the RCPT forwarded,
  * and what the client is told. Every failure on our side is a 4xx.

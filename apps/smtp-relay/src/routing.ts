@@ -1,5 +1,5 @@
 /**
- * Recipient domain → host (SMTP-RELAY.md, "Routing"). By the recipient domain
+ * Recipient domain → host (docs/smtp-relay.md, "Routing"). By the recipient domain
  * only — never MAIL FROM, HELO or headers — so the relay is never open:
  *
  * - `<host>.<zone>` → that host, when it forwards mail;

@@ -1,5 +1,5 @@
 /**
- * One client connection (SMTP-RELAY.md, "The session"). The pure state
+ * One client connection (docs/smtp-relay.md, "The session"). The pure state
  * machine decides what each command means; this file does the I/O around it:
  * reading lines in order (PIPELINING: one command at a time, the socket
  * paused while a backend is asked, replies in order, no input lost), DATA

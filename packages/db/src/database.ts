@@ -51,6 +51,11 @@ export async function migrateLatest(db: Database): Promise<string[]> {
   return applied;
 }
 
+/** Whether MyDNS's migrations ever ran on this database (an empty one has no migrations table). */
+export async function isMigrated(db: Database): Promise<boolean> {
+  return db.schema.hasTable(migrationConfig.tableName);
+}
+
 export async function rollbackAll(db: Database): Promise<string[]> {
   const [, reverted] = (await db.migrate.rollback(migrationConfig, true)) as [number, string[]];
   return reverted;

@@ -119,7 +119,7 @@ export interface HostsRepository {
    * concurrent request got there first) or the host is disabled or gone.
    */
   applyAddressChange(id: number, v4: FamilyChange, v6: FamilyChange): Promise<AddressChange | undefined>;
-  /** The monthly-activity clock: at most one write per host per hour (ARCHITECTURE.md step 5). */
+  /** The monthly-activity clock: at most one write per host per hour (docs/architecture.md, "The update path", step 5). */
   touchLastSeen(id: number): Promise<void>;
   /** Operator actions; each queues the host for PowerDNS. Undefined when the host is gone. */
   setStatus(name: string, status: 'active' | 'disabled'): Promise<number | undefined>;

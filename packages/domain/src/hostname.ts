@@ -4,7 +4,7 @@
  * the CLI and the relay.
  */
 
-/** Dyn's RA-API accepted at most 20 names per request; DYNDNS-PROTOCOL.md keeps that limit. */
+/** Dyn's RA-API accepted at most 20 names per request; docs/protocol.md keeps that limit. */
 export const MAX_HOSTNAMES_PER_REQUEST = 20;
 
 /**
@@ -94,7 +94,7 @@ export function checkRegistrableLabel(input: string, zone: string): LabelCheck {
   return { ok: true, label };
 }
 
-/** Lower-cases, trims and strips one trailing dot, as DYNDNS-PROTOCOL.md asks of every client-sent name. */
+/** Lower-cases, trims and strips one trailing dot, as docs/protocol.md ("Hostnames") asks of every client-sent name. */
 export function normaliseName(input: string): string {
   const name = input.trim().toLowerCase();
   return name.endsWith('.') ? name.slice(0, -1) : name;

@@ -13,7 +13,7 @@ import { ensureZone } from './zone-setup.ts';
 import { chunkEntries } from './zone-writer.ts';
 
 /**
- * Makes PowerDNS equal to Postgres (ARCHITECTURE.md step 9): every rrset the
+ * Makes PowerDNS equal to Postgres (docs/architecture.md, "The reconciler"): every rrset the
  * projection wants, and nothing else in the zone except the apex SOA/NS, the
  * name servers' own addresses and what the operator marks as theirs. It reads
  * the whole zone and every host without holding anything; then, holding the

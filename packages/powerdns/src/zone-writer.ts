@@ -4,7 +4,7 @@ import { type PowerDnsClient, PowerDnsError, patchEntry } from './client.ts';
 import { hostRrsets } from './projection.ts';
 
 /**
- * The only thing that PATCHes a zone (ARCHITECTURE.md, "The update path").
+ * The only thing that PATCHes a zone (docs/architecture.md, "The outbox and the zone writer").
  *
  * PowerDNS takes no zone lock: parallel PATCHes fail on gsqlite3 ("database is
  * locked") or leave duplicate records on gpgsql (pdns#7128). So writes to a

@@ -13,7 +13,7 @@ export interface LoggerOptions {
 }
 
 /**
- * Keys whose values never reach a log line (STYLE.md, "Logging"). Matched
+ * Keys whose values never reach a log line (docs/operations.md, "Logs"). Matched
  * case-insensitively anywhere in a log record's metadata.
  */
 const SECRET_KEY = /pass(word)?|pwd|secret|token|authorization|api[-_]?key|cookie|query|url/i;

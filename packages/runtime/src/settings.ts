@@ -34,8 +34,8 @@ export function loadEnvironment(cwd = process.cwd()): Record<string, string | un
 
 /**
  * Parses settings with a zod schema and reports every problem at once, one
- * line per variable (INTERFACES.md: "A bad value stops the process at start
- * with one line per problem, naming the variable").
+ * line per variable (docs/interfaces.md, "Settings": a bad value stops the process at start
+ * with one line per problem, naming the variable).
  */
 export function parseSettings<T extends z.ZodType>(
   schema: T,

@@ -41,7 +41,7 @@ const refused = (reason: string): AddressPlan => ({ ok: false, reason });
 
 const HOST1 = ours('host1.mydns.test', 'host1');
 const HOST2 = ours('host2.mydns.test', 'host2');
-/** `alice:s3cret`, the header ddclient 3.10 and inadyn 2.10 sent in the observed runs (clients.md §2.1, §2.2). */
+/** `alice:s3cret`, the header ddclient 3.10 and inadyn 2.10 sent in the observed runs (docs/protocol.md, "What real clients send"). */
 const ALICE_BASIC = 'Basic YWxpY2U6czNjcmV0';
 const ALICE = creds('alice', 's3cret');
 
@@ -77,7 +77,7 @@ function expected(row: ParseCase): ParsedUpdate {
 }
 
 /**
- * One row per request shape in research/clients.md. The addresses are the
+ * One row per request shape a real client sends (docs/protocol.md). The addresses are the
  * documentation ranges the research used, so these rows run with private
  * addresses allowed (as the integration tests do); the private-address rule has
  * its own table below.

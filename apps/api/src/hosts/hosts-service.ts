@@ -14,7 +14,7 @@ import { checkNewPassword } from '../auth/password-policy.ts';
 import { generateToken, hashToken } from '../auth/tokens.ts';
 import { apiError } from '../errors.ts';
 import { checkMailSettings } from './mail-settings.ts';
-/** ACME DNS-01 values live an hour (issue 3): long enough for any CA, short enough to not pile up. */
+/** ACME DNS-01 values live an hour: long enough for any CA, short enough to not pile up. */
 export const ACME_TTL_MS = 3_600_000;
 /** Enough for a wildcard + apex certificate and a few retries; more is a runaway script. */
 export const MAX_ACME_VALUES = 10;

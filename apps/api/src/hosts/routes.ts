@@ -47,7 +47,7 @@ function loginError(reason: 'wrong' | 'blocked' | 'busy' | 'token_not_allowed'):
 }
 
 /**
- * The JSON API of a host (INTERFACES.md, "HTTP"). Basic auth with the host's
+ * The JSON API of a host (docs/interfaces.md, "JSON API"). Basic auth with the host's
  * password manages everything; an update token may only update addresses
  * (the DynDNS endpoints) and ACME values.
  */

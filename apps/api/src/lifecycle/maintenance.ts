@@ -8,7 +8,7 @@ import type {
 import { errorMessage, type Logger } from '@mydns/runtime';
 
 /**
- * The periodic housekeeping (issue 3, "Monthly activity"):
+ * The periodic housekeeping (docs/architecture.md, "Lifecycle of a hostname"):
  * - hosts without a successful update for `inactivityDays` go dormant (their
  *   addresses leave DNS; the next good update brings them back at once);
  * - expired ACME values leave DNS;

@@ -17,7 +17,7 @@ import { sameSecret, type WebSession, type WebSessions } from './sessions.ts';
 import { isWebPath } from './web-paths.ts';
 
 /**
- * The owner's web pages (issue 3 §1): registration, sign-in, the dashboard and
+ * The owner's web pages (docs/interfaces.md, "Web pages"): registration, sign-in, the dashboard and
  * its forms. Every form is CSRF-protected; every input is validated here on
  * the server (the little JavaScript there is only helps). State-changing
  * forms answer with a redirect (post/redirect/get), except where a secret is

@@ -1,6 +1,6 @@
 /**
  * SMTP replies: what we send, and what we accept from a backend. Pure.
- * Texts follow Postfix where the design names no other (research/smtp.md §2.10).
+ * Texts follow Postfix's where there is no reason to differ (docs/smtp-relay.md).
  */
 
 export interface Reply {
@@ -22,7 +22,7 @@ export function formatReply(r: Reply): string {
 
 export const isPositive = (r: Reply) => r.code >= 200 && r.code < 400;
 
-/** Our own replies (SMTP-RELAY.md "Failures"; research/smtp.md §2.4, §2.10). */
+/** Our own replies (docs/smtp-relay.md, "Failures"). */
 export const replies = {
   greeting: (host: string) => reply(220, `${host} ESMTP MyDNS relay`),
   bye: () => reply(221, '2.0.0 Bye'),
@@ -86,7 +86,7 @@ export const replies = {
     reply(553, `5.6.7 ${host} mail server does not accept internationalised addresses (SMTPUTF8)`),
 } as const;
 
-/** Limits on what a backend may send us (research/smtp.md §5.5). */
+/** Limits on what a backend may send us: its replies are checked before they are relayed. */
 export interface ReplyLimits {
   readonly maxLineLength: number;
   readonly maxLines: number;

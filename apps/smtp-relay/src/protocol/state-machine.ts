@@ -1,5 +1,5 @@
 /**
- * The client side of a session as a state machine (research/smtp.md §5.1).
+ * The client side of a session as a state machine (docs/smtp-relay.md, "The session").
  * Pure: it parses each command line, checks order, syntax and the
  * per-session limits, and answers what it can answer alone. Whatever needs
  * the network (routing a recipient, the backend's DATA) comes back as a step
@@ -77,7 +77,7 @@ export class SessionState {
     this.options = options;
   }
 
-  /** The EHLO keywords we offer (SMTP-RELAY.md "The session"). */
+  /** The EHLO keywords we offer (docs/smtp-relay.md, "The session"). */
   ehloReply(): Reply {
     const lines = [
       this.options.hostname,
