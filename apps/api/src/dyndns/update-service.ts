@@ -47,7 +47,7 @@ interface HostOutcome {
   readonly after: { readonly ipv4: string | null; readonly ipv6: string | null };
 }
 
-const account = (code: 'badauth' | 'numhost' | 'abuse' | 'badagent'): DyndnsOutcome => ({
+const account = (code: 'badauth' | 'numhost' | 'abuse' | 'badagent' | '911'): DyndnsOutcome => ({
   kind: 'account',
   code,
 });
@@ -135,9 +135,13 @@ export function createUpdateService(deps: UpdateServiceDeps): UpdateService {
         purpose: 'update',
         edge: 'update',
       });
-      // Over the failure limit, or too many checks waiting: `abuse`, answered without bcrypt.
-      if (!login.ok)
-        return account(login.reason === 'blocked' || login.reason === 'busy' ? 'abuse' : 'badauth');
+      if (!login.ok) {
+        // Over the failure limit or its share of the checks: `abuse`, answered without bcrypt.
+        // The whole queue full (the service is overloaded): `911`, which clients retry later.
+        if (login.reason === 'blocked') return account('abuse');
+        if (login.reason === 'busy') return account('911');
+        return account('badauth');
+      }
       const { host } = login;
 
       // No hostname and a token alone: the token's host.
