@@ -12,6 +12,7 @@ import {
   zZone,
 } from '@mydns/runtime';
 import { z } from 'zod';
+import { type MailConfig, mailCrossChecks, mailSettingsShape, toMailConfig } from './mail/settings.ts';
 
 /**
  * The API's settings: the only reader of process.env (through `env`). Names
@@ -104,6 +105,7 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']).default('info'),
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
   NODE_ENV: z.string().optional(),
+  ...mailSettingsShape,
 });
 
 /** Rules that involve two variables: reported together with every field problem. */
@@ -115,7 +117,7 @@ function crossChecks(env: Record<string, string | undefined>): [string, string][
       'is required when MYDNS_PDNS_API_URL points at an external PowerDNS',
     ]);
   }
-  return problems;
+  return [...problems, ...mailCrossChecks(env)];
 }
 
 export interface Config {
@@ -187,6 +189,8 @@ export interface Config {
   readonly blockedUserAgents: readonly string[];
   readonly dbPoolSize: number;
   readonly log: { readonly level: string; readonly format: 'json' | 'pretty' };
+  /** Outbound mail (README "Mail"). */
+  readonly mail: MailConfig;
 }
 
 /** 127.0.0.0/8, ::1 or localhost: nobody but this machine can connect. */
@@ -260,5 +264,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       level: s.LOG_LEVEL,
       format: s.LOG_FORMAT ?? (s.NODE_ENV === 'production' ? 'json' : 'pretty'),
     },
+    mail: toMailConfig(s, { zone: s.MYDNS_ZONE, publicUrl: s.MYDNS_PUBLIC_URL, httpPort: s.MYDNS_HTTP_PORT }),
   };
 }
