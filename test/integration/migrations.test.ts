@@ -26,6 +26,7 @@ test('latest, rollback all, latest on an empty database', async () => {
       'acme_challenges',
       'dns_outbox',
       'hosts',
+      'mail_outbox',
       'name_quarantine',
       'sessions',
       'update_history',

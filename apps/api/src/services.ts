@@ -28,6 +28,7 @@ import { createUpdateService, type UpdateService } from './dyndns/update-service
 import { createHistoryRecorder, type HistoryRecorder } from './history/history-recorder.ts';
 import { createHostsService, type HostsService } from './hosts/hosts-service.ts';
 import { createMaintenance, type Maintenance } from './lifecycle/maintenance.ts';
+import { createMail, type Mail } from './mail/index.ts';
 import { createMetrics, type Metrics } from './metrics/metrics.ts';
 import { createWebSessions, type WebSessions } from './web/sessions.ts';
 
@@ -45,6 +46,8 @@ export interface Services {
   readonly bcrypt: BcryptPool;
   readonly credentialCache: CredentialCache;
   readonly authenticator: Authenticator;
+  /** Outbound mail: the outbox to queue into, its limits, its worker (README "Mail"). */
+  readonly mail: Mail;
   readonly limiters: {
     readonly hostUpdates: RateLimiter;
     /** Failed logins, per source and per (source, host); see auth/login-guard.ts. */
@@ -130,6 +133,7 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
     notifySecondaries: config.secondaries.length > 0,
   });
   zoneWriterRef = zoneWriter;
+  const mail = createMail(config, { db: deps.db, logger: deps.logger, registry: metrics.registry });
   onBlock = (scope) => metrics.loginBlocks.inc({ scope });
   const authenticator = createAuthenticator({
     findHost: async (username) => {
@@ -223,12 +227,14 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
     bcrypt,
     credentialCache,
     authenticator,
+    mail,
     limiters,
     async start() {
       await hostCache.start();
       zoneWriter.start();
       history.start();
       maintenance.start();
+      mail.start();
       // At start (in the background: the service answers meanwhile), then periodically.
       reconcileInBackground();
       if (config.reconcile.intervalMs > 0) {
@@ -240,6 +246,7 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
       if (reconcileTimer) clearInterval(reconcileTimer);
       await reconciling;
       await maintenance.stop();
+      await mail.stop();
       await history.stop();
       await zoneWriter.stop();
       await hostCache.stop();
