@@ -43,6 +43,8 @@ export interface SubmissionOptions {
     readonly finalMs: number;
   };
   readonly replyLimits?: ReplyLimits;
+  /** Cuts the opening short (connect, TLS, greeting, EHLO, AUTH): an SmtpError. */
+  readonly signal?: AbortSignal;
 }
 
 export interface Submission {
@@ -64,6 +66,7 @@ export async function openSubmission(options: SubmissionOptions): Promise<Submis
   // SNI carries names only (RFC 6066 §3), never an address literal.
   const servername = family ? undefined : options.host;
   const rejectUnauthorized = options.tls === 'verify';
+  const { signal } = options;
   const socket =
     options.security === 'implicit'
       ? await connectImplicitTls(target, {
@@ -71,9 +74,12 @@ export async function openSubmission(options: SubmissionOptions): Promise<Submis
           servername,
           connectMs: timeouts.connectMs,
           tlsMs: timeouts.replyMs,
+          signal,
         })
-      : await connectTcp(target, timeouts.connectMs);
+      : await connectTcp(target, timeouts.connectMs, signal);
   const conn = new SmtpConnection(socket, options.replyLimits ?? DEFAULT_REPLY_LIMITS);
+  const onAbort = () => conn.destroy();
+  signal?.addEventListener('abort', onAbort, { once: true });
   try {
     await readGreeting(conn, timeouts.replyMs);
     await sendEhlo(conn, options.clientName, timeouts.replyMs);
@@ -100,6 +106,7 @@ export async function openSubmission(options: SubmissionOptions): Promise<Submis
         );
       authenticated = await authenticate(conn, options.credentials, timeouts.replyMs);
     }
+    signal?.removeEventListener('abort', onAbort);
     return {
       connection: conn,
       authenticated,
@@ -108,6 +115,7 @@ export async function openSubmission(options: SubmissionOptions): Promise<Submis
       abort: () => conn.destroy(),
     };
   } catch (error) {
+    signal?.removeEventListener('abort', onAbort);
     conn.destroy();
     throw error;
   }

@@ -16,7 +16,8 @@ export interface MailSession {
 }
 
 export interface MailTransport {
-  open(): Promise<MailSession>;
+  /** A session, ready for messages; `signal` cuts the opening short (shutdown). */
+  open(signal?: AbortSignal): Promise<MailSession>;
 }
 
 export function createSmarthostTransport(options: {
@@ -28,8 +29,9 @@ export function createSmarthostTransport(options: {
 }): MailTransport {
   const { smarthost } = options;
   return {
-    async open() {
+    async open(signal) {
       const session = await openSubmission({
+        ...(signal ? { signal } : {}),
         host: smarthost.host,
         port: smarthost.port,
         security: smarthost.security,

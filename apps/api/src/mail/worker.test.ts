@@ -296,4 +296,35 @@ describe('the mail worker', () => {
       ],
     );
   });
+
+  test('stop while the smarthost hangs before its greeting: the opening is cut after the grace', {
+    timeout: 10_000,
+  }, async () => {
+    const clock = { now: 1_000_000 };
+    const outbox = memoryOutbox(clock);
+    let opening = 0;
+    const transport: MailTransport = {
+      // Never answers; only an abort ends the wait.
+      open: (signal) =>
+        new Promise((_resolve, reject) => {
+          opening++;
+          signal?.addEventListener('abort', () => reject(new SmtpError('connect', 'aborted')));
+        }),
+    };
+    const worker = createMailWorker({
+      outbox: outbox.repository,
+      transport,
+      policy: POLICY,
+      timeoutMs: 600_000,
+      keepMs: 86_400_000,
+      logger,
+      stopGraceMs: 50,
+    });
+    await outbox.repository.insert({ kind: 'test', recipient: 'a@example.org', message: 'x' });
+    const batch = worker.runOnce();
+    while (opening === 0) await new Promise((resolve) => setImmediate(resolve));
+    await worker.stop();
+    assert.deepEqual(await batch, { claimed: 1, sent: 0, deferred: 1, failed: 0, released: 0 });
+    assert.equal(outbox.rows[0]?.status, 'queued');
+  });
 });

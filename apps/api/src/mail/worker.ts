@@ -37,6 +37,8 @@ export interface MailWorkerOptions {
   batchSize?: number;
   /** Longest sleep between looks at the outbox (mails queued by other replicas). */
   pollMs?: number;
+  /** On stop, how long the mail in flight may take before its session is cut. */
+  stopGraceMs?: number;
 }
 
 export interface BatchReport {
@@ -58,7 +60,6 @@ export interface MailWorker {
 }
 
 const PRUNE_EVERY_MS = 10 * 60_000;
-const STOP_GRACE_MS = 5_000;
 
 export function createMailWorker(options: MailWorkerOptions): MailWorker {
   const log = options.logger.child({ component: 'mail' });
@@ -69,6 +70,8 @@ export function createMailWorker(options: MailWorkerOptions): MailWorker {
   const leaseMs = Math.max(10 * 60_000, options.timeoutMs * (6 + 5 * batchSize));
   let stopping = false;
   let session: MailSession | undefined;
+  /** Cuts a session still opening (a smarthost that takes the connection and never greets). */
+  let opening: AbortController | undefined;
   let loop: Promise<void> | undefined;
   let running: Promise<BatchReport> | undefined;
   let wakeUp: (() => void) | undefined;
@@ -128,7 +131,10 @@ export function createMailWorker(options: MailWorkerOptions): MailWorker {
           continue;
         }
         try {
-          session ??= await options.transport.open();
+          if (!session) {
+            opening = new AbortController();
+            session = await options.transport.open(opening.signal);
+          }
           await session.send(mail.recipient, mail.message);
         } catch (error) {
           // A refusal concerns this mail; anything else is the session's, and the rest of the batch waits.
@@ -152,6 +158,7 @@ export function createMailWorker(options: MailWorkerOptions): MailWorker {
         });
       }
     } finally {
+      opening = undefined;
       session?.close();
       session = undefined;
     }
@@ -223,8 +230,10 @@ export function createMailWorker(options: MailWorkerOptions): MailWorker {
       wakeUp?.();
       const inFlight = running;
       if (inFlight) {
-        const timer = setTimeout(() => session?.abort(), STOP_GRACE_MS);
-        timer.unref();
+        const timer = setTimeout(() => {
+          opening?.abort();
+          session?.abort();
+        }, options.stopGraceMs ?? 5_000);
         await inFlight.catch(() => undefined);
         clearTimeout(timer);
       }
