@@ -60,6 +60,7 @@ export interface MailWorker {
 }
 
 const PRUNE_EVERY_MS = 10 * 60_000;
+const UNAVAILABLE_REPEAT_MS = 5 * 60_000;
 
 export function createMailWorker(options: MailWorkerOptions): MailWorker {
   const log = options.logger.child({ component: 'mail' });
@@ -77,6 +78,8 @@ export function createMailWorker(options: MailWorkerOptions): MailWorker {
   let wakeUp: (() => void) | undefined;
   let woken = false;
   let lastPrune = 0;
+  /** The last "smarthost unavailable" warning: repeated at most every few minutes while it lasts. */
+  let unavailable: { reason: string; at: number } | undefined;
 
   const describe = (error: unknown) =>
     redactAddresses(
@@ -93,7 +96,8 @@ export function createMailWorker(options: MailWorkerOptions): MailWorker {
       await options.outbox.defer(mail.id, outcome.delayMs, reason);
       report.deferred++;
       options.events?.onDeferred?.(mail.kind);
-      log.info('mail not sent yet; trying again later', {
+      // The first failure of a mail is worth a line; its retries are in the smarthost's warnings.
+      log.log(mail.attempts === 1 ? 'info' : 'debug', 'mail not sent yet; trying again later', {
         ...who,
         retryInSeconds: outcome.delayMs / 1000,
         reason,
@@ -142,12 +146,20 @@ export function createMailWorker(options: MailWorkerOptions): MailWorker {
             broken = error;
             session?.abort();
             session = undefined;
-            log.warn(`smarthost unavailable; ${mails.length - i} mails wait`, { reason: describe(error) });
+            const reason = describe(error);
+            if (unavailable?.reason !== reason || Date.now() - unavailable.at > UNAVAILABLE_REPEAT_MS) {
+              log.warn(`smarthost unavailable; mails wait (${mails.length - i} in this batch)`, { reason });
+              unavailable = { reason, at: Date.now() };
+            }
           }
           await settle(mail, error, report);
           continue;
         }
         await options.outbox.markSent(mail.id);
+        if (unavailable) {
+          log.info('the smarthost takes mail again');
+          unavailable = undefined;
+        }
         report.sent++;
         options.events?.onSent?.(mail.kind);
         log.info('mail sent', {
