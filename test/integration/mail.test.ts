@@ -12,11 +12,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort } from '@mydns/db';
 import { MailInputError, type MailRequest } from '../../apps/api/src/mail/index.ts';
 import { harness } from '../support/harness.ts';
 import { startTestMyDns, type TestMyDns } from '../support/mydns.ts';
+import { freePort } from '../support/ports.ts';
 import { noteSecret } from '../support/secrets.ts';
 import {
   makeSelfSignedCertificate,
@@ -26,6 +25,7 @@ import {
   type TestCertificate,
 } from '../support/smarthost.ts';
 import { startScriptedBackend } from '../support/smtp.ts';
+import { waitFor } from '../support/wait.ts';
 
 const PUBLIC_URL = 'https://dyn.example.net';
 const SENDER = 'no-reply@dyn.example.net';
@@ -40,13 +40,15 @@ after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
 });
 
-before(() => {
-  certificate = makeSelfSignedCertificate(mkdtempSync(join(harness().workDir, 'mail-')));
+before(async () => {
+  certificate = await makeSelfSignedCertificate(mkdtempSync(join(harness().workDir, 'mail-')));
 });
 
 async function smarthost(options: Parameters<typeof startSmarthost>[0] = {}): Promise<Smarthost> {
   const peer = await startSmarthost(options);
-  cleanups.push(() => peer.stop());
+  cleanups.push(async () => {
+    await peer.stop();
+  });
   return peer;
 }
 
@@ -89,20 +91,33 @@ function verificationMail(mydns: TestMyDns, to: string): { request: MailRequest;
 
 const recipient = (name: string) => `${name}-${randomBytes(4).toString('hex')}@example.org`;
 
-async function outboxRow(mydns: TestMyDns, id: number) {
-  const row = await mydns.db('mail_outbox').where({ id }).first();
-  assert.ok(row, `outbox row ${id}`);
-  return row as { status: string; message: string | null; attempts: number; last_error: string | null };
+interface OutboxRow {
+  status: string;
+  message: string | null;
+  attempts: number;
+  last_error: string | null;
 }
 
-async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
-    await sleep(50);
-  }
+async function outboxRow(mydns: TestMyDns, id: number): Promise<OutboxRow> {
+  const row = await mydns.db('mail_outbox').where({ id }).first();
+  assert.ok(row, `outbox row ${id}`);
+  return row as OutboxRow;
+}
+
+/** Waits until the outbox row of `id` is as `wanted` says, and returns it. */
+async function waitForRow(mydns: TestMyDns, id: number, what: string, wanted: (row: OutboxRow) => boolean) {
+  let last: OutboxRow | undefined;
+  await waitFor(
+    async () => {
+      last = await outboxRow(mydns, id);
+      return wanted(last);
+    },
+    {
+      intervalMs: 50,
+      message: () => `mail ${id} ${what} (now: ${JSON.stringify({ ...last, message: undefined })})`,
+    },
+  );
+  return last as OutboxRow;
 }
 
 async function enqueue(mydns: TestMyDns, request: MailRequest): Promise<number> {
@@ -166,10 +181,7 @@ describe('mail through a plain smarthost', () => {
     assert.ok(message);
     assertVerificationMail(message, to, link);
     assert.equal(message.tls, false);
-    const row = await waitFor('marked sent', async () => {
-      const r = await outboxRow(mydns, id);
-      return r.status === 'sent' ? r : undefined;
-    });
+    const row = await waitForRow(mydns, id, 'marked sent', (r) => r.status === 'sent');
     assert.equal(row.message, null, 'the text (with its token) is gone once sent');
     assert.equal(row.attempts, 1);
     const metrics = (await mydns.request('/metrics')).body;
@@ -239,10 +251,7 @@ describe('mail through a plain smarthost', () => {
     const good = verificationMail(other, recipient('bob'));
     await enqueue(other, good.request);
     await refusing.waitForMessages(1);
-    const row = await waitFor('given up', async () => {
-      const r = await outboxRow(other, refused);
-      return r.status === 'failed' ? r : undefined;
-    });
+    const row = await waitForRow(other, refused, 'given up', (r) => r.status === 'failed');
     assert.equal(row.attempts, 1, 'not retried');
     assert.match(row.last_error ?? '', /^RCPT refused: 550 5\.1\.1 <…@example\.org>/);
     assert.ok(!row.last_error?.includes(nobody.split('@')[0] ?? '?'));
@@ -310,10 +319,7 @@ describe('mail through smarthosts that want TLS and AUTH', () => {
     });
     const mydns = await mydnsWithMail(`smtp://${credentials}@127.0.0.1:${peer.port}`);
     const id = await enqueue(mydns, verificationMail(mydns, recipient('verify')).request);
-    const row = await waitFor('retried', async () => {
-      const r = await outboxRow(mydns, id);
-      return r.attempts >= 2 ? r : undefined;
-    });
+    const row = await waitForRow(mydns, id, 'retried', (r) => r.attempts >= 2);
     assert.equal(row.status, 'queued');
     assert.match(row.last_error ?? '', /TLS handshake failed: .*certificate/i);
     assert.deepEqual(peer.auths(), [], 'no AUTH attempt');
@@ -328,10 +334,7 @@ describe('mail through smarthosts that want TLS and AUTH', () => {
     });
     const mydns = await mydnsWithMail(`smtp://${credentials}@127.0.0.1:${peer.port}?tls=no-verify`);
     const id = await enqueue(mydns, verificationMail(mydns, recipient('badauth')).request);
-    const row = await waitFor('retried', async () => {
-      const r = await outboxRow(mydns, id);
-      return r.attempts >= 2 ? r : undefined;
-    });
+    const row = await waitForRow(mydns, id, 'retried', (r) => r.attempts >= 2);
     assert.equal(row.status, 'queued');
     assert.match(row.last_error ?? '', /^AUTH PLAIN refused: 535/);
   });
@@ -344,10 +347,7 @@ describe('a smarthost that is away', () => {
     const to = recipient('later');
     const { request, link } = verificationMail(mydns, to);
     const id = await enqueue(mydns, request);
-    const waiting = await waitFor('retried while down', async () => {
-      const r = await outboxRow(mydns, id);
-      return r.attempts >= 2 ? r : undefined;
-    });
+    const waiting = await waitForRow(mydns, id, 'retried while down', (r) => r.attempts >= 2);
     assert.equal(waiting.status, 'queued');
     assert.match(waiting.last_error ?? '', /connect to 127\.0\.0\.1:\d+ failed/);
     const metrics = (await mydns.request('/metrics')).body;
@@ -359,10 +359,7 @@ describe('a smarthost that is away', () => {
     const [message] = await peer.waitForMessages(1);
     assert.ok(message);
     assertVerificationMail(message, to, link);
-    const sent = await waitFor('sent', async () => {
-      const r = await outboxRow(mydns, id);
-      return r.status === 'sent' ? r : undefined;
-    });
+    const sent = await waitForRow(mydns, id, 'sent', (r) => r.status === 'sent');
     assert.ok(sent.attempts >= 3);
   });
 
@@ -372,9 +369,9 @@ describe('a smarthost that is away', () => {
     cleanups.push(() => hanging.close());
     const mydns = await mydnsWithMail(`smtp://127.0.0.1:${hanging.port}`, { MYDNS_MAIL_TIMEOUT: '10m' });
     const first = await enqueue(mydns, verificationMail(mydns, recipient('hang')).request);
-    await waitFor('the worker is stuck at the greeting', async () =>
-      hanging.connections().length > 0 ? true : undefined,
-    );
+    await waitFor(() => hanging.connections().length > 0, {
+      message: 'the worker to be stuck at the greeting',
+    });
     // More mails than the request pool has connections: the worker holds none while it waits.
     for (let i = 0; i < 12; i++) await enqueue(mydns, verificationMail(mydns, recipient(`more${i}`)).request);
     const password = `hang-${randomBytes(6).toString('hex')}`;

@@ -5,12 +5,11 @@
  * Python's own `email` package (an independent reader of what we built) and
  * reported as one JSON line. Listens on 127.0.0.1 only; stop() ends it by PID.
  */
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort } from '@mydns/db';
-import { requireProgram } from './programs.ts';
-import { type Child, requireAiosmtpdPython, startChild } from './smtp.ts';
+import { freePort } from './ports.ts';
+import { requireProgram, runProgram, type StartedProgram, startProgram } from './programs.ts';
+import { requireAiosmtpdPython } from './smtp.ts';
+import { waitFor } from './wait.ts';
 
 export interface SmarthostOptions {
   /** A fixed port (to start it where a client already looks); a free one by default. */
@@ -46,7 +45,7 @@ export interface SmarthostMessage {
   readonly raw: string;
 }
 
-export interface Smarthost extends Child {
+export interface Smarthost extends StartedProgram {
   readonly port: number;
   messages(): SmarthostMessage[];
   /** AUTH attempts: mechanism and whether the credentials were right. */
@@ -129,14 +128,17 @@ export async function startSmarthost(options: SmarthostOptions = {}): Promise<Sm
       ? { ...options.auth, mechanisms: options.auth.mechanisms ?? ['PLAIN', 'LOGIN'] }
       : null,
   };
-  const child = startChild(python, ['-c', SCRIPT, JSON.stringify(config)]);
-  const deadline = Date.now() + 15_000;
-  while (!child.output().includes('"READY"')) {
-    if (Date.now() > deadline || child.process.exitCode !== null) {
-      await child.stop();
-      throw new Error(`aiosmtpd did not start as a smarthost:\n${child.output()}`);
-    }
-    await sleep(50);
+  const child = startProgram(python, ['-c', SCRIPT, JSON.stringify(config)]);
+  try {
+    await waitFor(() => child.output().includes('"READY"'), {
+      timeoutMs: 15_000,
+      intervalMs: 50,
+      message: 'aiosmtpd to start as a smarthost',
+      giveUp: () => (child.hasExited() ? 'it exited' : undefined),
+    });
+  } catch (error) {
+    await child.stop();
+    throw new Error(`${(error as Error).message}:\n${child.output()}`);
   }
   const events = () =>
     child
@@ -160,14 +162,12 @@ export async function startSmarthost(options: SmarthostOptions = {}): Promise<Sm
         .filter((e) => e.event === 'AUTH')
         .map((e) => ({ mechanism: String(e.mechanism), ok: e.ok === true })),
     async waitForMessages(count, timeoutMs = 20_000) {
-      const until = Date.now() + timeoutMs;
-      while (messages().length < count) {
-        if (Date.now() > until)
-          throw new Error(
-            `${messages().length} of ${count} messages within ${timeoutMs} ms:\n${child.output()}`,
-          );
-        await sleep(50);
-      }
+      await waitFor(() => messages().length >= count, {
+        timeoutMs,
+        intervalMs: 50,
+        message: () => `${count} messages at the smarthost (it has ${messages().length}):
+${child.output()}`,
+      });
       return messages();
     },
   };
@@ -179,11 +179,11 @@ export interface TestCertificate {
 }
 
 /** A self-signed certificate for `localhost` and 127.0.0.1, made with openssl in `dir`. */
-export function makeSelfSignedCertificate(dir: string): TestCertificate {
+export async function makeSelfSignedCertificate(dir: string): Promise<TestCertificate> {
   const openssl = requireProgram('openssl', 'openssl');
   const certFile = join(dir, 'smarthost-cert.pem');
   const keyFile = join(dir, 'smarthost-key.pem');
-  execFileSync(
+  await runProgram(
     openssl,
     [
       'req',
@@ -204,7 +204,7 @@ export function makeSelfSignedCertificate(dir: string): TestCertificate {
       '-addext',
       'subjectAltName=DNS:localhost,IP:127.0.0.1',
     ],
-    { stdio: 'ignore' },
+    { mustSucceed: true },
   );
   return { certFile, keyFile };
 }

@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
 import { after, describe, test } from 'node:test';
+import { freePort } from '../../../test/support/ports.ts';
+import { waitFor } from '../../../test/support/wait.ts';
 import { SmtpRejection } from './commands.ts';
 import { SmtpError } from './errors.ts';
 import { openSubmission, type SubmissionOptions } from './submission.ts';
@@ -102,7 +104,7 @@ describe('openSubmission', () => {
     const { reply } = await session.send({ from: 'no-reply@example.net', to: ['bob@example.org'] }, MESSAGE);
     assert.equal(reply.code, 250);
     session.close();
-    await waitFor(() => recorded.lines.includes('QUIT'));
+    await waitFor(() => recorded.lines.includes('QUIT'), { message: 'QUIT at the server' });
     assert.deepEqual(recorded.lines, [
       'EHLO dyn.example.net',
       'MAIL FROM:<no-reply@example.net>',
@@ -238,13 +240,8 @@ describe('openSubmission', () => {
     ).catch((e: unknown) => e);
     assert.ok(e3 instanceof SmtpError && /no reply within 100 ms/.test(e3.message));
 
-    const closed = createServer();
-    closed.listen(0, '127.0.0.1');
-    await once(closed, 'listening');
-    const port = (closed.address() as AddressInfo).port;
-    closed.close();
-    await once(closed, 'close');
-    const e4 = await openSubmission(options(port)).catch((e: unknown) => e);
+    // A port of our own that nothing listens on.
+    const e4 = await openSubmission(options(await freePort())).catch((e: unknown) => e);
     assert.ok(e4 instanceof SmtpError && e4.kind === 'connect');
   });
 
@@ -261,11 +258,3 @@ describe('openSubmission', () => {
     session.abort();
   });
 });
-
-async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`not so within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
