@@ -43,8 +43,13 @@ export function createMail(settings: Pick<Config, 'mail' | 'limits' | 'publicUrl
   const config = settings.mail;
   const log = deps.logger.child({ component: 'mail' });
   const repository = createMailOutboxRepository(deps.db);
-  const metrics = createMailMetrics(deps.registry, () => repository.stats());
   const smarthost = config.smarthost;
+  // Without mail nothing is ever queued: the gauges need no query at every scrape.
+  const metrics = createMailMetrics(deps.registry, () =>
+    smarthost || deps.transport
+      ? repository.stats()
+      : Promise.resolve({ queued: 0, oldestQueuedSeconds: 0, overdueSeconds: 0 }),
+  );
   const transport =
     deps.transport ??
     (smarthost
