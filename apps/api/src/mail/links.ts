@@ -1,5 +1,5 @@
 /**
- * Links in mails (INTERFACES.md, "Accounts": `<MYDNS_PUBLIC_URL>/<page>?token=<token>`).
+ * Links in mails (README "Mail"): `<MYDNS_PUBLIC_URL>/<page>?token=<token>`.
  * Pure. Every link a mail carries starts with the public URL; the outbox
  * refuses a mail with any other (a link elsewhere in a mail from us is what
  * phishing looks like, and a token must never travel to another host).

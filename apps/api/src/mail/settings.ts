@@ -65,7 +65,7 @@ export function toMailConfig(
   s: MailSettings,
   context: { zone: string; publicUrl: string | undefined; httpPort: number },
 ): MailConfig {
-  // INTERFACES.md: MYDNS_PUBLIC_URL defaults to http://127.0.0.1:<MYDNS_HTTP_PORT>.
+  // README "Settings": unset, MYDNS_PUBLIC_URL is http://127.0.0.1:<MYDNS_HTTP_PORT> for mails.
   const publicUrl = context.publicUrl ?? `http://127.0.0.1:${context.httpPort}`;
   const publicHost = new URL(publicUrl).hostname;
   return {
