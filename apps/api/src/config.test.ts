@@ -56,6 +56,18 @@ const DEFAULTS: Config = {
   blockedUserAgents: [],
   dbPoolSize: 10,
   log: { level: 'info', format: 'pretty' },
+  mail: {
+    smarthost: undefined,
+    from: { name: 'MyDNS', address: 'no-reply@mydns.test' },
+    publicUrl: 'http://127.0.0.1:8080',
+    clientName: 'mydns.test',
+    timeoutMs: 60_000,
+    retryMs: 30_000,
+    retryMaxMs: 3_600_000,
+    giveUpMs: 2 * 86_400_000,
+    keepMs: 7 * 86_400_000,
+    limits: { recipient: { count: 5, windowMs: 3_600_000 }, source: { count: 20, windowMs: 3_600_000 } },
+  },
 };
 
 describe('loadConfig: defaults (README.md, "Settings")', () => {

@@ -14,6 +14,7 @@ import {
   zRateLimit,
 } from '@mydns/runtime';
 import { z } from 'zod';
+import { type MailConfig, mailCrossChecks, mailSettingsShape, toMailConfig } from './mail/settings.ts';
 
 /**
  * The API's settings: the only reader of process.env (through `env`). Names
@@ -101,6 +102,7 @@ const schema = z.object({
   MYDNS_BLOCKED_USER_AGENTS: zList.default([]),
   MYDNS_DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
   ...sharedLogSettings,
+  ...mailSettingsShape,
 });
 
 /** Every variable the API reads (README's settings table lists each; settings-docs.test.ts checks it). */
@@ -115,7 +117,7 @@ function crossChecks(env: Record<string, string | undefined>): [string, string][
       'is required when MYDNS_PDNS_API_URL points at an external PowerDNS',
     ]);
   }
-  return problems;
+  return [...problems, ...mailCrossChecks(env)];
 }
 
 export interface Config {
@@ -187,6 +189,8 @@ export interface Config {
   readonly blockedUserAgents: readonly string[];
   readonly dbPoolSize: number;
   readonly log: LogSettings;
+  /** Outbound mail (README "Mail"). */
+  readonly mail: MailConfig;
 }
 
 /** 127.0.0.0/8, ::1 or localhost: nobody but this machine can connect. */
@@ -257,5 +261,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     blockedUserAgents: s.MYDNS_BLOCKED_USER_AGENTS.map((agent) => agent.toLowerCase()),
     dbPoolSize: s.MYDNS_DB_POOL_SIZE,
     log: logSettings(s),
+    mail: toMailConfig(s, { zone: s.MYDNS_ZONE, publicUrl: s.MYDNS_PUBLIC_URL, httpPort: s.MYDNS_HTTP_PORT }),
   };
 }

@@ -42,6 +42,7 @@ function tableSettings(text: string): Set<string> {
 const documented = new Set([
   ...tableSettings(section('## Settings')),
   ...tableSettings(section('### For operators')),
+  ...tableSettings(section('## Mail')),
 ]);
 
 describe('README.md documents every setting', () => {
@@ -53,7 +54,7 @@ describe('README.md documents every setting', () => {
       assert.deepEqual(
         names.filter((name) => !documented.has(name)),
         [],
-        `missing from README.md's tables ("Settings", or the relay's under "For operators")`,
+        `missing from README.md's tables ("Settings", the relay's under "For operators", or "Mail")`,
       );
     });
   }

@@ -34,6 +34,7 @@ import { createUpdateService, type UpdateService } from './dyndns/update-service
 import { createHistoryRecorder, type HistoryRecorder } from './history/history-recorder.ts';
 import { createHostsService, type HostsService } from './hosts/hosts-service.ts';
 import { createMaintenance, type Maintenance } from './lifecycle/maintenance.ts';
+import { createMail, type Mail } from './mail/index.ts';
 import { createMetrics, type Metrics } from './metrics/metrics.ts';
 import { createWebSessions, type WebSessions } from './web/sessions.ts';
 
@@ -51,6 +52,8 @@ export interface Services {
   readonly bcrypt: BcryptPool;
   readonly credentialCache: CredentialCache;
   readonly authenticator: Authenticator;
+  /** Outbound mail: the outbox to queue into, its limits, its worker (README "Mail"). */
+  readonly mail: Mail;
   readonly limiters: {
     readonly hostUpdates: RateLimiter;
     /** Failed logins, per source and per (source, host); see auth/login-guard.ts. */
@@ -200,6 +203,7 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
     notifySecondaries: config.secondaries.length > 0,
   });
   zoneWriterRef = zoneWriter;
+  const mail = createMail(config, { db: deps.db, logger: deps.logger, registry: metrics.registry });
   onBlock = (scope) => metrics.loginBlocks.inc({ scope });
   const { repositories, hosts, maintenance } = createHostServices(config, {
     db: deps.db,
@@ -281,6 +285,7 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
     bcrypt,
     credentialCache,
     authenticator,
+    mail,
     limiters,
     async start() {
       csrfKey = await createSecretsRepository(deps.db).getOrCreate('csrf');
@@ -288,6 +293,7 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
       zoneWriter.start();
       history.start();
       maintenance.start();
+      mail.start();
       // At start (in the background: the service answers meanwhile), then periodically.
       reconcileInBackground();
       if (config.reconcile.intervalMs > 0) {
@@ -299,6 +305,7 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
       if (reconcileTimer) clearInterval(reconcileTimer);
       await reconciling;
       await maintenance.stop();
+      await mail.stop();
       await history.stop();
       await zoneWriter.stop();
       await hostCache.stop();

@@ -8,10 +8,11 @@
  */
 import { type IpAddress, parseIpAddress } from '@mydns/domain';
 import type { Logger } from '@mydns/runtime';
+import type { Reply } from '@mydns/smtp-client';
 import type { BackendConnection, BackendContext, BackendTarget } from './backend.ts';
 import { clientKey } from './client-limits.ts';
 import type { MailHost } from './hosts.ts';
-import { type Reply, replies } from './protocol/replies.ts';
+import { replies } from './protocol/replies.ts';
 
 /** Which limit a refused connection met: the host's (451 4.4.5) or one client's share of it (451 4.7.1). */
 export type SlotLimit = 'host' | 'client-host';

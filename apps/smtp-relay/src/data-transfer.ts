@@ -6,10 +6,11 @@
  * end. Forwarding stops past the size limit (the backend never sees a ".")
  * and once the backend has given up; then its answer stands.
  */
+
+import type { Reply } from '@mydns/smtp-client';
 import { BackendError } from './backend.ts';
 import type { BoundBackend } from './backend-pool.ts';
 import { DataStream } from './protocol/data-stream.ts';
-import type { Reply } from './protocol/replies.ts';
 
 export interface Fed {
   /** The end-of-data line was read; `rest` is what the client sent after it. */

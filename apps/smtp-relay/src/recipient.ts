@@ -5,11 +5,12 @@
  * and what the client is told. Every failure on our side is a 4xx.
  */
 import type { Logger } from '@mydns/runtime';
+import { isPositive, type Reply } from '@mydns/smtp-client';
 import { type BackendContext, BackendError } from './backend.ts';
 import type { BoundBackend, SessionBackend } from './backend-pool.ts';
 import type { RelayEvent } from './metrics.ts';
 import { formatMailCommand, formatPath, type Mailbox } from './protocol/command.ts';
-import { isPositive, type Reply, replies } from './protocol/replies.ts';
+import { replies } from './protocol/replies.ts';
 import type { Transaction } from './protocol/state-machine.ts';
 import type { Router } from './routing.ts';
 

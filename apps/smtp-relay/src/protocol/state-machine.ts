@@ -6,6 +6,8 @@
  * for session.ts, which reports the outcome with `recipientAccepted`,
  * `endTransaction` or `tlsStarted`.
  */
+
+import { type Reply, reply } from '@mydns/smtp-client';
 import {
   formatPath,
   type Mailbox,
@@ -15,7 +17,7 @@ import {
   parsePath,
   relayTrick,
 } from './command.ts';
-import { type Reply, replies, reply } from './replies.ts';
+import { replies } from './replies.ts';
 
 export interface StateOptions {
   /** Our name in the greeting and EHLO reply. */

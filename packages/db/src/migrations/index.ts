@@ -6,6 +6,7 @@ import * as sessions from './20261127170000_sessions.ts';
 import * as historyRepeats from './20261127180000_history_repeats.ts';
 import * as refusalReasonsAndQuarantine from './20261201090000_refusal_reasons_and_quarantine.ts';
 import * as appSecrets from './20261201100000_app_secrets.ts';
+import * as mailOutbox from './20261202090000_mail_outbox.ts';
 
 interface Migration {
   readonly name: string;
@@ -22,6 +23,7 @@ const migrations: readonly Migration[] = [
   { name: '20261127180000_history_repeats', ...historyRepeats },
   { name: '20261201090000_refusal_reasons_and_quarantine', ...refusalReasonsAndQuarantine },
   { name: '20261201100000_app_secrets', ...appSecrets },
+  { name: '20261202090000_mail_outbox', ...mailOutbox },
 ];
 
 /** knex's `migrationSource`: migrations come from imports, not from a directory scan (no loader games). */
