@@ -6,6 +6,7 @@ import { arch, platform } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import {
   type ChildStatus,
+  inheritedEnvironment,
   isProcessAlive,
   keepRunning,
   type Logger,
@@ -266,7 +267,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     checkReachable(pgdata, user);
   }
   const owner = user ? { uid: user.uid, gid: user.gid } : {};
-  const env = { ...process.env, LC_ALL: 'C', LC_MESSAGES: 'C' };
+  const env = { ...inheritedEnvironment(), LC_ALL: 'C', LC_MESSAGES: 'C' };
 
   if (!existsSync(join(pgdata, 'PG_VERSION'))) {
     const pwfile = join(dataDir, `.initdb-password-${process.pid}`);

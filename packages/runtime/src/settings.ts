@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { delimiter } from 'node:path';
 import { type IpAddress, isValidHostname, normaliseName, parseIpAddress } from '@mydns/domain';
 import { z } from 'zod';
 import { StartupError } from './errors.ts';
@@ -144,3 +145,17 @@ export const zAddressList = zList.transform((items, ctx) => {
   }
   return addresses;
 });
+
+/**
+ * The environment child processes inherit (Postgres, pdns_server). Settings are
+ * read only through `loadEnvironment` and a schema; this is the one other place
+ * that touches process.env, so the lint rule against it holds everywhere else.
+ */
+export function inheritedEnvironment(): NodeJS.ProcessEnv {
+  return process.env;
+}
+
+/** The directories of `PATH`, where programs such as pdns_server are looked for. */
+export function executableSearchPath(): string[] {
+  return (process.env.PATH ?? '').split(delimiter).filter(Boolean);
+}
