@@ -232,7 +232,10 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
       },
       onRefused: ({ edge, source, host, reason }) => {
         metrics.loginRefusals.inc({ edge, reason });
-        authLog.debug('login refused without a check', { edge, source, host, reason });
+        // A flood is mostly these: no log object is built unless debug is on.
+        if (authLog.isLevelEnabled('debug')) {
+          authLog.debug('login refused without a check', { edge, source, host, reason });
+        }
       },
     },
   });
