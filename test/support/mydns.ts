@@ -125,7 +125,7 @@ export async function startTestMyDns(
   } catch (error) {
     // A refused start stops what it had started; a database of our own goes with it.
     await shutdown.run('start failed');
-    if (owned) await (database as { drop(): Promise<void> }).drop();
+    if (owned) await (database as unknown as { drop(): Promise<void> }).drop();
     throw error;
   }
   const pdns = createPowerDnsClient({ apiUrl: target.apiUrl, apiKey: target.apiKey });
@@ -169,9 +169,8 @@ export async function startTestMyDns(
     async stop() {
       await shutdown.run('test finished');
       if (!owned) return;
-      for (const served of running.config.zones)
-        await pdns.deleteZone(served).catch(() => undefined);
-      await (database as { drop(): Promise<void> }).drop();
+      for (const served of running.config.zones) await pdns.deleteZone(served).catch(() => undefined);
+      await (database as unknown as { drop(): Promise<void> }).drop();
     },
   };
 }

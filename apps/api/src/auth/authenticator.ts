@@ -92,6 +92,12 @@ export interface AuthenticatorDeps {
   events?: AuthEvents;
 }
 
+/**
+ * A host's name for the failure limits, logs and metrics: the full name, as
+ * the same label in two zones is two hosts (one's failures must not lock out the other).
+ */
+const nameOf = (host: HostRecord) => `${host.name}.${host.zone}`;
+
 type Check =
   | { readonly ok: true }
   | { readonly ok: false; readonly reason: 'wrong' | 'blocked' | 'share' | 'busy' };
@@ -110,7 +116,7 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
 
   /** One admitted, counted bcrypt check. */
   const checkPassword = async (host: HostRecord, secret: string, source: string): Promise<Check> => {
-    const admission = deps.guard.admit(source, host.name);
+    const admission = deps.guard.admit(source, nameOf(host));
     if (!admission.admitted) return { ok: false, reason: 'blocked' };
     try {
       const right = await deps.bcrypt.compare(secret, host.passwordHash, source);
@@ -134,13 +140,13 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
   };
 
   const verifyPassword = async (host: HostRecord, secret: string, source: string): Promise<Check> => {
-    if (Buffer.byteLength(secret) > MAX_PASSWORD_BYTES) return countFailure(source, host.name);
+    if (Buffer.byteLength(secret) > MAX_PASSWORD_BYTES) return countFailure(source, nameOf(host));
     const key = keyOf(host, secret);
     const shared = inFlight.get(key);
     if (shared) {
       // Someone else is checking the same secret: share the answer; a wrong one counts for each.
       const check = await shared;
-      return check.ok || check.reason !== 'wrong' ? check : countFailure(source, host.name);
+      return check.ok || check.reason !== 'wrong' ? check : countFailure(source, nameOf(host));
     }
     const check = checkPassword(host, secret, source).finally(() => inFlight.delete(key));
     inFlight.set(key, check);
@@ -200,8 +206,8 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
       // 3. The password, admitted and counted.
       if (!credential) {
         const check =
-          secret === '' ? countFailure(source, host.name) : await verifyPassword(host, secret, source);
-        if (!check.ok) return refuse(check.reason, host.name, host);
+          secret === '' ? countFailure(source, nameOf(host)) : await verifyPassword(host, secret, source);
+        if (!check.ok) return refuse(check.reason, nameOf(host), host);
         credential = { via: 'password' };
         deps.cache.remember(host.id, secret, binding(host), credential);
       }
