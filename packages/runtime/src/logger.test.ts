@@ -15,7 +15,10 @@ function recordingLogger() {
       done();
     },
   });
-  const logger = winston.createLogger({ level: 'debug', transports: [new winston.transports.Stream({ stream })] });
+  const logger = winston.createLogger({
+    level: 'debug',
+    transports: [new winston.transports.Stream({ stream })],
+  });
   return { logger, lines };
 }
 
@@ -24,7 +27,8 @@ describe('repeatLimited: an outage logs a line per window, not per attempt', () 
     const { logger, lines } = recordingLogger();
     let now = 0;
     const log = repeatLimited(logger, 10_000, () => now);
-    const message = 'Acquire connection error: error: the database system is not yet accepting connections\n    at parse';
+    const message =
+      'Acquire connection error: error: the database system is not yet accepting connections\n    at parse';
     for (let i = 0; i < 50; i += 1) log('warn', message);
     log('error', 'something else');
     now = 10_000;
@@ -32,7 +36,11 @@ describe('repeatLimited: an outage logs a line per window, not per attempt', () 
     assert.deepEqual(
       lines.map((line) => [line.level, line.message, line.repeatsHeldBack]),
       [
-        ['warn', 'Acquire connection error: error: the database system is not yet accepting connections', undefined],
+        [
+          'warn',
+          'Acquire connection error: error: the database system is not yet accepting connections',
+          undefined,
+        ],
         ['error', 'something else', undefined],
         ['warn', 'Acquire connection error: error: the database system is not yet accepting connections', 49],
       ],
