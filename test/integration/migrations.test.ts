@@ -29,6 +29,7 @@ test('latest, rollback all, latest on an empty database', async () => {
       'app_secrets',
       'dns_outbox',
       'hosts',
+      'login_failures',
       'mail_outbox',
       'name_quarantine',
       'sessions',

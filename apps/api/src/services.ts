@@ -7,6 +7,7 @@ import {
   createHostsRepository,
   createSecretsRepository,
   createSessionsRepository,
+  createSharedFailures,
   createTokensRepository,
   type Database,
   type HistoryRepository,
@@ -156,6 +157,7 @@ export function createHostServices(config: Config, deps: HostServiceDeps): HostS
     historyMaxAgeMs: config.lifecycle.historyMaxAgeMs,
     intervalMs: config.lifecycle.maintenanceIntervalMs,
     onQueued: () => deps.zoneWriters.wake(),
+    loginFailures: createSharedFailures(deps.db),
   });
   return { repositories, hosts, maintenance };
 }
@@ -180,6 +182,9 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
       source: config.limits.loginFailures,
       sourceHost: config.limits.loginHostFailures,
       blockMs: config.limits.loginBlockMs,
+      // Every replica counts the others' failures too (only failures go to Postgres).
+      shared: createSharedFailures(deps.db),
+      onSharedError: (error) => authLog.warn(`failed logins could not be shared: ${errorMessage(error)}`),
       onBlock: (block) => {
         // One line per block, for operators and fail2ban: source and host, never a secret.
         authLog.warn('login block started', {

@@ -1,4 +1,4 @@
-import type { Logger } from '@mydns/runtime';
+import { type Logger, repeatLimited } from '@mydns/runtime';
 import knex, { type Knex } from 'knex';
 import pg from 'pg';
 import { type MigrationContext, migrationSource, migrationSourceFor } from './migrations/index.ts';
@@ -20,7 +20,8 @@ export interface DatabaseOptions {
 }
 
 export function createDatabase(options: DatabaseOptions): Database {
-  const log = options.logger?.child({ component: 'db' });
+  const logger = options.logger?.child({ component: 'db' });
+  const log = logger ? repeatLimited(logger) : undefined;
   return knex({
     client: 'pg',
     connection: {
@@ -35,10 +36,10 @@ export function createDatabase(options: DatabaseOptions): Database {
     ...(log
       ? {
           log: {
-            warn: (message: unknown) => log.warn(String(message)),
-            error: (message: unknown) => log.error(String(message)),
-            deprecate: (message: unknown) => log.debug(String(message)),
-            debug: (message: unknown) => log.debug(String(message)),
+            warn: (message: unknown) => log('warn', String(message)),
+            error: (message: unknown) => log('error', String(message)),
+            deprecate: (message: unknown) => log('debug', String(message)),
+            debug: (message: unknown) => log('debug', String(message)),
           },
         }
       : {}),

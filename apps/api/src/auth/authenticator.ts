@@ -116,26 +116,27 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
 
   /** One admitted, counted bcrypt check. */
   const checkPassword = async (host: HostRecord, secret: string, source: string): Promise<Check> => {
-    const admission = deps.guard.admit(source, nameOf(host));
+    const admission = await deps.guard.admit(source, nameOf(host));
     if (!admission.admitted) return { ok: false, reason: 'blocked' };
+    let right: boolean;
     try {
-      const right = await deps.bcrypt.compare(secret, host.passwordHash, source);
-      if (right) admission.attempt.succeeded();
-      else admission.attempt.failed();
-      return right ? { ok: true } : { ok: false, reason: 'wrong' };
+      right = await deps.bcrypt.compare(secret, host.passwordHash, source);
     } catch (error) {
       admission.attempt.cancelled();
       if (error instanceof BcryptBusyError)
         return { ok: false, reason: error.scope === 'owner' ? 'share' : 'busy' };
       throw error;
     }
+    if (right) admission.attempt.succeeded();
+    else await admission.attempt.failed();
+    return right ? { ok: true } : { ok: false, reason: 'wrong' };
   };
 
   /** A failure that needed no bcrypt (no such host, an overlong secret, a shared failed check) still counts. */
-  const countFailure = (source: string, name: string): Check => {
-    const admission = deps.guard.admit(source, name);
+  const countFailure = async (source: string, name: string): Promise<Check> => {
+    const admission = await deps.guard.admit(source, name);
     if (!admission.admitted) return { ok: false, reason: 'blocked' };
-    admission.attempt.failed();
+    await admission.attempt.failed();
     return { ok: false, reason: 'wrong' };
   };
 
@@ -180,13 +181,13 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
           token = found;
         }
         if (!host) {
-          const check = countFailure(source, '(token)');
+          const check = await countFailure(source, '(token)');
           return refuse(check.ok ? 'wrong' : check.reason, '(token)');
         }
       } else {
         host = await deps.findHost(attempt.username);
         if (!host) {
-          const check = countFailure(source, attempt.username.toLowerCase());
+          const check = await countFailure(source, attempt.username.toLowerCase());
           return refuse(check.ok ? 'wrong' : check.reason, attempt.username.toLowerCase());
         }
       }
@@ -206,7 +207,9 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
       // 3. The password, admitted and counted.
       if (!credential) {
         const check =
-          secret === '' ? countFailure(source, nameOf(host)) : await verifyPassword(host, secret, source);
+          secret === ''
+            ? await countFailure(source, nameOf(host))
+            : await verifyPassword(host, secret, source);
         if (!check.ok) return refuse(check.reason, nameOf(host), host);
         credential = { via: 'password' };
         deps.cache.remember(host.id, secret, binding(host), credential);

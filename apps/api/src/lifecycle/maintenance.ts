@@ -5,6 +5,7 @@ import type {
   HostKey,
   HostsRepository,
   SessionsRepository,
+  SharedFailures,
 } from '@mydns/db';
 import { errorMessage, type Logger } from '@mydns/runtime';
 
@@ -43,6 +44,8 @@ export interface MaintenanceDeps {
   acme: AcmeRepository;
   history: HistoryRepository;
   sessions?: SessionsRepository;
+  /** The failed-login counters the replicas share (auth/login-guard.ts). */
+  loginFailures?: Pick<SharedFailures, 'prune'>;
   logger: Logger;
   inactivityDays: number;
   historyMaxPerHost: number;
@@ -81,6 +84,8 @@ export function createMaintenance(deps: MaintenanceDeps): Maintenance {
         before: new Date(now.getTime() - deps.historyMaxAgeMs),
       });
       const sessionsEnded = (await deps.sessions?.removeExpired(now)) ?? 0;
+      // Failed-login rows whose window and block are long over.
+      await deps.loginFailures?.prune(DAY_MS);
       if (dormant.length > 0)
         log.info(`${dormant.length} hosts went dormant`, { hosts: dormant.slice(0, 20) });
       if (acmeExpired.length > 0) log.info(`expired ACME values of ${acmeExpired.length} hosts`);

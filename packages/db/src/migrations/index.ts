@@ -7,6 +7,7 @@ import * as historyRepeats from './20261127180000_history_repeats.ts';
 import * as refusalReasonsAndQuarantine from './20261201090000_refusal_reasons_and_quarantine.ts';
 import * as appSecrets from './20261201100000_app_secrets.ts';
 import * as mailOutbox from './20261202090000_mail_outbox.ts';
+import * as loginFailures from './20261202100000_login_failures.ts';
 import * as zones from './20261204100000_zones.ts';
 import type { MigrationContext } from './context.ts';
 
@@ -28,6 +29,7 @@ const migrations: readonly Migration[] = [
   { name: '20261201090000_refusal_reasons_and_quarantine', ...refusalReasonsAndQuarantine },
   { name: '20261201100000_app_secrets', ...appSecrets },
   { name: '20261202090000_mail_outbox', ...mailOutbox },
+  { name: '20261202100000_login_failures', ...loginFailures },
   { name: '20261204100000_zones', ...zones },
 ];
 
