@@ -13,6 +13,9 @@
  *    1,000 idle sessions (test/bench/smtp.ts).
  * 5. a legitimate cold login while 300 wrong passwords arrive at once from one
  *    address, vs the same login unloaded (test/bench/logins.ts).
+ * 6. fuzzing at scale: 100,000 seeded malformed requests (update endpoints,
+ *    JSON API, web forms, relay sessions): unintended 5xx, state changes,
+ *    the API's memory over the run (test/bench/fuzz.ts).
  */
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -25,6 +28,7 @@ import { freePort } from '../support/ports.ts';
 import { startProgram } from '../support/programs.ts';
 import { waitFor } from '../support/wait.ts';
 import { type LoadResult, runLoad } from './load.ts';
+import { runFuzzBenchmark } from './fuzz.ts';
 import { runLoginFlood } from './logins.ts';
 import { runSmtpBenchmarks } from './smtp.ts';
 
@@ -34,7 +38,7 @@ const PASSWORD = 'bench-password';
  * BENCH_ONLY=1,3 runs some of the benchmarks (the third needs the second's
  * figure, so it runs it too); 4 is the SMTP relay's (test/bench/smtp.ts).
  */
-const ONLY = new Set((process.env.BENCH_ONLY ?? '1,2,3,4,5').split(',').map((part) => part.trim()));
+const ONLY = new Set((process.env.BENCH_ONLY ?? '1,2,3,4,5,6').split(',').map((part) => part.trim()));
 /** Open connections: routers and scripts talking at once. */
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const GOOD_CONCURRENCY = Number(process.env.BENCH_GOOD_CONCURRENCY ?? 250);
@@ -362,3 +366,4 @@ if (ONLY.has('4')) {
   console.log('\n4. the SMTP relay');
   await runSmtpBenchmarks();
 }
+if (ONLY.has('6')) await runFuzzBenchmark();
