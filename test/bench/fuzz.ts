@@ -361,10 +361,17 @@ export async function runFuzzBenchmark(): Promise<void> {
         `   API RSS (relay inside), sampled every second: baseline after the first 10% ${mib(warm.kb)}; ` +
           `at the end ${mib(last.kb)} (${growth >= 0 ? '+' : ''}${mib(growth)}, ${((100 * growth) / warm.kb).toFixed(1)}%); peak ${mib(peak)} (aim flat)`,
       );
-      const tenths = [0.1, 0.25, 0.5, 0.75, 1].map(
-        (f) => samples.find((s) => s.done >= REQUESTS * f) ?? last,
+      // RSS rises and falls with each garbage collection: a leak shows as a rising floor, so each quarter's lowest.
+      const floors = [0, 0.25, 0.5, 0.75].map((from) => {
+        const inQuarter = samples.filter(
+          (s) => s.done >= REQUESTS * from && s.done <= REQUESTS * (from + 0.25),
+        );
+        return Math.min(...inQuarter.map((s) => s.kb));
+      });
+      console.log(
+        `   RSS floor (lowest sample) per quarter of the run: ${floors.map((kb) => mib(kb)).join(', ')}; ` +
+          `last quarter vs second: ${(((floors[3] ?? 0) - (floors[1] ?? 0)) / 1024).toFixed(1)} MiB`,
       );
-      console.log(`   RSS at 10/25/50/75/100%: ${tenths.map((s) => mib(s.kb)).join(', ')}`);
     }
     for (const failure of failures) console.log(`   ✗ ${failure}`);
     if (changed.length > 0) {

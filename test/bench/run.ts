@@ -27,8 +27,8 @@ import bcrypt from 'bcryptjs';
 import { freePort } from '../support/ports.ts';
 import { startProgram } from '../support/programs.ts';
 import { waitFor } from '../support/wait.ts';
-import { type LoadResult, runLoad } from './load.ts';
 import { runFuzzBenchmark } from './fuzz.ts';
+import { type LoadResult, runLoad } from './load.ts';
 import { runLoginFlood } from './logins.ts';
 import { runSmtpBenchmarks } from './smtp.ts';
 

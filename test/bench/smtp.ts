@@ -245,31 +245,38 @@ export async function runSmtpBenchmarks(): Promise<void> {
       [ZONE, sink.port],
     );
 
-    const relayPort = await freePort();
-    const relay = startProgram(join(root, 'node_modules/.bin/tsx'), ['apps/smtp-relay/src/main.ts'], {
-      cwd: root,
-      env: {
-        PATH: process.env.PATH,
-        NODE_ENV: 'production',
-        LOG_LEVEL: 'warn',
-        DATABASE_URL: postgres.url,
-        MYDNS_ZONE: ZONE,
-        MYDNS_SMTP_PORT: String(relayPort),
-        MYDNS_SMTP_ADDRESS: '127.0.0.1',
-        MYDNS_RELAY_ALLOW_PRIVATE_TARGETS: 'true',
-        // One load generator on one address sends far more than any real MTA would.
-        MYDNS_RELAY_CLIENT_SESSIONS: '2000',
-        MYDNS_RELAY_CLIENT_RATE: '10000000/1m',
-        MYDNS_RELAY_HOST_SESSIONS: '200',
-        MYDNS_RELAY_CLIENT_HOST_SESSIONS: '200',
-        // smtp-source -d sends every message of a session over one connection.
-        MYDNS_RELAY_MAX_TRANSACTIONS: '100000',
-      },
-    });
-    shutdown.add('relay', async () => {
-      await relay.stop();
-    });
-    await waitForPort(relayPort, { timeoutMs: 30_000, program: relay });
+    const startRelayProcess = async (settings: Record<string, string>) => {
+      const port = await freePort();
+      const program = startProgram(join(root, 'node_modules/.bin/tsx'), ['apps/smtp-relay/src/main.ts'], {
+        cwd: root,
+        env: {
+          PATH: process.env.PATH,
+          NODE_ENV: 'production',
+          LOG_LEVEL: 'warn',
+          DATABASE_URL: postgres.url,
+          MYDNS_ZONE: ZONE,
+          MYDNS_SMTP_PORT: String(port),
+          MYDNS_SMTP_ADDRESS: '127.0.0.1',
+          MYDNS_RELAY_ALLOW_PRIVATE_TARGETS: 'true',
+          // One load generator on one address sends far more than any real MTA would.
+          MYDNS_RELAY_CLIENT_SESSIONS: '2000',
+          MYDNS_RELAY_CLIENT_RATE: '10000000/1m',
+          MYDNS_RELAY_HOST_SESSIONS: '200',
+          MYDNS_RELAY_CLIENT_HOST_SESSIONS: '200',
+          // smtp-source -d sends every message of a session over one connection.
+          MYDNS_RELAY_MAX_TRANSACTIONS: '100000',
+          ...settings,
+        },
+      });
+      shutdown.add(`relay on ${port}`, async () => {
+        await program.stop();
+      });
+      await waitForPort(port, { timeoutMs: 30_000, program });
+      return { port, program };
+    };
+    const { port: relayPort, program: relay } = await startRelayProcess({});
+    // The option measured: the same relay without backend connections shared across sessions.
+    const { port: unsharedPort } = await startRelayProcess({ MYDNS_RELAY_BACKEND_SHARE: 'false' });
     // tsx runs a small parent process; the relay's memory is its child's.
     let relayPid = relay.pid;
     try {
@@ -327,6 +334,7 @@ export async function runSmtpBenchmarks(): Promise<void> {
     const peers = [
       { name: 'direct', port: sink.port },
       { name: 'relay', port: relayPort },
+      { name: 'unshared', port: unsharedPort },
       { name: 'postfix', port: postfix.port },
     ] as const;
 
@@ -345,7 +353,12 @@ export async function runSmtpBenchmarks(): Promise<void> {
           delivered: median(list.map((run) => run.delivered)),
         };
       };
-      return { direct: pick('direct'), relay: pick('relay'), postfix: pick('postfix') };
+      return {
+        direct: pick('direct'),
+        relay: pick('relay'),
+        unshared: pick('unshared'),
+        postfix: pick('postfix'),
+      };
     };
     for (const reuse of [false, true]) {
       const rates = await throughput(reuse);
@@ -358,6 +371,9 @@ export async function runSmtpBenchmarks(): Promise<void> {
       );
       console.log(
         `   through MyDNS's relay:                       ${fmt(rates.relay.accepted)} msgs/s accepted, ${fmt(rates.relay.delivered)} msgs/s arrived at the sink (it passes through: the same)`,
+      );
+      console.log(
+        `   MyDNS without shared backend connections:   ${fmt(rates.unshared.delivered)} msgs/s (MYDNS_RELAY_BACKEND_SHARE=false; sharing gives ${(rates.relay.delivered / rates.unshared.delivered).toFixed(2)}×)`,
       );
       console.log(
         `   through Postfix (the peer, queueing):        ${fmt(rates.postfix.accepted)} msgs/s accepted, ${fmt(rates.postfix.delivered)} msgs/s arrived at the sink`,
@@ -396,9 +412,11 @@ export async function runSmtpBenchmarks(): Promise<void> {
       const direct = stat('direct', key);
       const relayed = stat('relay', key);
       const queued = stat('postfix', key);
+      const unshared = stat('unshared', key);
       console.log(
         `   node client, until ${key === 'accepted' ? "the end of data's 250" : 'the sink counted it'}, median of 200: ` +
-          `direct ${shown(direct)}; MyDNS ${shown(relayed)}, adds ${ms(relayed.p50 - direct.p50)}; ` +
+          `direct ${shown(direct)}; MyDNS ${shown(relayed)}, adds ${ms(relayed.p50 - direct.p50)} ` +
+          `(unshared ${ms(unshared.p50 - direct.p50)}); ` +
           `Postfix ${shown(queued)}, adds ${ms(queued.p50 - direct.p50)}`,
       );
     }
