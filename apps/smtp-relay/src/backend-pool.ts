@@ -145,6 +145,9 @@ export function backendTargetFor(host: MailHost): { target: BackendTarget; key: 
   return { target, key };
 }
 
+/** Shared connections are kept per host as well: two hosts at one address count apart. */
+const shareKey = (host: string, key: string) => `${host}|${key}`;
+
 /** The connection a session holds. */
 export interface BoundBackend {
   readonly conn: BackendConnection;
@@ -232,10 +235,14 @@ export class SessionBackend {
     key: string,
     context: BackendContext,
   ): Promise<{ kind: 'ready'; held: Held } | Exclude<Acquired, { kind: 'ready' }>> {
-    const shared = await this.#takeShared(key, context);
+    const shared = await this.#takeShared(shareKey(target.host, key), context);
     if (shared && shared.kind !== 'ready') return shared;
     if (shared) return this.#hold(shared.conn, target, key, shared.lease, shared.grant);
-    const slot = this.#options.slots.acquire(target.host, this.#options.client);
+    let slot = this.#options.slots.acquire(target.host, this.#options.client);
+    if (!slot.granted && slot.limit === 'host' && this.#options.share?.evict(`${target.host}|`)) {
+      // The host's places were held by connections parked with its old address or settings.
+      slot = this.#options.slots.acquire(target.host, this.#options.client);
+    }
     if (!slot.granted) return { kind: 'busy', limit: slot.limit };
     let conn: BackendConnection;
     try {
@@ -322,7 +329,11 @@ export class SessionBackend {
   #letGo(held: Held): void {
     const { share } = this.#options;
     if (share && held.conn.shareable && held.conn.settled && !held.inTransaction) {
-      share.park(held.key, { conn: held.conn, lease: held.lease, slot: held.grant.park() });
+      share.park(shareKey(held.host, held.key), {
+        conn: held.conn,
+        lease: held.lease,
+        slot: held.grant.park(),
+      });
       return;
     }
     held.conn.quit();

@@ -129,6 +129,25 @@ describe('backend connections shared across sessions', () => {
     );
   });
 
+  test("two hosts at one address and port: never each other's connection (counted per host)", async () => {
+    const server = await home();
+    const relay = await startTestRelay(
+      { MYDNS_ZONE: ZONE },
+      {
+        hosts: createStaticHostDirectory([mailHost('alice', server.port), mailHost('bob', server.port)]),
+        lookupMx: async () => [],
+      },
+    );
+    cleanups.push(() => relay.stopAll());
+    await sendOne(relay.port, '127.0.0.2', 'one.example');
+    const client = await rawSmtp(relay.port, { localAddress: '127.0.0.3' });
+    await client.reply();
+    client.send(`EHLO two.example\r\nMAIL FROM:<s@two.example>\r\nRCPT TO:<u@bob.${ZONE}>\r\nQUIT\r\n`);
+    for (let i = 0; i < 4; i++) await client.reply();
+    client.close();
+    assert.equal(server.connections().length, 2);
+  });
+
   test('`proxy-v2`: never shared (the header names one client, once)', async () => {
     const server = await home();
     const relay = await relayFor(mailHost('alice', server.port, { mail: { clientAddress: 'proxy-v2' } }));

@@ -35,6 +35,11 @@ export interface BackendShare {
   park(key: string, parked: Parked): void;
   /** The most recently parked open connection for `key`, taken out of the pool; undefined when none. */
   take(key: string): Parked | undefined;
+  /**
+   * Lets every parked connection whose key starts with `prefix` go, its place
+   * given back at once; whether there was any.
+   */
+  evict(prefix: string): boolean;
   /** Parked connections, in all (for tests and the log). */
   readonly size: number;
   /** The relay stops: every parked connection QUITs. */
@@ -90,6 +95,19 @@ export function createBackendShare(options: { readonly idleMs: number }): Backen
       remove(key, newest);
       if (newest.conn.closed) return undefined;
       return newest;
+    },
+    evict(prefix) {
+      let any = false;
+      for (const [key, entries] of [...pool]) {
+        if (!key.startsWith(prefix)) continue;
+        for (const parked of [...entries]) {
+          remove(key, parked);
+          parked.slot.release();
+          parked.conn.quit();
+          any = true;
+        }
+      }
+      return any;
     },
     close() {
       closed = true;
