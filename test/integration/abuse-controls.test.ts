@@ -203,8 +203,9 @@ describe('abuse controls', () => {
         }),
       ),
     );
-    assert.equal(adds.filter((r) => r.status === 201).length, 10);
-    assert.equal(adds.filter((r) => r.status === 409).length, 30);
+    const statuses = adds.map((r) => `${r.status} ${r.status >= 500 ? r.body : ''}`.trim());
+    assert.equal(adds.filter((r) => r.status === 201).length, 10, statuses.join('\n'));
+    assert.equal(adds.filter((r) => r.status === 409).length, 30, statuses.join('\n'));
     const txt = await mydns.pdns.listRrsets(mydns.zone, {
       name: `_acme-challenge.acmed.${mydns.zone}`,
       type: 'TXT',
