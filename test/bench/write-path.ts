@@ -170,9 +170,12 @@ export async function runWritePathBenchmarks(ctx: WritePathContext): Promise<voi
         maxMs: 120_000,
         next: (i) => ({ path: path(i), headers: authHeader(hostName(i % HOSTS)) }),
       });
-    const expect = (result: LoadResult, body: string, what: string) => {
-      if ((result.bodies[body] ?? 0) !== result.requests) throw new Error(`${what}: ${describeLoad(result)}`);
-      return result;
+    const expect = async (result: LoadResult, body: string, what: string) => {
+      if ((result.bodies[body] ?? 0) === result.requests) return result;
+      // What the API counted, to tell a refusal's reason (the replies say only `abuse`).
+      const metrics = await fetch(`http://127.0.0.1:${api.port}/metrics`).then((r) => r.text());
+      const counted = metrics.split('\n').filter((line) => /^mydns_(login_refusals|update_results)/.test(line));
+      throw new Error(`${what}: ${describeLoad(result)}\n${counted.join('\n')}`);
     };
     let step = 0;
     const goodPass = async (total: number, concurrency = ctx.concurrency) => {

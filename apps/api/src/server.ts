@@ -189,6 +189,10 @@ export async function startMyDns(config: Config, logger: Logger, shutdown: Shutd
   // update requests in the shared pool, every batch would wait its turn.
   const writerDb = createDatabase({ url: databaseUrl, poolMax: 2, logger });
   shutdown.add('zone writer database pool', () => writerDb.destroy());
+  // Address changes are committed in groups, one group at a time (address-committer.ts): one
+  // connection of their own, never queued behind the requests' reads in the shared pool.
+  const commitDb = createDatabase({ url: databaseUrl, poolMax: 1, queryTimeoutMs: 5_000, logger });
+  shutdown.add('address commit database pool', () => commitDb.destroy());
 
   await ensureZone(
     dns,
@@ -198,7 +202,7 @@ export async function startMyDns(config: Config, logger: Logger, shutdown: Shutd
   // Records that follow settings, written at every start (REPLACE is idempotent).
   await dns.patchZone(config.zone, zoneRrsets(config.zone, config.relayAddresses, config.recordTtl));
 
-  const services = createServices(config, { db, databaseUrl, writerDb, dns, logger });
+  const services = createServices(config, { db, databaseUrl, writerDb, commitDb, dns, logger });
   shutdown.add('services', () => services.close());
   await services.start();
   onPowerDnsBack = () => services.zoneWriter.wake();

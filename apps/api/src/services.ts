@@ -1,5 +1,7 @@
 import {
+  commitAddressChanges,
   createAcmeRepository,
+  createAddressCommitter,
   createDnsOutboxStore,
   createHistoryRepository,
   createHostCache,
@@ -8,6 +10,7 @@ import {
   createTokensRepository,
   type Database,
   type HostCache,
+  isAddressChangeError,
 } from '@mydns/db';
 import { labelFromUsername, limitKey } from '@mydns/domain';
 import {
@@ -63,6 +66,8 @@ export interface ServiceDeps {
   databaseUrl: string;
   /** A small pool of its own for the zone writer (see server.ts). */
   writerDb: Database;
+  /** The connection of the group commit of address changes (see server.ts); `db` when absent. */
+  commitDb?: Database;
   dns: PowerDnsClient;
   logger: Logger;
   bcryptThreads?: number;
@@ -74,7 +79,6 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
     ttlMs: config.hostCacheTtlMs,
     logger: deps.logger,
   });
-  const hostsRepository = hostCache.wrap(createHostsRepository(deps.db));
   const tokens = createTokensRepository(deps.db);
   const acme = createAcmeRepository(deps.db);
   const historyRepository = createHistoryRepository(deps.db);
@@ -109,7 +113,17 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
   const dnsStore = createDnsOutboxStore(deps.writerDb);
   // The zone writer reports to the metrics, and the metrics read the zone writer: tie the knot lazily.
   let zoneWriterRef: ZoneWriter | undefined;
+  // Address changes that arrive while a commit is in flight go to Postgres together in the next one.
+  const addressChanges = createAddressCommitter({
+    commit: (changes) => commitAddressChanges(deps.commitDb ?? deps.db, changes),
+    isChangeError: isAddressChangeError,
+    onGroup: (changes, ms) => {
+      metrics.commitChanges.observe(changes);
+      metrics.commitSeconds.observe(ms / 1000);
+    },
+  });
   const metrics = createMetrics({
+    addressChangesWaiting: () => addressChanges.stats().waiting,
     zoneWriterWaiting: () => zoneWriterRef?.stats().waiting ?? 0,
     pendingPushes: () => dnsStore.pendingCount(),
     bcrypt: () => bcrypt.stats(),
@@ -130,6 +144,7 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
     notifySecondaries: config.secondaries.length > 0,
   });
   zoneWriterRef = zoneWriter;
+  const hostsRepository = hostCache.wrap(createHostsRepository(deps.db, { addressChanges }));
   onBlock = (scope) => metrics.loginBlocks.inc({ scope });
   const authenticator = createAuthenticator({
     findHost: async (username) => {
