@@ -230,7 +230,6 @@ async function main() {
       db,
       dns,
       env,
-      hash,
       dnsPort: pdns.dnsPort,
       concurrency: GOOD_CONCURRENCY,
     });
