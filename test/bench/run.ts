@@ -232,6 +232,7 @@ async function main() {
       env,
       dnsPort: pdns.dnsPort,
       concurrency: GOOD_CONCURRENCY,
+      baselineCheckout: process.env.BENCH_BASELINE_CHECKOUT,
     });
   }
 }

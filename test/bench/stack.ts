@@ -39,14 +39,16 @@ export function median(results: LoadResult[]): LoadResult {
   return sorted[Math.floor(sorted.length / 2)] as LoadResult;
 }
 
+/** The API of this checkout, or of the one at `checkout` (a baseline measured in the same run). */
 export async function startApi(
   env: StackEnv,
   zone: string,
   settings: Record<string, string> = {},
+  checkout: string = root,
 ): Promise<{ port: number; stop: () => Promise<void> }> {
   const port = await freePort();
-  const api = startProgram(join(root, 'node_modules/.bin/tsx'), ['apps/api/src/main.ts'], {
-    cwd: root,
+  const api = startProgram(join(checkout, 'node_modules/.bin/tsx'), ['apps/api/src/main.ts'], {
+    cwd: checkout,
     env: {
       PATH: process.env.PATH,
       NODE_ENV: 'production',

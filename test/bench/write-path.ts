@@ -12,7 +12,7 @@
  *     is sent), p50 and p99, beside the time to the `good` reply;
  * (c) Postgres alone: ways to commit a group of changes (commit-strategies.ts).
  */
-import type { Database } from '@mydns/db';
+import { createDatabase, type Database, migrateLatest } from '@mydns/db';
 import { hostRrsets, type PowerDnsClient } from '@mydns/powerdns';
 import bcrypt from 'bcryptjs';
 import { createDnsQuery } from '../support/dns.ts';
@@ -38,6 +38,12 @@ export interface WritePathContext {
   /** PowerDNS's DNS port, for the authoritative answers. */
   readonly dnsPort: number;
   readonly concurrency: number;
+  /**
+   * Another checkout (e.g. main's, with its node_modules) whose API is
+   * measured in the same run, alternating with this one, on a database and a
+   * zone of its own (BENCH_BASELINE_CHECKOUT).
+   */
+  readonly baselineCheckout?: string | undefined;
 }
 
 const ZONE = 'write.bench';
@@ -57,6 +63,7 @@ const ms = (n: number) => `${n.toFixed(1)} ms`;
 /** PATCHes of `perPatch` rrsets each, one after another; rrsets/s. */
 async function rrsetPatches(
   dns: PowerDnsClient,
+  zone: string,
   patches: number,
   rrsets: (patch: number) => ReturnType<typeof hostRrsets>,
 ): Promise<number> {
@@ -64,7 +71,7 @@ async function rrsetPatches(
   const started = performance.now();
   for (let patch = 0; patch < patches; patch++) {
     const batch = rrsets(patch);
-    await dns.patchZone(ZONE, batch);
+    await dns.patchZone(zone, batch);
     sent += batch.length;
   }
   return sent / ((performance.now() - started) / 1000);
@@ -80,22 +87,22 @@ interface RawCapacity {
 }
 
 let rawRound = 0;
-async function rawCapacity(dns: PowerDnsClient): Promise<RawCapacity> {
+async function rawCapacity(dns: PowerDnsClient, zone: string): Promise<RawCapacity> {
   const round = ++rawRound;
-  const single = await directPatches(dns, ZONE, 300);
-  const hundred = await rrsetPatches(dns, 30, (patch) =>
+  const single = await directPatches(dns, zone, 300);
+  const hundred = await rrsetPatches(dns, zone, 30, (patch) =>
     Array.from({ length: 100 }, (_, i) => ({
-      name: `raw${patch * 100 + i}.${ZONE}`,
+      name: `raw${patch * 100 + i}.${zone}`,
       type: 'A' as const,
       ttl: 60,
       records: [`10.253.${round}.${i + 1}`],
     })),
   );
   const hostShaped =
-    (await rrsetPatches(dns, 30, (patch) =>
+    (await rrsetPatches(dns, zone, 30, (patch) =>
       Array.from({ length: 25 }, (_, i) =>
         hostRrsets(
-          ZONE,
+          zone,
           `shaped${patch * 25 + i}`,
           {
             name: `shaped${patch * 25 + i}`,
@@ -119,7 +126,7 @@ const meanOf = (a: RawCapacity, b: RawCapacity): RawCapacity => ({
 });
 
 const hostName = (i: number) => `w${i + 1}`;
-const address = (pass: number, i: number) => `10.${pass + 1}.${(i + 1) >> 8}.${(i + 1) & 255}`;
+const address = (step: number, i: number) => `10.${step + 1}.${(i + 1) >> 8}.${(i + 1) & 255}`;
 
 interface LatencySamples {
   /** From sending the change until PowerDNS's DNS port answers it, ms. */
@@ -137,13 +144,15 @@ interface LatencySamples {
  */
 async function latencySamples(
   dnsPort: number,
+  zone: string,
   change: (sample: number) => { name: string; ip: string; send: () => Promise<void> },
+  range: { first: number; count: number } = { first: 0, count: LATENCY_SAMPLES },
 ): Promise<LatencySamples> {
   const query = createDnsQuery(dnsPort);
   const reply: number[] = [];
   const dns: number[] = [];
   let staleAfterReply = 0;
-  for (let sample = 0; sample < LATENCY_SAMPLES; sample++) {
+  for (let sample = range.first; sample < range.first + range.count; sample++) {
     const { name, ip, send } = change(sample);
     const started = performance.now();
     let repliedAt: number | undefined;
@@ -154,7 +163,7 @@ async function latencySamples(
     let stale = false;
     for (;;) {
       const asked = performance.now();
-      const answer = await query.a(`${name}.${ZONE}`);
+      const answer = await query.a(`${name}.${zone}`);
       if (answer.length === 1 && answer[0] === ip) break;
       if (repliedAt !== undefined && asked > repliedAt) stale = true;
       if (performance.now() - started > 30_000) throw new Error(`${name} never answered ${ip}`);
@@ -167,7 +176,12 @@ async function latencySamples(
 }
 
 /** Updates through the API, one at a time. */
-async function updateLatency(port: number, dnsPort: number): Promise<LatencySamples> {
+async function updateLatency(
+  port: number,
+  dnsPort: number,
+  zone: string,
+  range: { first: number; count: number },
+): Promise<LatencySamples> {
   const send = async (name: string, ip: string) => {
     const response = await fetch(`http://127.0.0.1:${port}/nic/update?hostname=${name}&myip=${ip}`, {
       headers: authHeader(name),
@@ -176,135 +190,241 @@ async function updateLatency(port: number, dnsPort: number): Promise<LatencySamp
     if (body !== `good ${ip}`) throw new Error(`latency sample for ${name}: ${body}`);
   };
   // One bcrypt per host first (the credential cache), unmeasured.
-  for (let h = 1; h <= LATENCY_HOSTS; h++) await send(`lat${h}`, `10.240.0.${h}`);
-  return latencySamples(dnsPort, (sample) => {
-    const h = (sample % LATENCY_HOSTS) + 1;
-    const name = `lat${h}`;
-    const ip = `10.241.${Math.floor(sample / LATENCY_HOSTS) % 250}.${h}`;
-    return { name, ip, send: () => send(name, ip) };
-  });
+  if (range.first === 0) for (let h = 1; h <= LATENCY_HOSTS; h++) await send(`lat${h}`, `10.240.0.${h}`);
+  return latencySamples(
+    dnsPort,
+    zone,
+    (sample) => {
+      const h = (sample % LATENCY_HOSTS) + 1;
+      const name = `lat${h}`;
+      const ip = `10.241.${Math.floor(sample / LATENCY_HOSTS) % 250}.${h}`;
+      return { name, ip, send: () => send(name, ip) };
+    },
+    range,
+  );
 }
 
 /** The baseline: one-rrset PATCHes straight to PowerDNS, one at a time. */
-function patchLatency(dns: PowerDnsClient, dnsPort: number): Promise<LatencySamples> {
-  return latencySamples(dnsPort, (sample) => {
+function patchLatency(dns: PowerDnsClient, dnsPort: number, zone: string): Promise<LatencySamples> {
+  return latencySamples(dnsPort, zone, (sample) => {
     const h = (sample % LATENCY_HOSTS) + 1;
     const name = `plat${h}`;
     const ip = `10.242.${Math.floor(sample / LATENCY_HOSTS) % 250}.${h}`;
     return {
       name,
       ip,
-      send: () => dns.patchZone(ZONE, [{ name: `${name}.${ZONE}`, type: 'A', ttl: 60, records: [ip] }]),
+      send: () => dns.patchZone(zone, [{ name: `${name}.${zone}`, type: 'A', ttl: 60, records: [ip] }]),
     };
   });
 }
 
+/** One API under test, with its own database and zone. */
+interface Side {
+  readonly label: string;
+  readonly zone: string;
+  readonly db: Database;
+  readonly env: StackEnv;
+  /** The checkout whose API runs (undefined: this one). */
+  readonly checkout: string | undefined;
+  readonly goods: LoadResult[];
+  readonly nochgs: LoadResult[];
+  api?: { port: number; stop: () => Promise<void> };
+  latency?: LatencySamples;
+  /** The pass whose addresses the hosts hold now. */
+  step: number;
+  /** What the API's metrics counted during the measured good passes (deltas). */
+  readonly during: Map<string, number>;
+}
+
+/** The API's unlabelled metric values (counters, histogram sums and counts). */
+async function scrape(port: number): Promise<Map<string, number>> {
+  const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
+  const values = new Map<string, number>();
+  for (const match of text.matchAll(/^(mydns_[a-z_]+) ([0-9.e+-]+)$/gm))
+    if (match[1] && match[2]) values.set(match[1], Number(match[2]));
+  return values;
+}
+
+/** Where a good pass spent its time, from the API's metrics: group and batch sizes, their times, CPU. */
+function describeDuring(during: Map<string, number>, requests: number): string {
+  const mean = (name: string) =>
+    (during.get(`${name}_sum`) ?? 0) / (during.get(`${name}_count`) || Number.NaN);
+  const parts = [
+    `${fmt(during.get('mydns_address_commit_changes_count') ?? Number.NaN)} commits of ${mean('mydns_address_commit_changes').toFixed(1)} changes in ${(1000 * mean('mydns_address_commit_seconds')).toFixed(1)} ms`,
+    `${fmt(during.get('mydns_powerdns_patch_seconds_count') ?? Number.NaN)} PATCHes of ${mean('mydns_zone_writer_batch_rrsets').toFixed(0)} rrsets in ${(1000 * mean('mydns_powerdns_patch_seconds')).toFixed(1)} ms`,
+    `API CPU ${((1e6 * (during.get('mydns_process_cpu_seconds_total') ?? Number.NaN)) / requests).toFixed(0)} µs per request`,
+  ];
+  return parts.join('; ');
+}
+
+async function prepareSide(side: Side, hash: string): Promise<void> {
+  await createHosts(side.db, 'w', HOSTS, hash, '10.0.0.1');
+  await createHosts(side.db, 'lat', LATENCY_HOSTS, hash, '10.0.0.1');
+  side.api = await startApi(side.env, side.zone, {}, side.checkout);
+}
+
+async function pass(
+  side: Side,
+  kind: 'good' | 'nochg',
+  total: number,
+  concurrency: number,
+): Promise<LoadResult> {
+  const api = side.api;
+  if (!api) throw new Error(`${side.label} has no API`);
+  const first = kind === 'good' ? side.step + 1 : side.step;
+  if (kind === 'good') side.step += Math.ceil(total / HOSTS);
+  const result = await runLoad({
+    port: api.port,
+    concurrency,
+    total,
+    maxMs: 120_000,
+    next: (i) => ({
+      path: `/nic/update?hostname=${hostName(i % HOSTS)}&myip=${address(kind === 'good' ? first + Math.floor(i / HOSTS) : first, i % HOSTS)}`,
+      headers: authHeader(hostName(i % HOSTS)),
+    }),
+  });
+  if ((result.bodies[kind] ?? 0) === total) return result;
+  // What the API counted, to tell a refusal's reason (the replies say only `abuse`).
+  const metrics = await fetch(`http://127.0.0.1:${api.port}/metrics`).then((r) => r.text());
+  const counted = metrics
+    .split('\n')
+    .filter((line) => /^mydns_(login_refusals|update_results|credential_cache|host_cache|bcrypt)/.test(line));
+  throw new Error(`${side.label}, ${kind} pass: ${describeLoad(result)}\n${counted.join('\n')}`);
+}
+
+/** The baseline checkout's own database, on the same Postgres. */
+async function baselineDatabase(ctx: WritePathContext): Promise<{ db: Database; url: string }> {
+  await ctx.db.raw('create database mydns_bench_baseline');
+  const url = new URL(ctx.env.databaseUrl);
+  url.pathname = '/mydns_bench_baseline';
+  const db = createDatabase({ url: url.toString(), poolMax: 4 });
+  await migrateLatest(db);
+  return { db, url: url.toString() };
+}
+
 export async function runWritePathBenchmarks(ctx: WritePathContext): Promise<void> {
-  await ensureZone(ctx.dns, ZONE);
   // The write path is measured with a warm credential cache: bcrypt's cost is
   // beside the point, and cost 4 warms 1,000 hosts in seconds, not minutes.
   const hash = bcrypt.hashSync(PASSWORD, 4);
-  await createHosts(ctx.db, 'w', HOSTS, hash, '10.0.0.1');
-  await createHosts(ctx.db, 'lat', LATENCY_HOSTS, hash, '10.0.0.1');
-  const rawBefore = await rawCapacity(ctx.dns);
-
-  const api = await startApi(ctx.env, ZONE);
-  const goods: LoadResult[] = [];
-  const nochgs: LoadResult[] = [];
-  let latency: LatencySamples;
-  try {
-    const pass = (total: number, path: (i: number) => string, concurrency = ctx.concurrency) =>
-      runLoad({
-        port: api.port,
-        concurrency,
-        total,
-        maxMs: 120_000,
-        next: (i) => ({ path: path(i), headers: authHeader(hostName(i % HOSTS)) }),
-      });
-    const expect = async (result: LoadResult, total: number, body: string, what: string) => {
-      if ((result.bodies[body] ?? 0) === total) return result;
-      // What the API counted, to tell a refusal's reason (the replies say only `abuse`).
-      const metrics = await fetch(`http://127.0.0.1:${api.port}/metrics`).then((r) => r.text());
-      const counted = metrics
-        .split('\n')
-        .filter((line) =>
-          /^mydns_(login_refusals|update_results|credential_cache|host_cache|bcrypt)/.test(line),
-        );
-      throw new Error(`${what}: ${describeLoad(result)}\n${counted.join('\n')}`);
-    };
-    let step = 0;
-    const goodPass = async (total: number, concurrency = ctx.concurrency) => {
-      const first = step;
-      step += Math.ceil(total / HOSTS);
-      return expect(
-        await pass(
-          total,
-          (i) =>
-            `/nic/update?hostname=${hostName(i % HOSTS)}&myip=${address(first + Math.floor(i / HOSTS), i % HOSTS)}`,
-          concurrency,
-        ),
-        total,
-        'good',
-        `good pass ${first}`,
-      );
-    };
-    const nochgPass = async (total: number) => {
-      const last = step - 1;
-      return expect(
-        await pass(
-          total,
-          (i) => `/nic/update?hostname=${hostName(i % HOSTS)}&myip=${address(last, i % HOSTS)}`,
-        ),
-        total,
-        'nochg',
-        `nochg pass after ${last}`,
-      );
-    };
-    // Pass 0 warms up: one bcrypt per host fills the credential cache, a few
-    // at a time (250 at once would overflow the bcrypt queue: `abuse`).
-    await goodPass(HOSTS, 8);
-    // Alternate the two so that both see the same machine; medians are reported.
-    for (let rep = 0; rep < REPS; rep++) {
-      goods.push(await goodPass(HOSTS * PER_HOST));
-      // A change evicts its host from the host cache: one unmeasured pass reads them back.
-      await nochgPass(HOSTS);
-      nochgs.push(await nochgPass(HOSTS * PER_HOST));
-    }
-    latency = await updateLatency(api.port, ctx.dnsPort);
-  } finally {
-    await api.stop();
+  const sides: Side[] = [
+    {
+      label: 'this checkout',
+      zone: ZONE,
+      db: ctx.db,
+      env: ctx.env,
+      checkout: undefined,
+      goods: [],
+      nochgs: [],
+      step: -1,
+      during: new Map(),
+    },
+  ];
+  const baseline = ctx.baselineCheckout ? await baselineDatabase(ctx) : undefined;
+  if (baseline && ctx.baselineCheckout) {
+    sides.push({
+      label: `baseline ${ctx.baselineCheckout}`,
+      zone: `baseline-${ZONE}`,
+      db: baseline.db,
+      env: { ...ctx.env, databaseUrl: baseline.url },
+      checkout: ctx.baselineCheckout,
+      goods: [],
+      nochgs: [],
+      step: -1,
+      during: new Map(),
+    });
   }
-  const raw = meanOf(rawBefore, await rawCapacity(ctx.dns));
-  const direct = await patchLatency(ctx.dns, ctx.dnsPort);
+  for (const side of sides) await ensureZone(ctx.dns, side.zone);
+  const rawBefore = await rawCapacity(ctx.dns, ZONE);
+  try {
+    for (const side of sides) await prepareSide(side, hash);
+    // The first pass warms up: one bcrypt per host fills the credential cache,
+    // a few at a time (250 at once would overflow the bcrypt queue: `abuse`).
+    for (const side of sides) await pass(side, 'good', HOSTS, 8);
+    // Everything alternates, the order of the sides too, so that every
+    // figure sees the same machine; medians are reported.
+    for (let rep = 0; rep < REPS; rep++) {
+      const order = rep % 2 === 0 ? sides : [...sides].reverse();
+      for (const side of order) {
+        const port = side.api?.port ?? 0;
+        const before = await scrape(port);
+        side.goods.push(await pass(side, 'good', HOSTS * PER_HOST, ctx.concurrency));
+        for (const [name, value] of await scrape(port))
+          side.during.set(name, (side.during.get(name) ?? 0) + value - (before.get(name) ?? 0));
+        // A change evicts its host from the host cache: one unmeasured pass reads them back.
+        await pass(side, 'nochg', HOSTS, ctx.concurrency);
+        side.nochgs.push(await pass(side, 'nochg', HOSTS * PER_HOST, ctx.concurrency));
+      }
+    }
+    const blocks = 5;
+    for (let block = 0; block < blocks; block++) {
+      const order = block % 2 === 0 ? sides : [...sides].reverse();
+      for (const side of order) {
+        const api = side.api;
+        if (!api) continue;
+        const samples = await updateLatency(api.port, ctx.dnsPort, side.zone, {
+          first: block * (LATENCY_SAMPLES / blocks),
+          count: LATENCY_SAMPLES / blocks,
+        });
+        side.latency = {
+          dns: [...(side.latency?.dns ?? []), ...samples.dns],
+          reply: [...(side.latency?.reply ?? []), ...samples.reply],
+          staleAfterReply: (side.latency?.staleAfterReply ?? 0) + samples.staleAfterReply,
+        };
+      }
+    }
+  } finally {
+    for (const side of sides) await side.api?.stop();
+  }
+  const raw = meanOf(rawBefore, await rawCapacity(ctx.dns, ZONE));
+  const direct = await patchLatency(ctx.dns, ctx.dnsPort, ZONE);
 
-  const good = median(goods);
-  const nochg = median(nochgs);
   const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
-  console.log(
-    `\n5. the write path, ${fmt(HOSTS)} hosts, concurrency ${ctx.concurrency} (medians of ${REPS} alternating passes of ${fmt(HOSTS * PER_HOST)} requests)`,
-  );
-  console.log(`   good updates, every request a new address: ${describeLoad(good)}`);
-  console.log(`   baseline nochg, same API, same hosts:      ${describeLoad(nochg)}`);
-  console.log(`   ratio good ÷ nochg: ${ratio(good.perSecond, nochg.perSecond)} (aim ≥ 0.5×)`);
-  console.log(
-    `   PowerDNS alone (mean of before and after): one-rrset PATCHes ${fmt(raw.single)}/s; ` +
-      `100-rrset PATCHes ${fmt(raw.hundred)} rrsets/s; 25 hosts × 4 rrsets per PATCH ${fmt(raw.hostShaped)} hosts/s`,
-  );
-  console.log(`   ratio good ÷ one-rrset PATCHes: ${ratio(good.perSecond, raw.single)}`);
-  console.log(`   ratio good ÷ 100-rrset PATCH capacity: ${ratio(good.perSecond, raw.hundred)}`);
-  console.log(`   ratio good ÷ host-shaped PATCH capacity: ${ratio(good.perSecond, raw.hostShaped)}`);
+  const p = (samples: LatencySamples | undefined, q: number) => percentile(samples?.dns ?? [], q);
   const describeLatency = (samples: LatencySamples, what: string) =>
     `→ DNS answer p50 ${ms(percentile(samples.dns, 0.5))}, p99 ${ms(percentile(samples.dns, 0.99))}; ` +
     `→ ${what} p50 ${ms(percentile(samples.reply, 0.5))}, p99 ${ms(percentile(samples.reply, 0.99))}; ` +
     `old answer after the ${what}: ${samples.staleAfterReply} of ${samples.dns.length}`;
-  console.log(`   latency at light load (${LATENCY_SAMPLES} changes one at a time):`);
   console.log(
-    `   update through the API:            ${describeLatency(latency, 'good reply')} (aim p99 < 50 ms)`,
+    `\n5. the write path, ${fmt(HOSTS)} hosts, concurrency ${ctx.concurrency} (medians of ${REPS} alternating passes of ${fmt(HOSTS * PER_HOST)} requests)`,
   );
-  console.log(`   baseline, PATCH straight to PowerDNS: ${describeLatency(direct, 'PATCH reply')}`);
   console.log(
-    `   ratio update ÷ PATCH, p50 ${ratio(percentile(latency.dns, 0.5), percentile(direct.dns, 0.5))}, ` +
-      `p99 ${ratio(percentile(latency.dns, 0.99), percentile(direct.dns, 0.99))}`,
+    `   PowerDNS alone (mean of before and after): one-rrset PATCHes ${fmt(raw.single)}/s; ` +
+      `100-rrset PATCHes ${fmt(raw.hundred)} rrsets/s; 25 hosts × 4 rrsets per PATCH ${fmt(raw.hostShaped)} hosts/s`,
   );
+  console.log(`   PATCH straight to PowerDNS, one at a time: ${describeLatency(direct, 'PATCH reply')}`);
+  for (const side of sides) {
+    const good = median(side.goods);
+    const nochg = median(side.nochgs);
+    console.log(`   ${side.label}:`);
+    console.log(`     good updates, every request a new address: ${describeLoad(good)}`);
+    console.log(`     baseline nochg, same API, same hosts:      ${describeLoad(nochg)}`);
+    const rates = (results: LoadResult[]) => results.map((r) => fmt(r.perSecond)).join(', ');
+    console.log(`     (every pass: good ${rates(side.goods)}; nochg ${rates(side.nochgs)})`);
+    console.log(`     during the good passes: ${describeDuring(side.during, REPS * HOSTS * PER_HOST)}`);
+    console.log(`     ratio good ÷ nochg: ${ratio(good.perSecond, nochg.perSecond)} (aim ≥ 0.5×)`);
+    console.log(
+      `     ratio good ÷ one-rrset PATCHes ${ratio(good.perSecond, raw.single)}; ` +
+        `÷ 100-rrset PATCH capacity ${ratio(good.perSecond, raw.hundred)}; ` +
+        `÷ host-shaped PATCH capacity ${ratio(good.perSecond, raw.hostShaped)}`,
+    );
+    if (side.latency) {
+      console.log(`     latency at light load (${LATENCY_SAMPLES} updates one at a time):`);
+      console.log(`     ${describeLatency(side.latency, 'good reply')} (aim p99 < 50 ms)`);
+      console.log(
+        `     ratio to the PATCH straight to PowerDNS: p50 ${ratio(p(side.latency, 0.5), p(direct, 0.5))}, ` +
+          `p99 ${ratio(p(side.latency, 0.99), p(direct, 0.99))}`,
+      );
+    }
+  }
+  const [mine, base] = sides;
+  if (mine && base) {
+    const rate = (side: Side, which: 'goods' | 'nochgs') => median(side[which]).perSecond;
+    console.log(
+      `   this checkout ÷ baseline: good ${ratio(rate(mine, 'goods'), rate(base, 'goods'))}, ` +
+        `nochg ${ratio(rate(mine, 'nochgs'), rate(base, 'nochgs'))}, ` +
+        `latency p50 ${ratio(p(mine.latency, 0.5), p(base.latency, 0.5))}, p99 ${ratio(p(mine.latency, 0.99), p(base.latency, 0.99))}`,
+    );
+  }
+  await baseline?.db.destroy();
   await runCommitStrategies({ db: ctx.db, url: ctx.env.databaseUrl, hash });
 }
