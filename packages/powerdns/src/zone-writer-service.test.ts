@@ -106,6 +106,37 @@ describe('createZoneWriter: pushing', () => {
     await writer.stop();
   });
 
+  test('a push is answered once PowerDNS has the change, before its outbox row is marked done', async () => {
+    const { clock, store, writer, served } = setup();
+    const release = store.holdComplete();
+    const id = store.change(host('alice', { ipv4: '198.51.100.1' }));
+    const pushed = watch(writer.push(id, 3000));
+    await clock.settle();
+    assert.deepEqual(served(), ['alice.dyn.test. A 60 198.51.100.1']);
+    assert.equal(pushed.result, true, 'answered while the outbox row is being marked done');
+    assert.deepEqual(store.pendingIds(), [id]);
+    release();
+    await clock.settle();
+    assert.deepEqual(store.pendingIds(), []);
+    await writer.stop();
+  });
+
+  test('if marking the rows done fails, they stay pending and are pushed again', async () => {
+    const { clock, store, writer, powerdns } = setup();
+    const fail = store.holdComplete();
+    const id = store.change(host('alice', { ipv4: '198.51.100.1' }));
+    const pushed = watch(writer.push(id, 3000));
+    await clock.settle();
+    fail(new Error('Connection terminated unexpectedly'));
+    await clock.settle();
+    assert.equal(pushed.result, true);
+    assert.deepEqual(store.pendingIds(), [id], 'still pending after the failed transaction');
+    await clock.advance(1000);
+    assert.deepEqual(store.pendingIds(), [], 'pushed again after the backoff, and marked done');
+    assert.deepEqual(powerdns.patches.map(hostsOf), [['alice'], ['alice']]);
+    await writer.stop();
+  });
+
   test('more rows than maxBatch: batch after batch until the outbox is empty', async () => {
     const { clock, store, writer, powerdns } = setup({ maxBatch: 2 });
     for (const [i, name] of ['a', 'b', 'c', 'd', 'e'].entries())

@@ -171,14 +171,17 @@ export function createZoneWriter(options: ZoneWriterOptions): ZoneWriter {
           }
         }
       }
-      await tx.complete(entries.map((entry) => entry.id));
       const isRefused = (entry: OutboxEntry) => refusedNames.has(entry.name);
-      return {
-        ids: entries.filter((entry) => !isRefused(entry)).map((entry) => entry.id),
-        refused: entries.filter(isRefused).map((entry) => entry.id),
-        names: names.length,
-        more: entries.length === maxBatch,
-      };
+      const ids = entries.filter((entry) => !isRefused(entry)).map((entry) => entry.id);
+      const refused = entries.filter(isRefused).map((entry) => entry.id);
+      // PowerDNS has the changes: their requests are answered now, not after
+      // the rows are marked done. That is bookkeeping: if it is lost (this
+      // transaction fails, a crash), the rows are pushed again, which changes
+      // nothing (every rrset is sent in full).
+      for (const id of ids) settle(id, true);
+      for (const id of refused) settle(id, false);
+      await tx.complete(entries.map((entry) => entry.id));
+      return { ids, refused, names: names.length, more: entries.length === maxBatch };
     });
     if (ids.length > 0) {
       log.debug(
@@ -188,8 +191,6 @@ export function createZoneWriter(options: ZoneWriterOptions): ZoneWriter {
         },
       );
     }
-    for (const id of ids) settle(id, true);
-    for (const id of refused) settle(id, false);
     if (ids.length > 0 && options.notifySecondaries) {
       // The change is in; a failed NOTIFY only delays the secondaries until their next check.
       await dns.notify(zone).catch((error: unknown) => log.warn(`NOTIFY failed: ${errorMessage(error)}`));
