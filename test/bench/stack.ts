@@ -45,9 +45,11 @@ export async function startApi(
   zone: string,
   settings: Record<string, string> = {},
   checkout: string = root,
-): Promise<{ port: number; stop: () => Promise<void> }> {
+): Promise<{ port: number; pid: number; stop: () => Promise<void> }> {
   const port = await freePort();
-  const api = startProgram(join(checkout, 'node_modules/.bin/tsx'), ['apps/api/src/main.ts'], {
+  // BENCH_API_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the API (node refuses it in NODE_OPTIONS).
+  const nodeFlags = process.env.BENCH_API_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
+  const api = startProgram(join(checkout, 'node_modules/.bin/tsx'), [...nodeFlags, 'apps/api/src/main.ts'], {
     cwd: checkout,
     env: {
       PATH: process.env.PATH,
@@ -81,6 +83,7 @@ export async function startApi(
   }
   return {
     port,
+    pid: api.pid,
     stop: async () => {
       await api.stop();
     },

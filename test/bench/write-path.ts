@@ -12,11 +12,14 @@
  *     is sent), p50 and p99, beside the time to the `good` reply;
  * (c) Postgres alone: ways to commit a group of changes (commit-strategies.ts).
  */
+
+import { availableParallelism } from 'node:os';
 import { createDatabase, type Database, migrateLatest } from '@mydns/db';
 import { hostRrsets, type PowerDnsClient } from '@mydns/powerdns';
 import bcrypt from 'bcryptjs';
 import { createDnsQuery } from '../support/dns.ts';
 import { runCommitStrategies } from './commit-strategies.ts';
+import { cpuBetween, snapshotCpu } from './cpu.ts';
 import { type LoadResult, runLoad } from './load.ts';
 import {
   authHeader,
@@ -228,12 +231,38 @@ interface Side {
   readonly checkout: string | undefined;
   readonly goods: LoadResult[];
   readonly nochgs: LoadResult[];
-  api?: { port: number; stop: () => Promise<void> };
+  api?: { port: number; pid: number; stop: () => Promise<void> };
   latency?: LatencySamples;
   /** The pass whose addresses the hosts hold now. */
   step: number;
   /** What the API's metrics counted during the measured good passes (deltas). */
   readonly during: Map<string, number>;
+  /** CPU ms by program during the measured passes (cpu.ts), good and nochg. */
+  readonly cpu: { readonly good: Map<string, number>; readonly nochg: Map<string, number> };
+}
+
+const addTo = (totals: Map<string, number>, more: Map<string, number>) => {
+  for (const [name, value] of more) totals.set(name, (totals.get(name) ?? 0) + value);
+};
+
+/** A measured pass, with the CPU each program spent on it. */
+async function measured(side: Side, kind: 'good' | 'nochg', concurrency: number): Promise<LoadResult> {
+  const before = snapshotCpu();
+  const result = await pass(side, kind, HOSTS * PER_HOST, concurrency);
+  addTo(side.cpu[kind], cpuBetween(before, snapshotCpu(), side.api?.pid ?? 0));
+  return result;
+}
+
+/** CPU per request by program, and how busy that kept the machine's cores. */
+function describeCpu(cpu: Map<string, number>, results: readonly LoadResult[]): string {
+  const requests = results.reduce((sum, r) => sum + r.requests, 0);
+  const seconds = results.reduce((sum, r) => sum + r.seconds, 0);
+  const total = [...cpu.values()].reduce((sum, ms) => sum + ms, 0);
+  const each = [...cpu.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .map(([name, ms]) => `${name} ${fmt((1000 * ms) / requests)}`)
+    .join(', ');
+  return `${fmt((1000 * total) / requests)} µs per request (${each}); ${(total / 1000 / seconds).toFixed(2)} of ${availableParallelism()} cores`;
 }
 
 /** The API's unlabelled metric values (counters, histogram sums and counts). */
@@ -245,14 +274,13 @@ async function scrape(port: number): Promise<Map<string, number>> {
   return values;
 }
 
-/** Where a good pass spent its time, from the API's metrics: group and batch sizes, their times, CPU. */
-function describeDuring(during: Map<string, number>, requests: number): string {
+/** Where a good pass spent its time, from the API's metrics: group and batch sizes and their times. */
+function describeDuring(during: Map<string, number>): string {
   const mean = (name: string) =>
     (during.get(`${name}_sum`) ?? 0) / (during.get(`${name}_count`) || Number.NaN);
   const parts = [
     `${fmt(during.get('mydns_address_commit_changes_count') ?? Number.NaN)} commits of ${mean('mydns_address_commit_changes').toFixed(1)} changes in ${(1000 * mean('mydns_address_commit_seconds')).toFixed(1)} ms`,
     `${fmt(during.get('mydns_powerdns_patch_seconds_count') ?? Number.NaN)} PATCHes of ${mean('mydns_zone_writer_batch_rrsets').toFixed(0)} rrsets in ${(1000 * mean('mydns_powerdns_patch_seconds')).toFixed(1)} ms`,
-    `API CPU ${((1e6 * (during.get('mydns_process_cpu_seconds_total') ?? Number.NaN)) / requests).toFixed(0)} µs per request`,
   ];
   return parts.join('; ');
 }
@@ -317,6 +345,7 @@ export async function runWritePathBenchmarks(ctx: WritePathContext): Promise<voi
       nochgs: [],
       step: -1,
       during: new Map(),
+      cpu: { good: new Map(), nochg: new Map() },
     },
   ];
   const baseline = ctx.baselineCheckout ? await baselineDatabase(ctx) : undefined;
@@ -331,6 +360,7 @@ export async function runWritePathBenchmarks(ctx: WritePathContext): Promise<voi
       nochgs: [],
       step: -1,
       during: new Map(),
+      cpu: { good: new Map(), nochg: new Map() },
     });
   }
   for (const side of sides) await ensureZone(ctx.dns, side.zone);
@@ -347,12 +377,12 @@ export async function runWritePathBenchmarks(ctx: WritePathContext): Promise<voi
       for (const side of order) {
         const port = side.api?.port ?? 0;
         const before = await scrape(port);
-        side.goods.push(await pass(side, 'good', HOSTS * PER_HOST, ctx.concurrency));
+        side.goods.push(await measured(side, 'good', ctx.concurrency));
         for (const [name, value] of await scrape(port))
           side.during.set(name, (side.during.get(name) ?? 0) + value - (before.get(name) ?? 0));
         // A change evicts its host from the host cache: one unmeasured pass reads them back.
         await pass(side, 'nochg', HOSTS, ctx.concurrency);
-        side.nochgs.push(await pass(side, 'nochg', HOSTS * PER_HOST, ctx.concurrency));
+        side.nochgs.push(await measured(side, 'nochg', ctx.concurrency));
       }
     }
     const blocks = 5;
@@ -400,7 +430,9 @@ export async function runWritePathBenchmarks(ctx: WritePathContext): Promise<voi
     console.log(`     baseline nochg, same API, same hosts:      ${describeLoad(nochg)}`);
     const rates = (results: LoadResult[]) => results.map((r) => fmt(r.perSecond)).join(', ');
     console.log(`     (every pass: good ${rates(side.goods)}; nochg ${rates(side.nochgs)})`);
-    console.log(`     during the good passes: ${describeDuring(side.during, REPS * HOSTS * PER_HOST)}`);
+    console.log(`     during the good passes: ${describeDuring(side.during)}`);
+    console.log(`     CPU, good: ${describeCpu(side.cpu.good, side.goods)}`);
+    console.log(`     CPU, nochg: ${describeCpu(side.cpu.nochg, side.nochgs)}`);
     console.log(`     ratio good ÷ nochg: ${ratio(good.perSecond, nochg.perSecond)} (aim ≥ 0.5×)`);
     console.log(
       `     ratio good ÷ one-rrset PATCHes ${ratio(good.perSecond, raw.single)}; ` +
