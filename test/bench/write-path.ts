@@ -237,6 +237,8 @@ interface Side {
   step: number;
   /** What the API's metrics counted during the measured good passes (deltas). */
   readonly during: Map<string, number>;
+  /** The same during the latency samples. */
+  readonly duringLatency: Map<string, number>;
   /** CPU ms by program during the measured passes (cpu.ts), good and nochg. */
   readonly cpu: { readonly good: Map<string, number>; readonly nochg: Map<string, number> };
 }
@@ -345,6 +347,7 @@ export async function runWritePathBenchmarks(ctx: WritePathContext): Promise<voi
       nochgs: [],
       step: -1,
       during: new Map(),
+      duringLatency: new Map(),
       cpu: { good: new Map(), nochg: new Map() },
     },
   ];
@@ -360,6 +363,7 @@ export async function runWritePathBenchmarks(ctx: WritePathContext): Promise<voi
       nochgs: [],
       step: -1,
       during: new Map(),
+      duringLatency: new Map(),
       cpu: { good: new Map(), nochg: new Map() },
     });
   }
@@ -391,10 +395,13 @@ export async function runWritePathBenchmarks(ctx: WritePathContext): Promise<voi
       for (const side of order) {
         const api = side.api;
         if (!api) continue;
+        const before = await scrape(api.port);
         const samples = await updateLatency(api.port, ctx.dnsPort, side.zone, {
           first: block * (LATENCY_SAMPLES / blocks),
           count: LATENCY_SAMPLES / blocks,
         });
+        for (const [name, value] of await scrape(api.port))
+          side.duringLatency.set(name, (side.duringLatency.get(name) ?? 0) + value - (before.get(name) ?? 0));
         side.latency = {
           dns: [...(side.latency?.dns ?? []), ...samples.dns],
           reply: [...(side.latency?.reply ?? []), ...samples.reply],
@@ -442,6 +449,7 @@ export async function runWritePathBenchmarks(ctx: WritePathContext): Promise<voi
     if (side.latency) {
       console.log(`     latency at light load (${LATENCY_SAMPLES} updates one at a time):`);
       console.log(`     ${describeLatency(side.latency, 'good reply')} (aim p99 < 50 ms)`);
+      console.log(`     meanwhile: ${describeDuring(side.duringLatency)}`);
       console.log(
         `     ratio to the PATCH straight to PowerDNS: p50 ${ratio(p(side.latency, 0.5), p(direct, 0.5))}, ` +
           `p99 ${ratio(p(side.latency, 0.99), p(direct, 0.99))}`,

@@ -85,6 +85,9 @@ export interface ZoneWriter {
 
 type Resolve = (pushed: boolean) => void;
 
+/** Why a push's deadline is called off: it was answered. */
+const PUSHED = 'pushed';
+
 /** See `backOff` in createZoneWriter. */
 const HURRY_AFTER_MS = 1000;
 
@@ -278,7 +281,8 @@ export function createZoneWriter(options: ZoneWriterOptions): ZoneWriter {
           resolve(false);
         });
         const done: Resolve = (pushed) => {
-          deadline.abort();
+          // With a reason of its own, abort() builds no DOMException (a stack trace) per request.
+          deadline.abort(PUSHED);
           resolve(pushed);
         };
         const resolvers = waiters.get(id) ?? new Set<Resolve>();
