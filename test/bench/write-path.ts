@@ -389,25 +389,31 @@ export async function runWritePathBenchmarks(ctx: WritePathContext): Promise<voi
         side.nochgs.push(await measured(side, 'nochg', ctx.concurrency));
       }
     }
-    const blocks = 5;
+    // Latency: blocks of ten samples, the sides taking turns, so that both see the same moments.
+    const before = new Map(
+      await Promise.all(sides.map(async (side) => [side, await scrape(side.api?.port ?? 0)] as const)),
+    );
+    const blocks = LATENCY_SAMPLES / 10;
     for (let block = 0; block < blocks; block++) {
       const order = block % 2 === 0 ? sides : [...sides].reverse();
       for (const side of order) {
         const api = side.api;
         if (!api) continue;
-        const before = await scrape(api.port);
         const samples = await updateLatency(api.port, ctx.dnsPort, side.zone, {
-          first: block * (LATENCY_SAMPLES / blocks),
-          count: LATENCY_SAMPLES / blocks,
+          first: block * 10,
+          count: 10,
         });
-        for (const [name, value] of await scrape(api.port))
-          side.duringLatency.set(name, (side.duringLatency.get(name) ?? 0) + value - (before.get(name) ?? 0));
         side.latency = {
           dns: [...(side.latency?.dns ?? []), ...samples.dns],
           reply: [...(side.latency?.reply ?? []), ...samples.reply],
           staleAfterReply: (side.latency?.staleAfterReply ?? 0) + samples.staleAfterReply,
         };
       }
+    }
+    for (const side of sides) {
+      const earlier = before.get(side) ?? new Map<string, number>();
+      for (const [name, value] of await scrape(side.api?.port ?? 0))
+        side.duringLatency.set(name, value - (earlier.get(name) ?? 0));
     }
   } finally {
     for (const side of sides) await side.api?.stop();
