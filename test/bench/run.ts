@@ -11,7 +11,9 @@
  * 3. the same with 100,000 hosts in the zone, vs the 1,000-host figure.
  * 4. the SMTP relay: throughput and latency against smtp-sink directly, and
  *    1,000 idle sessions (test/bench/smtp.ts).
- * 5. the write path: good vs nochg and vs what PowerDNS takes, and the
+ * 5. a legitimate cold login while 300 wrong passwords arrive at once from one
+ *    address, vs the same login unloaded (test/bench/logins.ts).
+ * 6. the write path: good vs nochg and vs what PowerDNS takes, and the
  *    latency from an update to the authoritative answer (test/bench/write-path.ts).
  */
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
@@ -23,6 +25,7 @@ import { createLogger, createShutdown } from '@mydns/runtime';
 import bcrypt from 'bcryptjs';
 import { freePort } from '../support/ports.ts';
 import { type LoadResult, runLoad } from './load.ts';
+import { runLoginFlood } from './logins.ts';
 import { runSmtpBenchmarks } from './smtp.ts';
 import {
   authHeader,
@@ -34,6 +37,7 @@ import {
   median,
   PASSWORD,
   pct,
+  removeHosts,
   startApi,
 } from './stack.ts';
 import { runWritePathBenchmarks } from './write-path.ts';
@@ -48,7 +52,8 @@ const PARTS: Record<string, string> = {
   good: '2',
   'large-zone': '3',
   smtp: '4',
-  'write-path': '5',
+  logins: '5',
+  'write-path': '6',
 };
 const named = process.argv.slice(2).map((arg) => {
   const part = PARTS[arg];
@@ -56,7 +61,7 @@ const named = process.argv.slice(2).map((arg) => {
   return part;
 });
 const ONLY = new Set(
-  named.length > 0 ? named : (process.env.BENCH_ONLY ?? '1,2,3,4,5').split(',').map((part) => part.trim()),
+  named.length > 0 ? named : (process.env.BENCH_ONLY ?? '1,2,3,4,5,6').split(',').map((part) => part.trim()),
 );
 /** Open connections: routers and scripts talking at once. */
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
@@ -136,7 +141,7 @@ async function main() {
   // 1. nochg vs hello-world, with the update history on (the default) and off.
   if (ONLY.has('1')) {
     const zone = 'nochg.bench';
-    await createHosts(db, 'n', 200, hash, '10.0.0.1');
+    await createHosts(db, zone, 'n', 200, hash, '10.0.0.1');
     const nochgPath = (i: number) => `/nic/update?hostname=n${(i % 200) + 1}&myip=10.0.0.1`;
     const measure = async (settings: Record<string, string>) => {
       const api = await startApi(env, zone, settings);
@@ -167,6 +172,7 @@ async function main() {
     };
     const withHistory = await measure({});
     const withoutHistory = await measure({ MYDNS_HISTORY_MAX_PER_HOST: '0' });
+    await removeHosts(db, zone);
     const on = withHistory.nochg.perSecond / withHistory.hello.perSecond;
     const off = withoutHistory.nochg.perSecond / withoutHistory.hello.perSecond;
     console.log(`\n1. nochg through the API (warm credential cache, 200 hosts, update history on)`);
@@ -184,13 +190,14 @@ async function main() {
   if (ONLY.has('2') || ONLY.has('3')) {
     const zone = 'good1k.bench';
     await ensureZone(dns, zone);
-    await createHosts(db, 'a', 1000, hash, null);
+    await createHosts(db, zone, 'a', 1000, hash, null);
     const direct = await directPatches(dns, zone, 300);
     const api = await startApi(env, zone);
     try {
       goodSmall = await goodBenchmark(api.port, 'a', 1000);
     } finally {
       await api.stop();
+      await removeHosts(db, zone);
     }
     console.log(`\n2. good updates end to end, 1,000 hosts each changing address (median of 5 rounds)`);
     console.log(
@@ -205,7 +212,7 @@ async function main() {
     const zone = 'good100k.bench';
     await ensureZone(dns, zone);
     const seeded = performance.now();
-    await createHosts(db, 'b', 100_000, hash, '10.255.0.1');
+    await createHosts(db, zone, 'b', 100_000, hash, '10.255.0.1');
     await seedZone(dns, zone, 'b', 100_000);
     const seedSeconds = (performance.now() - seeded) / 1000;
     const api = await startApi(env, zone);
@@ -214,6 +221,7 @@ async function main() {
       large = await goodBenchmark(api.port, 'b', 1000);
     } finally {
       await api.stop();
+      await removeHosts(db, zone);
     }
     console.log(
       `\n3. good updates with 100,000 hosts in the zone (1,000 of them changing; seeding took ${seedSeconds.toFixed(1)} s)`,
@@ -225,7 +233,37 @@ async function main() {
     );
   }
 
+  // 5. a cold login during a flood of wrong passwords, with the default limits.
   if (ONLY.has('5')) {
+    const zone = 'logins.bench';
+    await ensureZone(dns, zone);
+    const rounds = 7;
+    await createHosts(db, zone, 'cold', 2 * rounds, hash, null);
+    await createHosts(db, zone, 'target', 1, hash, null);
+    await db.raw("update hosts set name = 'target' where name = 'target1'");
+    const api = await startApi(env, zone, {
+      MYDNS_LOGIN_FAILURE_LIMIT: '20/10m',
+      MYDNS_LOGIN_HOST_FAILURE_LIMIT: '10/10m',
+      MYDNS_BCRYPT_QUEUE: process.env.BENCH_BCRYPT_QUEUE ?? '128',
+    });
+    let result: Awaited<ReturnType<typeof runLoginFlood>>;
+    try {
+      result = await runLoginFlood({ port: api.port, password: PASSWORD, rounds, floodSize: 300 });
+    } finally {
+      await api.stop();
+    }
+    console.log(
+      `\n5. a cold login (bcrypt cost 10) while 300 wrong passwords arrive at once from one address (median of ${rounds})`,
+    );
+    console.log(`   baseline: the same login with nothing else going on: ${result.unloadedMs.toFixed(0)} ms`);
+    console.log(`   during the flood:                                    ${result.floodedMs.toFixed(0)} ms`);
+    console.log(
+      `   ratio: ${(result.floodedMs / result.unloadedMs).toFixed(2)}× (aim < 3×); each flood: ${result.flood.checked} checked (401), ${result.flood.refused} refused at once (abuse)`,
+    );
+  }
+
+  // 6. the write path: good vs nochg and vs PowerDNS's own capacity, and update → answer latency.
+  if (ONLY.has('6')) {
     await runWritePathBenchmarks({
       db,
       dns,

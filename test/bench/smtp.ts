@@ -1,5 +1,5 @@
 /**
- * SMTP relay benchmarks (issue 4). Each figure is printed beside its baseline
+ * SMTP relay benchmarks (README, "Benchmarks"). Each figure is printed beside its baseline
  * from the same run on the same machine:
  *
  * 1. concurrency: 1,000 idle sessions held open on a fresh relay, its RSS
@@ -186,9 +186,9 @@ export async function runSmtpBenchmarks(): Promise<void> {
       await sink.stop();
     });
     await db.raw(
-      `insert into hosts (name, password_hash, ipv4, mail_enabled, mail_port, mail_client_address, mail_tls)
-       values ('alice', 'x', '127.0.0.1', true, ?, 'xclient', 'opportunistic')`,
-      [sink.port],
+      `insert into hosts (zone, name, password_hash, ipv4, mail_enabled, mail_port, mail_client_address, mail_tls)
+       values (?, 'alice', 'x', '127.0.0.1', true, ?, 'xclient', 'opportunistic')`,
+      [ZONE, sink.port],
     );
 
     const relayPort = await freePort();

@@ -47,8 +47,13 @@ export async function startApi(
   checkout: string = root,
 ): Promise<{ port: number; pid: number; stop: () => Promise<void> }> {
   const port = await freePort();
-  // BENCH_API_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the API (node refuses it in NODE_OPTIONS).
-  const nodeFlags = process.env.BENCH_API_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
+  // BENCH_API_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the API (node refuses it in
+  // NODE_OPTIONS); BENCH_PROFILE=<dir> is short for those two.
+  const profile = process.env.BENCH_PROFILE;
+  const nodeFlags = [
+    ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []),
+    ...(process.env.BENCH_API_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
+  ];
   const api = startProgram(join(checkout, 'node_modules/.bin/tsx'), [...nodeFlags, 'apps/api/src/main.ts'], {
     cwd: checkout,
     env: {
@@ -67,6 +72,11 @@ export async function startApi(
       MYDNS_PUSH_TIMEOUT: '30s',
       MYDNS_DB_POOL_SIZE: '20',
       MYDNS_RELAY_ENABLED: 'false',
+      // Thousands of routers' first (cold) logins all come from 127.0.0.1 here: the
+      // per-source limits would count them as one guesser (the logins benchmark keeps the defaults).
+      MYDNS_LOGIN_FAILURE_LIMIT: '1000000/10m',
+      MYDNS_LOGIN_HOST_FAILURE_LIMIT: '1000000/10m',
+      MYDNS_BCRYPT_QUEUE: '100000',
       ...settings,
     },
     onOutput: (text) => process.stderr.write(text),
@@ -92,16 +102,22 @@ export async function startApi(
 
 export async function createHosts(
   db: Database,
+  zone: string,
   prefix: string,
   count: number,
   hash: string,
   ipv4: string | null,
 ) {
   await db.raw(
-    `insert into hosts (name, password_hash, ipv4, last_seen_at)
-     select ? || g, ?, ?, now() from generate_series(1, ?) g`,
-    [prefix, hash, ipv4, count],
+    `insert into hosts (zone, name, password_hash, ipv4, last_seen_at)
+     select ?, ? || g, ?, ?, now() from generate_series(1, ?) g`,
+    [zone, prefix, hash, ipv4, count],
   );
+}
+
+/** A benchmark's hosts go when it is done: the next one serves another zone, and MyDNS refuses to strand hosts. */
+export async function removeHosts(db: Database, zone: string) {
+  await db('hosts').where({ zone }).delete();
 }
 
 export async function ensureZone(dns: PowerDnsClient, zone: string) {

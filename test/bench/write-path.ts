@@ -288,8 +288,8 @@ function describeDuring(during: Map<string, number>): string {
 }
 
 async function prepareSide(side: Side, hash: string): Promise<void> {
-  await createHosts(side.db, 'w', HOSTS, hash, '10.0.0.1');
-  await createHosts(side.db, 'lat', LATENCY_HOSTS, hash, '10.0.0.1');
+  await createHosts(side.db, side.zone, 'w', HOSTS, hash, '10.0.0.1');
+  await createHosts(side.db, side.zone, 'lat', LATENCY_HOSTS, hash, '10.0.0.1');
   side.api = await startApi(side.env, side.zone, {}, side.checkout);
 }
 
@@ -428,7 +428,7 @@ export async function runWritePathBenchmarks(ctx: WritePathContext): Promise<voi
     `→ ${what} p50 ${ms(percentile(samples.reply, 0.5))}, p99 ${ms(percentile(samples.reply, 0.99))}; ` +
     `old answer after the ${what}: ${samples.staleAfterReply} of ${samples.dns.length}`;
   console.log(
-    `\n5. the write path, ${fmt(HOSTS)} hosts, concurrency ${ctx.concurrency} (medians of ${REPS} alternating passes of ${fmt(HOSTS * PER_HOST)} requests)`,
+    `\n6. the write path, ${fmt(HOSTS)} hosts, concurrency ${ctx.concurrency} (medians of ${REPS} alternating passes of ${fmt(HOSTS * PER_HOST)} requests)`,
   );
   console.log(
     `   PowerDNS alone (mean of before and after): one-rrset PATCHes ${fmt(raw.single)}/s; ` +

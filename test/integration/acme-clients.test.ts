@@ -18,7 +18,7 @@ import { freePort } from '../support/ports.ts';
 import { type RunResult, requireProgram, runProgram } from '../support/programs.ts';
 
 /**
- * The ACME DNS-01 hooks of issue 3 §3, as the programs that run them would:
+ * The ACME DNS-01 hooks (README, "Certificates with ACME DNS-01"), as the programs that run them would:
  * the certbot hook (apps/api/public/acme/mydns-certbot-hook.sh) under sh, the
  * acme.sh hook (dns_mydns.sh) under bash and sh, each against the running API
  * with an update token, checked in real DNS answers; then certbot and Pebble

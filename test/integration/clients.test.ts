@@ -9,7 +9,7 @@ import { type RunResult, requireProgram, runProgram } from '../support/programs.
 /**
  * The real Debian client programs (ddclient 3.10, inadyn 2.10, GNU wget, curl)
  * against a running API, with the configs and command lines verified in
- * shared/research/clients.md §2–3. Each case checks what the client reports
+ * docs/protocol.md, "What real clients send". Each case checks what the client reports
  * (exit code, output) and what DNS answers afterwards. A missing program is a
  * failure naming the Debian package, never a skip.
  */

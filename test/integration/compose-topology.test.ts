@@ -595,7 +595,7 @@ describe('the docker compose topology, run natively', { timeout: 240_000 }, () =
     assert.equal(environmentOf(relay).MYDNS_SMTP_PORT, '25');
     assert.equal(environmentOf(relay).MYDNS_SMTP_ADDRESS, '0.0.0.0');
     if (!existsSync(RELAY_MAIN)) {
-      // Built concurrently (issue 4): the service runs here as soon as its entry point exists.
+      // Built concurrently: the service runs here as soon as its entry point exists.
       t.diagnostic('apps/smtp-relay/src/main.ts does not exist yet: the smtp-relay service was not run');
       return;
     }

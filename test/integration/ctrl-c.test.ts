@@ -117,9 +117,18 @@ describe('Ctrl-C stops everything', () => {
     // A client in the middle of sending its request holds the HTTP server's stop (10 s grace).
     const client = connect(httpPort, '127.0.0.1');
     client.on('error', () => undefined);
+    let heard = '';
+    client.on('data', (chunk: Buffer) => {
+      heard += chunk.toString('latin1');
+    });
+    // `Expect: 100-continue`: the server answers "100 Continue" once it has parsed the
+    // headers, so the request is known to be in flight before the Ctrl-C (under load,
+    // a Ctrl-C sent right after the write can reach the server first).
     client.write(
-      'POST /api/v1/hosts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"host',
+      'POST /api/v1/hosts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n',
     );
+    await waitUntil('the server to take the request (100 Continue)', () => heard.startsWith('HTTP/1.1 100'));
+    client.write('{"host');
     try {
       process.kill(-started.pid, 'SIGINT');
       process.kill(-started.pid, 'SIGINT');

@@ -25,7 +25,7 @@ import { type PrivatePowerDns, startPrivatePowerDns } from '../support/powerdns.
 import { waitFor } from '../support/wait.ts';
 
 /**
- * Issue 5 §5, faults under a bounded update load against an API process:
+ * Faults under a bounded update load against an API process:
  * PowerDNS killed, Postgres restarted (and frozen, and disconnected), and the
  * API itself stopped with SIGTERM. Each time the replies are only what the
  * protocol allows, nothing a client was told is lost, and Postgres, PowerDNS

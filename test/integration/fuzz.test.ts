@@ -26,7 +26,7 @@ import { basic, createTestDatabase, uniqueZone } from '../support/mydns.ts';
 import { noteSecret } from '../support/secrets.ts';
 
 /**
- * Issue 5 §5, a fuzz-style test: 3,000 malformed requests from a seeded PRNG
+ * A fuzz-style test: 3,000 malformed requests from a seeded PRNG
  * (MYDNS_FUZZ_SEED replays a run) to the update endpoints, /checkip and the
  * JSON API: random and known parameters, random encodings, percent garbage,
  * huge values up to and past the server's limits, invalid UTF-8, odd

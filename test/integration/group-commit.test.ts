@@ -10,7 +10,7 @@ import {
   isAddressChangeError,
 } from '@mydns/db';
 import pg from 'pg';
-import { createTestDatabase, startTestMyDns, type TestMyDns } from '../support/mydns.ts';
+import { createTestDatabase, startTestMyDns, type TestMyDns, uniqueZone } from '../support/mydns.ts';
 import { waitFor } from '../support/wait.ts';
 
 /**
@@ -26,14 +26,13 @@ const PASSWORD = 'group-commit-password';
 const set = (address: string): FamilyChange => ({ keep: false, address });
 const keep: FamilyChange = { keep: true };
 
-/** The transaction that last wrote each row (xmin), by host name. */
-async function writers(url: string, names: readonly string[]): Promise<Map<string, string>> {
+/** The transaction that last wrote each host row (xmin), by full name. */
+async function writers(url: string): Promise<Map<string, string>> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
     const { rows } = await client.query<{ name: string; xid: string }>(
-      'select name, xmin::text as xid from hosts where name = any($1)',
-      [names],
+      `select name || '.' || zone as name, xmin::text as xid from hosts`,
     );
     return new Map(rows.map((row) => [row.name, row.xid]));
   } finally {
@@ -41,22 +40,35 @@ async function writers(url: string, names: readonly string[]): Promise<Map<strin
   }
 }
 
-describe('through the API', () => {
+describe('through the API, two zones', () => {
   let mydns: TestMyDns;
+  const zoneA = uniqueZone();
+  const zoneB = uniqueZone();
   before(async () => {
-    mydns = await startTestMyDns({ env: { MYDNS_HOST_UPDATE_LIMIT: '1000/10m' } });
+    mydns = await startTestMyDns({
+      env: { MYDNS_ZONES: `${zoneA},${zoneB}`, MYDNS_HOST_UPDATE_LIMIT: '1000/10m' },
+    });
   });
   after(async () => {
     await mydns?.stop();
   });
 
-  test('changes that arrive while a commit is in flight are committed together, in one transaction', async () => {
-    const names = Array.from({ length: 12 }, (_, i) => `g${i}`);
-    for (const name of ['first', ...names]) {
-      await mydns.createHost(name, PASSWORD);
+  test('changes that arrive while a commit is in flight are committed together, in one transaction, each zone’s pushed by its writer', async () => {
+    // The same labels in both zones: one group holds hosts of both zones, some with the same label.
+    const labels = Array.from({ length: 6 }, (_, i) => `g${i}`);
+    const hosts = [zoneA, zoneB].flatMap((zone) => labels.map((label) => ({ zone, label })));
+    const full = (host: { zone: string; label: string }) => `${host.label}.${host.zone}`;
+    const address = (i: number) => `198.51.100.${i + 10}`;
+    for (const host of [{ zone: zoneA, label: 'first' }, ...hosts]) {
+      const created = await mydns.request('/api/v1/hosts', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ hostname: host.label, zone: host.zone, password: PASSWORD }),
+      });
+      assert.equal(created.status, 201, created.body);
       // Warms the credential cache, so that the updates below reach Postgres together.
-      const warm = await mydns.request(`/nic/update?hostname=${name}&myip=192.0.2.1`, {
-        auth: [name, PASSWORD],
+      const warm = await mydns.request(`/nic/update?hostname=${full(host)}&myip=192.0.2.1`, {
+        auth: [full(host), PASSWORD],
       });
       assert.equal(warm.body, 'good 192.0.2.1');
     }
@@ -81,9 +93,9 @@ describe('through the API', () => {
         { message: 'the change of first to wait for its row lock' },
       );
       let answered = 0;
-      const sent = names.map((name, i) =>
+      const sent = hosts.map((host, i) =>
         mydns
-          .request(`/nic/update?hostname=${name}&myip=198.51.100.${i + 10}`, { auth: [name, PASSWORD] })
+          .request(`/nic/update?hostname=${full(host)}&myip=${address(i)}`, { auth: [full(host), PASSWORD] })
           .finally(() => answered++),
       );
       const waitingToCommit = async () => {
@@ -92,7 +104,7 @@ describe('through the API', () => {
       };
       // Either they wait for the commit in flight (grouped) or, each committed
       // alone, they are answered at once.
-      await waitFor(async () => answered === names.length || (await waitingToCommit()) === names.length, {
+      await waitFor(async () => answered === hosts.length || (await waitingToCommit()) === hosts.length, {
         message: 'the other changes to be answered or to wait for the commit in flight',
       });
       await locker.query('commit');
@@ -102,19 +114,28 @@ describe('through the API', () => {
     }
     assert.deepEqual(
       replies.map((reply) => reply.body),
-      ['good 198.51.100.1', ...names.map((_, i) => `good 198.51.100.${i + 10}`)],
+      ['good 198.51.100.1', ...hosts.map((_, i) => `good ${address(i)}`)],
     );
-    const xids = await writers(mydns.databaseUrl, ['first', ...names]);
-    const grouped = new Set(names.map((name) => xids.get(name)));
+    const xids = await writers(mydns.databaseUrl);
+    const grouped = new Set(hosts.map((host) => xids.get(full(host))));
     assert.equal(
       grouped.size,
       1,
-      `the ${names.length} changes in one transaction (${[...grouped].join(', ')})`,
+      `the ${hosts.length} changes in one transaction (${[...grouped].join(', ')})`,
     );
-    assert.notEqual(xids.get('first'), xids.get('g0'), 'the change in flight was a transaction of its own');
-    for (const [i, name] of names.entries()) {
-      assert.deepEqual(await mydns.records(name, 'A'), [`198.51.100.${i + 10}`]);
-      assert.deepEqual(await mydns.query.a(`${name}.${mydns.zone}`), [`198.51.100.${i + 10}`]);
+    assert.notEqual(
+      xids.get(`first.${zoneA}`),
+      xids.get(`g0.${zoneA}`),
+      'the change in flight was a transaction of its own',
+    );
+    for (const [i, host] of hosts.entries()) {
+      const rrsets = await mydns.pdns.listRrsets(host.zone, { name: full(host), type: 'A' });
+      assert.deepEqual(
+        rrsets.flatMap((r) => r.records),
+        [address(i)],
+        `${full(host)} in PowerDNS`,
+      );
+      assert.deepEqual(await mydns.query.a(full(host)), [address(i)], `${full(host)} answered`);
     }
   });
 });
@@ -131,9 +152,13 @@ describe('the committer on Postgres', () => {
     await database?.drop();
   });
 
-  async function createHosts(names: readonly string[], ipv4: string): Promise<Map<string, number>> {
+  async function createHosts(
+    names: readonly string[],
+    ipv4: string,
+    zone = 'a.test',
+  ): Promise<Map<string, number>> {
     const rows: { id: number; name: string }[] = await db('hosts')
-      .insert(names.map((name) => ({ name, password_hash: 'x', ipv4 })))
+      .insert(names.map((name) => ({ zone, name, password_hash: 'x', ipv4 })))
       .returning(['id', 'name']);
     return new Map(rows.map((row) => [row.name, row.id]));
   }
@@ -223,6 +248,38 @@ describe('the committer on Postgres', () => {
       queued.map((q) => q.name),
       ['ok1', 'ok2'],
     );
+  });
+
+  test('the same label in two zones in one group: each change queues an outbox row of its own zone', async () => {
+    const inA = await createHosts(['warm3', 'twin1', 'twin2'], '192.0.2.1', 'a.test');
+    const inB = await createHosts(['twin1', 'twin2'], '192.0.2.1', 'b.test');
+    const { committer, groups } = startedCommitter();
+    const inFlight = committer.apply(inA.get('warm3') ?? 0, set('192.0.2.9'), keep);
+    const sent = [
+      { zone: 'a.test', name: 'twin1', id: inA.get('twin1') ?? 0, ip: '10.3.0.1' },
+      { zone: 'b.test', name: 'twin1', id: inB.get('twin1') ?? 0, ip: '10.3.0.2' },
+      { zone: 'b.test', name: 'twin2', id: inB.get('twin2') ?? 0, ip: '10.3.0.3' },
+      { zone: 'a.test', name: 'twin2', id: inA.get('twin2') ?? 0, ip: '10.3.0.4' },
+    ];
+    const results = await Promise.all(sent.map((change) => committer.apply(change.id, set(change.ip), keep)));
+    await inFlight;
+    assert.deepEqual(groups, [1, 4], 'the four changes in one group');
+    const queued = new Map(
+      (
+        (await db('dns_outbox')
+          .whereIn(
+            'id',
+            results.map((r) => r?.outboxId ?? 0),
+          )
+          .select('id', 'zone', 'name')) as { id: number; zone: string; name: string }[]
+      ).map((row) => [row.id, `${row.name}.${row.zone}`]),
+    );
+    assert.deepEqual(
+      results.map((r) => [r?.ipv4, queued.get(r?.outboxId ?? 0)]),
+      sent.map((change) => [change.ip, `${change.name}.${change.zone}`]),
+      'each caller gets its own change and the outbox row of its own host',
+    );
+    assert.equal(new Set(results.map((r) => r?.outboxId)).size, 4, 'four outbox rows');
   });
 
   test('two replicas’ groups over the same hosts, in opposite orders, both commit (rows locked in id order)', async () => {

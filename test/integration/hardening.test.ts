@@ -15,7 +15,7 @@ import { basic, createTestDatabase, uniqueZone } from '../support/mydns.ts';
 import { waitFor } from '../support/wait.ts';
 
 /**
- * Issue 5 §5, HTTP hardening, against an API process: the header, request
+ * HTTP hardening, against an API process: the header, request
  * and keep-alive timeouts of apps/api/src/server.ts (headersTimeout 10 s,
  * requestTimeout 30 s, keepAliveTimeout 5 s), the body limits (JSON 16 kB,
  * the update form 8 kB, the web forms 16 kB), a slowloris-style crowd, no

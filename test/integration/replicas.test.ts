@@ -21,7 +21,7 @@ import { createTestDatabase, uniqueZone } from '../support/mydns.ts';
 import { waitFor } from '../support/wait.ts';
 
 /**
- * Issue 5 §4, several API replicas: two API processes (`apps/api/src/main.ts`)
+ * Several API replicas (docs/operations.md, "Scaling"): two API processes (`apps/api/src/main.ts`)
  * on one Postgres database, one PowerDNS and one zone. Concurrent updates
  * through both end with one A record per host, equal to the last value
  * Postgres committed, in PowerDNS and in real DNS answers. Changes one

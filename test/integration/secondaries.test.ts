@@ -7,7 +7,7 @@ import { type PrivatePowerDns, startPrivatePowerDns } from '../support/powerdns.
 import { waitFor } from '../support/wait.ts';
 
 /**
- * PowerDNS as a hidden primary (issue 5 §4): with MYDNS_SECONDARIES set, the
+ * PowerDNS as a hidden primary (docs/operations.md, "Scaling"): with MYDNS_SECONDARIES set, the
  * zone is of kind Master with them as ALSO-NOTIFY, and every batch is followed
  * by a NOTIFY, so a secondary (a second PowerDNS, AXFR over loopback) answers
  * an update at once: it would otherwise hear of it at its next check, an hour

@@ -7,7 +7,7 @@ import { requireProgram } from '../support/programs.ts';
 import { runSwaks, type SmtpSink, startSmtpSink, startTestRelay, type TestRelay } from '../support/smtp.ts';
 
 /**
- * The relay's metrics (issue 5 §3): sessions accepted and refused, messages
+ * The relay's metrics (docs/operations.md, "Metrics"): sessions accepted and refused, messages
  * by outcome, open sessions; served by the relay itself when it runs alone
  * (MYDNS_RELAY_METRICS_PORT), as docker compose runs it.
  */

@@ -10,7 +10,7 @@ import {
 /**
  * An in-memory PowerDNS behind the PowerDnsClient interface, for fast tests
  * of the zone writer and the reconciler. It keeps what the real one does and
- * those services rely on (POWERDNS.md): a PATCH is all-or-nothing and applied
+ * those services rely on (docs/architecture.md): a PATCH is all-or-nothing and applied
  * in order, REPLACE with no records deletes, a CNAME beside other data is
  * refused with 422. The test can take it down, refuse names, or hold PATCHes
  * in flight, and sees every PATCH that was tried and when.

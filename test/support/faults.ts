@@ -13,7 +13,7 @@ import { noteSecret } from './secrets.ts';
 import { waitFor } from './wait.ts';
 
 /**
- * Fault-test support (issue 5 §4–§5): the API as a real separate process
+ * Fault-test support: the API as a real separate process
  * (`node --import tsx apps/api/src/main.ts`, so that its PID is the API
  * itself, not a tsx wrapper, and signals reach it directly), a TCP proxy that
  * can cut a path between two processes, and direct reads of Postgres and

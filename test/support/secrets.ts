@@ -2,7 +2,7 @@ import { appendFileSync } from 'node:fs';
 
 /**
  * Every credential a test sends is noted here, so that test/run.ts can check,
- * after the whole run, that none of them reached a log line (issue 5 §3).
+ * after the whole run, that none of them reached a log line (docs/operations.md, "Logs").
  */
 const SECRET_KEYS = new Set(['password', 'pass', 'pwd', 'p', 'token']);
 

@@ -8,6 +8,7 @@ import { createHealthRouter, type ReadinessChecks } from './health/routes.ts';
 import { createHostsRouter } from './hosts/routes.ts';
 import { createErrorHandler, notFoundHandler } from './http/errors.ts';
 import { collapseSlashes, requestContext } from './http/request-context.ts';
+import { requireSameOrigin } from './http/same-origin.ts';
 import { routeGroup } from './metrics/metrics.ts';
 import type { Services } from './services.ts';
 import { createWebNotFound, createWebRouter, webErrorPage } from './web/routes.ts';
@@ -55,7 +56,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(
     createDyndnsRouter({
       service: services.updates,
-      parseOptions: { zone: config.zone, allowPrivateAddresses: config.allowPrivateAddresses },
+      parseOptions: { zones: config.zones, allowPrivateAddresses: config.allowPrivateAddresses },
       onReply: (codes) => {
         for (const code of codes) metrics.updateResults.inc({ code });
       },
@@ -78,6 +79,10 @@ export function createApp(deps: AppDeps): Express {
       },
       // HSTS only means something over HTTPS; the reverse proxy in front sets it.
       strictTransportSecurity: false,
+      // Not helmet's no-referrer: with it, browsers send `Origin: null` on our own
+      // form posts, and the same-origin check (http/same-origin.ts) needs the origin.
+      // Other sites still learn nothing (no Referer leaves the origin).
+      referrerPolicy: { policy: 'same-origin' },
     }),
   );
   app.use('/static', express.static(PUBLIC, { index: false, maxAge: '1h', fallthrough: true }));
@@ -85,10 +90,12 @@ export function createApp(deps: AppDeps): Express {
   app.get('/favicon.ico', (_req, res, next) => {
     res.sendFile('favicon.ico', { root: PUBLIC, maxAge: '1d' }, (error) => error && next(error));
   });
+  // Past this point, a state-changing request from another origin is refused.
+  app.use(requireSameOrigin({ publicUrl: config.publicUrl }));
   app.use(createWebRouter({ config, services, sessions: services.sessions }));
   app.use(
     createHostsRouter({
-      zone: config.zone,
+      zones: config.zones,
       hosts: services.hosts,
       authenticator: services.authenticator,
       sessions: services.sessions,

@@ -1,21 +1,25 @@
 import { availableParallelism } from 'node:os';
 import { type Cidr, isValidHostname, normaliseName, parseCidr, parseIpAddress } from '@mydns/domain';
 import {
+  type LogSettings,
+  logSettings,
   parseSettings,
   type RateLimit,
-  zAddressList,
+  sharedLogSettings,
+  sharedSettings,
   zBoolean,
   zDuration,
   zList,
+  zoneSettingsProblems,
   zPort,
   zRateLimit,
-  zZone,
 } from '@mydns/runtime';
 import { z } from 'zod';
+import { type MailConfig, mailCrossChecks, mailSettingsShape, toMailConfig } from './mail/settings.ts';
 
 /**
  * The API's settings: the only reader of process.env (through `env`). Names
- * and defaults are the contract in INTERFACES.md; README.md documents each one.
+ * and defaults are the contract in docs/interfaces.md; README.md documents each one.
  */
 
 const zCidrList = zList.transform((items, ctx) => {
@@ -29,8 +33,8 @@ const zCidrList = zList.transform((items, ctx) => {
 });
 
 const schema = z.object({
-  DATABASE_URL: z.string().url('must be a postgres:// URL').optional(),
-  MYDNS_ZONE: zZone.default('mydns.test'),
+  // DATABASE_URL, MYDNS_ZONE(S) and MYDNS_RELAY_ADDRESS, as the relay reads them (LOG_* at the end).
+  ...sharedSettings,
   MYDNS_HTTP_PORT: zPort.default(8080),
   // Loopback by default: `npm start` is a lab until someone opens it up (README "Quick start").
   MYDNS_HTTP_ADDRESS: z.string().default('127.0.0.1'),
@@ -95,32 +99,34 @@ const schema = z.object({
   MYDNS_HISTORY_MAX_PER_HOST: z.coerce.number().int().min(0).max(100_000).default(200),
   MYDNS_HISTORY_MAX_AGE: zDuration.default(90 * 86_400_000),
   MYDNS_RELAY_ENABLED: zBoolean.default(true),
-  MYDNS_RELAY_ADDRESS: zAddressList
-    .transform((addresses) => addresses.map((a) => a.text))
-    .default(['127.0.0.1']),
   MYDNS_PUSH_TIMEOUT: zDuration.default(3000),
   MYDNS_BLOCKED_USER_AGENTS: zList.default([]),
   MYDNS_DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
-  LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']).default('info'),
-  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
-  NODE_ENV: z.string().optional(),
+  ...sharedLogSettings,
+  ...mailSettingsShape,
 });
+
+/** Every variable the API reads (README's settings table lists each; settings-docs.test.ts checks it). */
+export const API_SETTING_NAMES: readonly string[] = Object.keys(schema.shape);
 
 /** Rules that involve two variables: reported together with every field problem. */
 function crossChecks(env: Record<string, string | undefined>): [string, string][] {
-  const problems: [string, string][] = [];
+  const problems: [string, string][] = [...zoneSettingsProblems(env)];
   if (env.MYDNS_PDNS_API_URL && !env.MYDNS_PDNS_API_KEY) {
     problems.push([
       'MYDNS_PDNS_API_KEY',
       'is required when MYDNS_PDNS_API_URL points at an external PowerDNS',
     ]);
   }
-  return problems;
+  return [...problems, ...mailCrossChecks(env)];
 }
 
 export interface Config {
   readonly databaseUrl: string | undefined;
+  /** The default zone: bare labels mean `<label>.<zone>` (the first of `zones`). */
   readonly zone: string;
+  /** Every zone served (MYDNS_ZONES, else MYDNS_ZONE), the default zone first. */
+  readonly zones: readonly string[];
   readonly http: { readonly port: number; readonly address: string };
   /** Where clients reach the service (setup snippets); from the request's Host when unset. */
   readonly publicUrl: string | undefined;
@@ -138,7 +144,10 @@ export interface Config {
         readonly apiPort: number;
         readonly binary: string | undefined;
       };
+  /** The default zone's NS names (`nameserversByZone` has every zone's). */
   readonly nameservers: readonly string[];
+  /** MYDNS_NAMESERVERS for every zone, or `ns1.<zone>` for each. */
+  readonly nameserversByZone: Readonly<Record<string, readonly string[]>>;
   readonly recordTtl: number;
   readonly trustedProxies: readonly Cidr[];
   readonly allowPrivateAddresses: boolean;
@@ -186,7 +195,9 @@ export interface Config {
   readonly pushTimeoutMs: number;
   readonly blockedUserAgents: readonly string[];
   readonly dbPoolSize: number;
-  readonly log: { readonly level: string; readonly format: 'json' | 'pretty' };
+  readonly log: LogSettings;
+  /** Outbound mail (README "Mail"). */
+  readonly mail: MailConfig;
 }
 
 /** 127.0.0.0/8, ::1 or localhost: nobody but this machine can connect. */
@@ -204,10 +215,15 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     s.MYDNS_ALLOW_PRIVATE_ADDRESSES === undefined &&
     isLoopbackListener(s.MYDNS_HTTP_ADDRESS) &&
     s.MYDNS_TRUSTED_PROXIES.length === 0;
-  const nameservers = (s.MYDNS_NAMESERVERS ?? [`ns1.${s.MYDNS_ZONE}`]).map(normaliseName);
+  const zones = s.MYDNS_ZONES ?? [s.MYDNS_ZONE];
+  const zone = zones[0] ?? s.MYDNS_ZONE;
+  const nameserversByZone = Object.fromEntries(
+    zones.map((served) => [served, (s.MYDNS_NAMESERVERS ?? [`ns1.${served}`]).map(normaliseName)]),
+  );
   return {
     databaseUrl: s.DATABASE_URL,
-    zone: s.MYDNS_ZONE,
+    zone,
+    zones,
     http: { port: s.MYDNS_HTTP_PORT, address: s.MYDNS_HTTP_ADDRESS },
     publicUrl: s.MYDNS_PUBLIC_URL,
     dataDir: s.MYDNS_DATA_DIR,
@@ -225,7 +241,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
             apiPort: s.MYDNS_PDNS_API_PORT,
             binary: s.MYDNS_PDNS_BINARY,
           },
-    nameservers,
+    nameservers: nameserversByZone[zone] ?? [],
+    nameserversByZone,
     recordTtl: s.MYDNS_RECORD_TTL,
     trustedProxies: s.MYDNS_TRUSTED_PROXIES,
     allowPrivateAddresses: s.MYDNS_ALLOW_PRIVATE_ADDRESSES ?? labMode,
@@ -249,16 +266,14 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       historyMaxPerHost: s.MYDNS_HISTORY_MAX_PER_HOST,
       historyMaxAgeMs: s.MYDNS_HISTORY_MAX_AGE,
     },
-    relayAddresses: s.MYDNS_RELAY_ADDRESS,
+    relayAddresses: s.MYDNS_RELAY_ADDRESS.map((address) => address.text),
     relayEnabled: s.MYDNS_RELAY_ENABLED,
     secondaries: s.MYDNS_SECONDARIES,
     reconcile: { intervalMs: s.MYDNS_RECONCILE_INTERVAL, operatorRecords: s.MYDNS_OPERATOR_RECORDS },
     pushTimeoutMs: s.MYDNS_PUSH_TIMEOUT,
     blockedUserAgents: s.MYDNS_BLOCKED_USER_AGENTS.map((agent) => agent.toLowerCase()),
     dbPoolSize: s.MYDNS_DB_POOL_SIZE,
-    log: {
-      level: s.LOG_LEVEL,
-      format: s.LOG_FORMAT ?? (s.NODE_ENV === 'production' ? 'json' : 'pretty'),
-    },
+    log: logSettings(s),
+    mail: toMailConfig(s, { zone, publicUrl: s.MYDNS_PUBLIC_URL, httpPort: s.MYDNS_HTTP_PORT }),
   };
 }

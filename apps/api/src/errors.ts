@@ -18,6 +18,8 @@ export const ERROR_STATUS = {
   current_password_required: 401,
   wrong_current_password: 401,
   csrf_required: 403,
+  cross_site_request: 403,
+  duplicate_cookies: 400,
   forbidden: 403,
   token_not_allowed: 403,
   too_many_requests: 429,
@@ -33,6 +35,7 @@ export const ERROR_STATUS = {
   hostname_reserved: 400,
   hostname_taken: 409,
   hostname_quarantined: 409,
+  unknown_zone: 400,
   invalid_email: 400,
   // Passwords
   password_required: 400,

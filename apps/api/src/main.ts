@@ -1,6 +1,7 @@
 import { createLogger, createShutdown, errorMessage, loadEnvironment, StartupError } from '@mydns/runtime';
 import { loadRelayConfig, startRelay } from '@mydns/smtp-relay';
 import { loadConfig } from './config.ts';
+import { unknownSettingWarnings } from './known-settings.ts';
 import { startMyDns } from './server.ts';
 
 /** `npm start`: the composition root — the API with everything it needs, and the SMTP relay beside it. */
@@ -9,6 +10,7 @@ async function main(): Promise<void> {
   const config = loadConfig(env);
   const relayConfig = config.relayEnabled ? loadRelayConfig(env) : undefined;
   const logger = createLogger(config.log);
+  for (const line of unknownSettingWarnings(env)) logger.warn(line);
   const shutdown = createShutdown(logger);
   shutdown.installSignalHandlers();
   try {

@@ -1,4 +1,6 @@
 import {
+  type AcmeRepository,
+  type AddressCommitter,
   commitAddressChanges,
   createAcmeRepository,
   createAddressCommitter,
@@ -6,19 +8,29 @@ import {
   createHistoryRepository,
   createHostCache,
   createHostsRepository,
+  createSecretsRepository,
   createSessionsRepository,
+  createSharedFailures,
   createTokensRepository,
   type Database,
+  type HistoryRepository,
   type HostCache,
+  type HostsRepository,
   isAddressChangeError,
+  type SessionsRepository,
+  type TokensRepository,
 } from '@mydns/db';
 import { labelFromUsername, limitKey } from '@mydns/domain';
 import {
+  combineReconcilers,
   createReconciler,
   createZoneWriter,
+  createZoneWriters,
+  ensureZone,
   type PowerDnsClient,
   type Reconciler,
-  type ZoneWriter,
+  type ZoneWriters,
+  zoneRrsets,
 } from '@mydns/powerdns';
 import { errorMessage, type Logger } from '@mydns/runtime';
 import { type Authenticator, createAuthenticator } from './auth/authenticator.ts';
@@ -30,7 +42,9 @@ import type { Config } from './config.ts';
 import { createUpdateService, type UpdateService } from './dyndns/update-service.ts';
 import { createHistoryRecorder, type HistoryRecorder } from './history/history-recorder.ts';
 import { createHostsService, type HostsService } from './hosts/hosts-service.ts';
+import { createZonesService, pushPendingChanges, type ZonesService } from './hosts/zones-service.ts';
 import { createMaintenance, type Maintenance } from './lifecycle/maintenance.ts';
+import { createMail, type Mail } from './mail/index.ts';
 import { createMetrics, type Metrics } from './metrics/metrics.ts';
 import { createWebSessions, type WebSessions } from './web/sessions.ts';
 
@@ -38,16 +52,21 @@ import { createWebSessions, type WebSessions } from './web/sessions.ts';
 export interface Services {
   readonly updates: UpdateService;
   readonly hosts: HostsService;
-  readonly zoneWriter: ZoneWriter;
+  readonly zones: ZonesService;
+  /** One zone writer per zone of MYDNS_ZONES. */
+  readonly zoneWriters: ZoneWriters;
   readonly hostCache: HostCache;
   readonly history: HistoryRecorder;
   readonly maintenance: Maintenance;
   readonly sessions: WebSessions;
+  /** Every zone's reconciler, one after the other. */
   readonly reconciler: Reconciler;
   readonly metrics: Metrics;
   readonly bcrypt: BcryptPool;
   readonly credentialCache: CredentialCache;
   readonly authenticator: Authenticator;
+  /** Outbound mail: the outbox to queue into, its limits, its worker (README "Mail"). */
+  readonly mail: Mail;
   readonly limiters: {
     readonly hostUpdates: RateLimiter;
     /** Failed logins, per source and per (source, host); see auth/login-guard.ts. */
@@ -55,7 +74,7 @@ export interface Services {
     /** Registrations per source (its limit key: an IPv4 address or an IPv6 /64). */
     readonly registrations: RateLimiter;
   };
-  /** Starts the background parts: change notifications, the zone writer, history, maintenance. */
+  /** Starts the background parts: change notifications, the zone writers, history, maintenance. */
   start(): Promise<void>;
   close(): Promise<void>;
 }
@@ -73,16 +92,93 @@ export interface ServiceDeps {
   bcryptThreads?: number;
 }
 
+/** What `npm start` and the operator CLI both build: the repositories, the hosts service, maintenance. */
+export interface HostServices {
+  readonly repositories: {
+    readonly hosts: HostsRepository;
+    readonly tokens: TokensRepository;
+    readonly acme: AcmeRepository;
+    readonly history: HistoryRepository;
+    readonly sessions: SessionsRepository;
+  };
+  readonly hosts: HostsService;
+  readonly maintenance: Maintenance;
+}
+
+export interface HostServiceDeps {
+  db: Database;
+  logger: Logger;
+  bcrypt: BcryptPool;
+  /**
+   * Where the DNS changes queued in Postgres go out. The service's zone writers
+   * (one per zone) push them; the CLI passes one that waits for nothing, and the
+   * running service's writers pick the changes up from the outbox.
+   */
+  zoneWriters: Pick<ZoneWriters, 'push' | 'wake'>;
+  /**
+   * Zones that still hold hosts but are no longer served: their hosts can be
+   * found (to show, move or delete them: the operator CLI), never registered.
+   */
+  retiredZones?: readonly string[];
+  /** Group commit of address changes (the service's); without it, each change is committed alone (the CLI). */
+  addressChanges?: Pick<AddressCommitter, 'apply'>;
+  /** Wraps the hosts repository (the service's host cache); used as it is when not given. */
+  wrapHosts?: (repository: HostsRepository) => HostsRepository;
+  /** Writes the history entries still in memory, so a history read right after an update lists it. */
+  flushHistory?: () => Promise<void>;
+}
+
+export function createHostServices(config: Config, deps: HostServiceDeps): HostServices {
+  const plain = createHostsRepository(
+    deps.db,
+    deps.addressChanges ? { addressChanges: deps.addressChanges } : {},
+  );
+  const repositories = {
+    hosts: deps.wrapHosts ? deps.wrapHosts(plain) : plain,
+    tokens: createTokensRepository(deps.db),
+    acme: createAcmeRepository(deps.db),
+    history: createHistoryRepository(deps.db),
+    sessions: createSessionsRepository(deps.db),
+  };
+  const hosts = createHostsService({
+    zones: config.zones,
+    ...(deps.retiredZones ? { retiredZones: deps.retiredZones } : {}),
+    hosts: repositories.hosts,
+    tokens: repositories.tokens,
+    acme: repositories.acme,
+    history: repositories.history,
+    ...(deps.flushHistory ? { flushHistory: deps.flushHistory } : {}),
+    bcrypt: deps.bcrypt,
+    bcryptCost: config.bcrypt.cost,
+    registration: config.registration,
+    sessions: repositories.sessions,
+    quarantineDays: config.nameQuarantineDays,
+    zoneWriters: deps.zoneWriters,
+    pushTimeoutMs: config.pushTimeoutMs,
+  });
+  const maintenance = createMaintenance({
+    db: deps.db,
+    sessions: repositories.sessions,
+    hosts: repositories.hosts,
+    acme: repositories.acme,
+    history: repositories.history,
+    logger: deps.logger,
+    inactivityDays: config.lifecycle.inactivityDays,
+    historyMaxPerHost: config.lifecycle.historyMaxPerHost,
+    historyMaxAgeMs: config.lifecycle.historyMaxAgeMs,
+    intervalMs: config.lifecycle.maintenanceIntervalMs,
+    onQueued: () => deps.zoneWriters.wake(),
+    loginFailures: createSharedFailures(deps.db),
+  });
+  return { repositories, hosts, maintenance };
+}
+
 export function createServices(config: Config, deps: ServiceDeps): Services {
   const hostCache = createHostCache({
     url: deps.databaseUrl,
     ttlMs: config.hostCacheTtlMs,
     logger: deps.logger,
   });
-  const tokens = createTokensRepository(deps.db);
-  const acme = createAcmeRepository(deps.db);
-  const historyRepository = createHistoryRepository(deps.db);
-  const sessionsRepository = createSessionsRepository(deps.db);
   const bcrypt = createBcryptPool({
     threads: deps.bcryptThreads ?? config.bcrypt.threads,
     maxQueued: config.bcrypt.queue,
@@ -97,6 +193,9 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
       source: config.limits.loginFailures,
       sourceHost: config.limits.loginHostFailures,
       blockMs: config.limits.loginBlockMs,
+      // Every replica counts the others' failures too (only failures go to Postgres).
+      shared: createSharedFailures(deps.db),
+      onSharedError: (error) => authLog.warn(`failed logins could not be shared: ${errorMessage(error)}`),
       onBlock: (block) => {
         // One line per block, for operators and fail2ban: source and host, never a secret.
         authLog.warn('login block started', {
@@ -111,9 +210,10 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
     registrations: createRateLimiter(config.limits.registrations),
   };
   const dnsStore = createDnsOutboxStore(deps.writerDb);
-  // The zone writer reports to the metrics, and the metrics read the zone writer: tie the knot lazily.
-  let zoneWriterRef: ZoneWriter | undefined;
-  // Address changes that arrive while a commit is in flight go to Postgres together in the next one.
+  // The zone writers report to the metrics, and the metrics read the zone writers: tie the knot lazily.
+  let zoneWritersRef: ZoneWriters | undefined;
+  // Address changes that arrive while a commit is in flight go to Postgres together in the
+  // next one, whatever their zones: the outbox rows carry the zone, each zone's writer pushes its own.
   const addressChanges = createAddressCommitter({
     commit: (changes) => commitAddressChanges(deps.commitDb ?? deps.db, changes),
     isChangeError: isAddressChangeError,
@@ -124,34 +224,49 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
   });
   const metrics = createMetrics({
     addressChangesWaiting: () => addressChanges.stats().waiting,
-    zoneWriterWaiting: () => zoneWriterRef?.stats().waiting ?? 0,
+    zoneWriterWaiting: () => zoneWritersRef?.stats().waiting ?? 0,
     pendingPushes: () => dnsStore.pendingCount(),
     bcrypt: () => bcrypt.stats(),
     credentialCache: () => credentialCache.stats(),
     hostCache: () => hostCache.stats(),
   });
-  const zoneWriter = createZoneWriter({
-    zone: config.zone,
-    ttl: config.recordTtl,
-    store: dnsStore,
-    dns: deps.dns,
-    logger: deps.logger,
-    onPatch: (rrsets, ms) => {
-      metrics.patchRrsets.observe(rrsets);
-      metrics.patchSeconds.observe(ms / 1000);
-    },
-    onError: () => metrics.powerdnsErrors.inc(),
-    notifySecondaries: config.secondaries.length > 0,
-  });
-  zoneWriterRef = zoneWriter;
-  const hostsRepository = hostCache.wrap(createHostsRepository(deps.db, { addressChanges }));
+  const zoneWriters = createZoneWriters(config.zones, (zone) =>
+    createZoneWriter({
+      zone,
+      ttl: config.recordTtl,
+      store: dnsStore,
+      dns: deps.dns,
+      logger: deps.logger,
+      onPatch: (rrsets, ms) => {
+        metrics.patchRrsets.observe(rrsets);
+        metrics.patchSeconds.observe(ms / 1000);
+      },
+      onError: () => metrics.powerdnsErrors.inc(),
+      notifySecondaries: config.secondaries.length > 0,
+    }),
+  );
+  zoneWritersRef = zoneWriters;
+  const mail = createMail(config, { db: deps.db, logger: deps.logger, registry: metrics.registry });
   onBlock = (scope) => metrics.loginBlocks.inc({ scope });
+  const { repositories, hosts, maintenance } = createHostServices(config, {
+    db: deps.db,
+    logger: deps.logger,
+    bcrypt,
+    zoneWriters,
+    addressChanges,
+    wrapHosts: (repository) => hostCache.wrap(repository),
+    // The recorder is made below, from these repositories; it exists before anyone reads history.
+    flushHistory: () => history.flush(),
+  });
+  const hostsRepository = repositories.hosts;
+  /** The host a username (or a token's, or a session's, full name) names, in any zone served. */
+  const findHost = async (username: string) => {
+    const host = labelFromUsername(username, config.zones);
+    return host === undefined ? undefined : hostsRepository.findByName(host.zone, host.label);
+  };
   const authenticator = createAuthenticator({
-    findHost: async (username) => {
-      const label = labelFromUsername(username, config.zone);
-      return label === undefined ? undefined : hostsRepository.findByName(label);
-    },
-    tokens,
+    findHost,
+    tokens: repositories.tokens,
     bcrypt,
     cache: credentialCache,
     guard: limiters.logins,
@@ -163,7 +278,10 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
       },
       onRefused: ({ edge, source, host, reason }) => {
         metrics.loginRefusals.inc({ edge, reason });
-        authLog.debug('login refused without a check', { edge, source, host, reason });
+        // A flood is mostly these: no log object is built unless debug is on.
+        if (authLog.isLevelEnabled('debug')) {
+          authLog.debug('login refused without a check', { edge, source, host, reason });
+        }
       },
     },
   });
@@ -179,7 +297,7 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
       });
   };
   const history = createHistoryRecorder({
-    repository: historyRepository,
+    repository: repositories.history,
     logger: deps.logger,
     // 0 keeps no history at all (an operator's privacy choice).
     enabled: config.lifecycle.historyMaxPerHost > 0,
@@ -187,48 +305,45 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
   const updates = createUpdateService({
     hosts: hostsRepository,
     authenticator,
-    zoneWriter,
+    zoneWriters,
     history,
     hostLimiter: limiters.hostUpdates,
     pushTimeoutMs: config.pushTimeoutMs,
     blockedUserAgents: config.blockedUserAgents,
   });
-  const hosts = createHostsService({
-    zone: config.zone,
-    hosts: hostsRepository,
-    tokens,
-    acme,
-    history: historyRepository,
-    flushHistory: () => history.flush(),
-    bcrypt,
-    bcryptCost: config.bcrypt.cost,
-    registration: config.registration,
-    sessions: sessionsRepository,
-    quarantineDays: config.nameQuarantineDays,
-    zoneWriter,
-    pushTimeoutMs: config.pushTimeoutMs,
-  });
+  // Loaded from Postgres in start(): every replica signs with the same key.
+  let csrfKey: Buffer | undefined;
   const sessions = createWebSessions({
-    repository: sessionsRepository,
-    findHost: (name) => hostsRepository.findByName(name),
+    repository: repositories.sessions,
+    findHost,
+    csrfKey: () => {
+      if (!csrfKey) throw new Error('the web sessions are used before the services started');
+      return csrfKey;
+    },
   });
-  const maintenance = createMaintenance({
-    db: deps.db,
-    sessions: sessionsRepository,
-    hosts: hostsRepository,
-    acme,
-    history: historyRepository,
-    logger: deps.logger,
-    inactivityDays: config.lifecycle.inactivityDays,
-    historyMaxPerHost: config.lifecycle.historyMaxPerHost,
-    historyMaxAgeMs: config.lifecycle.historyMaxAgeMs,
-    intervalMs: config.lifecycle.maintenanceIntervalMs,
-    onQueued: () => zoneWriter.wake(),
-  });
+  const zones = createZonesService({ zones: config.zones, hosts: hostsRepository });
+  /**
+   * Changes still pending for zones no writer here serves: the removals a
+   * `zone move` or a `host delete` queued for a retired zone, when the CLI
+   * could not push them itself. Nothing else writes there any more.
+   */
+  const drainRetiredZones = async () => {
+    for (const zone of await dnsStore.pendingZones()) {
+      if (config.zones.includes(zone)) continue;
+      const done = await pushPendingChanges(zone, {
+        store: dnsStore,
+        dns: deps.dns,
+        ttl: config.recordTtl,
+        logger: deps.logger,
+      });
+      deps.logger.info(`pending changes of ${zone} (not served any more): ${done}`);
+    }
+  };
   return {
     updates,
     hosts,
-    zoneWriter,
+    zones,
+    zoneWriters,
     hostCache,
     history,
     maintenance,
@@ -238,12 +353,18 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
     bcrypt,
     credentialCache,
     authenticator,
+    mail,
     limiters,
     async start() {
+      csrfKey = await createSecretsRepository(deps.db).getOrCreate('csrf');
       await hostCache.start();
-      zoneWriter.start();
+      zoneWriters.start();
+      void drainRetiredZones().catch((error: unknown) =>
+        deps.logger.warn(`pushing the changes of retired zones failed: ${errorMessage(error)}`),
+      );
       history.start();
       maintenance.start();
+      mail.start();
       // At start (in the background: the service answers meanwhile), then periodically.
       reconcileInBackground();
       if (config.reconcile.intervalMs > 0) {
@@ -255,23 +376,33 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
       if (reconcileTimer) clearInterval(reconcileTimer);
       await reconciling;
       await maintenance.stop();
+      await mail.stop();
       await history.stop();
-      await zoneWriter.stop();
+      await zoneWriters.stop();
       await hostCache.stop();
       await bcrypt.close();
     },
   };
 }
 
-/** The reconciler with this deployment's zone, records and exceptions (also used by the CLI). */
+/** Every zone's reconciler, with this deployment's records and exceptions (also used by the CLI). */
 export function createMyDnsReconciler(
   config: Config,
   deps: { store: ReturnType<typeof createDnsOutboxStore>; dns: PowerDnsClient; logger: Logger },
 ): Reconciler {
+  return combineReconcilers(config.zones.map((zone) => createZoneReconciler(config, zone, deps)));
+}
+
+/** The reconciler of one zone. */
+export function createZoneReconciler(
+  config: Config,
+  zone: string,
+  deps: { store: ReturnType<typeof createDnsOutboxStore>; dns: PowerDnsClient; logger: Logger },
+): Reconciler {
   return createReconciler({
-    zone: config.zone,
+    zone,
     ttl: config.recordTtl,
-    nameservers: config.nameservers,
+    nameservers: config.nameserversByZone[zone] ?? [`ns1.${zone}`],
     secondaries: config.secondaries,
     relayAddresses: config.relayAddresses,
     operatorRecords: config.reconcile.operatorRecords,
@@ -279,4 +410,23 @@ export function createMyDnsReconciler(
     dns: deps.dns,
     logger: deps.logger,
   });
+}
+
+/**
+ * A served zone in PowerDNS: created with its SOA and NS when missing, and
+ * the records that follow settings (the relay's `mx.<zone>`, `*.mx.<zone>`)
+ * written, at every start (REPLACE is idempotent).
+ */
+export async function setUpZone(
+  config: Config,
+  dns: PowerDnsClient,
+  zone: string,
+  logger: Logger,
+): Promise<void> {
+  await ensureZone(
+    dns,
+    { zone, nameservers: config.nameserversByZone[zone] ?? [`ns1.${zone}`], secondaries: config.secondaries },
+    logger,
+  );
+  await dns.patchZone(zone, zoneRrsets(zone, config.relayAddresses, config.recordTtl));
 }

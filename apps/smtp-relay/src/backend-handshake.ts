@@ -1,22 +1,22 @@
 /**
- * Opening a connection to a home mail server (SMTP-RELAY.md, "The session"
+ * Opening a connection to a home mail server (docs/smtp-relay.md, "The session"
  * and "Safety"), one step at a time: block-list check, connect (IPv6 first,
  * then IPv4), the PROXY header when the host wants one, a complete 220
  * banner before we send a byte, EHLO (HELO if refused) with the loop check,
  * STARTTLS per the host's policy, XCLIENT. Every failure is a BackendError.
  */
-import { connect as netConnect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { IpAddress } from '@mydns/domain';
 import { errorMessage } from '@mydns/runtime';
 import {
-  BackendConnection,
-  type BackendContext,
-  BackendError,
-  type BackendTarget,
-  capabilitiesOf,
-} from './backend.ts';
+  connectTcp as connectSmtpTcp,
+  type Reply,
+  readGreeting,
+  replyDomain,
+  sendEhlo,
+} from '@mydns/smtp-client';
+import { BackendConnection, type BackendContext, BackendError, type BackendTarget } from './backend.ts';
 import { formatXclient, proxyV1Header, proxyV2Header } from './protocol/client-address.ts';
-import { type Reply, replyDomain } from './protocol/replies.ts';
 
 /**
  * Opens a ready backend connection for `target`: EHLO done, TLS and XCLIENT
@@ -40,7 +40,7 @@ export async function openBackend(
     } catch (error) {
       const failure = error as BackendError;
       if (!(failure.tlsHandshake && target.tls === 'opportunistic')) throw failure;
-      // research/smtp.md §2.5: on a failed opportunistic handshake, once more in plaintext.
+      // On a failed opportunistic handshake, once more in plaintext, as sending MTAs do (docs/smtp-relay.md, "TLS").
       context.logger.info('backend TLS handshake failed; retrying without TLS', { reason: failure.message });
       const again = await connectTcp(address, target.port, context.timeouts.connectMs);
       return await handshake(again, address, target, context, { plainOnly: true });
@@ -63,23 +63,7 @@ function allowedAddresses(target: BackendTarget, context: BackendContext): IpAdd
 }
 
 function connectTcp(address: IpAddress, port: number, timeoutMs: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = netConnect({ host: address.text, port, family: address.family, noDelay: true });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new BackendError('connect', `connect to ${address.text}:${port} timed out`));
-    }, timeoutMs);
-    socket.once('connect', () => {
-      clearTimeout(timer);
-      socket.off('error', onError);
-      resolve(socket);
-    });
-    const onError = (error: Error) => {
-      clearTimeout(timer);
-      reject(new BackendError('connect', `connect to ${address.text}:${port} failed: ${error.message}`));
-    };
-    socket.once('error', onError);
-  });
+  return connectSmtpTcp({ host: address.text, port, family: address.family }, timeoutMs);
 }
 
 async function handshake(
@@ -112,37 +96,25 @@ function sendProxyHeader(conn: BackendConnection, target: BackendTarget, context
 
 /** A complete `220` banner, not naming us (a loop). */
 async function awaitGreeting(conn: BackendConnection, context: BackendContext): Promise<void> {
-  const greeting = await conn.readReply(context.timeouts.greetingMs);
-  if (greeting.code !== 220) throw new BackendError('protocol', `greeting ${greeting.code}`);
+  const greeting = await readGreeting(conn, context.timeouts.greetingMs);
   if (replyDomain(greeting) === context.hostname) throw new BackendError('loop', 'the greeting names us');
 }
 
-/** EHLO, or HELO when EHLO is refused (then no extensions: undefined). */
-async function ehlo(
-  conn: BackendConnection,
-  name: string,
-  context: BackendContext,
-): Promise<Reply | undefined> {
-  const reply = await conn.command(`EHLO ${name}`, context.timeouts.replyMs);
-  if (reply.code === 250) return reply;
-  const helo = await conn.command(`HELO ${name}`, context.timeouts.replyMs);
-  if (helo.code !== 250)
-    throw new BackendError('protocol', `EHLO and HELO refused (${reply.code}, ${helo.code})`);
-  return undefined;
-}
+/** EHLO, or HELO when EHLO is refused (then no extensions: undefined); sets the capabilities. */
+const ehlo = (conn: BackendConnection, name: string, context: BackendContext): Promise<Reply | undefined> =>
+  sendEhlo(conn, name, context.timeouts.replyMs);
 
 /** The first EHLO, as ourselves; a reply that names us is a loop. */
 async function introduce(conn: BackendConnection, context: BackendContext): Promise<void> {
   const reply = await ehlo(conn, context.hostname, context);
   if (reply && replyDomain(reply) === context.hostname)
     throw new BackendError('loop', 'the EHLO reply names us');
-  conn.capabilities = capabilitiesOf(reply);
 }
 
 const normaliseFingerprint = (text: string) => text.replace(/[^0-9a-fA-F]/g, '').toLowerCase();
 
 /**
- * STARTTLS as the host's policy says (SMTP-RELAY.md, "TLS"): `opportunistic`
+ * STARTTLS as the host's policy says (docs/smtp-relay.md, "TLS"): `opportunistic`
  * when offered (any certificate), `fingerprint` and `verify` always (a server
  * that does not offer it or refuses it is a failure, never plaintext), then
  * EHLO again inside TLS.
@@ -178,7 +150,7 @@ async function startTlsByPolicy(
       );
     }
   }
-  conn.capabilities = capabilitiesOf(await ehlo(conn, context.hostname, context));
+  await ehlo(conn, context.hostname, context);
 }
 
 /**
@@ -211,5 +183,5 @@ async function sendXclient(
     return;
   }
   const helo = context.helo && /^[\x21-\x7e]{1,255}$/.test(context.helo) ? context.helo : context.hostname;
-  conn.capabilities = capabilitiesOf(await ehlo(conn, helo, context));
+  await ehlo(conn, helo, context);
 }

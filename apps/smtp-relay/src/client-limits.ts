@@ -1,5 +1,5 @@
 /**
- * Connection limits per client address (SMTP-RELAY.md, "Safety": 10
+ * Connection limits per client address (docs/smtp-relay.md, "Limits": 10
  * concurrent and 60 per minute per address). IPv6 clients are counted per
  * prefix (MYDNS_RELAY_CLIENT_IPV6_PREFIX, default /64), since one subscriber
  * usually holds a whole /64 and can take any address in it.

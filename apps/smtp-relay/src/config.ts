@@ -1,21 +1,24 @@
 import { type IpAddress, parseIpAddress } from '@mydns/domain';
 import {
+  type LogSettings,
+  logSettings,
   parseSettings,
   type RateLimit,
-  zAddressList,
+  sharedLogSettings,
+  sharedSettings,
   zBoolean,
   zDuration,
   zHostname,
   zList,
+  zoneSettingsProblems,
   zPort,
   zRateLimit,
-  zZone,
 } from '@mydns/runtime';
 import { z } from 'zod';
 
 /**
  * The relay's settings: the only reader of the environment (through `env`).
- * Names and defaults follow INTERFACES.md and SMTP-RELAY.md ("Limits"); the
+ * Names and defaults follow docs/smtp-relay.md ("Limits"); the
  * README documents each one. Every limit and timeout is a setting.
  */
 
@@ -44,14 +47,13 @@ const count = (min: number, max: number) =>
     .max(max, `must be at most ${max}`);
 
 const schema = z.object({
-  DATABASE_URL: z.string().url('must be a postgres:// URL').optional(),
-  MYDNS_ZONE: zZone.default('mydns.test'),
+  // DATABASE_URL, MYDNS_ZONE(S) and MYDNS_RELAY_ADDRESS, as the API reads them (LOG_* at the end).
+  ...sharedSettings,
   MYDNS_SMTP_PORT: zPort.default(2525),
   MYDNS_SMTP_ADDRESS: z.string().min(1).default('::'),
   MYDNS_RELAY_METRICS_PORT: zPort.optional(),
   MYDNS_RELAY_METRICS_ADDRESS: z.string().min(1).default('127.0.0.1'),
   MYDNS_RELAY_HOSTNAME: zHostname.optional(),
-  MYDNS_RELAY_ADDRESS: zAddressList.default([parseIpAddress('127.0.0.1') as IpAddress]),
   MYDNS_RELAY_ALLOW_PRIVATE_TARGETS: zBoolean.default(false),
   MYDNS_RELAY_TLS_CERT: z.string().min(1).optional(),
   MYDNS_RELAY_TLS_KEY: z.string().min(1).optional(),
@@ -87,10 +89,11 @@ const schema = z.object({
   MYDNS_RELAY_MX_NEGATIVE_TTL: zDuration.default(60_000),
   MYDNS_RELAY_STOP_GRACE: zDuration.default(30_000),
   MYDNS_RELAY_DB_POOL_SIZE: count(1, 100).default(4),
-  LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']).default('info'),
-  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
-  NODE_ENV: z.string().optional(),
+  ...sharedLogSettings,
 });
+
+/** Every variable the relay reads (README's relay table lists each; the API's settings-docs.test.ts checks it). */
+export const RELAY_SETTING_NAMES: readonly string[] = Object.keys(schema.shape);
 
 const POSITIVE_DURATIONS = [
   'MYDNS_RELAY_LINE_TIMEOUT',
@@ -111,7 +114,7 @@ const POSITIVE_DURATIONS = [
 const DEFAULT_CLIENT_HOST_SESSIONS = 3;
 
 function crossChecks(env: Record<string, string | undefined>): [string, string][] {
-  const problems: [string, string][] = [];
+  const problems: [string, string][] = [...zoneSettingsProblems(env)];
   const perHost = Number(env.MYDNS_RELAY_HOST_SESSIONS ?? 10);
   const perClientHost = Number(env.MYDNS_RELAY_CLIENT_HOST_SESSIONS);
   // A share as large as the whole would let one client hold every connection to a host again.
@@ -169,7 +172,10 @@ export interface RelayTimeouts {
 
 export interface RelayConfig {
   readonly databaseUrl: string | undefined;
+  /** The default zone (the first of `zones`). */
   readonly zone: string;
+  /** Every zone the API serves: `<host>.<zone>` and `<host>.mx.<zone>` route in each. */
+  readonly zones: readonly string[];
   readonly listen: { readonly port: number; readonly address: string };
   /** The relay alone serves /metrics here (unset: no metrics server of its own). */
   readonly metricsPort: number | undefined;
@@ -187,18 +193,21 @@ export interface RelayConfig {
   readonly timeouts: RelayTimeouts;
   readonly cache: { readonly hostTtlMs: number; readonly mxTtlMs: number; readonly mxNegativeTtlMs: number };
   readonly dbPoolSize: number;
-  readonly log: { readonly level: string; readonly format: 'json' | 'pretty' };
+  readonly log: LogSettings;
 }
 
 export function loadRelayConfig(env: Record<string, string | undefined>): RelayConfig {
   const s = parseSettings(schema, env, crossChecks);
+  const zones = s.MYDNS_ZONES ?? [s.MYDNS_ZONE];
+  const zone = zones[0] ?? s.MYDNS_ZONE;
   return {
     databaseUrl: s.DATABASE_URL,
-    zone: s.MYDNS_ZONE,
+    zone,
+    zones,
     listen: { port: s.MYDNS_SMTP_PORT, address: s.MYDNS_SMTP_ADDRESS },
     metricsPort: s.MYDNS_RELAY_METRICS_PORT,
     metricsAddress: s.MYDNS_RELAY_METRICS_ADDRESS,
-    hostname: s.MYDNS_RELAY_HOSTNAME ?? `mx.${s.MYDNS_ZONE}`,
+    hostname: s.MYDNS_RELAY_HOSTNAME ?? `mx.${zone}`,
     relayAddresses: s.MYDNS_RELAY_ADDRESS,
     allowPrivateTargets: s.MYDNS_RELAY_ALLOW_PRIVATE_TARGETS,
     tls:
@@ -245,9 +254,6 @@ export function loadRelayConfig(env: Record<string, string | undefined>): RelayC
       mxNegativeTtlMs: s.MYDNS_RELAY_MX_NEGATIVE_TTL,
     },
     dbPoolSize: s.MYDNS_RELAY_DB_POOL_SIZE,
-    log: {
-      level: s.LOG_LEVEL,
-      format: s.LOG_FORMAT ?? (s.NODE_ENV === 'production' ? 'json' : 'pretty'),
-    },
+    log: logSettings(s),
   };
 }

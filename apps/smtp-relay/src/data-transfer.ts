@@ -1,15 +1,16 @@
 /**
- * One message body on its way to the home server (SMTP-RELAY.md, "The
+ * One message body on its way to the home server (docs/smtp-relay.md, "The
  * session"): the client's bytes through the DATA stream (protocol/
  * data-stream.ts: the end only at CRLF "." CRLF, bare CR and LF rewritten),
  * the Received header with the first of them, the final "." only at the real
  * end. Forwarding stops past the size limit (the backend never sees a ".")
  * and once the backend has given up; then its answer stands.
  */
+
+import type { Reply } from '@mydns/smtp-client';
 import { BackendError } from './backend.ts';
 import type { BoundBackend } from './backend-pool.ts';
 import { DataStream } from './protocol/data-stream.ts';
-import type { Reply } from './protocol/replies.ts';
 
 export interface Fed {
   /** The end-of-data line was read; `rest` is what the client sent after it. */

@@ -3,7 +3,7 @@ import type { Logger } from '@mydns/runtime';
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 
 /**
- * The relay's metrics (issue 5 §3): sessions, what became of the messages,
+ * The relay's metrics (docs/operations.md, "Metrics"): sessions, what became of the messages,
  * and recipients refused for want of a backend connection.
  * With `npm start` they join the API's /metrics; the relay alone (docker
  * compose) serves them itself when MYDNS_RELAY_METRICS_PORT is set.

@@ -10,13 +10,14 @@ import { createSecureContext, type SecureContext } from 'node:tls';
 import { createDatabase } from '@mydns/db';
 import { parseIpAddress } from '@mydns/domain';
 import { errorMessage, type Logger, type Shutdown, StartupError } from '@mydns/runtime';
+import { formatReply } from '@mydns/smtp-client';
 import type { Registry } from 'prom-client';
 import { createBackendSlots } from './backend-pool.ts';
 import { createClientLimits } from './client-limits.ts';
 import type { RelayConfig } from './config.ts';
 import { createPostgresHostDirectory, type HostDirectory } from './hosts.ts';
 import { createRelayMetrics, serveMetrics } from './metrics.ts';
-import { formatReply, replies } from './protocol/replies.ts';
+import { replies } from './protocol/replies.ts';
 import { createMxLookup, createRouter, type MxLookup } from './routing.ts';
 import { Session } from './session.ts';
 import { createTargetPolicy } from './target-policy.ts';
@@ -95,7 +96,7 @@ export async function startRelay(
   await directory.start();
   shutdown.add('relay host directory', () => directory.stop());
   const router = createRouter({
-    zone: config.zone,
+    zones: config.zones,
     hosts: directory,
     lookupMx: deps.lookupMx ?? createMxLookup(config.dnsServers),
     mxTtlMs: config.cache.mxTtlMs,

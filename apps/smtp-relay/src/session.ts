@@ -1,5 +1,5 @@
 /**
- * One client connection (SMTP-RELAY.md, "The session"). The pure state
+ * One client connection (docs/smtp-relay.md, "The session"). The pure state
  * machine decides what each command means; this file does the I/O around it:
  * reading lines in order (PIPELINING: one command at a time, the socket
  * paused while a backend is asked, replies in order, no input lost), DATA
@@ -13,6 +13,7 @@ import type { Socket } from 'node:net';
 import { type SecureContext, TLSSocket } from 'node:tls';
 import { parseIpAddress } from '@mydns/domain';
 import { faultFields, type Logger } from '@mydns/runtime';
+import { formatReply, type Reply } from '@mydns/smtp-client';
 import { type BackendContext, BackendError } from './backend.ts';
 import { openBackend } from './backend-handshake.ts';
 import { type BackendSlots, SessionBackend } from './backend-pool.ts';
@@ -22,7 +23,7 @@ import type { RelayEvent } from './metrics.ts';
 import type { Endpoint } from './protocol/client-address.ts';
 import { LineReader } from './protocol/line-reader.ts';
 import { formatReceived } from './protocol/received.ts';
-import { formatReply, type Reply, replies } from './protocol/replies.ts';
+import { replies } from './protocol/replies.ts';
 import { SessionState, type Step } from './protocol/state-machine.ts';
 import { handleRecipient } from './recipient.ts';
 import type { Router } from './routing.ts';
@@ -271,7 +272,6 @@ export class Session {
     const outcome = await handleRecipient(
       {
         router: this.#deps.router,
-        zone: config.zone,
         timeouts: config.timeouts,
         backend: this.#backend,
         clientText: this.client.address.text,
@@ -316,7 +316,7 @@ export class Session {
   async #startData(): Promise<void> {
     const bound = this.#backend.current;
     const { config } = this.#deps;
-    const hostDomain = `${this.#state.transaction?.host ?? 'the'}.${config.zone}`;
+    const hostDomain = this.#state.transaction?.host ?? `the.${config.zone}`;
     if (!bound?.inTransaction) {
       this.#send(replies.backendBroken(hostDomain));
       this.#state.endTransaction();
@@ -382,7 +382,7 @@ export class Session {
     this.#mode = 'command';
     this.#reader.push(rest);
     const { config } = this.#deps;
-    const hostDomain = `${transfer.backend.host}.${config.zone}`;
+    const hostDomain = transfer.backend.host;
     const recipients = this.#state.transaction?.accepted ?? 0;
     this.#runAsync(async () => {
       try {

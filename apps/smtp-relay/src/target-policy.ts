@@ -1,5 +1,5 @@
 /**
- * Where the relay may connect (SMTP-RELAY.md, "Safety"). A host's owner
+ * Where the relay may connect (docs/smtp-relay.md, "Safety"). A host's owner
  * chooses the address and port we connect to, so each literal address is
  * checked before any connect: special-purpose ranges (RFC 6890, with the IPv4
  * inside IPv6 forms decoded), the relay's own addresses, and denied ports.

@@ -8,7 +8,9 @@ import type { AddressChange } from './hosts-repository.ts';
  *
  * One statement locks the rows, computes the new addresses from the locked
  * (latest) values, writes only those that differ, and inserts one outbox row
- * per written host, so a change is never committed without its pending push.
+ * per written host (its zone's: each zone's writer pushes its own), so a
+ * change is never committed without its pending push. A round's hosts are
+ * distinct, so (zone, name) ties each outbox row to its change.
  * The rows are locked in id order: two groups (two replicas) that share hosts
  * wait for each other instead of deadlocking.
  *
@@ -23,9 +25,9 @@ const APPLY_ADDRESS_CHANGES = `
     select * from unnest($1::bigint[], $2::boolean[], $3::text[], $4::boolean[], $5::text[])
       with ordinality as t(id, keep4, v4, keep6, v6, ord)
   ), old as materialized (
-    select id, name, ipv4, ipv6, status from hosts where id = any($1::bigint[]) order by id for update
+    select id, zone, name, ipv4, ipv6, status from hosts where id = any($1::bigint[]) order by id for update
   ), next as (
-    select old.id, old.name, input.ord, old.ipv4 as old_ipv4, old.ipv6 as old_ipv6, old.status as old_status,
+    select old.id, old.zone, old.name, input.ord, old.ipv4 as old_ipv4, old.ipv6 as old_ipv6, old.status as old_status,
            case when input.keep4 then old.ipv4 else input.v4 end as ipv4,
            case when input.keep6 then old.ipv6 else input.v6 end as ipv6
       from old join input on input.id = old.id
@@ -40,12 +42,12 @@ const APPLY_ADDRESS_CHANGES = `
      where h.id = next.id
        and (next.ipv4 is distinct from next.old_ipv4 or next.ipv6 is distinct from next.old_ipv6
             or next.old_status <> 'active')
-    returning h.name, next.ord, next.old_ipv4, next.old_ipv6, h.ipv4, h.ipv6
+    returning h.zone, h.name, next.ord, next.old_ipv4, next.old_ipv6, h.ipv4, h.ipv6
   ), queued as (
-    insert into dns_outbox (name) select name from changed order by ord returning id, name
+    insert into dns_outbox (zone, name) select zone, name from changed order by ord returning id, zone, name
   )
   select changed.ord, changed.old_ipv4, changed.old_ipv6, changed.ipv4, changed.ipv6, queued.id as outbox_id
-    from changed join queued on queued.name = changed.name`;
+    from changed join queued on queued.zone = changed.zone and queued.name = changed.name`;
 
 interface ChangedRow {
   ord: number;

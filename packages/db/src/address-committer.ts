@@ -1,7 +1,7 @@
 import type { AddressChange, FamilyChange } from './hosts-repository.ts';
 
 /**
- * Group commit of address changes (ARCHITECTURE.md, "The update path", step 6).
+ * Group commit of address changes (docs/architecture.md, "The update path", step 6).
  *
  * A change alone is committed at once. Changes that arrive while a commit is
  * in flight wait, and all of them go to Postgres together in the next one:

@@ -6,6 +6,7 @@ import { arch, platform } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import {
   type ChildStatus,
+  inheritedEnvironment,
   isProcessAlive,
   keepRunning,
   type Logger,
@@ -114,7 +115,7 @@ function canReach(path: string, user: RunAs, test: string): boolean {
   return result.status === 0;
 }
 
-/** INTERFACES.md: a data folder the `postgres` user cannot reach is reported in one line, with the fix. */
+/** A data folder the `postgres` user cannot reach is reported in one line, with the fix (README, "Quick start"). */
 function checkReachable(pgdata: string, user: RunAs): void {
   const ancestors: string[] = [];
   for (let dir = dirname(pgdata); ; dir = dirname(dir)) {
@@ -205,7 +206,7 @@ function urlFor(password: string, port: number, database: string): string {
 }
 
 /**
- * Finds the Postgres that `npm start` runs on this data folder (INTERFACES.md:
+ * Finds the Postgres that `npm start` runs on this data folder (docs/interfaces.md:
  * the CLI "finds the running instance through the data folder").
  */
 export function findRunningEmbeddedPostgres(dataDir: string, database = 'mydns'): string | undefined {
@@ -213,6 +214,15 @@ export function findRunningEmbeddedPostgres(dataDir: string, database = 'mydns')
   const running = readPostmasterPid(join(root, 'postgres'));
   if (!running) return undefined;
   return urlFor(passwordOf(root), running.port, database);
+}
+
+/**
+ * Whether this data folder holds an embedded Postgres cluster (a first
+ * `npm start` creates it). The CLI refuses to create one itself: a mistyped
+ * folder would otherwise get an empty database and every command "no host".
+ */
+export function hasEmbeddedPostgres(dataDir: string): boolean {
+  return existsSync(join(resolve(dataDir), 'postgres', 'PG_VERSION'));
 }
 
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
@@ -257,7 +267,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     checkReachable(pgdata, user);
   }
   const owner = user ? { uid: user.uid, gid: user.gid } : {};
-  const env = { ...process.env, LC_ALL: 'C', LC_MESSAGES: 'C' };
+  const env = { ...inheritedEnvironment(), LC_ALL: 'C', LC_MESSAGES: 'C' };
 
   if (!existsSync(join(pgdata, 'PG_VERSION'))) {
     const pwfile = join(dataDir, `.initdb-password-${process.pid}`);

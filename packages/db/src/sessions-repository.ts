@@ -3,6 +3,7 @@ import type { Database } from './database.ts';
 export interface SessionRecord {
   readonly id: number;
   readonly hostId: number;
+  /** The host's full name, `label.zone`. */
   readonly hostName: string;
   readonly csrf: string;
   readonly expiresAt: Date;
@@ -32,7 +33,7 @@ export function createSessionsRepository(db: Database): SessionsRepository {
         .join('hosts as h', 'h.id', 's.host_id')
         .where({ 's.token_hash': tokenHash })
         .andWhere('s.expires_at', '>', db.fn.now())
-        .first('s.id', 's.host_id', 'h.name', 's.csrf', 's.expires_at');
+        .first('s.id', 's.host_id', db.raw("h.name || '.' || h.zone as name"), 's.csrf', 's.expires_at');
       return row
         ? { id: row.id, hostId: row.host_id, hostName: row.name, csrf: row.csrf, expiresAt: row.expires_at }
         : undefined;

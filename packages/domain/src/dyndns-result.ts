@@ -1,5 +1,5 @@
 /**
- * DynDNS2 result codes (DYNDNS-PROTOCOL.md, "Replies"). These are outcomes,
+ * DynDNS2 result codes (docs/protocol.md, "Replies"). These are outcomes,
  * not errors: the update path returns them as values.
  */
 

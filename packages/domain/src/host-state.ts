@@ -1,4 +1,4 @@
-/** The lifecycle of a hostname (ARCHITECTURE.md, "Lifecycle of a hostname"). */
+/** The lifecycle of a hostname (docs/architecture.md, "Lifecycle of a hostname"). */
 export type HostStatus = 'active' | 'dormant' | 'disabled';
 
 /** What DNS should say about one host: the input of the PowerDNS projection. */

@@ -1,6 +1,6 @@
 /**
  * IP address parsing, canonical spelling and classification. Pure: no sockets,
- * no DNS. Clients spell addresses in many ways (DYNDNS-PROTOCOL.md, "Addresses");
+ * no DNS. Clients spell addresses in many ways (docs/protocol.md, "Addresses");
  * everything is canonicalised before it is compared or stored.
  */
 
@@ -20,7 +20,7 @@ function parseIPv4Bytes(text: string): Uint8Array | undefined {
   const bytes = new Uint8Array(4);
   for (const [i, part] of parts.entries()) {
     // No leading zeros: "010" is octal to some parsers and decimal to others,
-    // and PowerDNS rejects it (POWERDNS.md), so it is not guessed at.
+    // and PowerDNS rejects it (docs/architecture.md), so it is not guessed at.
     if (!/^(?:0|[1-9][0-9]{0,2})$/.test(part)) return undefined;
     const value = Number(part);
     if (value > 255) return undefined;

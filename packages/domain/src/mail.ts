@@ -1,6 +1,6 @@
 /**
  * Ports a home mail server may not ask the relay to connect to
- * (SMTP-RELAY.md, "Safety"): everything below 1024 but the mail ports, and the
+ * (docs/smtp-relay.md, "Safety"): everything below 1024 but the mail ports, and the
  * well-known ports of databases and caches that answer on a LAN.
  */
 const ALLOWED_LOW_PORTS = new Set([25, 465, 587]);

@@ -1,6 +1,6 @@
 /**
  * Addresses that stand for other addresses. Pure. The SMTP relay connects to whatever address a host's owner
- * published (SMTP-RELAY.md, "Safety"), so before any connect it decodes the
+ * published (docs/smtp-relay.md, "Safety"), so before any connect it decodes the
  * IPv4 address hidden in IPv6 forms and checks both against the special-purpose
  * ranges of RFC 6890 (`isPublicAddress`). Denied ports are in mail.ts.
  */

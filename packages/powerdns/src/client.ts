@@ -4,7 +4,7 @@ import axios, { type AxiosInstance, isAxiosError } from 'axios';
 
 /**
  * A small client for the PowerDNS Authoritative HTTP API. It uses only the 4.7
- * subset (POWERDNS.md) so the same code drives Debian's 4.7 test binary and the
+ * subset (docs/architecture.md, "What PowerDNS requires of us") so the same code drives Debian's 4.7 test binary and the
  * 4.9/5.x images operators run, and it canonicalises names and contents here,
  * not in callers.
  */
@@ -127,7 +127,7 @@ export function createPowerDnsClient(options: PowerDnsOptions): PowerDnsClient {
   const http: AxiosInstance = axios.create({
     baseURL: `${apiUrl}/api/v1/servers/${encodeURIComponent(options.serverId ?? 'localhost')}`,
     timeout: options.timeoutMs ?? 10_000,
-    // 404s are JSON only with this header (POWERDNS.md).
+    // 404s are JSON only with this header (docs/architecture.md, "What PowerDNS requires of us").
     headers: { 'X-API-Key': options.apiKey, Accept: 'application/json' },
     // PowerDNS closes every connection itself; no keep-alive agent.
     maxBodyLength: Number.POSITIVE_INFINITY,
@@ -141,7 +141,7 @@ export function createPowerDnsClient(options: PowerDnsOptions): PowerDnsClient {
       } catch (error) {
         const described = describe(error);
         // gsqlite3 answers a write that meets another writer (another zone, the
-        // reconciler, pdnsutil) with 500 "database is locked" (POWERDNS.md);
+        // reconciler, pdnsutil) with 500 "database is locked" (docs/architecture.md);
         // every call here is idempotent, so a short retry is safe.
         if (described.httpStatus !== 500 || attempt >= RETRIES_ON_500) throw described;
         await sleep(25 * 3 ** attempt + Math.random() * 25);

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { delimiter, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import {
   type ChildStatus,
   errorMessage,
+  executableSearchPath,
   isProcessAlive,
   type KeptRunning,
   keepRunning,
@@ -62,7 +63,7 @@ export interface ManagedPowerDns {
 }
 
 export function findPdnsServer(): string | undefined {
-  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin'];
+  const dirs = [...executableSearchPath(), '/usr/sbin', '/usr/local/sbin'];
   return dirs.map((dir) => join(dir, 'pdns_server')).find((path) => existsSync(path));
 }
 

@@ -2,7 +2,7 @@ import type { HostDnsState } from '@mydns/domain';
 import type { RrsetChange } from './client.ts';
 
 /**
- * Postgres is the truth and PowerDNS its projection (ARCHITECTURE.md): these
+ * Postgres is the truth and PowerDNS its projection (docs/architecture.md): these
  * are all the rrsets a host owns, computed from its row alone, each one given
  * in full (empty means "remove"), so a PATCH of them is idempotent.
  *

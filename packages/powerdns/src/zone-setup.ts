@@ -14,7 +14,7 @@ export interface ZoneSetup {
 }
 
 /**
- * Creates the service zone when it is missing (POWERDNS.md): our own SOA with
+ * Creates the service zone when it is missing (docs/architecture.md, "What PowerDNS requires of us"): our own SOA with
  * TTL 300 and minimum 60 (PowerDNS's default minimum of 3600 would keep a new
  * name NXDOMAIN in resolvers for an hour), SOA-EDIT-API INCREASE (EPOCH repeats
  * within a second), NS from the settings. An existing zone is left alone.

@@ -4,7 +4,7 @@ import { type PowerDnsClient, PowerDnsError, patchEntry } from './client.ts';
 import { hostRrsets } from './projection.ts';
 
 /**
- * The only thing that PATCHes a zone (ARCHITECTURE.md, "The update path").
+ * The only thing that PATCHes a zone (docs/architecture.md, "The outbox and the zone writer").
  *
  * PowerDNS takes no zone lock: parallel PATCHes fail on gsqlite3 ("database is
  * locked") or leave duplicate records on gpgsql (pdns#7128). So writes to a
@@ -112,7 +112,7 @@ export function chunkEntries<T>(entries: readonly T[], maxBytes: number): T[][] 
 
 export function createZoneWriter(options: ZoneWriterOptions): ZoneWriter {
   const { zone, ttl, store, dns } = options;
-  const log = options.logger.child({ component: 'zone-writer' });
+  const log = options.logger.child({ component: 'zone-writer', zone });
   const maxBatch = options.maxBatch ?? 5000;
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
   const retryMinMs = options.retryMinMs ?? 250;
@@ -146,10 +146,9 @@ export function createZoneWriter(options: ZoneWriterOptions): ZoneWriter {
       patchMs += ms;
       options.onPatch?.(entries.length, ms);
     };
-    const { ids, refused, names, more } = await store.withZoneLock(zone, async (tx) => {
+    const { ids, names, more } = await store.withZoneLock(zone, async (tx) => {
       const entries = await tx.pending(maxBatch);
-      if (entries.length === 0)
-        return { ids: [] as number[], refused: [] as number[], names: 0, more: false };
+      if (entries.length === 0) return { ids: [] as number[], names: 0, more: false };
       const names = [...new Set(entries.map((entry) => entry.name))];
       const states = new Map((await tx.hostStates(names)).map((state) => [state.name, state]));
       const rrsetsOf = (name: string) => hostRrsets(zone, name, states.get(name), ttl).map(patchEntry);
@@ -184,7 +183,7 @@ export function createZoneWriter(options: ZoneWriterOptions): ZoneWriter {
       for (const id of ids) settle(id, true);
       for (const id of refused) settle(id, false);
       await tx.complete(entries.map((entry) => entry.id));
-      return { ids, refused, names: names.length, more: entries.length === maxBatch };
+      return { ids, names: names.length, more: entries.length === maxBatch };
     });
     if (ids.length > 0) {
       log.debug(

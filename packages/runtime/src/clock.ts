@@ -1,8 +1,8 @@
 /**
  * Time as a dependency: services that wait (the zone writer's backoff, a
  * request's push deadline) take a Clock through their factory, so fast tests
- * drive them with a fake one instead of sleeping (STYLE.md, "fakes enter
- * through factory arguments").
+ * drive them with a fake one instead of sleeping (fakes enter, like every
+ * dependency, through factory arguments).
  */
 export interface Clock {
   /** Milliseconds since the epoch, as Date.now(). */

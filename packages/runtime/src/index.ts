@@ -3,5 +3,7 @@ export * from './errors.ts';
 export * from './keep-running.ts';
 export * from './logger.ts';
 export * from './processes.ts';
+export * from './setting-names.ts';
 export * from './settings.ts';
+export * from './shared-settings.ts';
 export * from './shutdown.ts';

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from './logger.ts';
+import { inheritedEnvironment } from './settings.ts';
 
 export function isProcessAlive(pid: number): boolean {
   try {
@@ -110,7 +111,7 @@ export function supervise(command: string, args: readonly string[], options: Sup
       : [command, args];
   const child = spawn(file, argv, {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: options.env ?? process.env,
+    env: options.env ?? inheritedEnvironment(),
     ...(options.uid === undefined ? {} : { uid: options.uid }),
     ...(options.gid === undefined ? {} : { gid: options.gid }),
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),

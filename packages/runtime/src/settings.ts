@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { delimiter } from 'node:path';
 import { type IpAddress, isValidHostname, normaliseName, parseIpAddress } from '@mydns/domain';
 import { z } from 'zod';
 import { StartupError } from './errors.ts';
@@ -34,8 +35,8 @@ export function loadEnvironment(cwd = process.cwd()): Record<string, string | un
 
 /**
  * Parses settings with a zod schema and reports every problem at once, one
- * line per variable (INTERFACES.md: "A bad value stops the process at start
- * with one line per problem, naming the variable").
+ * line per variable (docs/interfaces.md, "Settings": a bad value stops the process at start
+ * with one line per problem, naming the variable).
  */
 export function parseSettings<T extends z.ZodType>(
   schema: T,
@@ -144,3 +145,58 @@ export const zAddressList = zList.transform((items, ctx) => {
   }
   return addresses;
 });
+
+/**
+ * The environment child processes inherit (Postgres, pdns_server). Settings are
+ * read only through `loadEnvironment` and a schema; this is the one other place
+ * that touches process.env, so the lint rule against it holds everywhere else.
+ */
+export function inheritedEnvironment(): NodeJS.ProcessEnv {
+  return process.env;
+}
+
+/** The directories of `PATH`, where programs such as pdns_server are looked for. */
+export function executableSearchPath(): string[] {
+  return (process.env.PATH ?? '').split(delimiter).filter(Boolean);
+}
+
+/**
+ * Comma-separated zones (MYDNS_ZONES), each as `zZone` takes it; at least one,
+ * none twice. Empty (`MYDNS_ZONES=` in a .env) is the same as unset.
+ */
+export const zZoneList = z.string().transform((text, ctx): string[] | undefined => {
+  if (text.trim() === '') return undefined;
+  const items = text
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+  const zones: string[] = [];
+  for (const item of items) {
+    const zone = normaliseName(item);
+    if (!isValidHostname(zone) || !zone.includes('.'))
+      ctx.addIssue({ code: 'custom', message: `"${item}" is not a DNS name with at least two labels` });
+    else if (zones.includes(zone)) ctx.addIssue({ code: 'custom', message: `${zone} is listed twice` });
+    else zones.push(zone);
+  }
+  if (items.length === 0) ctx.addIssue({ code: 'custom', message: 'must name at least one zone' });
+  return zones;
+});
+
+/**
+ * MYDNS_ZONE and MYDNS_ZONES together (README "Several zones"): both may
+ * be set only when MYDNS_ZONE is the first of MYDNS_ZONES (the default zone);
+ * anything else would leave it unclear which zone bare labels mean.
+ */
+export function zoneSettingsProblems(env: Record<string, string | undefined>): [string, string][] {
+  const single = env.MYDNS_ZONE?.trim();
+  const list = env.MYDNS_ZONES?.trim();
+  if (!single || !list) return [];
+  const first = normaliseName(list.split(',')[0] ?? '');
+  if (normaliseName(single) === first) return [];
+  return [
+    [
+      'MYDNS_ZONES',
+      `its first zone (${first}) is the default zone, but MYDNS_ZONE says ${normaliseName(single)}: set only MYDNS_ZONES, or make MYDNS_ZONE its first zone`,
+    ],
+  ];
+}

@@ -92,6 +92,12 @@ export interface AuthenticatorDeps {
   events?: AuthEvents;
 }
 
+/**
+ * A host's name for the failure limits, logs and metrics: the full name, as
+ * the same label in two zones is two hosts (one's failures must not lock out the other).
+ */
+const nameOf = (host: HostRecord) => `${host.name}.${host.zone}`;
+
 type Check =
   | { readonly ok: true }
   | { readonly ok: false; readonly reason: 'wrong' | 'blocked' | 'share' | 'busy' };
@@ -110,37 +116,38 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
 
   /** One admitted, counted bcrypt check. */
   const checkPassword = async (host: HostRecord, secret: string, source: string): Promise<Check> => {
-    const admission = deps.guard.admit(source, host.name);
+    const admission = await deps.guard.admit(source, nameOf(host));
     if (!admission.admitted) return { ok: false, reason: 'blocked' };
+    let right: boolean;
     try {
-      const right = await deps.bcrypt.compare(secret, host.passwordHash, source);
-      if (right) admission.attempt.succeeded();
-      else admission.attempt.failed();
-      return right ? { ok: true } : { ok: false, reason: 'wrong' };
+      right = await deps.bcrypt.compare(secret, host.passwordHash, source);
     } catch (error) {
       admission.attempt.cancelled();
       if (error instanceof BcryptBusyError)
         return { ok: false, reason: error.scope === 'owner' ? 'share' : 'busy' };
       throw error;
     }
+    if (right) admission.attempt.succeeded();
+    else await admission.attempt.failed();
+    return right ? { ok: true } : { ok: false, reason: 'wrong' };
   };
 
   /** A failure that needed no bcrypt (no such host, an overlong secret, a shared failed check) still counts. */
-  const countFailure = (source: string, name: string): Check => {
-    const admission = deps.guard.admit(source, name);
+  const countFailure = async (source: string, name: string): Promise<Check> => {
+    const admission = await deps.guard.admit(source, name);
     if (!admission.admitted) return { ok: false, reason: 'blocked' };
-    admission.attempt.failed();
+    await admission.attempt.failed();
     return { ok: false, reason: 'wrong' };
   };
 
   const verifyPassword = async (host: HostRecord, secret: string, source: string): Promise<Check> => {
-    if (Buffer.byteLength(secret) > MAX_PASSWORD_BYTES) return countFailure(source, host.name);
+    if (Buffer.byteLength(secret) > MAX_PASSWORD_BYTES) return countFailure(source, nameOf(host));
     const key = keyOf(host, secret);
     const shared = inFlight.get(key);
     if (shared) {
       // Someone else is checking the same secret: share the answer; a wrong one counts for each.
       const check = await shared;
-      return check.ok || check.reason !== 'wrong' ? check : countFailure(source, host.name);
+      return check.ok || check.reason !== 'wrong' ? check : countFailure(source, nameOf(host));
     }
     const check = checkPassword(host, secret, source).finally(() => inFlight.delete(key));
     inFlight.set(key, check);
@@ -174,13 +181,13 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
           token = found;
         }
         if (!host) {
-          const check = countFailure(source, '(token)');
+          const check = await countFailure(source, '(token)');
           return refuse(check.ok ? 'wrong' : check.reason, '(token)');
         }
       } else {
         host = await deps.findHost(attempt.username);
         if (!host) {
-          const check = countFailure(source, attempt.username.toLowerCase());
+          const check = await countFailure(source, attempt.username.toLowerCase());
           return refuse(check.ok ? 'wrong' : check.reason, attempt.username.toLowerCase());
         }
       }
@@ -200,8 +207,10 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
       // 3. The password, admitted and counted.
       if (!credential) {
         const check =
-          secret === '' ? countFailure(source, host.name) : await verifyPassword(host, secret, source);
-        if (!check.ok) return refuse(check.reason, host.name, host);
+          secret === ''
+            ? await countFailure(source, nameOf(host))
+            : await verifyPassword(host, secret, source);
+        if (!check.ok) return refuse(check.reason, nameOf(host), host);
         credential = { via: 'password' };
         deps.cache.remember(host.id, secret, binding(host), credential);
       }

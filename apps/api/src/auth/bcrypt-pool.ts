@@ -26,11 +26,15 @@ export class BcryptBusyError extends Error {
   /** `owner`: this owner's share is full (it is the flood); `queue`: the whole queue is (the service is overloaded). */
   readonly scope: 'owner' | 'queue';
   constructor(scope: 'owner' | 'queue') {
+    // Thrown at every refusal of a flood: no stack trace to capture, it says all it has to say.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(
       scope === 'owner'
         ? 'this source has too many password checks waiting'
         : 'too many password checks are waiting',
     );
+    Error.stackTraceLimit = limit;
     this.name = 'BcryptBusyError';
     this.scope = scope;
   }

@@ -3,8 +3,8 @@ import type { Credential } from './authenticator.ts';
 
 /**
  * Remembers credentials that verified recently, so a router updating every
- * five minutes costs one bcrypt per TTL, not one per call (ARCHITECTURE.md
- * step 3). The key is an HMAC of the secret under a random per-process key:
+ * five minutes costs one bcrypt per TTL, not one per call (docs/architecture.md,
+ * "The update path", step 3). The key is an HMAC of the secret under a random per-process key:
  * nothing in memory can be turned back into a password, and a heap dump of
  * one process is useless against another. Each entry is bound to the stored
  * hash and the host's credential version, so a password change or a revoked

@@ -1,5 +1,5 @@
 /**
- * Fixed-window counters in memory, per replica (DYNDNS-PROTOCOL.md, "Limits":
+ * Fixed-window counters in memory, per replica (docs/protocol.md, "Limits":
  * with several replicas the counters may be per replica; README says so).
  */
 export interface RateLimiter {

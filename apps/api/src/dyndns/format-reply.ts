@@ -1,7 +1,7 @@
 import type { DyndnsOutcome, HostResult } from '@mydns/domain';
 
 /**
- * The reply rules of DYNDNS-PROTOCOL.md: exactly one line per requested
+ * The reply rules of docs/protocol.md ("Replies"): exactly one line per requested
  * hostname in request order, `\n`-separated, nothing else; account-level codes
  * as one line; 200 for every protocol result but the 401 challenge and 911.
  */

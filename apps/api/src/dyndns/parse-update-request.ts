@@ -12,7 +12,7 @@ import { type DecodedQuery, decodeQuery, pick } from './query.ts';
 
 /**
  * Turns what an update client sent into a typed request, following
- * DYNDNS-PROTOCOL.md rule by rule. Pure: no I/O, no framework.
+ * docs/protocol.md rule by rule. Pure: no I/O, no framework.
  */
 
 export type UpdateEndpoint = 'dyndns2' | 'simple';
@@ -28,7 +28,8 @@ export interface UpdateRequestInput {
 }
 
 export interface ParseOptions {
-  readonly zone: string;
+  /** The zones served, the default zone first (bare labels mean it). */
+  readonly zones: readonly string[];
   readonly allowPrivateAddresses: boolean;
 }
 
@@ -67,7 +68,7 @@ const KEYS = {
   secret: { dyndns2: ['password', 'pass', 'pwd'], simple: ['password', 'pass', 'pwd', 'p', 'token'] },
 } as const;
 
-/** `Authorization: Basic`, split on the first colon: passwords may contain `:` (inadyn run, clients.md §2.2). */
+/** `Authorization: Basic`, split on the first colon: passwords may contain `:` (inadyn; docs/protocol.md, "Credentials"). */
 export function parseBasicAuthorization(header: string | undefined): Credentials | undefined {
   if (!header) return undefined;
   const match = /^\s*basic\s+([A-Za-z0-9+/=_-]*)\s*$/i.exec(header);
@@ -214,14 +215,14 @@ export function parseUpdateRequest(input: UpdateRequestInput, options: ParseOpti
   const names = requestedNames(query, input.endpoint);
   if (names.length > MAX_HOSTNAMES_PER_REQUEST) return { kind: 'numhost' };
   const credentials = credentialsOf(input, query, names);
-  // No hostname: the host the credential names (Fritz!Box bare URL, clients.md §2.5).
+  // No hostname: the host the credential names (a Fritz!Box with a bare update URL sends none).
   const hostNames = names.length > 0 ? names : credentials?.username ? [credentials.username] : [];
   return {
     kind: 'update',
     credentials,
     hosts: hostNames.map((name) => ({
       name: normaliseName(name),
-      resolution: resolveHostName(name, options.zone),
+      resolution: resolveHostName(name, options.zones),
     })),
     addresses: planAddresses(query, input.client, options),
   };

@@ -1,5 +1,5 @@
 import type { HostRecord } from '@mydns/db';
-import { labelFromUsername } from '@mydns/domain';
+import { fqdn, labelFromUsername } from '@mydns/domain';
 import type { AppError } from '@mydns/runtime';
 import express, { type Request, type RequestHandler, type Response, Router } from 'express';
 import type { Authenticator, Credential } from '../auth/authenticator.ts';
@@ -21,7 +21,8 @@ declare global {
 }
 
 export interface HostsRouterDeps {
-  zone: string;
+  /** The zones served, the default first: `{name}` is a bare label (the default zone) or a full name. */
+  zones: readonly string[];
   /** A signed-in web session counts as the password (writes also need its CSRF token). */
   sessions: WebSessions;
   hosts: HostsService;
@@ -47,13 +48,18 @@ function loginError(reason: 'wrong' | 'blocked' | 'busy' | 'token_not_allowed'):
 }
 
 /**
- * The JSON API of a host (INTERFACES.md, "HTTP"). Basic auth with the host's
+ * The JSON API of a host (docs/interfaces.md, "JSON API"). Basic auth with the host's
  * password manages everything; an update token may only update addresses
  * (the DynDNS endpoints) and ACME values.
  */
 export function createHostsRouter(deps: HostsRouterDeps): Router {
   const router = Router();
   const json = express.json({ limit: '16kb' });
+  /** Whether the `{name}` of the path names this host. */
+  const isNamed = (param: unknown, host: HostRecord) => {
+    const named = labelFromUsername(String(param ?? ''), deps.zones);
+    return named?.label === host.name && named.zone === host.zone;
+  };
 
   const authenticate =
     (allowTokens: boolean): RequestHandler =>
@@ -61,13 +67,13 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
       try {
         const { client } = res.locals;
         if (!req.headers.authorization) {
-          const session = await deps.sessions.load(req);
+          const session = await deps.sessions.load(req, res);
           if (session) {
             const writes = req.method !== 'GET' && req.method !== 'HEAD';
             if (writes && !sameSecret(session.csrf, String(req.headers['x-csrf-token'] ?? ''))) {
               throw apiError('csrf_required', 'send the X-CSRF-Token header of your session');
             }
-            if (labelFromUsername(String(req.params.name ?? ''), deps.zone) !== session.host.name) {
+            if (!isNamed(req.params.name, session.host)) {
               throw apiError('forbidden', 'this session is for another host');
             }
             res.locals.host = session.host;
@@ -89,7 +95,7 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
         });
         if (!login.ok) throw loginError(login.reason);
         res.removeHeader('WWW-Authenticate');
-        if (labelFromUsername(String(req.params.name ?? ''), deps.zone) !== login.host.name) {
+        if (!isNamed(req.params.name, login.host)) {
           throw apiError('forbidden', 'these credentials are for another host');
         }
         res.locals.host = login.host;
@@ -118,7 +124,7 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
     }
     const login = await deps.authenticator.authenticate({
       source: res.locals.client,
-      username: res.locals.host.name,
+      username: fqdn(res.locals.host.name, res.locals.host.zone),
       secret: current,
       purpose: 'manage',
       edge: 'api',
@@ -152,9 +158,12 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
         hostname: body.hostname,
         password: body.password,
         email: body.email,
+        zone: body.zone,
       });
-      res.locals.logger.info('host registered', { host: host.name });
-      res.status(201).location(`/api/v1/hosts/${host.name}`).json(host);
+      res.locals.logger.info('host registered', { host: host.hostname });
+      // The default zone's hosts keep their bare label here, as before there were zones.
+      const path = host.zone === deps.zones[0] ? host.name : host.hostname;
+      res.status(201).location(`/api/v1/hosts/${path}`).json(host);
     }),
   );
 
@@ -184,7 +193,7 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
       }
       let pushed: Pushed = { pushed: true };
       if (body.mail !== undefined) pushed = await deps.hosts.updateMail(host, body.mail);
-      const updated = await deps.hosts.get(host.name);
+      const updated = await deps.hosts.get(fqdn(host.name, host.zone));
       answerPushed(res, pushed, 200, deps.hosts.view(updated));
     }),
   );
@@ -196,7 +205,7 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
     asyncHandler(async (req, res) => {
       await confirmPassword(req, res);
       const pushed = await deps.hosts.remove(res.locals.host);
-      res.locals.logger.info('host deleted', { host: res.locals.host.name });
+      res.locals.logger.info('host deleted', { host: fqdn(res.locals.host.name, res.locals.host.zone) });
       answerPushed(res, pushed, 204);
     }),
   );
@@ -238,7 +247,8 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
     asyncHandler(async (req, res) => {
       const value = req.body?.value;
       const pushed = await deps.hosts.addAcmeValue(res.locals.host, value);
-      answerPushed(res, pushed, 201, { name: `_acme-challenge.${res.locals.host.name}.${deps.zone}`, value });
+      const { host } = res.locals;
+      answerPushed(res, pushed, 201, { name: `_acme-challenge.${fqdn(host.name, host.zone)}`, value });
     }),
   );
 

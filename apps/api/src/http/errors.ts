@@ -2,7 +2,7 @@ import { AppError, faultFields } from '@mydns/runtime';
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
 import { ERROR_STATUS, type ErrorCode } from '../errors.ts';
 
-/** JSON errors: `{"error":{"code","message"}}`, never a stack trace or an HTML page (INTERFACES.md). */
+/** JSON errors: `{"error":{"code","message"}}`, never a stack trace or an HTML page (docs/interfaces.md, "Errors"). */
 export function sendError(
   res: Response,
   status: number,

@@ -57,7 +57,7 @@ export function requestContext(logger: Logger, trustedProxies: readonly Cidr[]):
   };
 }
 
-/** `//nic//update/` → `/nic/update/`: UniFi generates doubled slashes (clients.md §4.7). */
+/** `//nic//update/` → `/nic/update/`: UniFi generates doubled slashes (docs/protocol.md, "What real clients send"). */
 export const collapseSlashes: RequestHandler = (req, _res, next) => {
   const query = req.url.indexOf('?');
   const path = query === -1 ? req.url : req.url.slice(0, query);

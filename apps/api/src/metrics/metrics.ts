@@ -1,7 +1,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
- * Prometheus metrics (issue 5 §3). Counters that other parts already keep
+ * Prometheus metrics (docs/operations.md, "Metrics"). Counters that other parts already keep
  * (cache hits, bcrypt queue) are read at scrape time rather than counted twice.
  */
 export interface Metrics {

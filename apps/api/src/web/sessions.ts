@@ -1,17 +1,37 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { HostRecord, SessionsRepository } from '@mydns/db';
 import type { Request, Response } from 'express';
+import { apiError } from '../errors.ts';
 
 /**
  * Sign-in sessions for the web pages: a random token in an HttpOnly,
- * SameSite=Lax cookie (Secure over HTTPS), stored server-side as SHA-256 so a
- * database leak holds no usable session. Every form carries a CSRF token: the
- * session's own secret once signed in, and before that a double-submit value
- * kept in a cookie of its own.
+ * SameSite=Lax cookie, stored server-side as SHA-256 so a database leak holds
+ * no usable session. Every form carries a CSRF token: the session's own secret
+ * once signed in, and before that a value we signed, kept in a cookie of its own.
+ *
+ * Cookie tossing: every name under the zone belongs to someone, and an owner's
+ * site at `alice.<zone>` can set cookies for the whole zone. So:
+ * - over HTTPS the cookies are `__Host-` cookies (Secure, Path=/, no Domain:
+ *   browsers refuse such a cookie from any other host), and cookies without
+ *   the prefix are ignored there;
+ * - a request carrying our session or CSRF cookie twice (one of them tossed)
+ *   is refused: we cannot tell which one is ours;
+ * - the pre-sign-in CSRF cookie holds a nonce and our HMAC of it, so a value
+ *   the browser did not get from us is refused (the key is shared by every
+ *   replica: app_secrets);
+ * - state-changing requests from another origin are refused (http/same-origin.ts).
+ * README "Security" says to serve the web pages on a name outside the zone as well.
  */
-export const SESSION_COOKIE = 'mydns_session';
-export const CSRF_COOKIE = 'mydns_csrf';
+const SESSION = 'mydns_session';
+const CSRF = 'mydns_csrf';
 const SESSION_MS = 14 * 86_400_000;
+
+/** The cookie's name on this request: `__Host-…` over HTTPS. */
+export function cookieName(base: typeof SESSION | typeof CSRF, https: boolean): string {
+  return https ? `__Host-${base}` : base;
+}
+export const SESSION_COOKIE = SESSION;
+export const CSRF_COOKIE = CSRF;
 
 export interface WebSession {
   readonly host: HostRecord;
@@ -19,20 +39,28 @@ export interface WebSession {
   readonly tokenHash: Buffer;
 }
 
-export function parseCookies(header: string | undefined): Map<string, string> {
-  const cookies = new Map<string, string>();
+/** Every value of every cookie in the header, in order (a name may come more than once). */
+export function parseCookieList(header: string | undefined): Map<string, string[]> {
+  const cookies = new Map<string, string[]>();
   for (const part of (header ?? '').split(';')) {
     const at = part.indexOf('=');
     if (at === -1) continue;
     const name = part.slice(0, at).trim();
-    if (name === '' || cookies.has(name)) continue;
+    if (name === '') continue;
+    let value: string;
     try {
-      cookies.set(name, decodeURIComponent(part.slice(at + 1).trim()));
+      value = decodeURIComponent(part.slice(at + 1).trim());
     } catch {
-      // a malformed cookie is ignored
+      continue; // a malformed cookie is ignored
     }
+    cookies.set(name, [...(cookies.get(name) ?? []), value]);
   }
   return cookies;
+}
+
+/** The first value of each cookie. */
+export function parseCookies(header: string | undefined): Map<string, string> {
+  return new Map([...parseCookieList(header)].map(([name, values]) => [name, values[0] ?? '']));
 }
 
 function setCookie(res: Response, name: string, value: string, maxAgeMs: number): void {
@@ -51,24 +79,49 @@ export function sameSecret(a: string, b: string): boolean {
   return left.length === right.length && left.length > 0 && timingSafeEqual(left, right);
 }
 
+/**
+ * Our cookie `base` on this request, or undefined. Refuses (400) a request that
+ * carries it more than once: one of the two was set by someone else.
+ */
+function readCookie(req: Request, res: Response, base: typeof SESSION | typeof CSRF): string | undefined {
+  const values = parseCookieList(req.headers.cookie).get(cookieName(base, Boolean(res.locals.https))) ?? [];
+  if (values.length > 1) {
+    throw apiError(
+      'duplicate_cookies',
+      'Your browser sent two MyDNS cookies of the same name, so another site may have set one. ' +
+        'Clear the cookies of this site and sign in again.',
+    );
+  }
+  return values[0];
+}
+
 export interface WebSessions {
-  load(req: Request): Promise<WebSession | undefined>;
+  load(req: Request, res: Response): Promise<WebSession | undefined>;
   start(res: Response, host: HostRecord): Promise<void>;
   end(req: Request, res: Response): Promise<void>;
   /** Ends the host's other sessions (after a password change). */
   endOthers(host: HostRecord, current: WebSession | undefined): Promise<void>;
   /** The pre-sign-in CSRF value for forms, set as a cookie when missing. */
   anonymousCsrf(req: Request, res: Response): string;
-  checkAnonymousCsrf(req: Request, submitted: unknown): boolean;
+  checkAnonymousCsrf(req: Request, res: Response, submitted: unknown): boolean;
 }
 
 export function createWebSessions(deps: {
   repository: SessionsRepository;
   findHost: (name: string) => Promise<HostRecord | undefined>;
+  /** The key the pre-sign-in CSRF cookie is signed with (shared by every replica). */
+  csrfKey: () => Buffer;
 }): WebSessions {
+  const sign = (nonce: string) =>
+    createHmac('sha256', deps.csrfKey()).update(`csrf\0${nonce}`).digest('base64url').slice(0, 32);
+  /** `nonce.signature`, both URL-safe: the signature proves we made it. */
+  const isOurs = (value: string) => {
+    const match = /^([A-Za-z0-9_-]{32})\.([A-Za-z0-9_-]{32})$/.exec(value);
+    return Boolean(match?.[1] && match[2] && sameSecret(sign(match[1]), match[2]));
+  };
   return {
-    async load(req) {
-      const token = parseCookies(req.headers.cookie).get(SESSION_COOKIE);
+    async load(req, res) {
+      const token = readCookie(req, res, SESSION);
       if (!token || !/^[A-Za-z0-9_-]{43}$/.test(token)) return undefined;
       const tokenHash = hashOf(token);
       const session = await deps.repository.find(tokenHash);
@@ -84,26 +137,32 @@ export function createWebSessions(deps: {
         csrf: randomBytes(24).toString('base64url'),
         expiresAt: new Date(Date.now() + SESSION_MS),
       });
-      setCookie(res, SESSION_COOKIE, token, SESSION_MS);
+      setCookie(res, cookieName(SESSION, Boolean(res.locals.https)), token, SESSION_MS);
     },
     async end(req, res) {
-      const token = parseCookies(req.headers.cookie).get(SESSION_COOKIE);
+      const token = parseCookies(req.headers.cookie).get(cookieName(SESSION, Boolean(res.locals.https)));
       if (token) await deps.repository.remove(hashOf(token));
-      setCookie(res, SESSION_COOKIE, '', 0);
+      setCookie(res, cookieName(SESSION, Boolean(res.locals.https)), '', 0);
     },
     async endOthers(host, current) {
       await deps.repository.removeOthers(host.id, current?.tokenHash);
     },
     anonymousCsrf(req, res) {
-      const existing = parseCookies(req.headers.cookie).get(CSRF_COOKIE);
-      if (existing && /^[A-Za-z0-9_-]{32}$/.test(existing)) return existing;
-      const value = randomBytes(24).toString('base64url');
-      setCookie(res, CSRF_COOKIE, value, SESSION_MS);
+      const existing = readCookie(req, res, CSRF);
+      if (existing && isOurs(existing)) return existing;
+      const nonce = randomBytes(24).toString('base64url');
+      const value = `${nonce}.${sign(nonce)}`;
+      setCookie(res, cookieName(CSRF, Boolean(res.locals.https)), value, SESSION_MS);
       return value;
     },
-    checkAnonymousCsrf(req, submitted) {
-      const cookie = parseCookies(req.headers.cookie).get(CSRF_COOKIE);
-      return typeof submitted === 'string' && cookie !== undefined && sameSecret(cookie, submitted);
+    checkAnonymousCsrf(req, res, submitted) {
+      const cookie = readCookie(req, res, CSRF);
+      return (
+        typeof submitted === 'string' &&
+        cookie !== undefined &&
+        isOurs(cookie) &&
+        sameSecret(cookie, submitted)
+      );
     },
   };
 }

@@ -40,15 +40,19 @@ export function buildSetups(input: SetupInput): Setup[] {
       title: 'curl + cron',
       intro:
         'Add this line with crontab -e: every 5 minutes, the address the request comes from becomes your address.',
-      code: `*/5 * * * * curl -fsS '${simpleUrl}' >/dev/null`,
-      note: '-f makes a refused update an error, so cron mails it to you.',
+      // Only badauth is an HTTP error: dnserr, abuse, nohost… answer 200, so curl -f
+      // alone would stay silent about them. The reply itself decides.
+      code: `*/5 * * * * r=$(curl -sS '${simpleUrl}') ; case "$r" in good*|nochg*) ;; *) echo "MyDNS: $r" ;; esac`,
+      note: 'It prints nothing while updates work. Any refusal (badauth, abuse, dnserr…) or a failed connection is printed, and cron mails it to you.',
     },
     {
       id: 'wget',
       group: 'computer',
       title: 'wget + cron',
       intro: 'The same with wget, for systems without curl.',
-      code: `*/5 * * * * wget -qO- '${simpleUrl}' >/dev/null`,
+      // wget prints no body for a 401 (badauth): its exit code says it instead.
+      code: `*/5 * * * * r=$(wget -qO- --content-on-error '${simpleUrl}' 2>&1 || echo "wget exit $? (6: the token was refused)") ; case "$r" in good*|nochg*) ;; *) echo "MyDNS: $r" ;; esac`,
+      note: 'Like the curl line: silent while updates work, and any refusal is printed for cron to mail.',
     },
     {
       id: 'powershell',

@@ -1,5 +1,5 @@
 /**
- * Passing the real client address to a home mail server (SMTP-RELAY.md, "The
+ * Passing the real client address to a home mail server (docs/smtp-relay.md, "The
  * real client address"). Pure: these build the bytes; backend.ts sends them.
  *
  * - XCLIENT (Postfix XCLIENT_README): attributes in xtext, only those the

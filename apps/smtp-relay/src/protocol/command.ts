@@ -173,7 +173,7 @@ export function parseMailParameters(text: string, options: { smtputf8: boolean }
   return { kind: 'ok', params: { size, body, smtputf8 } };
 }
 
-/** The MAIL command a backend gets: only the parameters it advertised (research/smtp.md §2.6). */
+/** The MAIL command a backend gets: only the parameters it advertised (docs/smtp-relay.md, "The session"). */
 export function formatMailCommand(
   sender: Mailbox | null,
   params: MailParameters,

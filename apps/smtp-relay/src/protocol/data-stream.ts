@@ -1,6 +1,6 @@
 /**
  * The DATA body on its way from a client to a backend. Pure, streaming, no
- * line buffer. SMTP smuggling (research/smtp.md §2.7) lives in the gap
+ * line buffer. SMTP smuggling (docs/smtp-relay.md, "The session") lives in the gap
  * between two parsers' ideas of where a message ends, so:
  *
  * - the end of data is only CRLF "." CRLF in the input (RFC 5321 §2.3.8:

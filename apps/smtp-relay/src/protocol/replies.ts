@@ -1,28 +1,11 @@
 /**
- * SMTP replies: what we send, and what we accept from a backend. Pure.
- * Texts follow Postfix where the design names no other (research/smtp.md §2.10).
+ * The relay's own SMTP replies. Pure. Texts follow Postfix where the design
+ * gives no reason to differ (docs/smtp-relay.md). The reply type, its formatting and
+ * the parsing of a backend's replies are @mydns/smtp-client's.
  */
+import { reply } from '@mydns/smtp-client';
 
-export interface Reply {
-  readonly code: number;
-  /** One entry per line, without the code and without CRLF. */
-  readonly lines: readonly string[];
-}
-
-export function reply(code: number, ...lines: string[]): Reply {
-  return { code, lines: lines.length > 0 ? lines : [''] };
-}
-
-/** `250-first\r\n250-second\r\n250 last\r\n` */
-export function formatReply(r: Reply): string {
-  const last = r.lines.length - 1;
-  const lines = r.lines.map((line, i) => `${r.code}${i === last ? ' ' : '-'}${line}`.trimEnd());
-  return `${lines.join('\r\n')}\r\n`;
-}
-
-export const isPositive = (r: Reply) => r.code >= 200 && r.code < 400;
-
-/** Our own replies (SMTP-RELAY.md "Failures"; research/smtp.md §2.4, §2.10). */
+/** Our own replies (docs/smtp-relay.md, "Failures"). */
 export const replies = {
   greeting: (host: string) => reply(220, `${host} ESMTP MyDNS relay`),
   bye: () => reply(221, '2.0.0 Bye'),
@@ -85,66 +68,3 @@ export const replies = {
   utf8Unsupported: (host: string) =>
     reply(553, `5.6.7 ${host} mail server does not accept internationalised addresses (SMTPUTF8)`),
 } as const;
-
-/** Limits on what a backend may send us (research/smtp.md §5.5). */
-export interface ReplyLimits {
-  readonly maxLineLength: number;
-  readonly maxLines: number;
-}
-
-export type ReplyParse =
-  | { readonly kind: 'reply'; readonly reply: Reply; readonly consumed: number }
-  | { readonly kind: 'incomplete' }
-  | { readonly kind: 'malformed'; readonly reason: string };
-
-const REPLY_LINE = /^([2-5][0-9][0-9])([ -]|$)(.*)$/s;
-
-/**
- * Takes one complete reply from the front of `buffer` (a backend's output).
- * Lines end at LF (a CR before it is dropped). Every line must carry the same
- * 3-digit code, first digit 2–5; the last has a space (or nothing) after it.
- * Control characters in the text are removed before it reaches a client.
- */
-export function parseReply(buffer: Buffer, limits: ReplyLimits): ReplyParse {
-  const lines: string[] = [];
-  let offset = 0;
-  let code: string | undefined;
-  while (offset < buffer.length) {
-    const lf = buffer.indexOf(10, offset);
-    if (lf === -1) {
-      if (buffer.length - offset > limits.maxLineLength)
-        return { kind: 'malformed', reason: 'reply line too long' };
-      return { kind: 'incomplete' };
-    }
-    if (lf - offset > limits.maxLineLength) return { kind: 'malformed', reason: 'reply line too long' };
-    let end = lf;
-    if (end > offset && buffer[end - 1] === 13) end--;
-    const text = buffer.toString('latin1', offset, end);
-    offset = lf + 1;
-    const match = REPLY_LINE.exec(text);
-    if (!match) return { kind: 'malformed', reason: 'not an SMTP reply' };
-    const [, lineCode, separator, rest] = match;
-    if (code !== undefined && lineCode !== code) return { kind: 'malformed', reason: 'reply codes differ' };
-    code = lineCode;
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is removed
-    lines.push((rest ?? '').replace(/[\u0000-\u001f\u007f]/g, ''));
-    if (lines.length > limits.maxLines) return { kind: 'malformed', reason: 'too many reply lines' };
-    if (separator !== '-') return { kind: 'reply', reply: { code: Number(code), lines }, consumed: offset };
-  }
-  return { kind: 'incomplete' };
-}
-
-/** EHLO keywords of a backend's reply (first line is its name): `SIZE 1000` → `SIZE` → `['1000']`. */
-export function parseExtensions(r: Reply): Map<string, string[]> {
-  const extensions = new Map<string, string[]>();
-  for (const line of r.lines.slice(1)) {
-    const [keyword, ...params] = line.trim().split(/\s+/);
-    if (keyword) extensions.set(keyword.toUpperCase(), params);
-  }
-  return extensions;
-}
-
-/** The domain a server names first in its greeting or EHLO reply. */
-export function replyDomain(r: Reply): string {
-  return (r.lines[0] ?? '').trim().split(/\s+/)[0]?.toLowerCase() ?? '';
-}

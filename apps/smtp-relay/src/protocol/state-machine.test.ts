@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { formatReply } from '@mydns/smtp-client';
 import { LineReader } from './line-reader.ts';
-import { formatReply } from './replies.ts';
 import { SessionState, type StateOptions, type Step } from './state-machine.ts';
 
 const OPTIONS: StateOptions = {

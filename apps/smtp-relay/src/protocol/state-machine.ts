@@ -1,11 +1,13 @@
 /**
- * The client side of a session as a state machine (research/smtp.md §5.1).
+ * The client side of a session as a state machine (docs/smtp-relay.md, "The session").
  * Pure: it parses each command line, checks order, syntax and the
  * per-session limits, and answers what it can answer alone. Whatever needs
  * the network (routing a recipient, the backend's DATA) comes back as a step
  * for session.ts, which reports the outcome with `recipientAccepted`,
  * `endTransaction` or `tlsStarted`.
  */
+
+import { type Reply, reply } from '@mydns/smtp-client';
 import {
   formatPath,
   type Mailbox,
@@ -15,7 +17,7 @@ import {
   parsePath,
   relayTrick,
 } from './command.ts';
-import { type Reply, replies, reply } from './replies.ts';
+import { replies } from './replies.ts';
 
 export interface StateOptions {
   /** Our name in the greeting and EHLO reply. */
@@ -35,7 +37,7 @@ export interface Transaction {
   readonly params: MailParameters;
   /** Recipients a backend accepted. */
   accepted: number;
-  /** The host every accepted recipient of this transaction routes to. */
+  /** The host (its full name) every accepted recipient of this transaction routes to. */
   host: string | undefined;
 }
 
@@ -77,7 +79,7 @@ export class SessionState {
     this.options = options;
   }
 
-  /** The EHLO keywords we offer (SMTP-RELAY.md "The session"). */
+  /** The EHLO keywords we offer (docs/smtp-relay.md, "The session"). */
   ehloReply(): Reply {
     const lines = [
       this.options.hostname,
