@@ -243,6 +243,7 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
       },
       onError: () => metrics.powerdnsErrors.inc(),
       notifySecondaries: config.secondaries.length > 0,
+      notifyIntervalMs: config.notifyIntervalMs,
     }),
   );
   zoneWritersRef = zoneWriters;

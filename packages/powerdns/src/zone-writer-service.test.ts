@@ -194,6 +194,26 @@ describe('createZoneWriter: pushing', () => {
     }
   });
 
+  test('with a NOTIFY interval, batches within it are announced by one NOTIFY at its end; the last one is never left out', async () => {
+    const { clock, store, writer, powerdns } = setup({ notifySecondaries: true, notifyIntervalMs: 5000 });
+    const ids: number[] = [];
+    for (let batch = 0; batch < 10; batch++) {
+      ids.push(store.change(host(`h${batch}`, { ipv4: `192.0.2.${batch + 1}` })));
+      assert.equal(await writer.push(ids.at(-1) ?? 0, 3000), true);
+      await clock.advance(400);
+    }
+    assert.equal(powerdns.patches.length, 10, 'ten batches');
+    assert.equal(powerdns.notifies(), 1, 'the first batch announced at once, the next nine wait');
+    await clock.advance(1000);
+    assert.equal(powerdns.notifies(), 2, 'the nine together when the interval ends');
+    store.change(host('last', { ipv4: '192.0.2.99' }));
+    writer.wake();
+    await clock.settle();
+    assert.equal(powerdns.notifies(), 2, 'within the next interval: later');
+    await writer.stop();
+    assert.equal(powerdns.notifies(), 3, 'stopping announces what is due');
+  });
+
   test('the sweep picks up a change queued without a wake (a crash, another replica)', async () => {
     const { clock, store, writer, served } = setup({ sweepIntervalMs: 5000 });
     writer.start();

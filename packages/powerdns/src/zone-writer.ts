@@ -1,6 +1,7 @@
 import type { HostDnsState } from '@mydns/domain';
 import { type Clock, errorMessage, type Logger, systemClock } from '@mydns/runtime';
 import { type PowerDnsClient, PowerDnsError, patchEntry } from './client.ts';
+import { createNotifyCoalescer } from './notify-coalescer.ts';
 import { hostRrsets } from './projection.ts';
 
 /**
@@ -56,6 +57,12 @@ export interface ZoneWriterOptions {
    * at once (a PATCH sends none; they would hear only after xfr-cycle-interval).
    */
   notifySecondaries?: boolean;
+  /**
+   * At most one NOTIFY per this many ms (notify-coalescer.ts): the first change
+   * after a quiet interval at once, the rest together at its end. 0: after
+   * every batch.
+   */
+  notifyIntervalMs?: number;
   /** Called when a push attempt fails (PowerDNS down or refusing), for metrics. */
   onError?: (error: unknown) => void;
   /** Backoff, push deadlines and the sweep wait on this clock (tests pass a fake one). */
@@ -126,6 +133,15 @@ export function createZoneWriter(options: ZoneWriterOptions): ZoneWriter {
   let failures = 0;
   let lastError: string | undefined;
   let backoff: AbortController | undefined;
+  const notifier = options.notifySecondaries
+    ? createNotifyCoalescer({
+        intervalMs: options.notifyIntervalMs ?? 0,
+        clock,
+        // The change is in; a failed NOTIFY only delays the secondaries until their next check.
+        send: () => dns.notify(zone),
+        onError: (error) => log.warn(`NOTIFY failed: ${errorMessage(error)}`),
+      })
+    : undefined;
 
   const settle = (id: number, pushed: boolean) => {
     const resolvers = waiters.get(id);
@@ -193,10 +209,7 @@ export function createZoneWriter(options: ZoneWriterOptions): ZoneWriter {
         },
       );
     }
-    if (ids.length > 0 && options.notifySecondaries) {
-      // The change is in; a failed NOTIFY only delays the secondaries until their next check.
-      await dns.notify(zone).catch((error: unknown) => log.warn(`NOTIFY failed: ${errorMessage(error)}`));
-    }
+    if (ids.length > 0) notifier?.changed();
     // Rows another replica pushed never show up in our batch: ask once for the
     // waiters that were already waiting when this cycle began.
     const pushedElsewhere = more ? [] : waitingBefore.filter((id) => waiters.has(id));
@@ -296,6 +309,7 @@ export function createZoneWriter(options: ZoneWriterOptions): ZoneWriter {
       while (await flushOnce()) {
         // keep going until the outbox is empty
       }
+      await notifier?.idle();
     },
     wake() {
       kick();
@@ -305,6 +319,7 @@ export function createZoneWriter(options: ZoneWriterOptions): ZoneWriter {
       abort.abort();
       await running;
       for (const id of [...waiters.keys()]) settle(id, false);
+      await notifier?.stop();
     },
     stats: () => ({ waiting: waiters.size, consecutiveFailures: failures, lastError }),
   };
