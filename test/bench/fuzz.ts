@@ -1,5 +1,5 @@
 /**
- * Fuzzing at scale (README, "Benchmarks", figure 6): the seeded fuzzer of
+ * Fuzzing at scale (README, "Benchmarks", figure 7): the seeded fuzzer of
  * test/integration/fuzz.test.ts, 100,000 requests instead of 3,000, against
  * one API process with the SMTP relay inside it (as `npm start` runs them):
  * update endpoints and the JSON API (test/support/fuzz-requests.ts), the web
@@ -333,7 +333,7 @@ export async function runFuzzBenchmark(): Promise<void> {
     const last = samples[samples.length - 1];
     const peak = Math.max(...samples.map((s) => s.kb));
     console.log(
-      `\n6. fuzzing at scale: ${fmt(REQUESTS)} seeded requests (seed ${SEED}), ${CONCURRENCY} at a time, in ${seconds.toFixed(0)} s`,
+      `\n7. fuzzing at scale: ${fmt(REQUESTS)} seeded requests (seed ${SEED}), ${CONCURRENCY} at a time, in ${seconds.toFixed(0)} s`,
     );
     console.log(
       `   the mix: ${fmt(counts.http)} update-endpoint and JSON API requests, ${fmt(counts.web)} web-form posts, ` +
