@@ -15,6 +15,9 @@
  *    address, vs the same login unloaded (test/bench/logins.ts).
  * 6. the write path: good vs nochg and vs what PowerDNS takes, and the
  *    latency from an update to the authoritative answer (test/bench/write-path.ts).
+ * 7. fuzzing at scale: 100,000 seeded malformed requests (update endpoints,
+ *    JSON API, web forms, relay sessions): unintended 5xx, state changes,
+ *    the API's memory over the run (test/bench/fuzz.ts).
  */
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -24,6 +27,7 @@ import { createPowerDnsClient, type PowerDnsClient, startManagedPowerDns } from 
 import { createLogger, createShutdown } from '@mydns/runtime';
 import bcrypt from 'bcryptjs';
 import { freePort } from '../support/ports.ts';
+import { runFuzzBenchmark } from './fuzz.ts';
 import { type LoadResult, runLoad } from './load.ts';
 import { runLoginFlood } from './logins.ts';
 import { runSmtpBenchmarks } from './smtp.ts';
@@ -54,6 +58,7 @@ const PARTS: Record<string, string> = {
   smtp: '4',
   logins: '5',
   'write-path': '6',
+  fuzz: '7',
 };
 const named = process.argv.slice(2).map((arg) => {
   const part = PARTS[arg];
@@ -61,7 +66,9 @@ const named = process.argv.slice(2).map((arg) => {
   return part;
 });
 const ONLY = new Set(
-  named.length > 0 ? named : (process.env.BENCH_ONLY ?? '1,2,3,4,5,6').split(',').map((part) => part.trim()),
+  named.length > 0
+    ? named
+    : (process.env.BENCH_ONLY ?? '1,2,3,4,5,6,7').split(',').map((part) => part.trim()),
 );
 /** Open connections: routers and scripts talking at once. */
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
@@ -284,3 +291,4 @@ if (ONLY.has('4')) {
   console.log('\n4. the SMTP relay');
   await runSmtpBenchmarks();
 }
+if (ONLY.has('7')) await runFuzzBenchmark();
