@@ -74,70 +74,81 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
 
   return {
     async run({ dryRun }) {
-      let zoneCreated = false;
-      if (!(await dns.zoneExists(zone))) {
-        if (dryRun) {
-          log.warn(`zone ${zone} does not exist in PowerDNS`);
-        } else {
-          zoneCreated = await ensureZone(
-            dns,
-            { zone, nameservers: options.nameservers, secondaries: options.secondaries ?? [] },
-            log,
-          );
-        }
-      }
-      const actual = !zoneCreated && (await dns.zoneExists(zone)) ? await dns.listRrsets(zone) : [];
-
-      // Everything Postgres wants, page by page.
-      const hosts: HostDnsState[] = [];
-      for (let after: string | undefined; ; ) {
-        const page = await store.allHostStates(zone, after, 5000);
-        hosts.push(...page);
-        if (page.length < 5000) break;
-        after = page[page.length - 1]?.name;
-      }
-      const found = diff(desiredRrsets(zone, ttl, hosts, options.relayAddresses), actual);
-      const { differences, refused } = found;
-
-      for (const difference of differences) log.info(describeDifference(difference));
-      for (const difference of refused)
-        log.error(
-          `not ours to change (an operator's or a name server's name): ${describeDifference(difference)}`,
-        );
-      if (dryRun || differences.length === 0) return { zoneCreated, differences, fixed: false, refused };
-
-      // Write under the zone writer's lock, from the rows of the hosts concerned
-      // read again under it: what the writer pushed meanwhile is never undone.
-      const unfixed: string[] = [];
-      await store.withZoneLock(zone, async (tx) => {
-        const concerned = new Set(found.changes.flatMap((change) => hostOfName(zone, change.name) ?? []));
-        const current = new Map(hosts.map((state) => [state.name, state]));
-        for (const name of concerned) current.delete(name);
-        for (const state of await tx.hostStates([...concerned])) current.set(state.name, state);
-        const desired = desiredRrsets(zone, ttl, [...current.values()], options.relayAddresses);
-        const { changes } = diff(desired, actual);
-        for (const chunk of chunkEntries(changes.map(changeEntry), options.maxBodyBytes ?? 1024 * 1024)) {
-          try {
-            await dns.patchZoneEntries(zone, chunk);
-          } catch (error) {
-            // One rrset PowerDNS refuses (422) must not keep the others broken: one by one.
-            if (!(error instanceof PowerDnsError && error.httpStatus === 422)) throw error;
-            for (const entry of chunk) {
-              await dns.patchZoneEntries(zone, [entry]).catch((entryError: unknown) => {
-                if (!(entryError instanceof PowerDnsError && entryError.httpStatus === 422)) throw entryError;
-                unfixed.push(`${entry.type} ${entry.name}: ${entryError.message}`);
-              });
-            }
-          }
-        }
-      });
-      for (const problem of unfixed) log.error(`PowerDNS refuses ${problem}`);
+      // Start and end of each pass at info: an operator (and the bench) sees how long a pass takes.
+      const started = performance.now();
+      log.info(`reconcile pass of ${zone} started`);
+      const report = await pass(dryRun);
       log.info(
-        `reconciled ${zone}: ${differences.length - unfixed.length} of ${differences.length} differences fixed`,
+        `reconcile pass of ${zone} done in ${((performance.now() - started) / 1000).toFixed(1)} s: ${report.differences.length} differences`,
       );
-      return { zoneCreated, differences, fixed: unfixed.length === 0, unfixed, refused };
+      return report;
     },
   };
+
+  async function pass(dryRun: boolean): Promise<ReconcileReport> {
+    let zoneCreated = false;
+    if (!(await dns.zoneExists(zone))) {
+      if (dryRun) {
+        log.warn(`zone ${zone} does not exist in PowerDNS`);
+      } else {
+        zoneCreated = await ensureZone(
+          dns,
+          { zone, nameservers: options.nameservers, secondaries: options.secondaries ?? [] },
+          log,
+        );
+      }
+    }
+    const actual = !zoneCreated && (await dns.zoneExists(zone)) ? await dns.listRrsets(zone) : [];
+
+    // Everything Postgres wants, page by page.
+    const hosts: HostDnsState[] = [];
+    for (let after: string | undefined; ; ) {
+      const page = await store.allHostStates(zone, after, 5000);
+      hosts.push(...page);
+      if (page.length < 5000) break;
+      after = page[page.length - 1]?.name;
+    }
+    const found = diff(desiredRrsets(zone, ttl, hosts, options.relayAddresses), actual);
+    const { differences, refused } = found;
+
+    for (const difference of differences) log.info(describeDifference(difference));
+    for (const difference of refused)
+      log.error(
+        `not ours to change (an operator's or a name server's name): ${describeDifference(difference)}`,
+      );
+    if (dryRun || differences.length === 0) return { zoneCreated, differences, fixed: false, refused };
+
+    // Write under the zone writer's lock, from the rows of the hosts concerned
+    // read again under it: what the writer pushed meanwhile is never undone.
+    const unfixed: string[] = [];
+    await store.withZoneLock(zone, async (tx) => {
+      const concerned = new Set(found.changes.flatMap((change) => hostOfName(zone, change.name) ?? []));
+      const current = new Map(hosts.map((state) => [state.name, state]));
+      for (const name of concerned) current.delete(name);
+      for (const state of await tx.hostStates([...concerned])) current.set(state.name, state);
+      const desired = desiredRrsets(zone, ttl, [...current.values()], options.relayAddresses);
+      const { changes } = diff(desired, actual);
+      for (const chunk of chunkEntries(changes.map(changeEntry), options.maxBodyBytes ?? 1024 * 1024)) {
+        try {
+          await dns.patchZoneEntries(zone, chunk);
+        } catch (error) {
+          // One rrset PowerDNS refuses (422) must not keep the others broken: one by one.
+          if (!(error instanceof PowerDnsError && error.httpStatus === 422)) throw error;
+          for (const entry of chunk) {
+            await dns.patchZoneEntries(zone, [entry]).catch((entryError: unknown) => {
+              if (!(entryError instanceof PowerDnsError && entryError.httpStatus === 422)) throw entryError;
+              unfixed.push(`${entry.type} ${entry.name}: ${entryError.message}`);
+            });
+          }
+        }
+      }
+    });
+    for (const problem of unfixed) log.error(`PowerDNS refuses ${problem}`);
+    log.info(
+      `reconciled ${zone}: ${differences.length - unfixed.length} of ${differences.length} differences fixed`,
+    );
+    return { zoneCreated, differences, fixed: unfixed.length === 0, unfixed, refused };
+  }
 }
 
 /**
