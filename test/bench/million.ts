@@ -91,6 +91,9 @@ function rssKb(pid: number): number {
   }
 }
 
+/** APIs still running: stopped before Postgres and PowerDNS whatever failed. */
+const running = new Set<{ stop(): Promise<unknown> }>();
+
 interface Api {
   readonly port: number;
   readonly pid: number;
@@ -149,6 +152,8 @@ async function startApi(
   const sampler = setInterval(() => {
     peak = Math.max(peak, rssKb(api.pid));
   }, 250);
+  sampler.unref();
+  running.add(api);
   try {
     await waitFor(() => fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status === 200), {
       timeoutMs: 300_000,
@@ -542,6 +547,7 @@ export async function runMillionBenchmark(): Promise<void> {
     await run(logger, shutdown);
   } finally {
     process.off('SIGINT', onInterrupt);
+    for (const api of running) await api.stop();
     await shutdown.run('million-host benchmark finished');
   }
 }

@@ -13,6 +13,7 @@
  *    1,000 idle sessions (test/bench/smtp.ts).
  * 5. a legitimate cold login while 300 wrong passwords arrive at once from one
  *    address, vs the same login unloaded (test/bench/logins.ts).
+ * million: a million hosts (BENCH_ONLY=million; test/bench/million.ts, BENCH_HOSTS).
  */
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -362,3 +363,4 @@ if (ONLY.has('4')) {
   console.log('\n4. the SMTP relay');
   await runSmtpBenchmarks();
 }
+if (ONLY.has('million')) await (await import('./million.ts')).runMillionBenchmark();
