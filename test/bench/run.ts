@@ -18,6 +18,8 @@
  * 7. fuzzing at scale: 100,000 seeded malformed requests (update endpoints,
  *    JSON API, web forms, relay sessions): unintended 5xx, state changes,
  *    the API's memory over the run (test/bench/fuzz.ts).
+ * million: a million hosts, only when named (`npm run bench -- million`;
+ *    test/bench/million.ts, BENCH_HOSTS).
  */
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -59,6 +61,8 @@ const PARTS: Record<string, string> = {
   logins: '5',
   'write-path': '6',
   fuzz: '7',
+  // Hours on two cores, so never part of the default run.
+  million: 'million',
 };
 const named = process.argv.slice(2).map((arg) => {
   const part = PARTS[arg];
@@ -292,3 +296,4 @@ if (ONLY.has('4')) {
   await runSmtpBenchmarks();
 }
 if (ONLY.has('7')) await runFuzzBenchmark();
+if (ONLY.has('million')) await (await import('./million.ts')).runMillionBenchmark();
