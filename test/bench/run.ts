@@ -15,6 +15,8 @@
  *    address, vs the same login unloaded (test/bench/logins.ts).
  * 6. the write path: good vs nochg and vs what PowerDNS takes, and the
  *    latency from an update to the authoritative answer (test/bench/write-path.ts).
+ * 7. the replica path: a PowerDNS on a Postgres hot standby, its lag behind
+ *    `good` under a steady rate of changes (test/bench/replica.ts).
  */
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -26,6 +28,7 @@ import bcrypt from 'bcryptjs';
 import { freePort } from '../support/ports.ts';
 import { type LoadResult, runLoad } from './load.ts';
 import { runLoginFlood } from './logins.ts';
+import { runReplicaBenchmark } from './replica.ts';
 import { runSmtpBenchmarks } from './smtp.ts';
 import {
   authHeader,
@@ -54,6 +57,7 @@ const PARTS: Record<string, string> = {
   smtp: '4',
   logins: '5',
   'write-path': '6',
+  replica: '7',
 };
 const named = process.argv.slice(2).map((arg) => {
   const part = PARTS[arg];
@@ -61,7 +65,9 @@ const named = process.argv.slice(2).map((arg) => {
   return part;
 });
 const ONLY = new Set(
-  named.length > 0 ? named : (process.env.BENCH_ONLY ?? '1,2,3,4,5,6').split(',').map((part) => part.trim()),
+  named.length > 0
+    ? named
+    : (process.env.BENCH_ONLY ?? '1,2,3,4,5,6,7').split(',').map((part) => part.trim()),
 );
 /** Open connections: routers and scripts talking at once. */
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
@@ -273,6 +279,9 @@ async function main() {
       baselineCheckout: process.env.BENCH_BASELINE_CHECKOUT,
     });
   }
+
+  // 7. the replica path: lag of a PowerDNS on a streaming standby.
+  if (ONLY.has('7')) await runReplicaBenchmark({ db, databaseUrl: postgres.url, workDir: work });
 }
 
 try {
