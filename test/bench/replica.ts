@@ -134,10 +134,18 @@ export async function runReplicaBenchmark(ctx: {
     const primaryLags: number[] = [];
     const replies: number[] = [];
     let failures = 0;
+    let superseded = 0;
+    /** The last address sent for each host: a later change of a followed host ends its sample. */
+    const latest = new Map<string, string>();
     const total = RATE * SECONDS;
     const started = performance.now();
     const inFlight: Promise<void>[] = [];
     let sampling = true;
+    // Stopped before the connection closes, also when a change fails (stops run first).
+    stops.unshift(async () => {
+      sampling = false;
+      await sampler;
+    });
     const sampler = (async () => {
       while (sampling) {
         const { rows } = await admin.query<{ ms: number | null }>(
@@ -155,6 +163,7 @@ export async function runReplicaBenchmark(ctx: {
       if (wait > 0) await sleep(wait);
       const host = `r${(i % HOSTS) + 1}`;
       const ip = `10.${1 + Math.floor(i / 65_536)}.${Math.floor(i / 256) % 256}.${i % 256}`;
+      latest.set(host, ip);
       inFlight.push(
         (async () => {
           const sent = performance.now();
@@ -172,11 +181,19 @@ export async function runReplicaBenchmark(ctx: {
             return;
           }
           if (i % SAMPLE_EVERY !== 0) return;
+          if (latest.get(host) !== ip) {
+            superseded++;
+            return;
+          }
           const onPrimary = await atPrimary.a(`${host}.${ZONE}`);
           if (onPrimary[0] === ip) primaryLags.push(performance.now() - repliedAt);
           for (;;) {
             const answer = await atReplica.a(`${host}.${ZONE}`);
             if (answer[0] === ip) break;
+            if (latest.get(host) !== ip) {
+              superseded++;
+              return;
+            }
             if (performance.now() - repliedAt > 30_000)
               throw new Error(`the replica never answered ${ip} for ${host}`);
             await sleep(5);
@@ -193,7 +210,7 @@ export async function runReplicaBenchmark(ctx: {
       `\n7. the replica path: ${fmt(HOSTS)} hosts (seeded in bulk in ${seedSeconds.toFixed(1)} s), ${fmt(total)} changes at ${RATE}/s (${(total / seconds).toFixed(0)}/s reached), every ${SAMPLE_EVERY}th followed to the replica`,
     );
     console.log(
-      `   replies: p50 ${ms(percentile(replies, 0.5))}, p99 ${ms(percentile(replies, 0.99))}; not good: ${failures}`,
+      `   replies: p50 ${ms(percentile(replies, 0.5))}, p99 ${ms(percentile(replies, 0.99))}; not good: ${failures}; followed changes overtaken by the host's next change: ${superseded}`,
     );
     console.log(
       `   baseline: the primary answers the new address right after the reply in ${primaryLags.length} of ${lags.length}; Postgres's replay lag of the standby p50 ${ms(percentile(replayLags, 0.5))}, p99 ${ms(percentile(replayLags, 0.99))} (${replayLags.length} samples)`,
