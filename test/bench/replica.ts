@@ -207,7 +207,7 @@ export async function runReplicaBenchmark(ctx: {
     sampling = false;
     await sampler;
     console.log(
-      `\n7. the replica path: ${fmt(HOSTS)} hosts (seeded in bulk in ${seedSeconds.toFixed(1)} s), ${fmt(total)} changes at ${RATE}/s (${(total / seconds).toFixed(0)}/s reached), every ${SAMPLE_EVERY}th followed to the replica`,
+      `\n8. the replica path: ${fmt(HOSTS)} hosts (seeded in bulk in ${seedSeconds.toFixed(1)} s), ${fmt(total)} changes at ${RATE}/s (${(total / seconds).toFixed(0)}/s reached), every ${SAMPLE_EVERY}th followed to the replica`,
     );
     console.log(
       `   replies: p50 ${ms(percentile(replies, 0.5))}, p99 ${ms(percentile(replies, 0.99))}; not good: ${failures}; followed changes overtaken by the host's next change: ${superseded}`,

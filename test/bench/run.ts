@@ -15,7 +15,10 @@
  *    address, vs the same login unloaded (test/bench/logins.ts).
  * 6. the write path: good vs nochg and vs what PowerDNS takes, and the
  *    latency from an update to the authoritative answer (test/bench/write-path.ts).
- * 7. the replica path: a PowerDNS on a Postgres hot standby, its lag behind
+ * 7. fuzzing at scale: 100,000 seeded malformed requests (update endpoints,
+ *    JSON API, web forms, relay sessions): unintended 5xx, state changes,
+ *    the API's memory over the run (test/bench/fuzz.ts).
+ * 8. the replica path: a PowerDNS on a Postgres hot standby, its lag behind
  *    `good` under a steady rate of changes (test/bench/replica.ts).
  */
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
@@ -26,6 +29,7 @@ import { createPowerDnsClient, type PowerDnsClient, startManagedPowerDns } from 
 import { createLogger, createShutdown } from '@mydns/runtime';
 import bcrypt from 'bcryptjs';
 import { freePort } from '../support/ports.ts';
+import { runFuzzBenchmark } from './fuzz.ts';
 import { type LoadResult, runLoad } from './load.ts';
 import { runLoginFlood } from './logins.ts';
 import { runReplicaBenchmark } from './replica.ts';
@@ -57,7 +61,8 @@ const PARTS: Record<string, string> = {
   smtp: '4',
   logins: '5',
   'write-path': '6',
-  replica: '7',
+  fuzz: '7',
+  replica: '8',
 };
 const named = process.argv.slice(2).map((arg) => {
   const part = PARTS[arg];
@@ -67,7 +72,7 @@ const named = process.argv.slice(2).map((arg) => {
 const ONLY = new Set(
   named.length > 0
     ? named
-    : (process.env.BENCH_ONLY ?? '1,2,3,4,5,6,7').split(',').map((part) => part.trim()),
+    : (process.env.BENCH_ONLY ?? '1,2,3,4,5,6,7,8').split(',').map((part) => part.trim()),
 );
 /** Open connections: routers and scripts talking at once. */
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
@@ -280,8 +285,8 @@ async function main() {
     });
   }
 
-  // 7. the replica path: lag of a PowerDNS on a streaming standby.
-  if (ONLY.has('7')) await runReplicaBenchmark({ db, databaseUrl: postgres.url, workDir: work });
+  // 8. the replica path: lag of a PowerDNS on a streaming standby.
+  if (ONLY.has('8')) await runReplicaBenchmark({ db, databaseUrl: postgres.url, workDir: work });
 }
 
 try {
@@ -293,3 +298,4 @@ if (ONLY.has('4')) {
   console.log('\n4. the SMTP relay');
   await runSmtpBenchmarks();
 }
+if (ONLY.has('7')) await runFuzzBenchmark();
