@@ -18,6 +18,8 @@
  * 7. fuzzing at scale: 100,000 seeded malformed requests (update endpoints,
  *    JSON API, web forms, relay sessions): unintended 5xx, state changes,
  *    the API's memory over the run (test/bench/fuzz.ts).
+ * 8. the replica path: a PowerDNS on a Postgres hot standby, its lag behind
+ *    `good` under a steady rate of changes (test/bench/replica.ts).
  * million: a million hosts, only when named (`npm run bench -- million`;
  *    test/bench/million.ts, BENCH_HOSTS).
  */
@@ -32,6 +34,7 @@ import { freePort } from '../support/ports.ts';
 import { runFuzzBenchmark } from './fuzz.ts';
 import { type LoadResult, runLoad } from './load.ts';
 import { runLoginFlood } from './logins.ts';
+import { runReplicaBenchmark } from './replica.ts';
 import { runSmtpBenchmarks } from './smtp.ts';
 import {
   authHeader,
@@ -61,6 +64,7 @@ const PARTS: Record<string, string> = {
   logins: '5',
   'write-path': '6',
   fuzz: '7',
+  replica: '8',
   // Hours on two cores, so never part of the default run.
   million: 'million',
 };
@@ -72,7 +76,7 @@ const named = process.argv.slice(2).map((arg) => {
 const ONLY = new Set(
   named.length > 0
     ? named
-    : (process.env.BENCH_ONLY ?? '1,2,3,4,5,6,7').split(',').map((part) => part.trim()),
+    : (process.env.BENCH_ONLY ?? '1,2,3,4,5,6,7,8').split(',').map((part) => part.trim()),
 );
 /** Open connections: routers and scripts talking at once. */
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
@@ -284,6 +288,9 @@ async function main() {
       baselineCheckout: process.env.BENCH_BASELINE_CHECKOUT,
     });
   }
+
+  // 8. the replica path: lag of a PowerDNS on a streaming standby.
+  if (ONLY.has('8')) await runReplicaBenchmark({ db, databaseUrl: postgres.url, workDir: work });
 }
 
 try {
