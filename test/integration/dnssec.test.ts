@@ -1,13 +1,16 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import { createDnsQuery } from '../support/dns.ts';
 import { type BindSecondary, delv, startBindSecondary, writeTrustAnchor } from '../support/dnssec.ts';
 import { harness } from '../support/harness.ts';
 import { createTestDatabase, startTestMyDns, type TestMyDns, uniqueZone } from '../support/mydns.ts';
 import { type PrivatePowerDns, startPrivatePowerDns } from '../support/powerdns.ts';
+import { runProgram } from '../support/programs.ts';
 import { waitFor } from '../support/wait.ts';
+
+const root = resolve(import.meta.dirname, '../..');
 
 /**
  * DNSSEC (README "DNSSEC", docs/dnssec.md): the zone MyDNS creates is signed,
@@ -105,6 +108,54 @@ test('a BIND 9 secondary serves the signed zone, and its answers validate after 
     });
     await assertValidates(secondary.dnsPort, anchor, 'replica', address);
   }
+});
+
+test('npm run cli -- zone ds / zone secure: the DS for the parent, and the signing of an unsigned zone', async () => {
+  const unsigned = uniqueZone();
+  await mydns.pdns.createZone({ name: unsigned, kind: 'Native', nameservers: [`ns1.${unsigned}`] });
+  await mydns.pdns.patchZone(unsigned, [
+    { name: `host.${unsigned}`, type: 'A', ttl: 60, records: ['198.51.100.30'] },
+  ]);
+  const cli = (...args: string[]) =>
+    runProgram(join(root, 'node_modules/.bin/tsx'), [join(root, 'apps/api/src/cli.ts'), ...args], {
+      cwd: root,
+      timeoutMs: 90_000,
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        DATABASE_URL: database.url,
+        MYDNS_ZONE: zone,
+        MYDNS_PDNS_API_URL: primary.apiUrl,
+        MYDNS_PDNS_API_KEY: primary.apiKey,
+      },
+    });
+  const notYet = await cli('zone', 'ds', unsigned);
+  assert.equal(notYet.code, 1, notYet.output);
+  assert.match(
+    notYet.stdout,
+    new RegExp(`not signed; sign it with \`npm run cli -- zone secure ${unsigned}\``),
+  );
+
+  const secured = await cli('zone', 'secure', unsigned);
+  assert.equal(secured.code, 0, secured.output);
+  const [key] = await mydns.pdns.cryptoKeys(unsigned);
+  assert.ok(key, 'the zone has a key now');
+  const sha256 = key.ds.find((ds) => ds.split(' ')[2] === '2');
+  assert.ok(secured.stdout.includes(`${unsigned}. IN DS ${sha256}`), secured.output);
+  const anchor = await writeTrustAnchor(mydns.pdns, unsigned, dir);
+  const nxdomain = await delv(primary.dnsPort, anchor, unsigned, `nothing.host.${unsigned}`, 'A');
+  assert.ok(nxdomain.validated && nxdomain.negative === 'nxdomain', nxdomain.output);
+  const nodata = await delv(primary.dnsPort, anchor, unsigned, `host.${unsigned}`, 'AAAA');
+  assert.ok(nodata.validated && nodata.negative === 'nxrrset', nodata.output);
+
+  // With no zone named, every served zone's records; the DS matches the key PowerDNS signs with.
+  const ds = await cli('zone', 'ds');
+  assert.equal(ds.code, 0, ds.output);
+  const [own] = await mydns.pdns.cryptoKeys(zone);
+  const ownSha256 = own?.ds.find((line) => line.split(' ')[2] === '2');
+  assert.ok(ds.stdout.startsWith(`${zone}. IN DS ${ownSha256}\n`), ds.output);
+  assert.ok(ds.stdout.includes(`${zone}. IN DNSKEY ${own?.dnskey}`), ds.output);
+  await mydns.pdns.deleteZone(unsigned);
 });
 
 test('after a wipe, the reconciler restores a zone that validates (with its new key)', async () => {
