@@ -74,6 +74,13 @@ export interface PowerDnsOptions {
   apiKey: string;
   serverId?: string;
   timeoutMs?: number;
+  /**
+   * For the calls that write a zone (create, PATCH, secure): in a signed zone
+   * each one rectifies the whole zone, seconds at 100,000 names
+   * (docs/dnssec.md). A write cut short by the timeout is retried, which
+   * cannot help one that needs longer: hence its own, longer bound.
+   */
+  writeTimeoutMs?: number;
 }
 
 /** Names must be absolute and lower-case for PowerDNS ("DNS Name … is not canonical", 422). */
@@ -163,6 +170,7 @@ export function createPowerDnsClient(options: PowerDnsOptions): PowerDnsClient {
     maxContentLength: Number.POSITIVE_INFINITY,
     proxy: false,
   });
+  const write = { timeout: options.writeTimeoutMs ?? 120_000 };
   const call = async <T>(request: () => Promise<{ data: T }>): Promise<T> => {
     for (let attempt = 1; ; attempt++) {
       try {
@@ -179,7 +187,7 @@ export function createPowerDnsClient(options: PowerDnsOptions): PowerDnsClient {
   };
   const patchZoneEntries = async (zone: string, entries: readonly ReturnType<typeof patchEntry>[]) => {
     if (entries.length === 0) return;
-    await call(() => http.patch(`/zones/${zoneId(zone)}`, { rrsets: entries }));
+    await call(() => http.patch(`/zones/${zoneId(zone)}`, { rrsets: entries }, write));
   };
   return {
     apiUrl,
@@ -219,12 +227,12 @@ export function createPowerDnsClient(options: PowerDnsOptions): PowerDnsClient {
               ...(spec.rrsets ?? []).map(patchEntry),
             ],
           },
-          { params: { rrsets: false } },
+          { params: { rrsets: false }, ...write },
         ),
       );
       // With default-api-rectify=no the creation itself is not rectified: the
       // apex gets its order name here, once.
-      if (spec.dnssec) await call(() => http.put(`/zones/${zoneId(name)}/rectify`));
+      if (spec.dnssec) await call(() => http.put(`/zones/${zoneId(name)}/rectify`, undefined, write));
     },
     async deleteZone(zone) {
       await call(() => http.delete(`/zones/${zoneId(zone)}`));
@@ -266,9 +274,13 @@ export function createPowerDnsClient(options: PowerDnsOptions): PowerDnsClient {
       // One PUT: PowerDNS makes the key, sets NSEC3PARAM and, API-RECTIFY being
       // part of it, rectifies the zone (pdns ws-auth.cc updateDomainSettings).
       await call(() =>
-        http.put(`/zones/${zoneId(zone)}`, { dnssec: true, nsec3param: NSEC3_PARAMETERS, api_rectify: true }),
+        http.put(
+          `/zones/${zoneId(zone)}`,
+          { dnssec: true, nsec3param: NSEC3_PARAMETERS, api_rectify: true },
+          write,
+        ),
       );
-      await call(() => http.put(`/zones/${zoneId(zone)}/rectify`));
+      await call(() => http.put(`/zones/${zoneId(zone)}/rectify`, undefined, write));
     },
     async cryptoKeys(zone) {
       const keys = await call(() =>
