@@ -104,7 +104,8 @@ async function startApi(
   });
   try {
     await waitFor(() => fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok), {
-      timeoutMs: 30_000,
+      // A start writes the zone's relay names: in a large signed zone, a rectify of it all.
+      timeoutMs: 300_000,
       message: 'the API to start',
       giveUp: () => (api.hasExited() ? 'it exited' : undefined),
     });
