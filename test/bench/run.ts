@@ -367,7 +367,7 @@ async function main() {
       const [small, big] = results as [OptionResult, OptionResult];
       const valid = big.nodataValid === undefined ? '—' : big.nodataValid && small.nodataValid ? 'yes' : 'no';
       console.log(
-        `   ${what.padEnd(62)} ${String(size).padStart(5)} ${`${small.batchMs.toFixed(0)} ms`.padStart(12)} ${`${big.batchMs.toFixed(0)} ms`.padStart(11)} ${`${(big.batchMs / small.batchMs).toFixed(1)}×`.padStart(7)} ${valid.padStart(13)} ${(big.axfr ? 'yes' : 'refused').padStart(8)}`,
+        `   ${what.padEnd(62)} ${String(size).padStart(5)} ${`${small.batchMs.toFixed(0)} ms`.padStart(12)} ${`${big.batchMs.toFixed(0)} ms`.padStart(11)} ${`${(big.batchMs / small.batchMs).toFixed(1)}×`.padStart(7)} ${valid.padStart(13)} ${(small.axfr ? 'yes' : 'refused').padStart(8)}`,
       );
     }
   }
