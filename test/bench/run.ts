@@ -13,7 +13,9 @@
  *    1,000 idle sessions (test/bench/smtp.ts).
  * 5. a legitimate cold login while 300 wrong passwords arrive at once from one
  *    address, vs the same login unloaded (test/bench/logins.ts).
- * 6. DNSSEC: the ways to keep a signed zone's negative answers valid after
+ * 6. the write path: good vs nochg and vs what PowerDNS takes, and the
+ *    latency from an update to the authoritative answer (test/bench/write-path.ts).
+ * 7. DNSSEC: the ways to keep a signed zone's negative answers valid after
  *    every batch, timed at 1,000 and 100,000 names (test/bench/dnssec.ts).
  *
  * Benchmarks 2 and 3 run on signed zones (MYDNS_DNSSEC's default); 2 also
@@ -21,125 +23,61 @@
  */
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { createDatabase, type Database, migrateLatest, startEmbeddedPostgres } from '@mydns/db';
+import { join } from 'node:path';
+import { createDatabase, migrateLatest, startEmbeddedPostgres } from '@mydns/db';
 import { createPowerDnsClient, type PowerDnsClient, startManagedPowerDns } from '@mydns/powerdns';
 import { createLogger, createShutdown } from '@mydns/runtime';
 import bcrypt from 'bcryptjs';
 import { freePort } from '../support/ports.ts';
-import { startProgram } from '../support/programs.ts';
-import { waitFor } from '../support/wait.ts';
 import { DNSSEC_OPTIONS, measureOption, type OptionResult } from './dnssec.ts';
 import { type LoadResult, runLoad } from './load.ts';
 import { runLoginFlood } from './logins.ts';
 import { runSmtpBenchmarks } from './smtp.ts';
+import {
+  authHeader,
+  createHosts,
+  describeLoad,
+  directPatches,
+  ensureZone,
+  fmt,
+  median,
+  PASSWORD,
+  pct,
+  removeHosts,
+  startApi,
+} from './stack.ts';
+import { runWritePathBenchmarks } from './write-path.ts';
 
-const root = resolve(import.meta.dirname, '../..');
-const PASSWORD = 'bench-password';
 /**
- * BENCH_ONLY=1,3 runs some of the benchmarks (the third needs the second's
- * figure, so it runs it too); 4 is the SMTP relay's (test/bench/smtp.ts).
+ * Which benchmarks run: all by default; `npm run bench -- write-path good`
+ * names some (see PARTS), and BENCH_ONLY=1,3 numbers them (the third needs the
+ * second's figure, so it runs it too).
  */
-const ONLY = new Set((process.env.BENCH_ONLY ?? '1,2,3,4,5,6').split(',').map((part) => part.trim()));
+const PARTS: Record<string, string> = {
+  nochg: '1',
+  good: '2',
+  'large-zone': '3',
+  smtp: '4',
+  logins: '5',
+  'write-path': '6',
+  dnssec: '7',
+};
+const named = process.argv.slice(2).map((arg) => {
+  const part = PARTS[arg];
+  if (!part) throw new Error(`unknown benchmark ${arg}: one of ${Object.keys(PARTS).join(', ')}`);
+  return part;
+});
+const ONLY = new Set(
+  named.length > 0
+    ? named
+    : (process.env.BENCH_ONLY ?? '1,2,3,4,5,6,7').split(',').map((part) => part.trim()),
+);
 /** Open connections: routers and scripts talking at once. */
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const GOOD_CONCURRENCY = Number(process.env.BENCH_GOOD_CONCURRENCY ?? 250);
 const logger = createLogger({ level: process.env.BENCH_LOG ? 'debug' : 'warn', format: 'pretty' });
 const shutdown = createShutdown(logger);
 process.on('SIGINT', () => void shutdown.run('interrupted').then(() => process.exit(130)));
-
-const authHeader = (name: string) => ({
-  authorization: `Basic ${Buffer.from(`${name}:${PASSWORD}`).toString('base64')}`,
-});
-const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-const pct = (a: number, b: number) => `${Math.round((100 * a) / b)}%`;
-
-function describeLoad(result: LoadResult): string {
-  const bodies = Object.entries(result.bodies)
-    .map(([body, count]) => `${body}×${count}`)
-    .join(' ');
-  return `${fmt(result.perSecond)}/s (${result.requests} in ${result.seconds.toFixed(2)} s; ${bodies})`;
-}
-
-async function startApi(
-  env: { databaseUrl: string; pdnsUrl: string; pdnsKey: string },
-  zone: string,
-  settings: Record<string, string> = {},
-): Promise<{ port: number; stop: () => Promise<void> }> {
-  const port = await freePort();
-  // BENCH_PROFILE=<dir>: the API writes a CPU profile there when it stops.
-  const profile = process.env.BENCH_PROFILE;
-  const [command, args] = profile
-    ? [
-        process.execPath,
-        ['--cpu-prof', `--cpu-prof-dir=${profile}`, '--import', 'tsx', 'apps/api/src/main.ts'],
-      ]
-    : [join(root, 'node_modules/.bin/tsx'), ['apps/api/src/main.ts']];
-  const api = startProgram(command, args, {
-    cwd: root,
-    env: {
-      PATH: process.env.PATH,
-      NODE_ENV: 'production',
-      LOG_LEVEL: 'warn',
-      DATABASE_URL: env.databaseUrl,
-      MYDNS_PDNS_API_URL: env.pdnsUrl,
-      MYDNS_PDNS_API_KEY: env.pdnsKey,
-      MYDNS_ZONE: zone,
-      MYDNS_HTTP_PORT: String(port),
-      MYDNS_HTTP_ADDRESS: '127.0.0.1',
-      MYDNS_ALLOW_PRIVATE_ADDRESSES: 'true',
-      // The benchmark sends far more per host than any router would.
-      MYDNS_HOST_UPDATE_LIMIT: '1000000000/10m',
-      MYDNS_PUSH_TIMEOUT: '30s',
-      MYDNS_DB_POOL_SIZE: '20',
-      MYDNS_RELAY_ENABLED: 'false',
-      // Thousands of routers' first (cold) logins all come from 127.0.0.1 here: the
-      // per-source limits would count them as one guesser (benchmark 5 keeps the defaults).
-      MYDNS_LOGIN_FAILURE_LIMIT: '1000000/10m',
-      MYDNS_LOGIN_HOST_FAILURE_LIMIT: '1000000/10m',
-      MYDNS_BCRYPT_QUEUE: '100000',
-      ...settings,
-    },
-    onOutput: (text) => process.stderr.write(text),
-  });
-  try {
-    await waitFor(() => fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok), {
-      // A start writes the zone's relay names: in a large signed zone, a rectify of it all.
-      timeoutMs: 300_000,
-      message: 'the API to start',
-      giveUp: () => (api.hasExited() ? 'it exited' : undefined),
-    });
-  } catch (error) {
-    await api.stop({ signal: 'SIGKILL' });
-    throw error;
-  }
-  return {
-    port,
-    stop: async () => {
-      await api.stop();
-    },
-  };
-}
-
-async function createHosts(
-  db: Database,
-  zone: string,
-  prefix: string,
-  count: number,
-  hash: string,
-  ipv4: string | null,
-) {
-  await db.raw(
-    `insert into hosts (zone, name, password_hash, ipv4, last_seen_at)
-     select ?, ? || g, ?, ?, now() from generate_series(1, ?) g`,
-    [zone, prefix, hash, ipv4, count],
-  );
-}
-
-/** A benchmark's hosts go when it is done: the next one serves another zone, and MyDNS refuses to strand hosts. */
-async function removeHosts(db: Database, zone: string) {
-  await db('hosts').where({ zone }).delete();
-}
 
 async function seedZone(dns: PowerDnsClient, zone: string, prefix: string, count: number) {
   for (let start = 1; start <= count; start += 5000) {
@@ -149,28 +87,6 @@ async function seedZone(dns: PowerDnsClient, zone: string, prefix: string, count
     }
     await dns.patchZone(zone, changes);
   }
-}
-
-/** The zone as MyDNS creates it: signed unless `dnssec` is false. */
-async function ensureZone(dns: PowerDnsClient, zone: string, dnssec = true) {
-  await dns.createZone({
-    name: zone,
-    kind: 'Native',
-    nameservers: [`ns1.${zone}`],
-    soa: { ttl: 300, content: `ns1.${zone}. hostmaster.${zone}. 1 10800 3600 604800 60` },
-    dnssec,
-  });
-}
-
-/** Direct one-rrset PATCHes, one after another (PowerDNS cannot take them in parallel). */
-async function directPatches(dns: PowerDnsClient, zone: string, count: number): Promise<number> {
-  const started = performance.now();
-  for (let i = 0; i < count; i++) {
-    await dns.patchZone(zone, [
-      { name: `direct${i}.${zone}`, type: 'A', ttl: 60, records: [`10.254.${i >> 8}.${i & 255}`] },
-    ]);
-  }
-  return count / ((performance.now() - started) / 1000);
 }
 
 /** Every host in `names` moves to a new address in round `round`; returns the good-updates rate. */
@@ -188,12 +104,6 @@ async function goodRound(port: number, prefix: string, hosts: number, round: num
       };
     },
   });
-}
-
-/** The run with the median rate. */
-function median(results: LoadResult[]): LoadResult {
-  const sorted = [...results].sort((a, b) => a.perSecond - b.perSecond);
-  return sorted[Math.floor(sorted.length / 2)] as LoadResult;
 }
 
 async function goodBenchmark(port: number, prefix: string, hosts: number): Promise<LoadResult> {
@@ -227,7 +137,7 @@ async function main() {
     dnsPort: await freePort(),
     apiPort: await freePort(),
     logger,
-    // Benchmark 6 also times RFC 2136 updates (nsupdate over loopback).
+    // Benchmark 7 also times RFC 2136 updates (nsupdate over loopback).
     extraConfig: ['dnsupdate=yes', 'allow-dnsupdate-from=127.0.0.0/8'],
   });
   shutdown.add('powerdns', () => pdns.stop());
@@ -294,7 +204,7 @@ async function main() {
   let goodSmall: LoadResult | undefined;
   if (ONLY.has('2') || ONLY.has('3')) {
     const run = async (zone: string, prefix: string, dnssec: boolean) => {
-      await ensureZone(dns, zone, dnssec);
+      await ensureZone(dns, zone, { dnssec });
       await createHosts(db, zone, prefix, 1000, warmupHash, null);
       const api = await startApi(env, zone);
       try {
@@ -304,7 +214,7 @@ async function main() {
         await removeHosts(db, zone);
       }
     };
-    await ensureZone(dns, 'direct.bench', false);
+    await ensureZone(dns, 'direct.bench');
     const direct = await directPatches(dns, 'direct.bench', 300);
     const unsigned = await run('good1k-unsigned.bench', 'u', false);
     goodSmall = await run('good1k.bench', 'a', true);
@@ -324,7 +234,7 @@ async function main() {
   if (ONLY.has('3') && goodSmall) {
     const zone = 'good100k.bench';
     // Seeded unsigned, then signed: one rectify instead of one per seeding PATCH.
-    await ensureZone(dns, zone, false);
+    await ensureZone(dns, zone);
     const seeded = performance.now();
     await createHosts(db, zone, 'b', 100_000, warmupHash, '10.255.0.1');
     await seedZone(dns, zone, 'b', 100_000);
@@ -348,12 +258,12 @@ async function main() {
     );
   }
 
-  // 6. DNSSEC: the options for valid negative answers, at 1,000 and 100,000 names.
-  if (ONLY.has('6')) {
+  // 7. DNSSEC: the options for valid negative answers, at 1,000 and 100,000 names.
+  if (ONLY.has('7')) {
     const target = { dns, apiUrl: pdns.apiUrl, apiKey: pdns.apiKey, dnsPort: pdns.dnsPort };
     const large = Number(process.env.BENCH_DNSSEC_NAMES ?? 100_000);
     console.log(
-      `\n6. DNSSEC: ms per batch of address changes, 1,000 vs ${fmt(large)} names (median; straight to PowerDNS)`,
+      `\n7. DNSSEC: ms per batch of address changes, 1,000 vs ${fmt(large)} names (median; straight to PowerDNS)`,
     );
     console.log(
       '   option                                                        batch  1,000 names  large zone  growth  NODATA valid  AXFR',
@@ -399,6 +309,18 @@ async function main() {
     console.log(
       `   ratio: ${(result.floodedMs / result.unloadedMs).toFixed(2)}× (aim < 3×); each flood: ${result.flood.checked} checked (401), ${result.flood.refused} refused at once (abuse)`,
     );
+  }
+
+  // 6. the write path: good vs nochg and vs PowerDNS's own capacity, and update → answer latency.
+  if (ONLY.has('6')) {
+    await runWritePathBenchmarks({
+      db,
+      dns,
+      env,
+      dnsPort: pdns.dnsPort,
+      concurrency: GOOD_CONCURRENCY,
+      baselineCheckout: process.env.BENCH_BASELINE_CHECKOUT,
+    });
   }
 }
 
