@@ -75,7 +75,7 @@ export interface PowerDnsOptions {
   serverId?: string;
   timeoutMs?: number;
   /**
-   * For the calls that write a zone (create, PATCH, secure): in a signed zone
+   * For the calls that write a zone (create, PATCH, secure, delete): in a signed zone
    * each one rectifies the whole zone, seconds at 100,000 names
    * (docs/dnssec.md). A write cut short by the timeout is retried, which
    * cannot help one that needs longer: hence its own, longer bound.
@@ -235,7 +235,7 @@ export function createPowerDnsClient(options: PowerDnsOptions): PowerDnsClient {
       if (spec.dnssec) await call(() => http.put(`/zones/${zoneId(name)}/rectify`, undefined, write));
     },
     async deleteZone(zone) {
-      await call(() => http.delete(`/zones/${zoneId(zone)}`));
+      await call(() => http.delete(`/zones/${zoneId(zone)}`, write));
     },
     patchZone: (zone, changes) => patchZoneEntries(zone, changes.map(patchEntry)),
     patchZoneEntries,
