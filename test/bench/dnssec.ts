@@ -6,7 +6,7 @@ import { delv, writeTrustAnchor } from '../support/dnssec.ts';
 import { requireProgram, runProgram } from '../support/programs.ts';
 
 /**
- * Benchmark 7 (docs/dnssec.md): the ways to keep a signed zone's NXDOMAIN
+ * Benchmark 8 (docs/dnssec.md): the ways to keep a signed zone's NXDOMAIN
  * and NODATA answers valid after every batch, each timed on a zone of 1,000
  * and one of 100,000 names, straight against PowerDNS (no MyDNS in between):
  * the same batches of 100 address changes, the time per batch, and whether a

@@ -15,11 +15,16 @@
  *    address, vs the same login unloaded (test/bench/logins.ts).
  * 6. the write path: good vs nochg and vs what PowerDNS takes, and the
  *    latency from an update to the authoritative answer (test/bench/write-path.ts).
- * 7. DNSSEC: the ways to keep a signed zone's negative answers valid after
+ * 7. fuzzing at scale: 100,000 seeded malformed requests (update endpoints,
+ *    JSON API, web forms, relay sessions): unintended 5xx, state changes,
+ *    the API's memory over the run (test/bench/fuzz.ts).
+ * 8. DNSSEC: the ways to keep a signed zone's negative answers valid after
  *    every batch, timed at 1,000 and 100,000 names (test/bench/dnssec.ts).
  *
  * Benchmarks 2 and 3 run on signed zones (MYDNS_DNSSEC's default); 2 also
  * runs on an unsigned zone, for the cost of signing.
+ * million: a million hosts, only when named (`npm run bench -- million`;
+ *    test/bench/million.ts, BENCH_HOSTS).
  */
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -30,6 +35,7 @@ import { createLogger, createShutdown } from '@mydns/runtime';
 import bcrypt from 'bcryptjs';
 import { freePort } from '../support/ports.ts';
 import { DNSSEC_OPTIONS, measureOption, type OptionResult } from './dnssec.ts';
+import { runFuzzBenchmark } from './fuzz.ts';
 import { type LoadResult, runLoad } from './load.ts';
 import { runLoginFlood } from './logins.ts';
 import { runSmtpBenchmarks } from './smtp.ts';
@@ -60,7 +66,10 @@ const PARTS: Record<string, string> = {
   smtp: '4',
   logins: '5',
   'write-path': '6',
-  dnssec: '7',
+  fuzz: '7',
+  dnssec: '8',
+  // Hours on two cores, so never part of the default run.
+  million: 'million',
 };
 const named = process.argv.slice(2).map((arg) => {
   const part = PARTS[arg];
@@ -70,7 +79,7 @@ const named = process.argv.slice(2).map((arg) => {
 const ONLY = new Set(
   named.length > 0
     ? named
-    : (process.env.BENCH_ONLY ?? '1,2,3,4,5,6,7').split(',').map((part) => part.trim()),
+    : (process.env.BENCH_ONLY ?? '1,2,3,4,5,6,7,8').split(',').map((part) => part.trim()),
 );
 /** Open connections: routers and scripts talking at once. */
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
@@ -137,7 +146,7 @@ async function main() {
     dnsPort: await freePort(),
     apiPort: await freePort(),
     logger,
-    // Benchmark 7 also times RFC 2136 updates (nsupdate over loopback).
+    // Benchmark 8 also times RFC 2136 updates (nsupdate over loopback).
     extraConfig: ['dnsupdate=yes', 'allow-dnsupdate-from=127.0.0.0/8'],
   });
   shutdown.add('powerdns', () => pdns.stop());
@@ -258,12 +267,12 @@ async function main() {
     );
   }
 
-  // 7. DNSSEC: the options for valid negative answers, at 1,000 and 100,000 names.
-  if (ONLY.has('7')) {
+  // 8. DNSSEC: the options for valid negative answers, at 1,000 and 100,000 names.
+  if (ONLY.has('8')) {
     const target = { dns, apiUrl: pdns.apiUrl, apiKey: pdns.apiKey, dnsPort: pdns.dnsPort };
     const large = Number(process.env.BENCH_DNSSEC_NAMES ?? 100_000);
     console.log(
-      `\n7. DNSSEC: ms per batch of address changes, 1,000 vs ${fmt(large)} names (median; straight to PowerDNS)`,
+      `\n8. DNSSEC: ms per batch of address changes, 1,000 vs ${fmt(large)} names (median; straight to PowerDNS)`,
     );
     console.log(
       '   option                                                        batch  1,000 names  large zone  growth  NODATA valid  AXFR',
@@ -333,3 +342,5 @@ if (ONLY.has('4')) {
   console.log('\n4. the SMTP relay');
   await runSmtpBenchmarks();
 }
+if (ONLY.has('7')) await runFuzzBenchmark();
+if (ONLY.has('million')) await (await import('./million.ts')).runMillionBenchmark();
