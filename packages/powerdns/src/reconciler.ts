@@ -37,6 +37,8 @@ export interface ReconcilerOptions {
   ttl: number;
   nameservers: readonly string[];
   secondaries?: readonly string[];
+  /** Sign the zone when the reconciler has to create it (after a wipe): MYDNS_DNSSEC. */
+  dnssec?: boolean;
   relayAddresses: readonly string[];
   /** Names (relative to the zone, `@` for the apex, `*.x` for a subtree) the reconciler leaves alone. */
   operatorRecords: readonly string[];
@@ -94,7 +96,12 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
       } else {
         zoneCreated = await ensureZone(
           dns,
-          { zone, nameservers: options.nameservers, secondaries: options.secondaries ?? [] },
+          {
+            zone,
+            nameservers: options.nameservers,
+            secondaries: options.secondaries ?? [],
+            dnssec: options.dnssec ?? false,
+          },
           log,
         );
       }
