@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from '@mydns/runtime';
 import express, { type Express } from 'express';
 import helmet from 'helmet';
+import { createAccountsRouter } from './accounts/routes.ts';
 import type { Config } from './config.ts';
 import { createDyndnsRouter } from './dyndns/routes.ts';
 import { createHealthRouter, type ReadinessChecks } from './health/routes.ts';
@@ -100,6 +101,17 @@ export function createApp(deps: AppDeps): Express {
       authenticator: services.authenticator,
       sessions: services.sessions,
       registrationLimiter: services.limiters.registrations,
+    }),
+  );
+  app.use(
+    createAccountsRouter({
+      accounts: services.accounts,
+      hosts: services.hosts,
+      authenticator: services.authenticator,
+      sessions: services.sessions,
+      registrationLimiter: services.limiters.registrations,
+      mailLimits: services.mail.limits,
+      background: services.background,
     }),
   );
   app.use(createWebNotFound(config));

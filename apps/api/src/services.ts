@@ -1,5 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import {
+  type AccountsRepository,
   type AcmeRepository,
+  createAccountsRepository,
   createAcmeRepository,
   createDnsOutboxStore,
   createHistoryRepository,
@@ -24,6 +27,9 @@ import {
   type ZoneWriter,
 } from '@mydns/powerdns';
 import { errorMessage, type Logger } from '@mydns/runtime';
+import { type AccountsService, createAccountsService } from './accounts/accounts-service.ts';
+import { type BackgroundTasks, createBackgroundTasks } from './accounts/background.ts';
+import { createAccountSecondFactor } from './accounts/second-factor.ts';
 import { type Authenticator, createAuthenticator } from './auth/authenticator.ts';
 import { type BcryptPool, createBcryptPool } from './auth/bcrypt-pool.ts';
 import { type CredentialCache, createCredentialCache } from './auth/credential-cache.ts';
@@ -34,7 +40,8 @@ import { createUpdateService, type UpdateService } from './dyndns/update-service
 import { createHistoryRecorder, type HistoryRecorder } from './history/history-recorder.ts';
 import { createHostsService, type HostsService } from './hosts/hosts-service.ts';
 import { createMaintenance, type Maintenance } from './lifecycle/maintenance.ts';
-import { createMail, type Mail } from './mail/index.ts';
+import { createMail, type Mail, type MailOutbox } from './mail/index.ts';
+import { createMailLinks } from './mail/links.ts';
 import { createMetrics, type Metrics } from './metrics/metrics.ts';
 import { createWebSessions, type WebSessions } from './web/sessions.ts';
 
@@ -42,6 +49,9 @@ import { createWebSessions, type WebSessions } from './web/sessions.ts';
 export interface Services {
   readonly updates: UpdateService;
   readonly hosts: HostsService;
+  readonly accounts: AccountsService;
+  /** Work done after the reply (a password reset's mail): see accounts/background.ts. */
+  readonly background: BackgroundTasks;
   readonly zoneWriter: ZoneWriter;
   readonly hostCache: HostCache;
   readonly history: HistoryRecorder;
@@ -85,8 +95,10 @@ export interface HostServices {
     readonly acme: AcmeRepository;
     readonly history: HistoryRepository;
     readonly sessions: SessionsRepository;
+    readonly accounts: AccountsRepository;
   };
   readonly hosts: HostsService;
+  readonly accounts: AccountsService;
   readonly maintenance: Maintenance;
 }
 
@@ -104,6 +116,8 @@ export interface HostServiceDeps {
   wrapHosts?: (repository: HostsRepository) => HostsRepository;
   /** Writes the history entries still in memory, so a history read right after an update lists it. */
   flushHistory?: () => Promise<void>;
+  /** The mail outbox accounts queue their mails in; none: no mail (links are printed by the CLI). */
+  mail?: Pick<MailOutbox, 'enabled' | 'links' | 'enqueue'>;
 }
 
 export function createHostServices(config: Config, deps: HostServiceDeps): HostServices {
@@ -114,6 +128,7 @@ export function createHostServices(config: Config, deps: HostServiceDeps): HostS
     acme: createAcmeRepository(deps.db),
     history: createHistoryRepository(deps.db),
     sessions: createSessionsRepository(deps.db),
+    accounts: createAccountsRepository(deps.db),
   };
   const hosts = createHostsService({
     zone: config.zone,
@@ -130,6 +145,22 @@ export function createHostServices(config: Config, deps: HostServiceDeps): HostS
     zoneWriter: deps.zoneWriter,
     pushTimeoutMs: config.pushTimeoutMs,
   });
+  const accounts = createAccountsService({
+    zone: config.zone,
+    accounts: repositories.accounts,
+    hostsRepository: repositories.hosts,
+    hosts,
+    sessions: repositories.sessions,
+    bcrypt: deps.bcrypt,
+    bcryptCost: config.bcrypt.cost,
+    mail: deps.mail ?? {
+      enabled: false,
+      links: createMailLinks(config.mail.publicUrl),
+      enqueue: async () => ({ queued: false, reason: 'disabled' }),
+    },
+    hostsPerAccount: config.accounts.hostsPerAccount,
+    secondFactor: createAccountSecondFactor({ accounts: repositories.accounts, issuer: `MyDNS ${config.zone}` }),
+  });
   const maintenance = createMaintenance({
     db: deps.db,
     sessions: repositories.sessions,
@@ -143,7 +174,7 @@ export function createHostServices(config: Config, deps: HostServiceDeps): HostS
     intervalMs: config.lifecycle.maintenanceIntervalMs,
     onQueued: () => deps.zoneWriter.wake(),
   });
-  return { repositories, hosts, maintenance };
+  return { repositories, hosts, accounts, maintenance };
 }
 
 export function createServices(config: Config, deps: ServiceDeps): Services {
@@ -205,16 +236,18 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
   zoneWriterRef = zoneWriter;
   const mail = createMail(config, { db: deps.db, logger: deps.logger, registry: metrics.registry });
   onBlock = (scope) => metrics.loginBlocks.inc({ scope });
-  const { repositories, hosts, maintenance } = createHostServices(config, {
+  const { repositories, hosts, accounts, maintenance } = createHostServices(config, {
     db: deps.db,
     logger: deps.logger,
     bcrypt,
+    mail,
     zoneWriter,
     wrapHosts: (repository) => hostCache.wrap(repository),
     // The recorder is made below, from these repositories; it exists before anyone reads history.
     flushHistory: () => history.flush(),
   });
   const hostsRepository = repositories.hosts;
+  let dummyHash: Promise<string> | undefined;
   const authenticator = createAuthenticator({
     findHost: async (username) => {
       const label = labelFromUsername(username, config.zone);
@@ -225,6 +258,18 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
     cache: credentialCache,
     guard: limiters.logins,
     limitKey: (source) => limitKey(source, config.limits.ipv6Prefix),
+    accounts: {
+      findByEmail: (email) => repositories.accounts.findByEmail(email),
+      findById: (id) => repositories.accounts.findById(id),
+      findToken: (hash) => repositories.accounts.findToken(hash),
+      touchToken: (id) => repositories.accounts.touchToken(id),
+      // Made once, at the configured cost, from a secret nobody has.
+      dummyHash: () => {
+        dummyHash ??= bcrypt.hash(randomBytes(18).toString('base64url'), config.bcrypt.cost);
+        return dummyHash;
+      },
+      checkSecondFactor: (account, code) => accounts.secondFactor.check(account, code),
+    },
     events: {
       onFailure: ({ edge, source, host }) => {
         metrics.loginFailures.inc({ edge });
@@ -270,14 +315,18 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
   const sessions = createWebSessions({
     repository: repositories.sessions,
     findHost: (name) => hostsRepository.findByName(name),
+    findAccount: (id) => repositories.accounts.findById(id),
     csrfKey: () => {
       if (!csrfKey) throw new Error('the web sessions are used before the services started');
       return csrfKey;
     },
   });
+  const background = createBackgroundTasks(deps.logger);
   return {
     updates,
     hosts,
+    accounts,
+    background,
     zoneWriter,
     hostCache,
     history,
@@ -308,6 +357,7 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
       if (reconcileTimer) clearInterval(reconcileTimer);
       await reconciling;
       await maintenance.stop();
+      await background.drain();
       await mail.stop();
       await history.stop();
       await zoneWriter.stop();

@@ -16,7 +16,12 @@ export interface HostRecord {
   /** Bumped when a credential stops being valid; caches of verified secrets are bound to it. */
   readonly credentialVersion: number;
   readonly mail: MailSettings;
+  /** The account that holds the host (README "Accounts"); null or absent for a host of its own. */
+  readonly accountId?: number | null;
 }
+
+/** The password hash of a host made in an account: it has no password of its own, and nothing matches this. */
+export const NO_HOST_PASSWORD = '';
 
 export interface MailSettings {
   readonly enabled: boolean;
@@ -45,6 +50,7 @@ interface HostRow {
   mail_client_address: MailSettings['clientAddress'];
   mail_tls: MailSettings['tls'];
   mail_tls_fingerprint: string | null;
+  account_id: number | null;
 }
 
 const COLUMNS = [
@@ -65,6 +71,7 @@ const COLUMNS = [
   'mail_client_address',
   'mail_tls',
   'mail_tls_fingerprint',
+  'account_id',
 ] as const;
 
 function toHost(row: HostRow): HostRecord {
@@ -88,6 +95,7 @@ function toHost(row: HostRow): HostRecord {
       tls: row.mail_tls,
       fingerprint: row.mail_tls_fingerprint,
     },
+    accountId: row.account_id,
   };
 }
 
@@ -112,6 +120,8 @@ export interface HostsRepository {
     contactEmail?: string | null;
   }): Promise<HostRecord | undefined>;
   findByName(name: string): Promise<HostRecord | undefined>;
+  /** The hosts of an account, in name order. */
+  listByAccount(accountId: number): Promise<HostRecord[]>;
   list(options?: { limit?: number; after?: string }): Promise<HostRecord[]>;
   /**
    * Applies an address change and queues it for PowerDNS in one statement.
@@ -193,6 +203,10 @@ export function createHostsRepository(db: Database): HostsRepository {
     async findByName(name) {
       const [row] = await preparedQuery<HostRow>(db, 'mydns_find_host', FIND_HOST, [name]);
       return row ? toHost(row) : undefined;
+    },
+    async listByAccount(accountId) {
+      const rows = await db('hosts').select<HostRow[]>(COLUMNS).where({ account_id: accountId }).orderBy('name');
+      return rows.map(toHost);
     },
     async list(options = {}) {
       const query = db('hosts')

@@ -1,3 +1,4 @@
+export * from './accounts-repository.ts';
 export * from './acme-repository.ts';
 export * from './database.ts';
 export * from './dns-outbox-repository.ts';

@@ -1,8 +1,8 @@
-import type { HostRecord } from '@mydns/db';
+import type { AccountRecord, HostRecord } from '@mydns/db';
 import { labelFromUsername } from '@mydns/domain';
 import type { AppError } from '@mydns/runtime';
 import express, { type Request, type RequestHandler, type Response, Router } from 'express';
-import type { Authenticator, Credential } from '../auth/authenticator.ts';
+import { type Authenticator, type Credential, covers } from '../auth/authenticator.ts';
 import type { RateLimiter } from '../auth/rate-limiter.ts';
 import { parseBasicAuthorization } from '../dyndns/parse-update-request.ts';
 import { apiError } from '../errors.ts';
@@ -16,6 +16,8 @@ declare global {
     interface Locals {
       host: HostRecord;
       credential: Credential;
+      /** Set when an account's credentials or session act on one of its hosts. */
+      account: AccountRecord | undefined;
     }
   }
 }
@@ -30,7 +32,7 @@ export interface HostsRouterDeps {
 }
 
 /** What the JSON API answers for a refused login. */
-function loginError(reason: 'wrong' | 'blocked' | 'busy' | 'token_not_allowed'): AppError {
+export function loginError(reason: 'wrong' | 'blocked' | 'busy' | 'token_not_allowed' | 'totp_required'): AppError {
   switch (reason) {
     case 'blocked':
       return apiError('too_many_requests', 'too many failed logins from your address; try again later');
@@ -67,10 +69,19 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
             if (writes && !sameSecret(session.csrf, String(req.headers['x-csrf-token'] ?? ''))) {
               throw apiError('csrf_required', 'send the X-CSRF-Token header of your session');
             }
-            if (labelFromUsername(String(req.params.name ?? ''), deps.zone) !== session.host.name) {
-              throw apiError('forbidden', 'this session is for another host');
+            if (session.account) {
+              // An account's session acts on the account's hosts.
+              const host = await accountHost(session.account, { via: 'password' }, req);
+              if (!host) throw apiError('forbidden', 'this host is not one of your account');
+              res.locals.host = host;
+              res.locals.account = session.account;
+            } else {
+              if (labelFromUsername(String(req.params.name ?? ''), deps.zone) !== session.host.name) {
+                throw apiError('forbidden', 'this session is for another host');
+              }
+              res.locals.host = session.host;
+              res.locals.account = undefined;
             }
-            res.locals.host = session.host;
             res.locals.credential = { via: 'password' };
             res.locals.session = session;
             next();
@@ -86,13 +97,22 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
           secret: credentials.secret,
           purpose: allowTokens ? 'update' : 'manage',
           edge: 'api',
+          accounts: true,
         });
         if (!login.ok) throw loginError(login.reason);
         res.removeHeader('WWW-Authenticate');
-        if (labelFromUsername(String(req.params.name ?? ''), deps.zone) !== login.host.name) {
-          throw apiError('forbidden', 'these credentials are for another host');
+        if (login.account) {
+          const host = await accountHost(login.account, login.credential, req);
+          if (!host) throw apiError('forbidden', 'these credentials are for other hosts');
+          res.locals.host = host;
+          res.locals.account = login.account;
+        } else {
+          if (labelFromUsername(String(req.params.name ?? ''), deps.zone) !== login.host.name) {
+            throw apiError('forbidden', 'these credentials are for another host');
+          }
+          res.locals.host = login.host;
+          res.locals.account = undefined;
         }
-        res.locals.host = login.host;
         res.locals.credential = login.credential;
         res.locals.session = undefined;
         next();
@@ -100,6 +120,12 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
         next(error);
       }
     };
+  /** The host named in the path, if the account's credential covers it. */
+  const accountHost = async (account: AccountRecord, credential: Credential, req: Request) => {
+    const label = labelFromUsername(String(req.params.name ?? ''), deps.zone);
+    const host = label === undefined ? undefined : await deps.hosts.find(label);
+    return host && covers(account, credential, host) ? host : undefined;
+  };
   const passwordOnly = authenticate(false);
   const passwordOrToken = authenticate(true);
 
@@ -116,12 +142,16 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
     if (current === '') {
       throw apiError('current_password_required', 'send currentPassword: your current password');
     }
+    const { account } = res.locals;
     const login = await deps.authenticator.authenticate({
       source: res.locals.client,
-      username: res.locals.host.name,
+      // An account's session confirms with the account's password (TOTP was asked at sign-in).
+      username: account ? account.email : res.locals.host.name,
       secret: current,
       purpose: 'manage',
       edge: 'api',
+      accounts: true,
+      secondFactor: 'session',
     });
     if (!login.ok) {
       if (login.reason === 'wrong' || login.reason === 'token_not_allowed') {

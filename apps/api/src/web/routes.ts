@@ -57,8 +57,10 @@ export function createWebRouter(deps: WebDeps): Router {
       next(error);
     }
   };
+  /** The host's pages need a host's session; an account's session has its own page. */
   const requireSession: RequestHandler = (_req, res, next) => {
     if (!res.locals.session) res.redirect(303, '/login');
+    else if (!res.locals.session.host) res.redirect(303, '/account');
     else next();
   };
   /** Signed-in forms carry the session's CSRF secret. */
@@ -217,7 +219,11 @@ function pageContext(config: Config, res: Response, title: string): PageContext 
   return {
     zone: config.zone,
     title,
-    ...(session ? { signedIn: { hostname: fqdn(session.host.name, config.zone), csrf: session.csrf } } : {}),
+    ...(session?.host
+      ? { signedIn: { hostname: fqdn(session.host.name, config.zone), csrf: session.csrf } }
+      : session
+        ? { signedIn: { hostname: session.account.email, csrf: session.csrf, href: '/account' } }
+        : {}),
   };
 }
 

@@ -1,5 +1,5 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { HostRecord, SessionsRepository } from '@mydns/db';
+import type { AccountRecord, HostRecord, SessionsRepository } from '@mydns/db';
 import type { Request, Response } from 'express';
 import { apiError } from '../errors.ts';
 
@@ -33,11 +33,23 @@ export function cookieName(base: typeof SESSION | typeof CSRF, https: boolean): 
 export const SESSION_COOKIE = SESSION;
 export const CSRF_COOKIE = CSRF;
 
-export interface WebSession {
+/** Signed in with a hostname and its password: the host's own pages. */
+export interface HostSession {
   readonly host: HostRecord;
+  readonly account?: undefined;
   readonly csrf: string;
   readonly tokenHash: Buffer;
 }
+
+/** Signed in with an account's e-mail address (README "Accounts"): the account's pages and its hosts. */
+export interface AccountSession {
+  readonly account: AccountRecord;
+  readonly host?: undefined;
+  readonly csrf: string;
+  readonly tokenHash: Buffer;
+}
+
+export type WebSession = HostSession | AccountSession;
 
 /** Every value of every cookie in the header, in order (a name may come more than once). */
 export function parseCookieList(header: string | undefined): Map<string, string[]> {
@@ -98,6 +110,7 @@ function readCookie(req: Request, res: Response, base: typeof SESSION | typeof C
 export interface WebSessions {
   load(req: Request, res: Response): Promise<WebSession | undefined>;
   start(res: Response, host: HostRecord): Promise<void>;
+  startForAccount(res: Response, account: AccountRecord): Promise<void>;
   end(req: Request, res: Response): Promise<void>;
   /** Ends the host's other sessions (after a password change). */
   endOthers(host: HostRecord, current: WebSession | undefined): Promise<void>;
@@ -109,6 +122,7 @@ export interface WebSessions {
 export function createWebSessions(deps: {
   repository: SessionsRepository;
   findHost: (name: string) => Promise<HostRecord | undefined>;
+  findAccount: (id: number) => Promise<AccountRecord | undefined>;
   /** The key the pre-sign-in CSRF cookie is signed with (shared by every replica). */
   csrfKey: () => Buffer;
 }): WebSessions {
@@ -126,6 +140,10 @@ export function createWebSessions(deps: {
       const tokenHash = hashOf(token);
       const session = await deps.repository.find(tokenHash);
       if (!session) return undefined;
+      if (session.accountId !== undefined) {
+        const account = await deps.findAccount(session.accountId);
+        return account ? { account, csrf: session.csrf, tokenHash } : undefined;
+      }
       const host = await deps.findHost(session.hostName);
       return host ? { host, csrf: session.csrf, tokenHash } : undefined;
     },
@@ -134,6 +152,16 @@ export function createWebSessions(deps: {
       await deps.repository.create({
         tokenHash: hashOf(token),
         hostId: host.id,
+        csrf: randomBytes(24).toString('base64url'),
+        expiresAt: new Date(Date.now() + SESSION_MS),
+      });
+      setCookie(res, cookieName(SESSION, Boolean(res.locals.https)), token, SESSION_MS);
+    },
+    async startForAccount(res, account) {
+      const token = randomBytes(32).toString('base64url');
+      await deps.repository.createForAccount({
+        tokenHash: hashOf(token),
+        accountId: account.id,
         csrf: randomBytes(24).toString('base64url'),
         expiresAt: new Date(Date.now() + SESSION_MS),
       });

@@ -7,6 +7,7 @@ import * as historyRepeats from './20261127180000_history_repeats.ts';
 import * as refusalReasonsAndQuarantine from './20261201090000_refusal_reasons_and_quarantine.ts';
 import * as appSecrets from './20261201100000_app_secrets.ts';
 import * as mailOutbox from './20261202090000_mail_outbox.ts';
+import * as accounts from './20261206090000_accounts.ts';
 
 interface Migration {
   readonly name: string;
@@ -24,6 +25,7 @@ const migrations: readonly Migration[] = [
   { name: '20261201090000_refusal_reasons_and_quarantine', ...refusalReasonsAndQuarantine },
   { name: '20261201100000_app_secrets', ...appSecrets },
   { name: '20261202090000_mail_outbox', ...mailOutbox },
+  { name: '20261206090000_accounts', ...accounts },
 ];
 
 /** knex's `migrationSource`: migrations come from imports, not from a directory scan (no loader games). */
