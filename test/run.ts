@@ -10,7 +10,17 @@
  *   npm test -- <file>...    only these files
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { createDatabase, migrateLatest, startEmbeddedPostgres } from '@mydns/db';
@@ -163,6 +173,12 @@ async function main(): Promise<number> {
     const leaks = env.MYDNS_TEST_LOG_FILE
       ? checkLogsForSecrets(env.MYDNS_TEST_LOG_FILE, env.MYDNS_TEST_SECRETS_FILE ?? '', selected.length === 0)
       : 0;
+    // A failed run's log outlives the work folder, for the post-mortem (test/artifacts is git-ignored).
+    if (code !== 0 && env.MYDNS_TEST_LOG_FILE && existsSync(env.MYDNS_TEST_LOG_FILE)) {
+      mkdirSync(join(root, 'test/artifacts'), { recursive: true });
+      copyFileSync(env.MYDNS_TEST_LOG_FILE, join(root, 'test/artifacts/failed-run.log'));
+      console.error("the servers' log of this failed run: test/artifacts/failed-run.log");
+    }
     return code === 0 && leaks > 0 ? 1 : code;
   } catch (error) {
     console.error(`npm test: ${errorMessage(error)}`);

@@ -186,9 +186,9 @@ export async function runSmtpBenchmarks(): Promise<void> {
       await sink.stop();
     });
     await db.raw(
-      `insert into hosts (name, password_hash, ipv4, mail_enabled, mail_port, mail_client_address, mail_tls)
-       values ('alice', 'x', '127.0.0.1', true, ?, 'xclient', 'opportunistic')`,
-      [sink.port],
+      `insert into hosts (zone, name, password_hash, ipv4, mail_enabled, mail_port, mail_client_address, mail_tls)
+       values (?, 'alice', 'x', '127.0.0.1', true, ?, 'xclient', 'opportunistic')`,
+      [ZONE, sink.port],
     );
 
     const relayPort = await freePort();

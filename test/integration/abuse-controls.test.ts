@@ -209,7 +209,17 @@ describe('abuse controls', () => {
       name: `_acme-challenge.acmed.${mydns.zone}`,
       type: 'TXT',
     });
-    assert.equal(txt.flatMap((r) => r.records).length, 10);
+    // On a failure, say what each side holds (Postgres, PowerDNS), for the post-mortem.
+    const stored = await mydns
+      .db('acme_challenges')
+      .join('hosts', 'hosts.id', 'acme_challenges.host_id')
+      .where('hosts.name', 'acmed')
+      .pluck('value');
+    assert.equal(
+      txt.flatMap((r) => r.records).length,
+      10,
+      `Postgres: ${[...stored].sort().join(' ')}; PowerDNS: ${txt.flatMap((r) => r.records).join(' ')}`,
+    );
   });
 
   test('the token limit holds under parallel requests', async () => {

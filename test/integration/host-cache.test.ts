@@ -34,12 +34,12 @@ async function warm(replica: TestMyDns, name: string, ip: string): Promise<void>
   const replies: string[] = [];
   await waitFor(
     async () => {
-      if (replica.services.hostCache.holds(name)) return true;
+      if (replica.services.hostCache.holds({ zone: replica.zone, name })) return true;
       const reply = await replica.request(`/nic/update?hostname=${name}&myip=${ip}`, {
         auth: [name, PASSWORD],
       });
       replies.push(reply.body);
-      return replica.services.hostCache.holds(name);
+      return replica.services.hostCache.holds({ zone: replica.zone, name });
     },
     { message: `${name} to be cached`, timeoutMs: 5000, intervalMs: 0 },
   );
@@ -60,13 +60,16 @@ test('a change through one replica evicts the host from the other replica’s ca
     (await second.request('/nic/update?hostname=shared&myip=198.51.100.1', { auth })).body,
     'nochg 198.51.100.1',
   );
-  assert.ok(second.services.hostCache.holds('shared'), 'the second replica caches the host after a nochg');
+  assert.ok(
+    second.services.hostCache.holds({ zone: second.zone, name: 'shared' }),
+    'the second replica caches the host after a nochg',
+  );
 
   assert.equal(
     (await first.request('/nic/update?hostname=shared&myip=198.51.100.2', { auth })).body,
     'good 198.51.100.2',
   );
-  await waitFor(() => !second.services.hostCache.holds('shared'), {
+  await waitFor(() => !second.services.hostCache.holds({ zone: second.zone, name: 'shared' }), {
     message: 'the second replica to drop the host',
     timeoutMs: 5000,
     intervalMs: 20,
@@ -99,7 +102,7 @@ test('without the notification connection nothing is cached, and it comes back',
     timeoutMs: 5000,
     intervalMs: 20,
   });
-  assert.ok(!first.services.hostCache.holds('resilient'));
+  assert.ok(!first.services.hostCache.holds({ zone: first.zone, name: 'resilient' }));
   // Meanwhile a change is still seen by both replicas.
   assert.equal(
     (await second.request('/nic/update?hostname=resilient&myip=198.51.100.4', { auth })).body,
@@ -118,5 +121,5 @@ test('without the notification connection nothing is cached, and it comes back',
     (await first.request('/nic/update?hostname=resilient&myip=198.51.100.4', { auth })).body,
     'nochg 198.51.100.4',
   );
-  assert.ok(first.services.hostCache.holds('resilient'));
+  assert.ok(first.services.hostCache.holds({ zone: first.zone, name: 'resilient' }));
 });

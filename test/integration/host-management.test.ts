@@ -192,8 +192,8 @@ describe('ACME DNS-01', () => {
     await mydns.services.maintenance.runOnce(new Date(Date.now() + 59 * 60_000));
     assert.deepEqual(await mydns.query.txt(`_acme-challenge.${fqdn('expiring')}`), ['short-lived']);
     const report = await mydns.services.maintenance.runOnce(new Date(Date.now() + 61 * 60_000));
-    assert.ok(report?.acmeExpired.includes('expiring'));
-    await mydns.services.zoneWriter.flush();
+    assert.ok(report?.acmeExpired.includes(fqdn('expiring')));
+    await mydns.services.zoneWriters.flush();
     assert.deepEqual(await mydns.query.txt(`_acme-challenge.${fqdn('expiring')}`), []);
   });
 });
@@ -434,14 +434,14 @@ describe('lifecycle', () => {
       now: new Date(now + 31 * 86_400_000),
       dryRun: true,
     });
-    assert.ok(dryRun.includes('sleepy'));
-    assert.ok(!dryRun.includes('awake'));
+    assert.ok(dryRun.includes(fqdn('sleepy')));
+    assert.ok(!dryRun.includes(fqdn('awake')));
     assert.deepEqual(await mydns.query.a(fqdn('sleepy')), ['198.51.100.60'], 'a dry run changes nothing');
 
     const report = await mydns.services.maintenance.runOnce(new Date(now + 31 * 86_400_000));
-    assert.ok(report?.dormant.includes('sleepy'));
-    assert.ok(!report?.dormant.includes('awake'));
-    await mydns.services.zoneWriter.flush();
+    assert.ok(report?.dormant.includes(fqdn('sleepy')));
+    assert.ok(!report?.dormant.includes(fqdn('awake')));
+    await mydns.services.zoneWriters.flush();
     assert.deepEqual(await mydns.query.a(fqdn('sleepy')), [], 'dormant: no address in DNS');
     const view = JSON.parse(
       (await mydns.request('/api/v1/hosts/sleepy', { auth: ['sleepy', PASSWORD] })).body,

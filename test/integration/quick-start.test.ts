@@ -3,9 +3,9 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { harness } from '../support/harness.ts';
-import { REPO_ROOT, startMyDnsProcess, waitForOutput } from '../support/npm-start.ts';
+import { REPO_ROOT, type StartedMyDns, startMyDnsProcess, waitForOutput } from '../support/npm-start.ts';
 import { freePort } from '../support/ports.ts';
-import { requireProgram, runProgram, type StartedProgram } from '../support/programs.ts';
+import { requireProgram, runProgram } from '../support/programs.ts';
 import { noteSecret } from '../support/secrets.ts';
 
 /**
@@ -35,7 +35,7 @@ function quickStartCommands(): string[] {
     .filter((line) => line !== '' && !line.startsWith('#'));
 }
 
-let started: StartedProgram | undefined;
+let started: StartedMyDns | undefined;
 let dataDir: string;
 let ports: { http: number; dns: number };
 let env: NodeJS.ProcessEnv;

@@ -72,9 +72,9 @@ async function scripted(options: Parameters<typeof politeServer>[0] = {}): Promi
 async function hostAt(port: number): Promise<string> {
   const name = `h${++hostCount}`;
   await db.query(
-    `insert into hosts (name, password_hash, ipv4, mail_enabled, mail_port, mail_client_address, mail_tls)
-     values ($1, 'x', '127.0.0.1', true, $2, 'none', 'none')`,
-    [name, port],
+    `insert into hosts (zone, name, password_hash, ipv4, mail_enabled, mail_port, mail_client_address, mail_tls)
+     values ($3, $1, 'x', '127.0.0.1', true, $2, 'none', 'none')`,
+    [name, port, ZONE],
   );
   return name;
 }

@@ -58,9 +58,9 @@ async function hostAt(
 ): Promise<string> {
   const name = `h${++hostCount}`;
   await db.query(
-    `insert into hosts (name, password_hash, ipv4, mail_enabled, mail_port, mail_client_address, mail_tls, mail_tls_fingerprint)
-     values ($1, 'x', '127.0.0.1', true, $2, $3, $4, $5)`,
-    [name, port, clientAddress, tls.mode, tls.fingerprint ?? null],
+    `insert into hosts (zone, name, password_hash, ipv4, mail_enabled, mail_port, mail_client_address, mail_tls, mail_tls_fingerprint)
+     values ($6, $1, 'x', '127.0.0.1', true, $2, $3, $4, $5)`,
+    [name, port, clientAddress, tls.mode, tls.fingerprint ?? null, ZONE],
   );
   return name;
 }

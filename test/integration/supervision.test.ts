@@ -121,13 +121,7 @@ describe('npm start restarts a Postgres or PowerDNS that dies', () => {
     return seen as Readiness;
   };
 
-  const errorLines = () =>
-    mydns
-      .output()
-      .split('\n')
-      .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line) as { level: string; message: string; component?: string })
-      .filter((entry) => entry.level === 'error');
+  const errorLines = () => mydns.errorLines();
 
   before(async () => {
     dataDir = mkdtempSync(join(harness().workDir, 'watched-'));

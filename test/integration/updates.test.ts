@@ -346,7 +346,7 @@ describe('activity', () => {
       .update({ last_seen_at: mydns.db.raw("now() - interval '61 minutes'") });
 
     // The change is announced to the host cache asynchronously; wait until it is dropped.
-    await waitFor(() => !mydns.services.hostCache.holds('seen'), {
+    await waitFor(() => !mydns.services.hostCache.holds({ zone: mydns.zone, name: 'seen' }), {
       message: 'the host cache to drop the changed row',
       timeoutMs: 5000,
       intervalMs: 10,

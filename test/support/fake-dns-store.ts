@@ -61,7 +61,8 @@ export function createFakeDnsStore(hosts: readonly HostDnsState[] = []): FakeDns
     async stillPending(ids) {
       return new Set(ids.filter((id) => outbox.has(id)));
     },
-    async allHostStates(after, limit) {
+    // One zone: the fake holds the hosts of the zone under test only.
+    async allHostStates(_zone, after, limit) {
       return [...rows.values()]
         .filter((state) => after === undefined || state.name > after)
         .sort((a, b) => (a.name < b.name ? -1 : 1))

@@ -74,15 +74,26 @@ export function uniqueZone(): string {
  * can be overridden by name, exactly as an operator would set them.
  */
 export async function startTestMyDns(
-  options: { env?: Record<string, string>; powerdns?: PowerDnsTarget } = {},
+  options: {
+    env?: Record<string, string>;
+    powerdns?: PowerDnsTarget;
+    /**
+     * A database the test owns (a restart on the same data): then stop() leaves
+     * it and the zones in PowerDNS alone, for the next start to find.
+     */
+    database?: { url: string };
+  } = {},
 ): Promise<TestMyDns> {
   const h = harness();
   const target = options.powerdns ?? { apiUrl: h.pdnsApiUrl, apiKey: h.pdnsApiKey, dnsPort: h.dnsPort };
-  const database = await createTestDatabase();
-  const zone = options.env?.MYDNS_ZONE ?? uniqueZone();
+  const owned = options.database === undefined;
+  const database = options.database ?? (await createTestDatabase());
+  // The default zone: MYDNS_ZONE's, or the first of MYDNS_ZONES, or a fresh one.
+  const zones = options.env?.MYDNS_ZONES;
+  const zone = options.env?.MYDNS_ZONE ?? zones?.split(',')[0]?.trim() ?? uniqueZone();
   const loaded = loadConfig({
     DATABASE_URL: database.url,
-    MYDNS_ZONE: zone,
+    ...(zones === undefined ? { MYDNS_ZONE: zone } : {}),
     MYDNS_PDNS_API_URL: target.apiUrl,
     MYDNS_PDNS_API_KEY: target.apiKey,
     MYDNS_BCRYPT_COST: '4',
@@ -108,7 +119,15 @@ export async function startTestMyDns(
     ...(logFile ? { file: logFile } : {}),
   });
   const shutdown = createShutdown(logger);
-  const running = await startMyDns(config, logger, shutdown);
+  let running: RunningMyDns;
+  try {
+    running = await startMyDns(config, logger, shutdown);
+  } catch (error) {
+    // A refused start stops what it had started; a database of our own goes with it.
+    await shutdown.run('start failed');
+    if (owned) await (database as unknown as { drop(): Promise<void> }).drop();
+    throw error;
+  }
   const pdns = createPowerDnsClient({ apiUrl: target.apiUrl, apiKey: target.apiKey });
   noteSecret(target.apiKey);
   const query = createDnsQuery(target.dnsPort);
@@ -149,8 +168,9 @@ export async function startTestMyDns(
     },
     async stop() {
       await shutdown.run('test finished');
-      await pdns.deleteZone(zone).catch(() => undefined);
-      await database.drop();
+      if (!owned) return;
+      for (const served of running.config.zones) await pdns.deleteZone(served).catch(() => undefined);
+      await (database as unknown as { drop(): Promise<void> }).drop();
     },
   };
 }

@@ -13,8 +13,18 @@ import { waitFor } from './wait.ts';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');
 
-/** A started `npm start`: the one program runner's handle (test/support/programs.ts). */
-export type StartedMyDns = StartedProgram;
+/** A JSON log line of `npm start`. */
+export interface LogEntry {
+  level: string;
+  message: string;
+  component?: string;
+}
+
+/**
+ * A started `npm start`: the one program runner's handle (test/support/programs.ts),
+ * plus every error line it logged (all of them, while `output()` keeps only a tail).
+ */
+export type StartedMyDns = StartedProgram & { errorLines(): readonly LogEntry[] };
 
 export function startMyDnsProcess(
   env: NodeJS.ProcessEnv,
@@ -27,9 +37,19 @@ export function startMyDnsProcess(
         ? [join(REPO_ROOT, 'node_modules/.bin/tsx'), ['apps/api/src/main.ts']]
         : [process.execPath, ['--import', 'tsx', 'apps/api/src/main.ts']];
   // In a process group of its own, as a terminal makes one, so Ctrl-C can be sent to all of it.
-  const started = startProgram(command, args, { cwd: REPO_ROOT, env });
+  const errors: LogEntry[] = [];
+  const onLine = (line: string) => {
+    if (!line.startsWith('{')) return;
+    try {
+      const entry = JSON.parse(line) as LogEntry;
+      if (entry.level === 'error') errors.push(entry);
+    } catch {
+      // not a log line
+    }
+  };
+  const started = startProgram(command, args, { cwd: REPO_ROOT, env, onLine });
   if (started.pid <= 0) throw new Error(`could not start ${command}`);
-  return started;
+  return Object.assign(started, { errorLines: () => errors });
 }
 
 export function waitForOutput(started: StartedMyDns, pattern: RegExp, timeoutMs = 60_000): Promise<void> {

@@ -152,21 +152,35 @@ process.once('exit', () => {
   for (const program of started) signalGroup(program.pid, 'SIGKILL');
 });
 
-/** Starts a program in the background; `onOutput` sees each chunk it prints. */
+/**
+ * Starts a program in the background; `onOutput` sees each chunk it prints,
+ * `onLine` each whole line of stdout or stderr (never two streams' pieces mixed).
+ * `output()` keeps only the last 200,000 characters.
+ */
 export function startProgram(
   command: string,
   args: readonly string[],
-  options: ProgramOptions & { onOutput?: (text: string) => void } = {},
+  options: ProgramOptions & { onOutput?: (text: string) => void; onLine?: (line: string) => void } = {},
 ): StartedProgram {
   const child = launch(command, args, options, 'ignore');
   let text = '';
-  const collect = (chunk: Buffer) => {
+  const lineCollector = () => {
+    let partial = '';
+    return (piece: string) => {
+      if (!options.onLine) return;
+      const lines = (partial + piece).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) options.onLine(line);
+    };
+  };
+  const collect = (lines: (piece: string) => void) => (chunk: Buffer) => {
     const piece = chunk.toString('utf8');
     text = (text + piece).slice(-200_000);
     options.onOutput?.(piece);
+    lines(piece);
   };
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
+  child.stdout?.on('data', collect(lineCollector()));
+  child.stderr?.on('data', collect(lineCollector()));
   let gone = false;
   const exited = new Promise<Exit>((resolve) => {
     child.once('exit', (code, signal) => resolve({ code, signal }));

@@ -8,27 +8,33 @@ document.addEventListener('DOMContentLoaded', () => {
   if (form) {
     const input = form.querySelector('#hostname');
     const status = form.querySelector('#hostname-status');
+    // With several zones the form has a zone choice; the name is checked in the chosen one.
+    const zone = form.querySelector('#zone');
     let timer;
     let last = '';
-    input.addEventListener('input', () => {
+    const check = () => {
       clearTimeout(timer);
       timer = setTimeout(async () => {
         const name = input.value.trim();
-        if (name === '' || name === last) return;
-        last = name;
+        const query = zone ? `?zone=${encodeURIComponent(zone.value)}` : '';
+        if (name === '' || name + query === last) return;
+        last = name + query;
         try {
-          const response = await fetch(`/api/v1/availability/${encodeURIComponent(name)}`, {
+          const response = await fetch(`/api/v1/availability/${encodeURIComponent(name)}${query}`, {
             headers: { accept: 'application/json' },
           });
           const result = await response.json();
-          if (input.value.trim() !== name) return;
+          if (input.value.trim() !== name || (zone && `?zone=${encodeURIComponent(zone.value)}` !== query))
+            return;
           status.textContent = result.message;
           status.className = `help ${result.available ? 'good' : 'bad'}`;
         } catch {
           status.textContent = '';
         }
       }, 250);
-    });
+    };
+    input.addEventListener('input', check);
+    zone?.addEventListener('change', check);
   }
 
   /** Selects the element's text, for copying by hand where the Clipboard API is missing. */

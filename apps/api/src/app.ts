@@ -57,7 +57,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(
     createDyndnsRouter({
       service: services.updates,
-      parseOptions: { zone: config.zone, allowPrivateAddresses: config.allowPrivateAddresses },
+      parseOptions: { zones: config.zones, allowPrivateAddresses: config.allowPrivateAddresses },
       onReply: (codes) => {
         for (const code of codes) metrics.updateResults.inc({ code });
       },
@@ -96,7 +96,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(createWebRouter({ config, services, sessions: services.sessions }));
   app.use(
     createHostsRouter({
-      zone: config.zone,
+      zones: config.zones,
       hosts: services.hosts,
       authenticator: services.authenticator,
       sessions: services.sessions,

@@ -4,9 +4,10 @@ import { AppError, createLogger, errorMessage, loadEnvironment, StartupError } f
 import { USAGE, UsageError, wantsHelp } from './cli/args.ts';
 import { runHostCommand } from './cli/host-commands.ts';
 import { withDatabase, withPowerDns } from './cli/resources.ts';
+import { runZoneCommand } from './cli/zone-commands.ts';
 import { loadConfig } from './config.ts';
 import { unknownSettingWarnings } from './known-settings.ts';
-import { createMyDnsReconciler } from './services.ts';
+import { createZoneReconciler } from './services.ts';
 
 /**
  * `npm run cli -- <command>`: the operator CLI. It takes the same settings as
@@ -32,7 +33,8 @@ async function run(argv: string[]): Promise<void> {
   }
   const [group, command] = args;
   if (!group) throw new UsageError('no command given');
-  if (!['host', 'reconcile', 'migrate'].includes(group)) throw new UsageError(`unknown command "${group}"`);
+  if (!['host', 'zone', 'reconcile', 'migrate'].includes(group))
+    throw new UsageError(`unknown command "${group}"`);
 
   const env = loadEnvironment();
   for (const line of unknownSettingWarnings(env)) console.error(`mydns: ${line}`);
@@ -51,23 +53,30 @@ async function run(argv: string[]): Promise<void> {
     if (args.length > (dryRun ? 2 : 1)) throw new UsageError('reconcile takes only --dry-run');
     await withDatabase(config, logger, { mayCreate: false }, (db) =>
       withPowerDns(config, logger, async (dns) => {
-        const reconciler = createMyDnsReconciler(config, { store: createDnsOutboxStore(db), dns, logger });
-        const report = await reconciler.run({ dryRun });
-        if (report.zoneCreated) console.log(`created the zone ${config.zone}`);
-        for (const difference of report.differences) console.log(describeDifference(difference));
-        // Postgres wants these at a name MYDNS_OPERATOR_RECORDS (or a name server) owns: never touched.
-        for (const difference of report.refused)
-          console.log(`left alone (not ours): ${describeDifference(difference)}`);
-        const count = report.differences.length;
-        if (count === 0) console.log(`${config.zone}: PowerDNS matches Postgres`);
-        else if (dryRun) console.log(`${count} differences found (run without --dry-run to fix them)`);
-        else if (report.unfixed?.length) {
-          for (const problem of report.unfixed) console.log(`PowerDNS refuses ${problem}`);
-          console.log(`${count - report.unfixed.length} of ${count} differences fixed`);
-          process.exitCode = 1;
-        } else console.log(`${count} differences fixed`);
+        // Zone by zone, each with its own lines (one zone prints what it always did).
+        for (const zone of config.zones) {
+          const store = createDnsOutboxStore(db);
+          const report = await createZoneReconciler(config, zone, { store, dns, logger }).run({ dryRun });
+          if (report.zoneCreated) console.log(`created the zone ${zone}`);
+          for (const difference of report.differences) console.log(describeDifference(difference));
+          // Postgres wants these at a name MYDNS_OPERATOR_RECORDS (or a name server) owns: never touched.
+          for (const difference of report.refused)
+            console.log(`left alone (not ours): ${describeDifference(difference)}`);
+          const count = report.differences.length;
+          if (count === 0) console.log(`${zone}: PowerDNS matches Postgres`);
+          else if (dryRun) console.log(`${count} differences found (run without --dry-run to fix them)`);
+          else if (report.unfixed?.length) {
+            for (const problem of report.unfixed) console.log(`PowerDNS refuses ${problem}`);
+            console.log(`${count - report.unfixed.length} of ${count} differences fixed`);
+            process.exitCode = 1;
+          } else console.log(`${count} differences fixed`);
+        }
       }),
     );
+    return;
+  }
+  if (group === 'zone') {
+    await runZoneCommand(command, args.slice(2), config, logger);
     return;
   }
   await runHostCommand(command, args.slice(2), config, logger);

@@ -20,11 +20,13 @@ function problems(env: Record<string, string>): string[] {
 const DEFAULTS: Config = {
   databaseUrl: undefined,
   zone: 'mydns.test',
+  zones: ['mydns.test'],
   http: { port: 8080, address: '127.0.0.1' },
   publicUrl: undefined,
   dataDir: '.data',
   powerdns: { mode: 'managed', dnsPort: 5300, apiPort: 8081, binary: undefined },
   nameservers: ['ns1.mydns.test'],
+  nameserversByZone: { 'mydns.test': ['ns1.mydns.test'] },
   recordTtl: 60,
   trustedProxies: [],
   allowPrivateAddresses: true,
@@ -140,6 +142,40 @@ describe('loadConfig: values are parsed and normalised', () => {
       'ns1.example.net',
       'ns2.example.net',
     ]);
+  });
+
+  test('zones: MYDNS_ZONES lists them, the first is the default; MYDNS_ZONE alone is one zone', () => {
+    const several = loadConfig({ MYDNS_ZONES: 'Dyn.Example.ORG., home.example.net , ,' });
+    assert.equal(several.zone, 'dyn.example.org');
+    assert.deepEqual(several.zones, ['dyn.example.org', 'home.example.net']);
+    // MYDNS_NAMESERVERS applies to every zone; unset, each zone has its own ns1.
+    assert.deepEqual(several.nameserversByZone, {
+      'dyn.example.org': ['ns1.dyn.example.org'],
+      'home.example.net': ['ns1.home.example.net'],
+    });
+    assert.deepEqual(several.nameservers, ['ns1.dyn.example.org']);
+    const shared = loadConfig({ MYDNS_ZONES: 'a.example,b.example', MYDNS_NAMESERVERS: 'ns.example.net' });
+    assert.deepEqual(shared.nameserversByZone, {
+      'a.example': ['ns.example.net'],
+      'b.example': ['ns.example.net'],
+    });
+    assert.deepEqual(loadConfig({ MYDNS_ZONE: 'one.example' }).zones, ['one.example']);
+    // Both set: fine when MYDNS_ZONE is the default zone (the first of MYDNS_ZONES).
+    const both = loadConfig({ MYDNS_ZONE: 'A.example', MYDNS_ZONES: 'a.example,b.example' });
+    assert.deepEqual(both.zones, ['a.example', 'b.example']);
+  });
+
+  test('MYDNS_ZONE and MYDNS_ZONES that disagree on the default zone: one clear line', () => {
+    assert.deepEqual(problems({ MYDNS_ZONE: 'b.example', MYDNS_ZONES: 'a.example,b.example' }), [
+      'MYDNS_ZONES: its first zone (a.example) is the default zone, but MYDNS_ZONE says b.example: set only MYDNS_ZONES, or make MYDNS_ZONE its first zone',
+    ]);
+    assert.deepEqual(problems({ MYDNS_ZONES: 'a.example,localhost,A.example.' }), [
+      'MYDNS_ZONES: "localhost" is not a DNS name with at least two labels',
+      'MYDNS_ZONES: a.example is listed twice',
+    ]);
+    assert.deepEqual(problems({ MYDNS_ZONES: ' , ' }), ['MYDNS_ZONES: must name at least one zone']);
+    // Empty, as a .env line `MYDNS_ZONES=` leaves it: unset, MYDNS_ZONE decides.
+    assert.deepEqual(loadConfig({ MYDNS_ZONE: 'one.example', MYDNS_ZONES: '' }).zones, ['one.example']);
   });
 
   test('an external PowerDNS needs URL and key; the server id defaults to localhost', () => {

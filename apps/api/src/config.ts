@@ -10,6 +10,7 @@ import {
   zBoolean,
   zDuration,
   zList,
+  zoneSettingsProblems,
   zPort,
   zRateLimit,
 } from '@mydns/runtime';
@@ -32,7 +33,7 @@ const zCidrList = zList.transform((items, ctx) => {
 });
 
 const schema = z.object({
-  // DATABASE_URL, MYDNS_ZONE and MYDNS_RELAY_ADDRESS, as the relay reads them (LOG_* at the end).
+  // DATABASE_URL, MYDNS_ZONE(S) and MYDNS_RELAY_ADDRESS, as the relay reads them (LOG_* at the end).
   ...sharedSettings,
   MYDNS_HTTP_PORT: zPort.default(8080),
   // Loopback by default: `npm start` is a lab until someone opens it up (README "Quick start").
@@ -113,7 +114,7 @@ export const API_SETTING_NAMES: readonly string[] = Object.keys(schema.shape);
 
 /** Rules that involve two variables: reported together with every field problem. */
 function crossChecks(env: Record<string, string | undefined>): [string, string][] {
-  const problems: [string, string][] = [];
+  const problems: [string, string][] = [...zoneSettingsProblems(env)];
   if (env.MYDNS_PDNS_API_URL && !env.MYDNS_PDNS_API_KEY) {
     problems.push([
       'MYDNS_PDNS_API_KEY',
@@ -125,7 +126,10 @@ function crossChecks(env: Record<string, string | undefined>): [string, string][
 
 export interface Config {
   readonly databaseUrl: string | undefined;
+  /** The default zone: bare labels mean `<label>.<zone>` (the first of `zones`). */
   readonly zone: string;
+  /** Every zone served (MYDNS_ZONES, else MYDNS_ZONE), the default zone first. */
+  readonly zones: readonly string[];
   readonly http: { readonly port: number; readonly address: string };
   /** Where clients reach the service (setup snippets); from the request's Host when unset. */
   readonly publicUrl: string | undefined;
@@ -143,7 +147,10 @@ export interface Config {
         readonly apiPort: number;
         readonly binary: string | undefined;
       };
+  /** The default zone's NS names (`nameserversByZone` has every zone's). */
   readonly nameservers: readonly string[];
+  /** MYDNS_NAMESERVERS for every zone, or `ns1.<zone>` for each. */
+  readonly nameserversByZone: Readonly<Record<string, readonly string[]>>;
   readonly recordTtl: number;
   readonly trustedProxies: readonly Cidr[];
   readonly allowPrivateAddresses: boolean;
@@ -216,10 +223,15 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     s.MYDNS_ALLOW_PRIVATE_ADDRESSES === undefined &&
     isLoopbackListener(s.MYDNS_HTTP_ADDRESS) &&
     s.MYDNS_TRUSTED_PROXIES.length === 0;
-  const nameservers = (s.MYDNS_NAMESERVERS ?? [`ns1.${s.MYDNS_ZONE}`]).map(normaliseName);
+  const zones = s.MYDNS_ZONES ?? [s.MYDNS_ZONE];
+  const zone = zones[0] ?? s.MYDNS_ZONE;
+  const nameserversByZone = Object.fromEntries(
+    zones.map((served) => [served, (s.MYDNS_NAMESERVERS ?? [`ns1.${served}`]).map(normaliseName)]),
+  );
   return {
     databaseUrl: s.DATABASE_URL,
-    zone: s.MYDNS_ZONE,
+    zone,
+    zones,
     http: { port: s.MYDNS_HTTP_PORT, address: s.MYDNS_HTTP_ADDRESS },
     publicUrl: s.MYDNS_PUBLIC_URL,
     dataDir: s.MYDNS_DATA_DIR,
@@ -237,7 +249,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
             apiPort: s.MYDNS_PDNS_API_PORT,
             binary: s.MYDNS_PDNS_BINARY,
           },
-    nameservers,
+    nameservers: nameserversByZone[zone] ?? [],
+    nameserversByZone,
     recordTtl: s.MYDNS_RECORD_TTL,
     trustedProxies: s.MYDNS_TRUSTED_PROXIES,
     allowPrivateAddresses: s.MYDNS_ALLOW_PRIVATE_ADDRESSES ?? labMode,
@@ -273,6 +286,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     blockedUserAgents: s.MYDNS_BLOCKED_USER_AGENTS.map((agent) => agent.toLowerCase()),
     dbPoolSize: s.MYDNS_DB_POOL_SIZE,
     log: logSettings(s),
-    mail: toMailConfig(s, { zone: s.MYDNS_ZONE, publicUrl: s.MYDNS_PUBLIC_URL, httpPort: s.MYDNS_HTTP_PORT }),
+    mail: toMailConfig(s, { zone, publicUrl: s.MYDNS_PUBLIC_URL, httpPort: s.MYDNS_HTTP_PORT }),
   };
 }

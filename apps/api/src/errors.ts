@@ -35,6 +35,7 @@ export const ERROR_STATUS = {
   hostname_reserved: 400,
   hostname_taken: 409,
   hostname_quarantined: 409,
+  unknown_zone: 400,
   invalid_email: 400,
   // Passwords
   password_required: 400,

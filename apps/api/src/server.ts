@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import {
   createDatabase,
+  createHostsRepository,
   type Database,
   type EmbeddedPostgres,
   migrateLatest,
@@ -12,16 +13,15 @@ import {
 } from '@mydns/db';
 import {
   createPowerDnsClient,
-  ensureZone,
   type ManagedPowerDns,
   type PowerDnsClient,
   startManagedPowerDns,
-  zoneRrsets,
 } from '@mydns/powerdns';
 import { type ChildStatus, isProcessAlive, type Logger, type Shutdown, StartupError } from '@mydns/runtime';
 import { createApp } from './app.ts';
 import type { Config } from './config.ts';
-import { createServices, type Services } from './services.ts';
+import { createZonesService, refuseStrandedHosts } from './hosts/zones-service.ts';
+import { createServices, type Services, setUpZone } from './services.ts';
 
 export interface RunningMyDns {
   readonly url: string;
@@ -113,8 +113,14 @@ async function startDatabase(
   // Migrations may take their time: a connection of their own, without the request pool's query timeout.
   const migrator = createDatabase({ url: databaseUrl, poolMax: 1, logger });
   try {
-    const applied = await migrateLatest(migrator);
+    // Rows from before zones go to the default zone (migration 20261204100000).
+    const applied = await migrateLatest(migrator, { defaultZone: config.zone });
     if (applied.length > 0) logger.info(`applied migrations: ${applied.join(', ')}`);
+    // Hosts in a zone the settings dropped would stay in DNS, stale: stop here and say how to move them.
+    await refuseStrandedHosts(
+      createZonesService({ zones: config.zones, hosts: createHostsRepository(migrator) }),
+      config.zone,
+    );
   } finally {
     await migrator.destroy();
   }
@@ -190,18 +196,12 @@ export async function startMyDns(config: Config, logger: Logger, shutdown: Shutd
   const writerDb = createDatabase({ url: databaseUrl, poolMax: 2, logger });
   shutdown.add('zone writer database pool', () => writerDb.destroy());
 
-  await ensureZone(
-    dns,
-    { zone: config.zone, nameservers: config.nameservers, secondaries: config.secondaries },
-    logger,
-  );
-  // Records that follow settings, written at every start (REPLACE is idempotent).
-  await dns.patchZone(config.zone, zoneRrsets(config.zone, config.relayAddresses, config.recordTtl));
+  for (const zone of config.zones) await setUpZone(config, dns, zone, logger);
 
   const services = createServices(config, { db, databaseUrl, writerDb, dns, logger });
   shutdown.add('services', () => services.close());
   await services.start();
-  onPowerDnsBack = () => services.zoneWriter.wake();
+  onPowerDnsBack = () => services.zoneWriters.wake();
 
   const app = createApp({
     config,
@@ -234,7 +234,8 @@ export async function startMyDns(config: Config, logger: Logger, shutdown: Shutd
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const wildcard = host === '[::]' || host === '0.0.0.0';
   const url = `http://${wildcard ? '127.0.0.1' : host}:${address.port}`;
-  logger.info(`HTTP API and update endpoints listen on ${host}:${address.port} (zone ${config.zone})`);
+  const zones = config.zones.length === 1 ? `zone ${config.zone}` : `zones ${config.zones.join(', ')}`;
+  logger.info(`HTTP API and update endpoints listen on ${host}:${address.port} (${zones})`);
   if (config.labMode) {
     logger.info(
       'lab mode: the API listens on loopback only, so loopback and private addresses are accepted as a host address; ' +

@@ -10,6 +10,7 @@ import {
   createHostsRepository,
   createSecretsRepository,
   createSessionsRepository,
+  createSharedFailures,
   createTokensRepository,
   type Database,
   type HistoryRepository,
@@ -20,11 +21,15 @@ import {
 } from '@mydns/db';
 import { labelFromUsername, limitKey } from '@mydns/domain';
 import {
+  combineReconcilers,
   createReconciler,
   createZoneWriter,
+  createZoneWriters,
+  ensureZone,
   type PowerDnsClient,
   type Reconciler,
-  type ZoneWriter,
+  type ZoneWriters,
+  zoneRrsets,
 } from '@mydns/powerdns';
 import { errorMessage, type Logger } from '@mydns/runtime';
 import { type AccountsService, createAccountsService } from './accounts/accounts-service.ts';
@@ -39,6 +44,7 @@ import type { Config } from './config.ts';
 import { createUpdateService, type UpdateService } from './dyndns/update-service.ts';
 import { createHistoryRecorder, type HistoryRecorder } from './history/history-recorder.ts';
 import { createHostsService, type HostsService } from './hosts/hosts-service.ts';
+import { createZonesService, pushPendingChanges, type ZonesService } from './hosts/zones-service.ts';
 import { createMaintenance, type Maintenance } from './lifecycle/maintenance.ts';
 import { createMail, type Mail, type MailOutbox } from './mail/index.ts';
 import { createMailLinks } from './mail/links.ts';
@@ -52,11 +58,14 @@ export interface Services {
   readonly accounts: AccountsService;
   /** Work done after the reply (a password reset's mail): see accounts/background.ts. */
   readonly background: BackgroundTasks;
-  readonly zoneWriter: ZoneWriter;
+  readonly zones: ZonesService;
+  /** One zone writer per zone of MYDNS_ZONES. */
+  readonly zoneWriters: ZoneWriters;
   readonly hostCache: HostCache;
   readonly history: HistoryRecorder;
   readonly maintenance: Maintenance;
   readonly sessions: WebSessions;
+  /** Every zone's reconciler, one after the other. */
   readonly reconciler: Reconciler;
   readonly metrics: Metrics;
   readonly bcrypt: BcryptPool;
@@ -71,7 +80,7 @@ export interface Services {
     /** Registrations per source (its limit key: an IPv4 address or an IPv6 /64). */
     readonly registrations: RateLimiter;
   };
-  /** Starts the background parts: change notifications, the zone writer, history, maintenance. */
+  /** Starts the background parts: change notifications, the zone writers, history, maintenance. */
   start(): Promise<void>;
   close(): Promise<void>;
 }
@@ -107,11 +116,16 @@ export interface HostServiceDeps {
   logger: Logger;
   bcrypt: BcryptPool;
   /**
-   * Where the DNS changes queued in Postgres go out. The service's zone writer
-   * pushes them; the CLI passes one that waits for nothing, and the running
-   * service's writer picks the changes up from the outbox.
+   * Where the DNS changes queued in Postgres go out. The service's zone writers
+   * (one per zone) push them; the CLI passes one that waits for nothing, and the
+   * running service's writers pick the changes up from the outbox.
    */
-  zoneWriter: Pick<ZoneWriter, 'push' | 'wake'>;
+  zoneWriters: Pick<ZoneWriters, 'push' | 'wake'>;
+  /**
+   * Zones that still hold hosts but are no longer served: their hosts can be
+   * found (to show, move or delete them: the operator CLI), never registered.
+   */
+  retiredZones?: readonly string[];
   /** Wraps the hosts repository (the service's host cache); used as it is when not given. */
   wrapHosts?: (repository: HostsRepository) => HostsRepository;
   /** Writes the history entries still in memory, so a history read right after an update lists it. */
@@ -131,7 +145,8 @@ export function createHostServices(config: Config, deps: HostServiceDeps): HostS
     accounts: createAccountsRepository(deps.db),
   };
   const hosts = createHostsService({
-    zone: config.zone,
+    zones: config.zones,
+    ...(deps.retiredZones ? { retiredZones: deps.retiredZones } : {}),
     hosts: repositories.hosts,
     tokens: repositories.tokens,
     acme: repositories.acme,
@@ -142,11 +157,11 @@ export function createHostServices(config: Config, deps: HostServiceDeps): HostS
     registration: config.registration,
     sessions: repositories.sessions,
     quarantineDays: config.nameQuarantineDays,
-    zoneWriter: deps.zoneWriter,
+    zoneWriters: deps.zoneWriters,
     pushTimeoutMs: config.pushTimeoutMs,
   });
   const accounts = createAccountsService({
-    zone: config.zone,
+    zones: config.zones,
     accounts: repositories.accounts,
     hostsRepository: repositories.hosts,
     hosts,
@@ -159,7 +174,10 @@ export function createHostServices(config: Config, deps: HostServiceDeps): HostS
       enqueue: async () => ({ queued: false, reason: 'disabled' }),
     },
     hostsPerAccount: config.accounts.hostsPerAccount,
-    secondFactor: createAccountSecondFactor({ accounts: repositories.accounts, issuer: `MyDNS ${config.zone}` }),
+    secondFactor: createAccountSecondFactor({
+      accounts: repositories.accounts,
+      issuer: `MyDNS ${config.zones[0] ?? ''}`,
+    }),
   });
   const maintenance = createMaintenance({
     db: deps.db,
@@ -172,7 +190,8 @@ export function createHostServices(config: Config, deps: HostServiceDeps): HostS
     historyMaxPerHost: config.lifecycle.historyMaxPerHost,
     historyMaxAgeMs: config.lifecycle.historyMaxAgeMs,
     intervalMs: config.lifecycle.maintenanceIntervalMs,
-    onQueued: () => deps.zoneWriter.wake(),
+    onQueued: () => deps.zoneWriters.wake(),
+    loginFailures: createSharedFailures(deps.db),
   });
   return { repositories, hosts, accounts, maintenance };
 }
@@ -197,6 +216,9 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
       source: config.limits.loginFailures,
       sourceHost: config.limits.loginHostFailures,
       blockMs: config.limits.loginBlockMs,
+      // Every replica counts the others' failures too (only failures go to Postgres).
+      shared: createSharedFailures(deps.db),
+      onSharedError: (error) => authLog.warn(`failed logins could not be shared: ${errorMessage(error)}`),
       onBlock: (block) => {
         // One line per block, for operators and fail2ban: source and host, never a secret.
         authLog.warn('login block started', {
@@ -211,29 +233,31 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
     registrations: createRateLimiter(config.limits.registrations),
   };
   const dnsStore = createDnsOutboxStore(deps.writerDb);
-  // The zone writer reports to the metrics, and the metrics read the zone writer: tie the knot lazily.
-  let zoneWriterRef: ZoneWriter | undefined;
+  // The zone writers report to the metrics, and the metrics read the zone writers: tie the knot lazily.
+  let zoneWritersRef: ZoneWriters | undefined;
   const metrics = createMetrics({
-    zoneWriterWaiting: () => zoneWriterRef?.stats().waiting ?? 0,
+    zoneWriterWaiting: () => zoneWritersRef?.stats().waiting ?? 0,
     pendingPushes: () => dnsStore.pendingCount(),
     bcrypt: () => bcrypt.stats(),
     credentialCache: () => credentialCache.stats(),
     hostCache: () => hostCache.stats(),
   });
-  const zoneWriter = createZoneWriter({
-    zone: config.zone,
-    ttl: config.recordTtl,
-    store: dnsStore,
-    dns: deps.dns,
-    logger: deps.logger,
-    onPatch: (rrsets, ms) => {
-      metrics.patchRrsets.observe(rrsets);
-      metrics.patchSeconds.observe(ms / 1000);
-    },
-    onError: () => metrics.powerdnsErrors.inc(),
-    notifySecondaries: config.secondaries.length > 0,
-  });
-  zoneWriterRef = zoneWriter;
+  const zoneWriters = createZoneWriters(config.zones, (zone) =>
+    createZoneWriter({
+      zone,
+      ttl: config.recordTtl,
+      store: dnsStore,
+      dns: deps.dns,
+      logger: deps.logger,
+      onPatch: (rrsets, ms) => {
+        metrics.patchRrsets.observe(rrsets);
+        metrics.patchSeconds.observe(ms / 1000);
+      },
+      onError: () => metrics.powerdnsErrors.inc(),
+      notifySecondaries: config.secondaries.length > 0,
+    }),
+  );
+  zoneWritersRef = zoneWriters;
   const mail = createMail(config, { db: deps.db, logger: deps.logger, registry: metrics.registry });
   onBlock = (scope) => metrics.loginBlocks.inc({ scope });
   const { repositories, hosts, accounts, maintenance } = createHostServices(config, {
@@ -241,18 +265,20 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
     logger: deps.logger,
     bcrypt,
     mail,
-    zoneWriter,
+    zoneWriters,
     wrapHosts: (repository) => hostCache.wrap(repository),
     // The recorder is made below, from these repositories; it exists before anyone reads history.
     flushHistory: () => history.flush(),
   });
   const hostsRepository = repositories.hosts;
   let dummyHash: Promise<string> | undefined;
+  /** The host a username (or a token's, or a session's, full name) names, in any zone served. */
+  const findHost = async (username: string) => {
+    const host = labelFromUsername(username, config.zones);
+    return host === undefined ? undefined : hostsRepository.findByName(host.zone, host.label);
+  };
   const authenticator = createAuthenticator({
-    findHost: async (username) => {
-      const label = labelFromUsername(username, config.zone);
-      return label === undefined ? undefined : hostsRepository.findByName(label);
-    },
+    findHost,
     tokens: repositories.tokens,
     bcrypt,
     cache: credentialCache,
@@ -304,7 +330,7 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
   const updates = createUpdateService({
     hosts: hostsRepository,
     authenticator,
-    zoneWriter,
+    zoneWriters,
     history,
     hostLimiter: limiters.hostUpdates,
     pushTimeoutMs: config.pushTimeoutMs,
@@ -314,7 +340,7 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
   let csrfKey: Buffer | undefined;
   const sessions = createWebSessions({
     repository: repositories.sessions,
-    findHost: (name) => hostsRepository.findByName(name),
+    findHost,
     findAccount: (id) => repositories.accounts.findById(id),
     csrfKey: () => {
       if (!csrfKey) throw new Error('the web sessions are used before the services started');
@@ -322,12 +348,31 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
     },
   });
   const background = createBackgroundTasks(deps.logger);
+  const zones = createZonesService({ zones: config.zones, hosts: hostsRepository });
+  /**
+   * Changes still pending for zones no writer here serves: the removals a
+   * `zone move` or a `host delete` queued for a retired zone, when the CLI
+   * could not push them itself. Nothing else writes there any more.
+   */
+  const drainRetiredZones = async () => {
+    for (const zone of await dnsStore.pendingZones()) {
+      if (config.zones.includes(zone)) continue;
+      const done = await pushPendingChanges(zone, {
+        store: dnsStore,
+        dns: deps.dns,
+        ttl: config.recordTtl,
+        logger: deps.logger,
+      });
+      deps.logger.info(`pending changes of ${zone} (not served any more): ${done}`);
+    }
+  };
   return {
     updates,
     hosts,
     accounts,
     background,
-    zoneWriter,
+    zones,
+    zoneWriters,
     hostCache,
     history,
     maintenance,
@@ -342,7 +387,10 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
     async start() {
       csrfKey = await createSecretsRepository(deps.db).getOrCreate('csrf');
       await hostCache.start();
-      zoneWriter.start();
+      zoneWriters.start();
+      void drainRetiredZones().catch((error: unknown) =>
+        deps.logger.warn(`pushing the changes of retired zones failed: ${errorMessage(error)}`),
+      );
       history.start();
       maintenance.start();
       mail.start();
@@ -360,22 +408,31 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
       await background.drain();
       await mail.stop();
       await history.stop();
-      await zoneWriter.stop();
+      await zoneWriters.stop();
       await hostCache.stop();
       await bcrypt.close();
     },
   };
 }
 
-/** The reconciler with this deployment's zone, records and exceptions (also used by the CLI). */
+/** Every zone's reconciler, with this deployment's records and exceptions (also used by the CLI). */
 export function createMyDnsReconciler(
   config: Config,
   deps: { store: ReturnType<typeof createDnsOutboxStore>; dns: PowerDnsClient; logger: Logger },
 ): Reconciler {
+  return combineReconcilers(config.zones.map((zone) => createZoneReconciler(config, zone, deps)));
+}
+
+/** The reconciler of one zone. */
+export function createZoneReconciler(
+  config: Config,
+  zone: string,
+  deps: { store: ReturnType<typeof createDnsOutboxStore>; dns: PowerDnsClient; logger: Logger },
+): Reconciler {
   return createReconciler({
-    zone: config.zone,
+    zone,
     ttl: config.recordTtl,
-    nameservers: config.nameservers,
+    nameservers: config.nameserversByZone[zone] ?? [`ns1.${zone}`],
     secondaries: config.secondaries,
     relayAddresses: config.relayAddresses,
     operatorRecords: config.reconcile.operatorRecords,
@@ -383,4 +440,23 @@ export function createMyDnsReconciler(
     dns: deps.dns,
     logger: deps.logger,
   });
+}
+
+/**
+ * A served zone in PowerDNS: created with its SOA and NS when missing, and
+ * the records that follow settings (the relay's `mx.<zone>`, `*.mx.<zone>`)
+ * written, at every start (REPLACE is idempotent).
+ */
+export async function setUpZone(
+  config: Config,
+  dns: PowerDnsClient,
+  zone: string,
+  logger: Logger,
+): Promise<void> {
+  await ensureZone(
+    dns,
+    { zone, nameservers: config.nameserversByZone[zone] ?? [`ns1.${zone}`], secondaries: config.secondaries },
+    logger,
+  );
+  await dns.patchZone(zone, zoneRrsets(zone, config.relayAddresses, config.recordTtl));
 }

@@ -74,14 +74,15 @@ export function createBackendSlots(limits: BackendSlotLimits): BackendSlots {
 }
 
 /** Where a host's mail goes, and a key that changes whenever any of it does. */
-export function backendTargetFor(host: MailHost, zone: string): { target: BackendTarget; key: string } {
+export function backendTargetFor(host: MailHost): { target: BackendTarget; key: string } {
+  const domain = `${host.name}.${host.zone}`;
   const addresses = [host.ipv6, host.ipv4]
     .filter((text): text is string => Boolean(text))
     .map((text) => parseIpAddress(text))
     .filter((address): address is IpAddress => address !== undefined);
   const target: BackendTarget = {
-    host: host.name,
-    domain: `${host.name}.${zone}`,
+    host: domain,
+    domain,
     addresses,
     port: host.mail.port ?? 25,
     clientAddress: host.mail.clientAddress,
@@ -156,10 +157,10 @@ export class SessionBackend {
    * address and settings, else let go and a new one opened (when the host has
    * a slot). Throws BackendError when opening fails.
    */
-  async acquire(host: MailHost, zone: string, context: BackendContext): Promise<Acquired> {
-    const { target, key } = backendTargetFor(host, zone);
+  async acquire(host: MailHost, context: BackendContext): Promise<Acquired> {
+    const { target, key } = backendTargetFor(host);
     let held = this.#live();
-    if (held && (held.host !== host.name || (!held.inTransaction && held.key !== key))) {
+    if (held && (held.host !== target.host || (!held.inTransaction && held.key !== key))) {
       this.drop();
       held = undefined;
     }

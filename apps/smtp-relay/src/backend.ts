@@ -25,7 +25,7 @@ export const BackendError = SmtpError;
 export type BackendError = SmtpError<BackendFailure>;
 
 export interface BackendTarget {
-  /** The host's label (for logs and per-host limits). */
+  /** The host's full name, `label.zone` (for logs and per-host limits: a label may be in several zones). */
   readonly host: string;
   /** `<host>.<zone>`: the name a `verify` certificate must carry. */
   readonly domain: string;

@@ -35,6 +35,18 @@ describe('loadRelayConfig', () => {
     assert.equal(config.timeouts.backendGreetingMs, 60_000);
     assert.equal(config.timeouts.backendFinalMs, 590_000);
   });
+  test('zones: MYDNS_ZONES as the API reads it; the relay names itself after the default zone', () => {
+    const config = loadRelayConfig({ MYDNS_ZONES: 'Dyn.Example.NET., home.example.org' });
+    assert.equal(config.zone, 'dyn.example.net');
+    assert.deepEqual(config.zones, ['dyn.example.net', 'home.example.org']);
+    assert.equal(config.hostname, 'mx.dyn.example.net');
+    assert.deepEqual(loadRelayConfig({}).zones, ['mydns.test']);
+    assert.throws(
+      () =>
+        loadRelayConfig({ MYDNS_ZONE: 'home.example.org', MYDNS_ZONES: 'dyn.example.net,home.example.org' }),
+      (error: Error) => error instanceof StartupError && /^MYDNS_ZONES: its first zone/m.test(error.message),
+    );
+  });
   test('values as an operator writes them', () => {
     const config = loadRelayConfig({
       MYDNS_ZONE: 'Dyn.Example.NET.',

@@ -10,6 +10,7 @@ import {
   zDuration,
   zHostname,
   zList,
+  zoneSettingsProblems,
   zPort,
   zRateLimit,
 } from '@mydns/runtime';
@@ -46,7 +47,7 @@ const count = (min: number, max: number) =>
     .max(max, `must be at most ${max}`);
 
 const schema = z.object({
-  // DATABASE_URL, MYDNS_ZONE and MYDNS_RELAY_ADDRESS, as the API reads them (LOG_* at the end).
+  // DATABASE_URL, MYDNS_ZONE(S) and MYDNS_RELAY_ADDRESS, as the API reads them (LOG_* at the end).
   ...sharedSettings,
   MYDNS_SMTP_PORT: zPort.default(2525),
   MYDNS_SMTP_ADDRESS: z.string().min(1).default('::'),
@@ -113,7 +114,7 @@ const POSITIVE_DURATIONS = [
 const DEFAULT_CLIENT_HOST_SESSIONS = 3;
 
 function crossChecks(env: Record<string, string | undefined>): [string, string][] {
-  const problems: [string, string][] = [];
+  const problems: [string, string][] = [...zoneSettingsProblems(env)];
   const perHost = Number(env.MYDNS_RELAY_HOST_SESSIONS ?? 10);
   const perClientHost = Number(env.MYDNS_RELAY_CLIENT_HOST_SESSIONS);
   // A share as large as the whole would let one client hold every connection to a host again.
@@ -171,7 +172,10 @@ export interface RelayTimeouts {
 
 export interface RelayConfig {
   readonly databaseUrl: string | undefined;
+  /** The default zone (the first of `zones`). */
   readonly zone: string;
+  /** Every zone the API serves: `<host>.<zone>` and `<host>.mx.<zone>` route in each. */
+  readonly zones: readonly string[];
   readonly listen: { readonly port: number; readonly address: string };
   /** The relay alone serves /metrics here (unset: no metrics server of its own). */
   readonly metricsPort: number | undefined;
@@ -194,13 +198,16 @@ export interface RelayConfig {
 
 export function loadRelayConfig(env: Record<string, string | undefined>): RelayConfig {
   const s = parseSettings(schema, env, crossChecks);
+  const zones = s.MYDNS_ZONES ?? [s.MYDNS_ZONE];
+  const zone = zones[0] ?? s.MYDNS_ZONE;
   return {
     databaseUrl: s.DATABASE_URL,
-    zone: s.MYDNS_ZONE,
+    zone,
+    zones,
     listen: { port: s.MYDNS_SMTP_PORT, address: s.MYDNS_SMTP_ADDRESS },
     metricsPort: s.MYDNS_RELAY_METRICS_PORT,
     metricsAddress: s.MYDNS_RELAY_METRICS_ADDRESS,
-    hostname: s.MYDNS_RELAY_HOSTNAME ?? `mx.${s.MYDNS_ZONE}`,
+    hostname: s.MYDNS_RELAY_HOSTNAME ?? `mx.${zone}`,
     relayAddresses: s.MYDNS_RELAY_ADDRESS,
     allowPrivateTargets: s.MYDNS_RELAY_ALLOW_PRIVATE_TARGETS,
     tls:

@@ -3,7 +3,8 @@
  * read from Postgres (read-only; the relay never writes the database). Kept
  * for a few seconds at most, and dropped at once when Postgres announces a
  * change of the host on the channel `mydns_hosts` (the trigger of migration
- * 20261127130000, which the API's host cache listens to as well). So an
+ * 20261127130000, which the API's host cache listens to as well; its payload
+ * is the full name, `label.zone`, since 20261204100000). So an
  * address change through /nic/update reaches the next session within
  * milliseconds, and within the TTL even while the notifications are down.
  */
@@ -14,7 +15,9 @@ export type ClientAddressMode = 'xclient' | 'proxy-v1' | 'proxy-v2' | 'none';
 export type BackendTlsMode = 'opportunistic' | 'fingerprint' | 'verify' | 'none';
 
 export interface MailHost {
+  /** The label; the host is `<name>.<zone>`, and the same label may exist in another zone. */
   readonly name: string;
+  readonly zone: string;
   readonly ipv4: string | null;
   readonly ipv6: string | null;
   readonly status: string;
@@ -29,14 +32,15 @@ export interface MailHost {
 }
 
 export interface HostDirectory {
-  /** The host called `name` (a single label), or undefined. Throws when Postgres cannot answer. */
-  find(name: string): Promise<MailHost | undefined>;
+  /** The host `<label>.<zone>`, or undefined. Throws when Postgres cannot answer. */
+  find(label: string, zone: string): Promise<MailHost | undefined>;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
 
 interface HostRow {
   name: string;
+  zone: string;
   ipv4: string | null;
   ipv6: string | null;
   status: string;
@@ -48,9 +52,10 @@ interface HostRow {
 }
 
 // mail_tls_fingerprint: migration 20261127150000.
+// zone: migration 20261204100000.
 const FIND_MAIL_HOST = `
-  select name, ipv4, ipv6, status, mail_enabled, mail_port, mail_client_address, mail_tls, mail_tls_fingerprint
-    from hosts where name = $1`;
+  select name, zone, ipv4, ipv6, status, mail_enabled, mail_port, mail_client_address, mail_tls, mail_tls_fingerprint
+    from hosts where zone = $1 and name = $2`;
 
 const CLIENT_ADDRESS_MODES: readonly string[] = ['xclient', 'proxy-v1', 'proxy-v2', 'none'];
 const TLS_MODES: readonly string[] = ['opportunistic', 'fingerprint', 'verify', 'none'];
@@ -58,6 +63,7 @@ const TLS_MODES: readonly string[] = ['opportunistic', 'fingerprint', 'verify', 
 function toMailHost(row: HostRow): MailHost {
   return {
     name: row.name,
+    zone: row.zone,
     ipv4: row.ipv4,
     ipv6: row.ipv6,
     status: row.status,
@@ -87,6 +93,7 @@ export function createPostgresHostDirectory(options: PostgresHostDirectoryOption
   const log = options.logger.child({ component: 'relay-hosts' });
   const now = options.now ?? Date.now;
   const maxEntries = options.maxEntries ?? 100_000;
+  /** Keyed by the full name, `label.zone`, as the change notifications name a host. */
   const entries = new Map<string, { host: MailHost | undefined; expiresAt: number }>();
   /** Loads in flight; a notification marks them so their (older) answer is not kept. */
   const loading = new Map<string, Set<{ stale: boolean }>>();
@@ -105,7 +112,8 @@ export function createPostgresHostDirectory(options: PostgresHostDirectoryOption
   });
 
   return {
-    async find(name) {
+    async find(label, zone) {
+      const name = `${label}.${zone}`;
       const entry = entries.get(name);
       if (entry && entry.expiresAt > now()) return entry.host;
       const load = { stale: false };
@@ -114,7 +122,8 @@ export function createPostgresHostDirectory(options: PostgresHostDirectoryOption
       loading.set(name, loads);
       try {
         const [row] = await preparedQuery<HostRow>(options.db, 'mydns_relay_find_host', FIND_MAIL_HOST, [
-          name,
+          zone,
+          label,
         ]);
         const host = row ? toMailHost(row) : undefined;
         if (!load.stale && options.ttlMs > 0) {
@@ -146,11 +155,12 @@ export function createStaticHostDirectory(
   hosts: Iterable<MailHost>,
 ): HostDirectory & { set(host: MailHost): void } {
   const byName = new Map<string, MailHost>();
-  for (const host of hosts) byName.set(host.name, host);
+  const set = (host: MailHost) => byName.set(`${host.name}.${host.zone}`, host);
+  for (const host of hosts) set(host);
   return {
-    find: async (name) => byName.get(name),
+    find: async (label, zone) => byName.get(`${label}.${zone}`),
     start: async () => undefined,
     stop: async () => undefined,
-    set: (host) => byName.set(host.name, host),
+    set,
   };
 }

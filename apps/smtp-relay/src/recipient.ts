@@ -16,7 +16,6 @@ import type { Router } from './routing.ts';
 
 export interface RecipientDeps {
   readonly router: Router;
-  readonly zone: string;
   readonly timeouts: { readonly routingMs: number; readonly backendReplyMs: number };
   readonly backend: SessionBackend;
   /** The client's address as the 451 4.7.1 reply names it. */
@@ -29,7 +28,7 @@ export interface RecipientDeps {
 
 export interface RecipientOutcome {
   readonly reply: Reply;
-  /** The host whose server accepted the recipient: it is in the transaction now. */
+  /** The host whose server accepted the recipient (its full name): it is in the transaction now. */
   readonly acceptedBy?: string;
   /** Not the client's fault: the error limit does not count it. */
   readonly countsAsError?: false;
@@ -56,11 +55,11 @@ export async function handleRecipient(
   if (route.kind === 'none') return { reply: replies.relayDenied(address) };
   if (route.kind === 'unavailable') {
     deps.logger.info('host not deliverable now', { host: route.host, reason: route.reason });
-    return { reply: replies.unroutable(`${route.host}.${deps.zone}`) };
+    return { reply: replies.unroutable(route.host) };
   }
   const host = route.host;
-  const hostDomain = `${host.name}.${deps.zone}`;
-  if (transaction.host !== undefined && transaction.host !== host.name) {
+  const hostDomain = `${host.name}.${host.zone}`;
+  if (transaction.host !== undefined && transaction.host !== hostDomain) {
     // One transaction, one home server: the sender retries this one separately.
     return { reply: replies.splitTransaction(address, route.domain), countsAsError: false };
   }
@@ -69,12 +68,12 @@ export async function handleRecipient(
     return { reply: replies.backendBroken(hostDomain) };
   }
   try {
-    const acquired = await deps.backend.acquire(host, deps.zone, deps.backendContext());
+    const acquired = await deps.backend.acquire(host, deps.backendContext());
     if (acquired.kind === 'closed') return undefined;
     if (acquired.kind === 'busy') {
       const limit = acquired.limit === 'host' ? 'host' : 'client_host';
       deps.onEvent?.({ type: 'backend_refused', limit });
-      deps.logger.info('no backend connection left', { host: host.name, limit });
+      deps.logger.info('no backend connection left', { host: hostDomain, limit });
       return {
         reply:
           acquired.limit === 'host'
@@ -87,7 +86,7 @@ export async function handleRecipient(
     return await forward(deps, acquired.backend, transaction, routed, hostDomain);
   } catch (error) {
     if (!(error instanceof BackendError)) throw error;
-    deps.logger.info('backend failed', { host: host.name, kind: error.kind, reason: error.message });
+    deps.logger.info('backend failed', { host: hostDomain, kind: error.kind, reason: error.message });
     deps.backend.drop();
     return { reply: failureReply(error, hostDomain, route.domain) };
   }

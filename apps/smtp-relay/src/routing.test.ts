@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createStaticHostDirectory, type HostDirectory } from './hosts.ts';
 import { createRouter, type MxRecord, routingDomain } from './routing.ts';
-import { mailHost } from './testing/hosts.ts';
+import { mailHost, TEST_ZONE } from './testing/hosts.ts';
 
-const ZONE = 'example-dyn.test';
+const ZONE = TEST_ZONE;
+/** A second zone served beside ZONE. */
+const SECOND = 'second-dyn.test';
 
 function setup(options: { hosts?: HostDirectory; mx?: Record<string, MxRecord[] | Error> } = {}) {
   let now = 0;
@@ -17,9 +19,12 @@ function setup(options: { hosts?: HostDirectory; mx?: Record<string, MxRecord[] 
       mailHost('sleepy', 2526, { status: 'dormant' }),
       mailHost('banned', 2526, { status: 'disabled' }),
       mailHost('gone', 2526, { ipv4: null }),
+      // The same label in the second zone is another host (another home server).
+      mailHost('alice', 2600, { zone: SECOND }),
+      mailHost('carol', 2601, { zone: SECOND }),
     ]);
   const router = createRouter({
-    zone: ZONE,
+    zones: [ZONE, SECOND],
     hosts,
     lookupMx: async (domain) => {
       lookups.push(domain);
@@ -61,14 +66,33 @@ describe('routing by recipient domain', () => {
     const { router } = setup();
     assert.deepEqual(await router.route(`sleepy.${ZONE}`), {
       kind: 'unavailable',
-      host: 'sleepy',
+      host: `sleepy.${ZONE}`,
       reason: 'host is dormant',
     });
     assert.deepEqual(await router.route(`gone.${ZONE}`), {
       kind: 'unavailable',
-      host: 'gone',
+      host: `gone.${ZONE}`,
       reason: 'host has no address',
     });
+  });
+  test('every zone served routes its own hosts; a label in two zones is two hosts', async () => {
+    const { router, lookups } = setup({
+      mx: { 'carol-family.example': [{ exchange: `carol.mx.${SECOND}.`, priority: 10 }] },
+    });
+    const second = await router.route(`Alice.${SECOND.toUpperCase()}`);
+    assert.equal(second.kind === 'host' && `${second.host.name}.${second.host.zone}`, `alice.${SECOND}`);
+    assert.equal(second.kind === 'host' && second.host.mail.port, 2600);
+    const first = await router.route(`alice.${ZONE}`);
+    assert.equal(first.kind === 'host' && first.host.mail.port, 2526);
+    // carol exists only in the second zone.
+    assert.equal((await router.route(`carol.${ZONE}`)).kind, 'none');
+    assert.equal((await router.route(`carol.${SECOND}`)).kind, 'host');
+    for (const domain of [SECOND, `x.carol.${SECOND}`, `carol.mx.${SECOND}`])
+      assert.equal((await router.route(domain)).kind, 'none', domain);
+    assert.deepEqual(lookups, [], 'names in our zones need no DNS');
+    // A custom domain whose MX is <host>.mx.<second zone>.
+    const custom = await router.route('carol-family.example');
+    assert.equal(custom.kind === 'host' && `${custom.host.name}.${custom.host.zone}`, `carol.${SECOND}`);
   });
   test('a custom domain whose MX is <host>.mx.<zone>, cached', async () => {
     const { router, lookups, advance } = setup({

@@ -2,7 +2,7 @@
  * Recipient domain → host (docs/smtp-relay.md, "Routing"). By the recipient domain
  * only — never MAIL FROM, HELO or headers — so the relay is never open:
  *
- * - `<host>.<zone>` → that host, when it forwards mail;
+ * - `<host>.<zone>` → that host, when it forwards mail, in each zone served;
  * - a custom domain whose MX points at `<host>.mx.<zone>` → that host (the
  *   owner proves control of the domain by publishing that MX);
  * - anything else: not ours.
@@ -23,7 +23,7 @@ export type Route =
   | { readonly kind: 'host'; readonly host: MailHost; readonly domain: string }
   /** Not routed here: 554 5.7.1. */
   | { readonly kind: 'none' }
-  /** Ours, but not deliverable now (dormant, no address, no port): 451 4.4.4. */
+  /** Ours, but not deliverable now (dormant, no address, no port): 451 4.4.4. `host`: its full name. */
   | { readonly kind: 'unavailable'; readonly host: string; readonly reason: string }
   /** A lookup failed (Postgres, DNS): 451 4.4.3. */
   | { readonly kind: 'error'; readonly reason: string };
@@ -55,7 +55,8 @@ export interface Router {
 }
 
 export interface RouterOptions {
-  readonly zone: string;
+  /** The zones served (MYDNS_ZONES). */
+  readonly zones: readonly string[];
   readonly hosts: HostDirectory;
   readonly lookupMx: MxLookup;
   readonly mxTtlMs: number;
@@ -65,6 +66,12 @@ export interface RouterOptions {
 }
 
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** Which host: a label in one of the zones. */
+interface Target {
+  readonly label: string;
+  readonly zone: string;
+}
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 const LDH_DOMAIN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
 
@@ -97,66 +104,74 @@ export function routingDomain(domain: string): string | undefined {
 export function createRouter(options: RouterOptions): Router {
   const now = options.now ?? Date.now;
   const maxEntries = options.maxEntries ?? 10_000;
-  const zoneSuffix = `.${options.zone}`;
-  const mxSuffix = `.mx.${options.zone}`;
-  const mxCache = new Map<string, { label: string | undefined; expiresAt: number }>();
+  const zones = new Set(options.zones);
+  const mxCache = new Map<string, { host: Target | undefined; expiresAt: number }>();
 
-  const toHost = async (label: string, domain: string): Promise<Route> => {
+  /**
+   * `<label>.<zone>` (or `<label>.mx.<zone>` with `mx`) split into label and
+   * zone, for a zone served; a host is one label, so the split is at the first dot.
+   */
+  const split = (name: string, mx: boolean): Target | undefined => {
+    const dot = name.indexOf('.');
+    const label = name.slice(0, dot);
+    const rest = name.slice(dot + 1);
+    const zone = mx ? (rest.startsWith('mx.') ? rest.slice(3) : undefined) : rest;
+    if (dot === -1 || zone === undefined || !zones.has(zone) || !LABEL.test(label)) return undefined;
+    return { label, zone };
+  };
+
+  const toHost = async (target: Target, domain: string): Promise<Route> => {
     let host: MailHost | undefined;
     try {
-      host = await options.hosts.find(label);
+      host = await options.hosts.find(target.label, target.zone);
     } catch (error) {
       return { kind: 'error', reason: `host lookup failed: ${errorMessage(error)}` };
     }
     if (!host?.mail.enabled || host.status === 'disabled') return { kind: 'none' };
+    const name = `${host.name}.${host.zone}`;
     // The next update of a dormant or offline host brings it back: a temporary failure, the sender retries.
     if (host.status !== 'active')
-      return { kind: 'unavailable', host: host.name, reason: `host is ${host.status}` };
-    if (!host.ipv4 && !host.ipv6)
-      return { kind: 'unavailable', host: host.name, reason: 'host has no address' };
+      return { kind: 'unavailable', host: name, reason: `host is ${host.status}` };
+    if (!host.ipv4 && !host.ipv6) return { kind: 'unavailable', host: name, reason: 'host has no address' };
     return { kind: 'host', host, domain };
   };
 
-  /** The label of `<label>.mx.<zone>` among the domain's MX targets (most preferred first). */
-  const mxLabel = async (domain: string): Promise<string | undefined> => {
+  /** The host of `<label>.mx.<zone>` among the domain's MX targets (most preferred first). */
+  const mxTarget = async (domain: string): Promise<Target | undefined> => {
     const cached = mxCache.get(domain);
-    if (cached && cached.expiresAt > now()) return cached.label;
+    if (cached && cached.expiresAt > now()) return cached.host;
     const records = await options.lookupMx(domain);
-    let label: string | undefined;
+    let host: Target | undefined;
     const sorted = [...records].sort(
       (a, b) => a.priority - b.priority || a.exchange.localeCompare(b.exchange),
     );
     for (const record of sorted) {
-      const exchange = record.exchange.toLowerCase().replace(/\.$/, '');
-      if (!exchange.endsWith(mxSuffix)) continue;
-      const candidate = exchange.slice(0, -mxSuffix.length);
-      if (LABEL.test(candidate)) {
-        label = candidate;
-        break;
-      }
+      host = split(record.exchange.toLowerCase().replace(/\.$/, ''), true);
+      if (host) break;
     }
     if (mxCache.size >= maxEntries) mxCache.delete(mxCache.keys().next().value as string);
-    mxCache.set(domain, { label, expiresAt: now() + (label ? options.mxTtlMs : options.mxNegativeTtlMs) });
-    return label;
+    mxCache.set(domain, { host, expiresAt: now() + (host ? options.mxTtlMs : options.mxNegativeTtlMs) });
+    return host;
   };
 
   return {
     async route(rawDomain) {
       const domain = routingDomain(rawDomain);
       if (!domain) return { kind: 'none' };
-      if (domain === options.zone) return { kind: 'none' };
-      if (domain.endsWith(zoneSuffix)) {
-        const label = domain.slice(0, -zoneSuffix.length);
-        // Only `<host>.<zone>` itself: deeper names (and `<host>.mx.<zone>`) are not mail domains here.
-        return LABEL.test(label) ? toHost(label, domain) : { kind: 'none' };
+      // A zone itself, or any name inside a zone but `<host>.<zone>` (deeper names,
+      // `<host>.mx.<zone>`): ours, and not a mail domain.
+      const inside = [...zones].some((zone) => domain === zone || domain.endsWith(`.${zone}`));
+      if (inside) {
+        const target = split(domain, false);
+        return target ? toHost(target, domain) : { kind: 'none' };
       }
-      let label: string | undefined;
+      let target: Target | undefined;
       try {
-        label = await mxLabel(domain);
+        target = await mxTarget(domain);
       } catch (error) {
         return { kind: 'error', reason: `MX lookup for ${domain} failed: ${errorMessage(error)}` };
       }
-      return label ? toHost(label, domain) : { kind: 'none' };
+      return target ? toHost(target, domain) : { kind: 'none' };
     },
   };
 }

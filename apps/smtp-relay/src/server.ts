@@ -96,7 +96,7 @@ export async function startRelay(
   await directory.start();
   shutdown.add('relay host directory', () => directory.stop());
   const router = createRouter({
-    zone: config.zone,
+    zones: config.zones,
     hosts: directory,
     lookupMx: deps.lookupMx ?? createMxLookup(config.dnsServers),
     mxTtlMs: config.cache.mxTtlMs,

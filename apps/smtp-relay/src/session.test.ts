@@ -18,9 +18,9 @@ import {
 import { waitFor } from '../../../test/support/wait.ts';
 import { createStaticHostDirectory } from './hosts.ts';
 import { TEST_CERT_FILE, TEST_KEY_FILE } from './testing/fixtures.ts';
-import { mailHost } from './testing/hosts.ts';
+import { mailHost, TEST_ZONE } from './testing/hosts.ts';
 
-const ZONE = 'example-dyn.test';
+const ZONE = TEST_ZONE;
 const cleanups: (() => Promise<void>)[] = [];
 after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();

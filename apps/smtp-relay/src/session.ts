@@ -272,7 +272,6 @@ export class Session {
     const outcome = await handleRecipient(
       {
         router: this.#deps.router,
-        zone: config.zone,
         timeouts: config.timeouts,
         backend: this.#backend,
         clientText: this.client.address.text,
@@ -317,7 +316,7 @@ export class Session {
   async #startData(): Promise<void> {
     const bound = this.#backend.current;
     const { config } = this.#deps;
-    const hostDomain = `${this.#state.transaction?.host ?? 'the'}.${config.zone}`;
+    const hostDomain = this.#state.transaction?.host ?? `the.${config.zone}`;
     if (!bound?.inTransaction) {
       this.#send(replies.backendBroken(hostDomain));
       this.#state.endTransaction();
@@ -383,7 +382,7 @@ export class Session {
     this.#mode = 'command';
     this.#reader.push(rest);
     const { config } = this.#deps;
-    const hostDomain = `${transfer.backend.host}.${config.zone}`;
+    const hostDomain = transfer.backend.host;
     const recipients = this.#state.transaction?.accepted ?? 0;
     this.#runAsync(async () => {
       try {

@@ -50,7 +50,7 @@ export interface AccountsRepository {
    * taken; the account's row is locked for the count, so parallel requests
    * cannot pass the limit together.
    */
-  addHost(accountId: number, name: string, max: number): Promise<AddHostResult>;
+  addHost(accountId: number, host: { zone: string; name: string }, max: number): Promise<AddHostResult>;
   /** Moves a host without an account into this one (same lock and limit as addHost). */
   claimHost(accountId: number, hostId: number, max: number): Promise<'claimed' | 'limit' | 'owned'>;
   /** A new password; bumps the credential version (every cache forgets the old one). */
@@ -165,7 +165,9 @@ export function createAccountsRepository(db: Database): AccountsRepository {
   /** Locks the account's row and counts its hosts. */
   const lockAndCount = async (trx: Database, accountId: number) => {
     await trx('accounts').where({ id: accountId }).forUpdate().first('id');
-    const row = await trx('hosts').where({ account_id: accountId }).count<{ count: string }[]>({ count: '*' });
+    const row = await trx('hosts')
+      .where({ account_id: accountId })
+      .count<{ count: string }[]>({ count: '*' });
     return Number(row[0]?.count ?? 0);
   };
   return {
@@ -188,12 +190,17 @@ export function createAccountsRepository(db: Database): AccountsRepository {
       const row = await db('accounts').where({ id }).first<AccountRow | undefined>(COLUMNS);
       return row ? toAccount(row) : undefined;
     },
-    async addHost(accountId, name, max) {
+    async addHost(accountId, host, max) {
       return db.transaction(async (trx) => {
         if ((await lockAndCount(trx, accountId)) >= max) return { ok: false, reason: 'limit' } as const;
         const rows: { id: number }[] = await trx('hosts')
-          .insert({ name, password_hash: NO_HOST_PASSWORD, account_id: accountId })
-          .onConflict('name')
+          .insert({
+            zone: host.zone,
+            name: host.name,
+            password_hash: NO_HOST_PASSWORD,
+            account_id: accountId,
+          })
+          .onConflict(['zone', 'name'])
           .ignore()
           .returning('id');
         const row = rows[0];
@@ -213,7 +220,11 @@ export function createAccountsRepository(db: Database): AccountsRepository {
     async changePassword(id, passwordHash) {
       await db('accounts')
         .where({ id })
-        .update({ password_hash: passwordHash, password_changed_at: db.fn.now(), credential_version: bump(db) });
+        .update({
+          password_hash: passwordHash,
+          password_changed_at: db.fn.now(),
+          credential_version: bump(db),
+        });
     },
     async markVerified(id, email) {
       const updated = await db('accounts')
@@ -306,7 +317,9 @@ export function createAccountsRepository(db: Database): AccountsRepository {
           .whereNull('revoked_at')
           .update({ revoked_at: trx.fn.now() });
         if (revoked === 0) return false;
-        await trx('accounts').where({ id: accountId }).update({ credential_version: bump(trx) });
+        await trx('accounts')
+          .where({ id: accountId })
+          .update({ credential_version: bump(trx) });
         return true;
       });
     },

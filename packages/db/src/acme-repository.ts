@@ -1,4 +1,5 @@
 import type { Database } from './database.ts';
+import type { HostKey } from './hosts-repository.ts';
 
 /** ACME DNS-01 values: TXT records at `_acme-challenge.<host>`, each expiring after a while. */
 export interface AcmeRepository {
@@ -7,17 +8,12 @@ export interface AcmeRepository {
    * outbox id, or undefined when the host already holds `max` other live values.
    * The host's row is locked for the check, so parallel adds cannot pass it together.
    */
-  add(
-    host: { id: number; name: string },
-    value: string,
-    ttlMs: number,
-    max: number,
-  ): Promise<number | undefined>;
+  add(host: { id: number } & HostKey, value: string, ttlMs: number, max: number): Promise<number | undefined>;
   /** Removes one value; undefined when there was no such value. */
-  remove(host: { id: number; name: string }, value: string): Promise<number | undefined>;
+  remove(host: { id: number } & HostKey, value: string): Promise<number | undefined>;
   count(hostId: number): Promise<number>;
-  /** Deletes expired values and queues their hosts; returns the host names. */
-  expire(now: Date): Promise<string[]>;
+  /** Deletes expired values and queues their hosts (in every zone); returns the hosts. */
+  expire(now: Date): Promise<HostKey[]>;
 }
 
 export function createAcmeRepository(db: Database): AcmeRepository {
@@ -36,7 +32,7 @@ export function createAcmeRepository(db: Database): AcmeRepository {
           .insert({ host_id: host.id, value, expires_at: new Date(Date.now() + ttlMs) })
           .onConflict(['host_id', 'value'])
           .merge(['expires_at']);
-        const [row] = await trx('dns_outbox').insert({ name: host.name }).returning('id');
+        const [row] = await trx('dns_outbox').insert({ zone: host.zone, name: host.name }).returning('id');
         return (row as { id: number }).id;
       });
     },
@@ -44,7 +40,7 @@ export function createAcmeRepository(db: Database): AcmeRepository {
       return db.transaction(async (trx) => {
         const removed = await trx('acme_challenges').where({ host_id: host.id, value }).delete();
         if (removed === 0) return undefined;
-        const [row] = await trx('dns_outbox').insert({ name: host.name }).returning('id');
+        const [row] = await trx('dns_outbox').insert({ zone: host.zone, name: host.name }).returning('id');
         return (row as { id: number }).id;
       });
     },
@@ -57,20 +53,20 @@ export function createAcmeRepository(db: Database): AcmeRepository {
       return Number(row?.count ?? 0);
     },
     async expire(now) {
-      const result = await db.raw<{ rows: { name: string }[] }>(
+      const result = await db.raw<{ rows: HostKey[] }>(
         `with expired as (
            delete from acme_challenges a using hosts h
             where a.host_id = h.id and a.expires_at <= ?
-           returning h.name
+           returning h.zone, h.name
          ), names as (
-           select distinct name from expired
+           select distinct zone, name from expired
          ), queued as (
-           insert into dns_outbox (name) select name from names
+           insert into dns_outbox (zone, name) select zone, name from names
          )
-         select name from names order by name`,
+         select zone, name from names order by zone, name`,
         [now],
       );
-      return result.rows.map((row) => row.name);
+      return result.rows.map((row) => ({ zone: row.zone, name: row.name }));
     },
   };
 }

@@ -1,13 +1,14 @@
-import type { Logger } from '@mydns/runtime';
+import { type Logger, repeatLimited } from '@mydns/runtime';
 import knex, { type Knex } from 'knex';
 import pg from 'pg';
-import { migrationSource } from './migrations/index.ts';
+import { type MigrationContext, migrationSource, migrationSourceFor } from './migrations/index.ts';
 
 // `timestamptz` as Date (pg's default) and bigint ids as numbers: our ids stay
 // far below 2^53, and numbers are what the rest of the code compares.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 
 export type Database = Knex;
+export { type MigrationContext, migrationSourceFor } from './migrations/index.ts';
 
 export interface DatabaseOptions {
   url: string;
@@ -19,7 +20,8 @@ export interface DatabaseOptions {
 }
 
 export function createDatabase(options: DatabaseOptions): Database {
-  const log = options.logger?.child({ component: 'db' });
+  const logger = options.logger?.child({ component: 'db' });
+  const log = logger ? repeatLimited(logger) : undefined;
   return knex({
     client: 'pg',
     connection: {
@@ -34,10 +36,10 @@ export function createDatabase(options: DatabaseOptions): Database {
     ...(log
       ? {
           log: {
-            warn: (message: unknown) => log.warn(String(message)),
-            error: (message: unknown) => log.error(String(message)),
-            deprecate: (message: unknown) => log.debug(String(message)),
-            debug: (message: unknown) => log.debug(String(message)),
+            warn: (message: unknown) => log('warn', String(message)),
+            error: (message: unknown) => log('error', String(message)),
+            deprecate: (message: unknown) => log('debug', String(message)),
+            debug: (message: unknown) => log('debug', String(message)),
           },
         }
       : {}),
@@ -46,8 +48,16 @@ export function createDatabase(options: DatabaseOptions): Database {
 
 const migrationConfig = { migrationSource, tableName: 'knex_migrations' };
 
-export async function migrateLatest(db: Database): Promise<string[]> {
-  const [, applied] = (await db.migrate.latest(migrationConfig)) as [number, string[]];
+/**
+ * Applies every pending migration. `context` is what the migrations cannot
+ * know themselves (migrations/context.ts): `npm start` and the CLI pass the
+ * default zone, which rows from before zones move into.
+ */
+export async function migrateLatest(db: Database, context: MigrationContext = {}): Promise<string[]> {
+  const [, applied] = (await db.migrate.latest({
+    ...migrationConfig,
+    migrationSource: migrationSourceFor(context),
+  })) as [number, string[]];
   return applied;
 }
 

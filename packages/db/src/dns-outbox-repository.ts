@@ -5,6 +5,8 @@ import type { Database } from './database.ts';
  * The zone writer's view of Postgres (packages/powerdns zone-writer.ts): the
  * outbox of pending pushes and the host rows they project, under a per-zone
  * advisory lock so only one writer in all replicas PATCHes a zone at a time.
+ * Everything inside `withZoneLock(zone, …)` is of that zone only: each zone
+ * has its own writer, and a label may exist in several zones.
  */
 export function createDnsOutboxStore(db: Database) {
   return {
@@ -20,9 +22,9 @@ export function createDnsOutboxStore(db: Database) {
         await trx.raw('select pg_advisory_xact_lock(hashtext(?))', [`mydns-zone-writer:${zone}`]);
         return work({
           async pending(limit) {
-            return trx('dns_outbox').select('id', 'name').orderBy('id').limit(limit);
+            return trx('dns_outbox').select('id', 'name').where({ zone }).orderBy('id').limit(limit);
           },
-          hostStates: (names) => selectHostStates(trx, { names }),
+          hostStates: (names) => selectHostStates(trx, zone, { names }),
           async complete(ids) {
             await trx('dns_outbox')
               .whereIn('id', ids as number[])
@@ -37,8 +39,18 @@ export function createDnsOutboxStore(db: Database) {
         .whereIn('id', ids as number[]);
       return new Set(rows.map((row) => row.id));
     },
-    /** A page of every host's DNS state, in name order (the reconciler walks them all). */
-    allHostStates: (after: string | undefined, limit: number) => selectHostStates(db, { after, limit }),
+    /** A page of every host's DNS state in `zone`, in name order (the reconciler walks them all). */
+    allHostStates: (zone: string, after: string | undefined, limit: number) =>
+      selectHostStates(db, zone, { after, limit }),
+    /** The zones with changes waiting, served or not (a retired zone's removals, say). */
+    async pendingZones(): Promise<string[]> {
+      const rows: { zone: string }[] = await db('dns_outbox').distinct('zone').orderBy('zone');
+      return rows.map((row) => row.zone);
+    },
+    /** Drops what is pending for a zone PowerDNS does not have (there is nothing there to change). */
+    async discardPending(zone: string): Promise<number> {
+      return db('dns_outbox').where({ zone }).delete();
+    },
     async pendingCount(): Promise<number> {
       const row = await db('dns_outbox').count<{ count: string }[]>({ count: '*' }).first();
       return Number(row?.count ?? 0);
@@ -56,16 +68,17 @@ interface HostStateRow {
 }
 
 /**
- * What the PowerDNS projection needs of hosts: addresses, status, mail
- * forwarding and unexpired ACME values. Either for some names, or a page of
- * all hosts in name order (for the reconciler).
+ * What the PowerDNS projection needs of the hosts of one zone: addresses,
+ * status, mail forwarding and unexpired ACME values. Either for some names, or
+ * a page of all hosts in name order (for the reconciler).
  */
 export async function selectHostStates(
   db: Database,
+  zone: string,
   which: { names: readonly string[] } | { after: string | undefined; limit: number },
 ): Promise<HostDnsState[]> {
-  const where = 'names' in which ? 'h.name = any(?)' : 'h.name > ?';
-  const bindings: unknown[] = 'names' in which ? [which.names as string[]] : [which.after ?? ''];
+  const where = 'names' in which ? 'h.zone = ? and h.name = any(?)' : 'h.zone = ? and h.name > ?';
+  const bindings: unknown[] = 'names' in which ? [zone, which.names as string[]] : [zone, which.after ?? ''];
   const limit = 'names' in which ? '' : `order by h.name limit ${Math.max(1, Math.floor(which.limit))}`;
   const { rows } = await db.raw<{ rows: HostStateRow[] }>(
     `select h.name, h.ipv4, h.ipv6, h.status, h.mail_enabled,

@@ -1,13 +1,17 @@
 import type { Logger } from '@mydns/runtime';
 import { listenForHostChanges } from './host-changes.ts';
-import type { HostRecord, HostsRepository } from './hosts-repository.ts';
+import type { HostKey, HostRecord, HostsRepository } from './hosts-repository.ts';
+
+/** Entries are keyed by the full name, `label.zone`: what the change notifications carry. */
+const keyOf = (host: HostKey) => `${host.name}.${host.zone}`;
 
 /**
  * Host rows in memory, so a repeated update (`nochg`, the bulk of all traffic)
  * needs no Postgres round trip at all. Correctness comes from invalidation,
  * not from expiry: every change to a host row is announced by a trigger on the
- * channel `mydns_hosts` (migration 20261127130000), and every replica drops
- * the name when it hears it. While the listening connection is down, nothing
+ * channel `mydns_hosts` (migrations 20261127130000 and 20261204100000: the
+ * payload is the full name, `label.zone`), and every replica drops the name
+ * when it hears it. While the listening connection is down, nothing
  * is cached and every read goes to Postgres.
  *
  * Only reads are served from here. Writes always go to Postgres, which decides
@@ -21,8 +25,8 @@ export interface HostCache {
   start(): Promise<void>;
   stop(): Promise<void>;
   stats(): { size: number; hits: number; misses: number; listening: boolean };
-  /** Whether a usable entry for `name` is held (for tests and diagnostics). */
-  holds(name: string): boolean;
+  /** Whether a usable entry for the host is held (for tests and diagnostics). */
+  holds(host: HostKey): boolean;
 }
 
 export interface HostCacheOptions {
@@ -62,8 +66,8 @@ export function createHostCache(options: HostCacheOptions): HostCache {
       if (oldest.done) break;
       invalidate(oldest.value);
     }
-    entries.set(host.name, { host, expiresAt: now() + options.ttlMs });
-    nameOfId.set(host.id, host.name);
+    entries.set(keyOf(host), { host, expiresAt: now() + options.ttlMs });
+    nameOfId.set(host.id, keyOf(host));
   };
 
   const changes = listenForHostChanges({
@@ -82,7 +86,8 @@ export function createHostCache(options: HostCacheOptions): HostCache {
       };
       return {
         ...repository,
-        async findByName(name) {
+        async findByName(zone, label) {
+          const name = keyOf({ zone, name: label });
           if (changes.listening) {
             const entry = entries.get(name);
             if (entry && entry.expiresAt > now()) {
@@ -96,7 +101,7 @@ export function createHostCache(options: HostCacheOptions): HostCache {
           loads.add(load);
           loading.set(name, loads);
           try {
-            const host = await repository.findByName(name);
+            const host = await repository.findByName(zone, label);
             if (host && changes.listening && !load.stale && options.ttlMs > 0) store(host);
             return host;
           } finally {
@@ -129,21 +134,28 @@ export function createHostCache(options: HostCacheOptions): HostCache {
             forget(id);
           }
         },
-        async setStatus(name, status) {
+        async setStatus(host, status) {
           try {
-            return await repository.setStatus(name, status);
+            return await repository.setStatus(host, status);
           } finally {
-            invalidate(name);
+            invalidate(keyOf(host));
           }
         },
-        async remove(name, options) {
+        async remove(host, options) {
           try {
-            return await repository.remove(name, options);
+            return await repository.remove(host, options);
           } finally {
-            invalidate(name);
+            invalidate(keyOf(host));
           }
         },
-        forget: invalidate,
+        async moveZone(from, to) {
+          try {
+            return await repository.moveZone(from, to);
+          } finally {
+            clear();
+          }
+        },
+        forget: (host) => invalidate(keyOf(host)),
       };
     },
     async start() {
@@ -154,6 +166,6 @@ export function createHostCache(options: HostCacheOptions): HostCache {
       clear();
     },
     stats: () => ({ size: entries.size, hits, misses, listening: changes.listening }),
-    holds: (name) => changes.listening && (entries.get(name)?.expiresAt ?? 0) > now(),
+    holds: (host) => changes.listening && (entries.get(keyOf(host))?.expiresAt ?? 0) > now(),
   };
 }

@@ -3,7 +3,8 @@ import pg from 'pg';
 
 /**
  * Every change to a host row is announced on the channel `mydns_hosts`, the
- * payload being the host's name (the trigger of migration 20261127130000).
+ * payload being the host's full name, `label.zone` (the trigger of migration
+ * 20261127130000, zone-qualified since 20261204100000).
  * This listens on a connection of its own and reconnects with backoff; the
  * caches of the API and of the relay use it to drop what they hold about a
  * host the moment it changes.
@@ -22,6 +23,7 @@ export interface HostChangeListenerOptions {
   url: string;
   applicationName: string;
   logger: Logger;
+  /** `name`: the host's full name, `label.zone`. */
   onChange: (name: string) => void;
   /**
    * Called when listening starts and whenever it stops: in both cases a cache

@@ -1,8 +1,17 @@
 import type { HostStatus } from '@mydns/domain';
 import { type Database, preparedQuery } from './database.ts';
 
+/** Which host: its zone and its label (`name`). A HostRecord is one too. */
+export interface HostKey {
+  readonly zone: string;
+  readonly name: string;
+}
+
 export interface HostRecord {
   readonly id: number;
+  /** One of the zones served (MYDNS_ZONES); the same label may exist in each. */
+  readonly zone: string;
+  /** The label: `alice` of `alice.<zone>`. */
   readonly name: string;
   readonly passwordHash: string;
   readonly contactEmail: string | null;
@@ -34,6 +43,7 @@ export interface MailSettings {
 
 interface HostRow {
   id: number;
+  zone: string;
   name: string;
   password_hash: string;
   contact_email: string | null;
@@ -55,6 +65,7 @@ interface HostRow {
 
 const COLUMNS = [
   'id',
+  'zone',
   'name',
   'password_hash',
   'contact_email',
@@ -77,6 +88,7 @@ const COLUMNS = [
 function toHost(row: HostRow): HostRecord {
   return {
     id: row.id,
+    zone: row.zone,
     name: row.name,
     passwordHash: row.password_hash,
     contactEmail: row.contact_email,
@@ -113,16 +125,25 @@ export interface AddressChange {
   readonly outboxId: number;
 }
 
+/** A zone as the database knows it: how many hosts it holds, and the first few of their labels. */
+export interface ZoneHosts {
+  readonly zone: string;
+  readonly hosts: number;
+  readonly sample: readonly string[];
+}
+
 export interface HostsRepository {
   create(input: {
+    zone: string;
     name: string;
     passwordHash: string;
     contactEmail?: string | null;
   }): Promise<HostRecord | undefined>;
-  findByName(name: string): Promise<HostRecord | undefined>;
-  /** The hosts of an account, in name order. */
+  findByName(zone: string, name: string): Promise<HostRecord | undefined>;
+  /** The hosts of an account, in zone and label order. */
   listByAccount(accountId: number): Promise<HostRecord[]>;
-  list(options?: { limit?: number; after?: string }): Promise<HostRecord[]>;
+  /** Hosts in zone and label order; of one zone when `zone` is given. */
+  list(options?: { limit?: number; zone?: string }): Promise<HostRecord[]>;
   /**
    * Applies an address change and queues it for PowerDNS in one statement.
    * Returns undefined when, under the row lock, nothing would change (a
@@ -132,16 +153,16 @@ export interface HostsRepository {
   /** The monthly-activity clock: at most one write per host per hour (docs/architecture.md, "The update path", step 5). */
   touchLastSeen(id: number): Promise<void>;
   /** Operator actions; each queues the host for PowerDNS. Undefined when the host is gone. */
-  setStatus(name: string, status: 'active' | 'disabled'): Promise<number | undefined>;
+  setStatus(host: HostKey, status: 'active' | 'disabled'): Promise<number | undefined>;
   /**
    * Deletes the host and queues its records' removal; with `quarantineUntil`, the
-   * name stays unregistrable until then ('forever': until the operator releases it).
+   * name stays unregistrable in its zone until then ('forever': until the operator releases it).
    */
-  remove(name: string, options?: { quarantineUntil?: Date | 'forever' }): Promise<number | undefined>;
-  /** When a deleted name may be registered again; undefined when it may now. */
-  quarantinedUntil(name: string): Promise<Date | 'forever' | undefined>;
+  remove(host: HostKey, options?: { quarantineUntil?: Date | 'forever' }): Promise<number | undefined>;
+  /** When a deleted name may be registered again in its zone; undefined when it may now. */
+  quarantinedUntil(host: HostKey): Promise<Date | 'forever' | undefined>;
   /** Lets a quarantined name be registered at once (operator CLI); false when it was not quarantined. */
-  releaseName(name: string): Promise<boolean>;
+  releaseName(host: HostKey): Promise<boolean>;
   /** A new password hash; every credential cache drops the old one (credential_version). */
   changePassword(id: number, passwordHash: string): Promise<void>;
   updateMail(id: number, mail: MailSettings): Promise<number | undefined>;
@@ -149,12 +170,23 @@ export interface HostsRepository {
    * Active hosts without a successful update since `cutoff` become dormant
    * (their addresses leave DNS). With `dryRun`, only lists them.
    */
-  expireInactive(cutoff: Date, options: { dryRun: boolean; limit?: number }): Promise<string[]>;
+  expireInactive(cutoff: Date, options: { dryRun: boolean; limit?: number }): Promise<HostKey[]>;
+  /** Every zone that holds hosts, with their count, in zone order. */
+  zones(): Promise<ZoneHosts[]>;
+  /**
+   * Moves every host of zone `from` into `to` and queues both sides for
+   * PowerDNS (the records leave `from` and appear in `to`), in one transaction.
+   * Nothing moves when a label exists in both: `clashes` names them.
+   */
+  moveZone(
+    from: string,
+    to: string,
+  ): Promise<{ moved: readonly string[]; clashes: readonly string[]; outboxIds: readonly number[] }>;
   /** Drops anything remembered about the host in this process (a cache); Postgres is unaffected. */
-  forget(name: string): void;
+  forget(host: HostKey): void;
 }
 
-const FIND_HOST = `select ${COLUMNS.join(', ')} from hosts where name = $1`;
+const FIND_HOST = `select ${COLUMNS.join(', ')} from hosts where zone = $1 and name = $2`;
 
 // One round trip: lock the row, compute the new addresses from the locked
 // (latest) values, write only if something differs, and insert the outbox row
@@ -178,9 +210,9 @@ const APPLY_ADDRESS_CHANGE = `
      where h.id = next.id
        and (next.ipv4 is distinct from next.old_ipv4 or next.ipv6 is distinct from next.old_ipv6
             or next.old_status <> 'active')
-    returning h.name, next.old_ipv4, next.old_ipv6, h.ipv4, h.ipv6
+    returning h.zone, h.name, next.old_ipv4, next.old_ipv6, h.ipv4, h.ipv6
   ), queued as (
-    insert into dns_outbox (name) select name from changed returning id
+    insert into dns_outbox (zone, name) select zone, name from changed returning id
   )
   select changed.old_ipv4, changed.old_ipv6, changed.ipv4, changed.ipv6, queued.id as outbox_id
     from changed cross join queued`;
@@ -190,30 +222,34 @@ export function createHostsRepository(db: Database): HostsRepository {
     async create(input) {
       const rows = await db<HostRow>('hosts')
         .insert({
+          zone: input.zone,
           name: input.name,
           password_hash: input.passwordHash,
           contact_email: input.contactEmail ?? null,
         })
-        .onConflict('name')
+        .onConflict(['zone', 'name'])
         .ignore()
         .returning([...COLUMNS]);
       const row = rows[0] as HostRow | undefined;
       return row ? toHost(row) : undefined;
     },
-    async findByName(name) {
-      const [row] = await preparedQuery<HostRow>(db, 'mydns_find_host', FIND_HOST, [name]);
+    async findByName(zone, name) {
+      const [row] = await preparedQuery<HostRow>(db, 'mydns_find_host', FIND_HOST, [zone, name]);
       return row ? toHost(row) : undefined;
     },
     async listByAccount(accountId) {
-      const rows = await db('hosts').select<HostRow[]>(COLUMNS).where({ account_id: accountId }).orderBy('name');
+      const rows = await db('hosts')
+        .select<HostRow[]>(COLUMNS)
+        .where({ account_id: accountId })
+        .orderBy(['zone', 'name']);
       return rows.map(toHost);
     },
     async list(options = {}) {
       const query = db('hosts')
         .select<HostRow[]>(COLUMNS)
-        .orderBy('name')
+        .orderBy([{ column: 'zone' }, { column: 'name' }])
         .limit(options.limit ?? 1000);
-      if (options.after) query.where('name', '>', options.after);
+      if (options.zone !== undefined) query.where({ zone: options.zone });
       return (await query).map(toHost);
     },
     async applyAddressChange(id, v4, v6) {
@@ -246,30 +282,32 @@ export function createHostsRepository(db: Database): HostsRepository {
         [id],
       );
     },
-    async setStatus(name, status) {
-      return changeAndQueue(db, name, (trx) => trx('hosts').where({ name }).update({ status }));
+    async setStatus(host, status) {
+      const key = { zone: host.zone, name: host.name };
+      return changeAndQueue(db, key, (trx) => trx('hosts').where(key).update({ status }));
     },
-    async remove(name, options = {}) {
+    async remove(host, options = {}) {
+      const key = { zone: host.zone, name: host.name };
       // The outbox row outlives the host: the writer then finds no row and removes every record.
-      return changeAndQueue(db, name, async (trx) => {
-        const removed = await trx('hosts').where({ name }).delete();
+      return changeAndQueue(db, key, async (trx) => {
+        const removed = await trx('hosts').where(key).delete();
         const until = options.quarantineUntil;
         if (removed > 0 && until !== undefined) {
           await trx('name_quarantine')
             .insert({
-              name,
+              ...key,
               deleted_at: trx.fn.now(),
               available_at: until === 'forever' ? 'infinity' : until,
             })
-            .onConflict('name')
+            .onConflict(['zone', 'name'])
             .merge();
         }
         return removed;
       });
     },
-    async quarantinedUntil(name) {
+    async quarantinedUntil(host) {
       const row = await db('name_quarantine')
-        .where({ name })
+        .where({ zone: host.zone, name: host.name })
         .andWhere('available_at', '>', db.fn.now())
         .first<{ available_at: Date; forever: boolean } | undefined>(
           'available_at',
@@ -278,8 +316,8 @@ export function createHostsRepository(db: Database): HostsRepository {
       if (!row) return undefined;
       return row.forever ? 'forever' : row.available_at;
     },
-    async releaseName(name) {
-      return (await db('name_quarantine').where({ name }).delete()) > 0;
+    async releaseName(host) {
+      return (await db('name_quarantine').where({ zone: host.zone, name: host.name }).delete()) > 0;
     },
     async changePassword(id, passwordHash) {
       await db('hosts')
@@ -291,9 +329,9 @@ export function createHostsRepository(db: Database): HostsRepository {
         });
     },
     async updateMail(id, mail) {
-      const host = await db('hosts').where({ id }).first('name');
+      const host: HostKey | undefined = await db('hosts').where({ id }).first('zone', 'name');
       if (!host) return undefined;
-      return changeAndQueue(db, host.name as string, (trx) =>
+      return changeAndQueue(db, host, (trx) =>
         trx('hosts').where({ id }).update({
           mail_enabled: mail.enabled,
           mail_port: mail.port,
@@ -305,29 +343,60 @@ export function createHostsRepository(db: Database): HostsRepository {
     },
     async expireInactive(cutoff, options) {
       const limit = options.limit ?? 10_000;
+      // Every zone at once: the outbox rows carry each host's zone to its own writer.
       if (options.dryRun) {
-        const rows: { name: string }[] = await db('hosts')
-          .select('name')
+        return db('hosts')
+          .select<HostKey[]>('zone', 'name')
           .where({ status: 'active' })
           .andWhereRaw('coalesce(last_seen_at, created_at) < ?', [cutoff])
-          .orderBy('name')
+          .orderBy([{ column: 'zone' }, { column: 'name' }])
           .limit(limit);
-        return rows.map((row) => row.name);
       }
-      const result = await db.raw<{ rows: { name: string }[] }>(
+      const result = await db.raw<{ rows: HostKey[] }>(
         `with expired as (
            update hosts set status = 'dormant'
             where id in (select id from hosts
                           where status = 'active' and coalesce(last_seen_at, created_at) < ?
                           order by id limit ? for update skip locked)
-           returning name
+           returning zone, name
          ), queued as (
-           insert into dns_outbox (name) select name from expired
+           insert into dns_outbox (zone, name) select zone, name from expired
          )
-         select name from expired order by name`,
+         select zone, name from expired order by zone, name`,
         [cutoff, limit],
       );
-      return result.rows.map((row) => row.name);
+      return result.rows.map((row) => ({ zone: row.zone, name: row.name }));
+    },
+    async zones() {
+      const { rows } = await db.raw<{ rows: { zone: string; hosts: number; sample: string[] }[] }>(
+        `select zone, count(*)::int as hosts, (array_agg(name order by name))[1:5] as sample
+           from hosts group by zone order by zone`,
+      );
+      return rows.map((row) => ({ zone: row.zone, hosts: row.hosts, sample: row.sample }));
+    },
+    async moveZone(from, to) {
+      return db.transaction(async (trx) => {
+        // Registrations in either zone wait for the move (they insert; this lock excludes that).
+        await trx.raw('lock table hosts in share row exclusive mode');
+        const clashes: { name: string }[] = await trx('hosts as a')
+          .join('hosts as b', 'b.name', 'a.name')
+          .where({ 'a.zone': from, 'b.zone': to })
+          .orderBy('a.name')
+          .select('a.name');
+        if (clashes.length > 0) return { moved: [], clashes: clashes.map((row) => row.name), outboxIds: [] };
+        const moved: { name: string }[] = await trx('hosts')
+          .where({ zone: from })
+          .update({ zone: to })
+          .returning('name');
+        const names = moved.map((row) => row.name).sort();
+        if (names.length === 0) return { moved: [], clashes: [], outboxIds: [] };
+        // Both sides: the writer of `from` finds no host there any more and removes the
+        // records; the writer of `to` writes them from the moved rows.
+        const queued: { id: number }[] = await trx('dns_outbox')
+          .insert([from, to].flatMap((zone) => names.map((name) => ({ zone, name }))))
+          .returning('id');
+        return { moved: names, clashes: [], outboxIds: queued.map((row) => row.id) };
+      });
     },
     forget() {
       // Nothing is remembered here; the host cache (host-cache.ts) overrides this.
@@ -338,13 +407,13 @@ export function createHostsRepository(db: Database): HostsRepository {
 /** Runs `change` and, if it touched the host, queues the host for PowerDNS, in one transaction. */
 async function changeAndQueue(
   db: Database,
-  name: string,
+  host: HostKey,
   change: (trx: Database) => Promise<number>,
 ): Promise<number | undefined> {
   return db.transaction(async (trx) => {
     const touched = await change(trx);
     if (touched === 0) return undefined;
-    const [row] = await trx('dns_outbox').insert({ name }).returning('id');
+    const [row] = await trx('dns_outbox').insert({ zone: host.zone, name: host.name }).returning('id');
     return (row as { id: number }).id;
   });
 }

@@ -7,6 +7,7 @@ export * from './history-repository.ts';
 export * from './host-cache.ts';
 export * from './host-changes.ts';
 export * from './hosts-repository.ts';
+export * from './login-failures-repository.ts';
 export * from './mail-outbox-repository.ts';
 export * from './secrets-repository.ts';
 export * from './sessions-repository.ts';

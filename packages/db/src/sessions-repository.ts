@@ -12,7 +12,12 @@ export type SessionRecord = {
 
 export interface SessionsRepository {
   create(input: { tokenHash: Buffer; hostId: number; csrf: string; expiresAt: Date }): Promise<void>;
-  createForAccount(input: { tokenHash: Buffer; accountId: number; csrf: string; expiresAt: Date }): Promise<void>;
+  createForAccount(input: {
+    tokenHash: Buffer;
+    accountId: number;
+    csrf: string;
+    expiresAt: Date;
+  }): Promise<void>;
   find(tokenHash: Buffer): Promise<SessionRecord | undefined>;
   remove(tokenHash: Buffer): Promise<void>;
   /** Ends every session of the host but the one given (after a password change). */
@@ -45,7 +50,14 @@ export function createSessionsRepository(db: Database): SessionsRepository {
         .leftJoin('hosts as h', 'h.id', 's.host_id')
         .where({ 's.token_hash': tokenHash })
         .andWhere('s.expires_at', '>', db.fn.now())
-        .first('s.id', 's.host_id', 's.account_id', 'h.name', 's.csrf', 's.expires_at');
+        .first(
+          's.id',
+          's.host_id',
+          's.account_id',
+          db.raw("h.name || '.' || h.zone as name"),
+          's.csrf',
+          's.expires_at',
+        );
       if (!row) return undefined;
       const common = { id: row.id, csrf: row.csrf, expiresAt: row.expires_at };
       if (row.account_id !== null) return { ...common, accountId: row.account_id };

@@ -18,7 +18,10 @@ export interface TokensRepository {
   list(hostId: number): Promise<TokenRecord[]>;
   /** Revokes and bumps the host's credential version in one transaction (so caches forget it). */
   revoke(hostId: number, id: number): Promise<boolean>;
-  /** The live token with this hash, if it belongs to `hostId` (or to any host when `hostId` is undefined). */
+  /**
+   * The live token with this hash, if it belongs to `hostId` (or to any host when
+   * `hostId` is undefined). `hostName` is the host's full name, `label.zone`.
+   */
   find(
     hash: Buffer,
     hostId?: number,
@@ -42,7 +45,7 @@ const toToken = (row: TokenRow): TokenRecord => ({
 });
 
 const FIND_TOKEN = `
-  select t.id, h.name as host_name, t.last_used_at
+  select t.id, h.name || '.' || h.zone as host_name, t.last_used_at
     from update_tokens t join hosts h on h.id = t.host_id
    where t.token_hash = $1 and t.revoked_at is null and ($2::bigint is null or t.host_id = $2)`;
 

@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import {
   checkRegistrableLabel,
   fqdn,
+  type HostName,
   isValidHostname,
   type LabelCheck,
   labelFromUsername,
@@ -14,6 +15,8 @@ import {
 } from './hostname.ts';
 
 const ZONE = 'mydns.test';
+/** Several zones, the default first; one lies inside another. */
+const ZONES = [ZONE, 'dyn.example.net', 'home.dyn.example.net'];
 
 const INVALID_CHARACTERS: LabelCheck = {
   ok: false,
@@ -170,7 +173,7 @@ describe('isValidHostname', () => {
 });
 
 describe('resolveHostName', () => {
-  const label = (value: string): NameResolution => ({ kind: 'label', label: value });
+  const label = (value: string, zone = ZONE): NameResolution => ({ kind: 'label', label: value, zone });
   const NOTFQDN: NameResolution = { kind: 'notfqdn' };
   const FOREIGN: NameResolution = { kind: 'foreign' };
   const cases: readonly { name: string; input: string; resolution: NameResolution }[] = [
@@ -192,29 +195,48 @@ describe('resolveHostName', () => {
     { name: 'a 64-character label', input: 'a'.repeat(64), resolution: NOTFQDN },
     { name: 'an IP address', input: '203.0.113.7', resolution: FOREIGN },
     { name: 'a space inside', input: 'al ice.mydns.test', resolution: NOTFQDN },
+    // Several zones (ZONES: the default first): a full name in any of them, a bare label in the default.
+    {
+      name: 'a full name in the second zone',
+      input: 'Alice.Dyn.Example.NET.',
+      resolution: label('alice', 'dyn.example.net'),
+    },
+    {
+      name: 'a zone inside another: still one label',
+      input: 'bob.home.dyn.example.net',
+      resolution: label('bob', 'home.dyn.example.net'),
+    },
+    { name: 'deeper inside the second zone', input: 'a.b.dyn.example.net', resolution: FOREIGN },
+    { name: 'the second zone apex', input: 'dyn.example.net', resolution: FOREIGN },
   ];
   for (const row of cases) {
     test(`${row.name}: ${JSON.stringify(row.input)}`, () => {
-      assert.deepEqual(resolveHostName(row.input, ZONE), row.resolution);
+      assert.deepEqual(resolveHostName(row.input, ZONES), row.resolution);
     });
   }
+
+  test('with one zone, a name in another zone is foreign', () => {
+    assert.deepEqual(resolveHostName('alice.dyn.example.net', [ZONE]), FOREIGN);
+    assert.deepEqual(resolveHostName('alice', ['dyn.example.net', ZONE]), label('alice', 'dyn.example.net'));
+  });
 });
 
 describe('labelFromUsername', () => {
-  const cases: readonly { username: string; label: string | undefined }[] = [
-    { username: 'alice', label: 'alice' },
-    { username: 'ALICE', label: 'alice' },
-    { username: 'alice.mydns.test', label: 'alice' },
-    { username: 'Alice.MyDNS.Test.', label: 'alice' },
-    { username: 'alice.example.org', label: undefined },
-    { username: 'home.alice.mydns.test', label: undefined },
-    { username: 'mydns.test', label: undefined },
-    { username: 'alice smith', label: undefined },
-    { username: '', label: undefined },
+  const cases: readonly { username: string; host: HostName | undefined }[] = [
+    { username: 'alice', host: { label: 'alice', zone: ZONE } },
+    { username: 'ALICE', host: { label: 'alice', zone: ZONE } },
+    { username: 'alice.mydns.test', host: { label: 'alice', zone: ZONE } },
+    { username: 'Alice.MyDNS.Test.', host: { label: 'alice', zone: ZONE } },
+    { username: 'alice.dyn.example.net', host: { label: 'alice', zone: 'dyn.example.net' } },
+    { username: 'alice.example.org', host: undefined },
+    { username: 'home.alice.mydns.test', host: undefined },
+    { username: 'mydns.test', host: undefined },
+    { username: 'alice smith', host: undefined },
+    { username: '', host: undefined },
   ];
   for (const row of cases) {
     test(JSON.stringify(row.username), () => {
-      assert.equal(labelFromUsername(row.username, ZONE), row.label);
+      assert.deepEqual(labelFromUsername(row.username, ZONES), row.host);
     });
   }
 });

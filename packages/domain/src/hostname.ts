@@ -1,7 +1,7 @@
 /**
- * Hostname rules. A MyDNS host is one label directly under the service zone
- * (`alice` → `alice.<zone>`); these functions are pure and shared by the API,
- * the CLI and the relay.
+ * Hostname rules. A MyDNS host is one label directly under one of the service
+ * zones (`alice` → `alice.<zone>`); the same label may exist in each zone.
+ * These functions are pure and shared by the API, the CLI and the relay.
  */
 
 /** Dyn's RA-API accepted at most 20 names per request; docs/protocol.md keeps that limit. */
@@ -106,21 +106,32 @@ export function isValidHostname(name: string): boolean {
   return name.split('.').every((label) => LDH_LABEL.test(label));
 }
 
-export type NameResolution = { kind: 'label'; label: string } | { kind: 'notfqdn' } | { kind: 'foreign' };
+/** A host's two parts: its label and the zone it is in (`alice` in `dyn.example.net`). */
+export interface HostName {
+  readonly label: string;
+  readonly zone: string;
+}
+
+export type NameResolution = ({ kind: 'label' } & HostName) | { kind: 'notfqdn' } | { kind: 'foreign' };
 
 /**
- * Maps a client-sent name to one of our host labels. A bare label means
- * `<label>.<zone>`; a name elsewhere (another zone, or deeper inside ours) is
- * `foreign`, which the update path answers with `nohost`.
+ * Maps a client-sent name to one of our hosts. `zones` are the zones served,
+ * the default zone first (DYNDNS-PROTOCOL.md, "Additions": a bare label means
+ * `<label>.<default zone>`). A full name is its first label in the zone the
+ * rest names; a host is always one label, so this is unambiguous even when one
+ * zone lies inside another. A name elsewhere (another zone, or deeper inside
+ * ours) is `foreign`, which the update path answers with `nohost`.
  */
-export function resolveHostName(input: string, zone: string): NameResolution {
+export function resolveHostName(input: string, zones: readonly string[]): NameResolution {
   const name = normaliseName(input);
   if (!isValidHostname(name)) return { kind: 'notfqdn' };
-  if (!name.includes('.')) return { kind: 'label', label: name };
-  const suffix = `.${zone}`;
-  if (!name.endsWith(suffix)) return { kind: 'foreign' };
-  const label = name.slice(0, -suffix.length);
-  return label.includes('.') ? { kind: 'foreign' } : { kind: 'label', label };
+  const dot = name.indexOf('.');
+  if (dot === -1) {
+    const zone = zones[0];
+    return zone === undefined ? { kind: 'foreign' } : { kind: 'label', label: name, zone };
+  }
+  const zone = name.slice(dot + 1);
+  return zones.includes(zone) ? { kind: 'label', label: name.slice(0, dot), zone } : { kind: 'foreign' };
 }
 
 export function fqdn(label: string, zone: string): string {
@@ -128,11 +139,11 @@ export function fqdn(label: string, zone: string): string {
 }
 
 /**
- * The host label a credential's username names: the bare label or the full
- * name under `zone`, any case, with or without a trailing dot. Undefined for
- * anything else (it cannot be one of our hosts).
+ * The host a credential's username names: the bare label (the default zone,
+ * the first of `zones`) or the full name in any of `zones`, any case, with or
+ * without a trailing dot. Undefined for anything else (it cannot be one of our hosts).
  */
-export function labelFromUsername(username: string, zone: string): string | undefined {
-  const resolution = resolveHostName(username, zone);
-  return resolution.kind === 'label' ? resolution.label : undefined;
+export function labelFromUsername(username: string, zones: readonly string[]): HostName | undefined {
+  const resolution = resolveHostName(username, zones);
+  return resolution.kind === 'label' ? { label: resolution.label, zone: resolution.zone } : undefined;
 }

@@ -6,3 +6,4 @@ export * from './running-server.ts';
 export * from './zone-diff.ts';
 export * from './zone-setup.ts';
 export * from './zone-writer.ts';
+export * from './zone-writers.ts';

@@ -23,7 +23,8 @@ import { chunkEntries } from './zone-writer.ts';
  */
 
 export interface ReconcilerStore {
-  allHostStates(after: string | undefined, limit: number): Promise<HostDnsState[]>;
+  /** A page of the hosts of `zone`, in name order. */
+  allHostStates(zone: string, after: string | undefined, limit: number): Promise<HostDnsState[]>;
   withZoneLock<T>(
     zone: string,
     work: (tx: { hostStates(names: readonly string[]): Promise<HostDnsState[]> }) => Promise<T>,
@@ -61,7 +62,7 @@ export interface Reconciler {
 
 export function createReconciler(options: ReconcilerOptions): Reconciler {
   const { zone, ttl, store, dns } = options;
-  const log = options.logger.child({ component: 'reconciler' });
+  const log = options.logger.child({ component: 'reconciler', zone });
   const diff = (desired: readonly Rrset[], actual: readonly Rrset[]) =>
     diffZone({
       zone,
@@ -90,7 +91,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
       // Everything Postgres wants, page by page.
       const hosts: HostDnsState[] = [];
       for (let after: string | undefined; ; ) {
-        const page = await store.allHostStates(after, 5000);
+        const page = await store.allHostStates(zone, after, 5000);
         hosts.push(...page);
         if (page.length < 5000) break;
         after = page[page.length - 1]?.name;
@@ -135,6 +136,32 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
         `reconciled ${zone}: ${differences.length - unfixed.length} of ${differences.length} differences fixed`,
       );
       return { zoneCreated, differences, fixed: unfixed.length === 0, unfixed, refused };
+    },
+  };
+}
+
+/**
+ * One reconciler over several zones (one per zone, run one after the other):
+ * the report of all of them together. Every name in a difference is a full
+ * name, so the zones' differences never mix up.
+ */
+export function combineReconcilers(reconcilers: readonly Reconciler[]): Reconciler {
+  if (reconcilers.length === 1 && reconcilers[0]) return reconcilers[0];
+  return {
+    async run(options) {
+      const reports: ReconcileReport[] = [];
+      for (const reconciler of reconcilers) reports.push(await reconciler.run(options));
+      const unfixed = reports.flatMap((report) => report.unfixed ?? []);
+      return {
+        zoneCreated: reports.some((report) => report.zoneCreated),
+        differences: reports.flatMap((report) => report.differences),
+        // As for one zone: true when there was something to repair and all of it was.
+        fixed:
+          reports.some((report) => report.differences.length > 0) &&
+          reports.every((report) => report.fixed || report.differences.length === 0),
+        unfixed,
+        refused: reports.flatMap((report) => report.refused),
+      };
     },
   };
 }

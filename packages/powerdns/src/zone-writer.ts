@@ -109,7 +109,7 @@ export function chunkEntries<T>(entries: readonly T[], maxBytes: number): T[][] 
 
 export function createZoneWriter(options: ZoneWriterOptions): ZoneWriter {
   const { zone, ttl, store, dns } = options;
-  const log = options.logger.child({ component: 'zone-writer' });
+  const log = options.logger.child({ component: 'zone-writer', zone });
   const maxBatch = options.maxBatch ?? 5000;
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
   const retryMinMs = options.retryMinMs ?? 250;

@@ -33,9 +33,21 @@ export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** What a log line of a fault carries: the message and, for an Error, its stack. */
+/**
+ * An outage rather than a bug: a system error (`ECONNREFUSED`, `ETIMEDOUT`), a
+ * Postgres SQLSTATE (`57P03`: not yet accepting connections), knex's pool
+ * timeout. Its stack says nothing an operator can use, and during an outage
+ * every request would print one.
+ */
+function isOutage(error: Error): boolean {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && /^(E[A-Z]+|[0-9A-Z]{5})$/.test(code)) return true;
+  return error.name === 'KnexTimeoutError';
+}
+
+/** What a log line of a fault carries: the message and, for an Error that is not an outage, its stack. */
 export function faultFields(error: unknown): { error: string; stack?: string } {
-  return error instanceof Error && error.stack
+  return error instanceof Error && error.stack && !isOutage(error)
     ? { error: errorMessage(error), stack: error.stack }
     : { error: errorMessage(error) };
 }

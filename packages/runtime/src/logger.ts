@@ -55,3 +55,31 @@ export function createLogger(options: LoggerOptions): Logger {
     transports: transports.length > 0 ? transports : [new winston.transports.Console({ silent: true })],
   });
 }
+
+/**
+ * A log for messages that repeat during an outage (knex prints one per failed
+ * pool acquire, stack and all): each distinct first line is logged once per
+ * `windowMs`; how many were held back is carried by the next one.
+ */
+export function repeatLimited(
+  log: Logger,
+  windowMs = 10_000,
+  now: () => number = Date.now,
+): (level: 'debug' | 'warn' | 'error', message: string) => void {
+  const seen = new Map<string, { until: number; held: number }>();
+  return (level, message) => {
+    const line = message.split('\n', 1)[0] ?? '';
+    const key = `${level} ${line}`;
+    const at = now();
+    const entry = seen.get(key);
+    if (entry && at < entry.until) {
+      entry.held += 1;
+      return;
+    }
+    if (seen.size >= 100) {
+      for (const [old, value] of seen) if (value.until <= at) seen.delete(old);
+    }
+    seen.set(key, { until: at + windowMs, held: 0 });
+    log.log(level, line, entry && entry.held > 0 ? { repeatsHeldBack: entry.held } : {});
+  };
+}

@@ -159,3 +159,44 @@ export function inheritedEnvironment(): NodeJS.ProcessEnv {
 export function executableSearchPath(): string[] {
   return (process.env.PATH ?? '').split(delimiter).filter(Boolean);
 }
+
+/**
+ * Comma-separated zones (MYDNS_ZONES), each as `zZone` takes it; at least one,
+ * none twice. Empty (`MYDNS_ZONES=` in a .env) is the same as unset.
+ */
+export const zZoneList = z.string().transform((text, ctx): string[] | undefined => {
+  if (text.trim() === '') return undefined;
+  const items = text
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+  const zones: string[] = [];
+  for (const item of items) {
+    const zone = normaliseName(item);
+    if (!isValidHostname(zone) || !zone.includes('.'))
+      ctx.addIssue({ code: 'custom', message: `"${item}" is not a DNS name with at least two labels` });
+    else if (zones.includes(zone)) ctx.addIssue({ code: 'custom', message: `${zone} is listed twice` });
+    else zones.push(zone);
+  }
+  if (items.length === 0) ctx.addIssue({ code: 'custom', message: 'must name at least one zone' });
+  return zones;
+});
+
+/**
+ * MYDNS_ZONE and MYDNS_ZONES together (README "Several zones"): both may
+ * be set only when MYDNS_ZONE is the first of MYDNS_ZONES (the default zone);
+ * anything else would leave it unclear which zone bare labels mean.
+ */
+export function zoneSettingsProblems(env: Record<string, string | undefined>): [string, string][] {
+  const single = env.MYDNS_ZONE?.trim();
+  const list = env.MYDNS_ZONES?.trim();
+  if (!single || !list) return [];
+  const first = normaliseName(list.split(',')[0] ?? '');
+  if (normaliseName(single) === first) return [];
+  return [
+    [
+      'MYDNS_ZONES',
+      `its first zone (${first}) is the default zone, but MYDNS_ZONE says ${normaliseName(single)}: set only MYDNS_ZONES, or make MYDNS_ZONE its first zone`,
+    ],
+  ];
+}

@@ -1,6 +1,6 @@
 import { type IpAddress, parseIpAddress } from '@mydns/domain';
 import { z } from 'zod';
-import { zAddressList, zZone } from './settings.ts';
+import { zAddressList, zZone, zZoneList } from './settings.ts';
 
 /**
  * The settings the API and the relay both read, defined once: the same name
@@ -14,6 +14,8 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export const sharedSettings = {
   DATABASE_URL: z.string().url('must be a postgres:// URL').optional(),
   MYDNS_ZONE: zZone.default('mydns.test'),
+  /** Several zones, the default first (README "Several zones"); unset: MYDNS_ZONE alone. Checked with it by zoneSettingsProblems. */
+  MYDNS_ZONES: zZoneList.optional(),
   /** The relay's public addresses: the API publishes them for `mx.<zone>`, the relay never connects to them. */
   MYDNS_RELAY_ADDRESS: zAddressList.default([parseIpAddress('127.0.0.1') as IpAddress]),
 };

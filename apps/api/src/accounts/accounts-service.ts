@@ -44,7 +44,10 @@ export interface AccountTokenView {
 }
 
 export interface AccountsService {
-  register(input: { email: unknown; password: unknown }, options?: { owner?: string }): Promise<AccountRecord>;
+  register(
+    input: { email: unknown; password: unknown },
+    options?: { owner?: string },
+  ): Promise<AccountRecord>;
   find(email: string): Promise<AccountRecord | undefined>;
   /** The account by its address, or a 404. */
   get(email: string): Promise<AccountRecord>;
@@ -78,15 +81,20 @@ export interface AccountsService {
   mailPasswordReset(email: string): Promise<void>;
   /** Whether a reset token is live (the reset page asks for the new password only then). */
   isResetTokenLive(token: unknown): Promise<boolean>;
-  confirmPasswordReset(token: unknown, password: unknown, options?: { owner?: string }): Promise<AccountRecord>;
+  confirmPasswordReset(
+    token: unknown,
+    password: unknown,
+    options?: { owner?: string },
+  ): Promise<AccountRecord>;
   readonly secondFactor: AccountSecondFactor;
 }
 
 export interface AccountsServiceDeps {
-  zone: string;
+  /** The zones served, the default first. */
+  zones: readonly string[];
   accounts: AccountsRepository;
   hostsRepository: Pick<HostsRepository, 'findByName' | 'listByAccount' | 'quarantinedUntil' | 'forget'>;
-  hosts: Pick<HostsService, 'view' | 'remove'>;
+  hosts: Pick<HostsService, 'view' | 'remove' | 'registrationZone'>;
   sessions: Pick<SessionsRepository, 'removeOthersOfAccount'>;
   bcrypt: BcryptPool;
   bcryptCost: number;
@@ -112,14 +120,12 @@ export function createAccountsService(deps: AccountsServiceDeps): AccountsServic
     return fresh;
   };
   const hostsOf = (account: AccountRecord) => deps.hostsRepository.listByAccount(account.id);
-  const hostName = (host: HostRecord) => fqdn(host.name, deps.zone);
+  const hostName = (host: HostRecord) => fqdn(host.name, host.zone);
   const tokenView = (token: AccountTokenRecord, hosts: readonly HostRecord[]): AccountTokenView => ({
     id: token.id,
     label: token.label,
     hosts:
-      token.hostIds === null
-        ? null
-        : hosts.filter((host) => token.hostIds?.includes(host.id)).map(hostName),
+      token.hostIds === null ? null : hosts.filter((host) => token.hostIds?.includes(host.id)).map(hostName),
     createdAt: token.createdAt.toISOString(),
     lastUsedAt: token.lastUsedAt?.toISOString() ?? null,
   });
@@ -144,7 +150,8 @@ export function createAccountsService(deps: AccountsServiceDeps): AccountsServic
     async register(input, options = {}) {
       const email = checkEmail(input.email);
       const password = checkNewPassword(input.password, { email });
-      if (await deps.accounts.findByEmail(email)) throw apiError('email_taken', 'this address has an account already');
+      if (await deps.accounts.findByEmail(email))
+        throw apiError('email_taken', 'this address has an account already');
       const passwordHash = await deps.bcrypt.hash(password, deps.bcryptCost, options.owner);
       const created = await deps.accounts.create({ email, passwordHash });
       if (!created) throw apiError('email_taken', 'this address has an account already');
@@ -169,15 +176,18 @@ export function createAccountsService(deps: AccountsServiceDeps): AccountsServic
     hostsOf,
     async addHost(account, input) {
       if (typeof input.hostname !== 'string') throw apiError('hostname_required', 'a hostname is required');
-      if (input.zone !== undefined && input.zone !== null && input.zone !== deps.zone) {
-        throw apiError('bad_request', `hosts are created in ${deps.zone}`);
-      }
-      const label = checkRegistrableLabel(input.hostname, deps.zone);
+      // The same rules as a registration of a host of its own (hosts-service.ts).
+      const zone = deps.hosts.registrationZone({ hostname: input.hostname, zone: input.zone });
+      const label = checkRegistrableLabel(input.hostname, zone);
       if (!label.ok) throw apiError(`hostname_${label.problem}`, label.message);
-      const name = fqdn(label.label, deps.zone);
-      if (await deps.hostsRepository.findByName(label.label))
+      if (deps.zones.includes(fqdn(label.label, zone))) {
+        throw apiError('hostname_reserved', `"${label.label}" is reserved`);
+      }
+      const key = { zone, name: label.label };
+      const name = fqdn(label.label, zone);
+      if (await deps.hostsRepository.findByName(zone, label.label))
         throw apiError('hostname_taken', `${name} is already taken`);
-      const quarantined = await deps.hostsRepository.quarantinedUntil(label.label);
+      const quarantined = await deps.hostsRepository.quarantinedUntil(key);
       if (quarantined !== undefined) {
         throw apiError(
           'hostname_quarantined',
@@ -186,12 +196,12 @@ export function createAccountsService(deps: AccountsServiceDeps): AccountsServic
             : `${name} was deleted recently; it can be registered again from ${quarantined.toISOString().slice(0, 10)}`,
         );
       }
-      const added = await deps.accounts.addHost(account.id, label.label, deps.hostsPerAccount);
+      const added = await deps.accounts.addHost(account.id, key, deps.hostsPerAccount);
       if (!added.ok) {
         if (added.reason === 'limit') throw hostLimit(deps.hostsPerAccount);
         throw apiError('hostname_taken', `${name} is already taken`);
       }
-      const host = await deps.hostsRepository.findByName(label.label);
+      const host = await deps.hostsRepository.findByName(zone, label.label);
       if (!host) throw apiError('host_not_found', `no host ${name}`);
       return deps.hosts.view(host);
     },
@@ -202,8 +212,8 @@ export function createAccountsService(deps: AccountsServiceDeps): AccountsServic
       const claimed = await deps.accounts.claimHost(account.id, host.id, deps.hostsPerAccount);
       if (claimed === 'limit') throw hostLimit(deps.hostsPerAccount);
       if (claimed === 'owned') throw apiError('host_owned', `${hostName(host)} belongs to another account`);
-      deps.hostsRepository.forget(host.name);
-      const updated = await deps.hostsRepository.findByName(host.name);
+      deps.hostsRepository.forget(host);
+      const updated = await deps.hostsRepository.findByName(host.zone, host.name);
       if (!updated) throw apiError('host_not_found', `no host ${hostName(host)}`);
       return deps.hosts.view(updated);
     },
@@ -219,8 +229,8 @@ export function createAccountsService(deps: AccountsServiceDeps): AccountsServic
           throw apiError('bad_request', 'hosts must be a list of hostnames of this account');
         hostIds = [];
         for (const name of input.hosts) {
-          const label = typeof name === 'string' ? labelFromUsername(name, deps.zone) : undefined;
-          const host = hosts.find((h) => h.name === label);
+          const named = typeof name === 'string' ? labelFromUsername(name, deps.zones) : undefined;
+          const host = hosts.find((h) => h.name === named?.label && h.zone === named.zone);
           if (!host) throw apiError('unknown_host', `${String(name)} is not a host of this account`);
           if (!hostIds.includes(host.id)) hostIds.push(host.id);
         }
@@ -246,11 +256,15 @@ export function createAccountsService(deps: AccountsServiceDeps): AccountsServic
       return tokens.map((token) => tokenView(token, hosts));
     },
     async revokeToken(account, id) {
-      if (!(await deps.accounts.revokeToken(account.id, id))) throw apiError('token_not_found', `no token ${id}`);
+      if (!(await deps.accounts.revokeToken(account.id, id)))
+        throw apiError('token_not_found', `no token ${id}`);
     },
     async changePassword(account, password, options = {}) {
       const checked = checkNewPassword(password, { email: account.email });
-      await deps.accounts.changePassword(account.id, await deps.bcrypt.hash(checked, deps.bcryptCost, options.owner));
+      await deps.accounts.changePassword(
+        account.id,
+        await deps.bcrypt.hash(checked, deps.bcryptCost, options.owner),
+      );
       await deps.sessions.removeOthersOfAccount(account.id, options.keepSession?.tokenHash);
     },
     async remove(account) {
@@ -279,7 +293,8 @@ export function createAccountsService(deps: AccountsServiceDeps): AccountsServic
       const link = hash ? await deps.accounts.consumeLink('verify_email', hash) : undefined;
       if (!link) throw invalidToken();
       const account = await deps.accounts.findById(link.accountId);
-      if (!account || !link.email || !(await deps.accounts.markVerified(account.id, link.email))) throw invalidToken();
+      if (!account || !link.email || !(await deps.accounts.markVerified(account.id, link.email)))
+        throw invalidToken();
       return reload(account);
     },
     resetLink: async (account) => mails.resetUrl(await newLink(account, 'password_reset')),

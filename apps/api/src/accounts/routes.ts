@@ -62,7 +62,8 @@ export function createAccountsRouter(deps: AccountsRouterDeps): Router {
       }
       res.setHeader('WWW-Authenticate', 'Basic realm="MyDNS", charset="UTF-8"');
       const credentials = parseBasicAuthorization(req.headers.authorization);
-      if (!credentials) throw apiError('unauthorized', 'the account e-mail address and password are required');
+      if (!credentials)
+        throw apiError('unauthorized', 'the account e-mail address and password are required');
       const login = await deps.authenticator.authenticate({
         source: res.locals.client,
         username: credentials.username,
@@ -72,7 +73,8 @@ export function createAccountsRouter(deps: AccountsRouterDeps): Router {
         accounts: true,
       });
       if (!login.ok) throw loginError(login.reason);
-      if (!login.account) throw apiError('unauthorized', 'sign in with the account e-mail address, not a hostname');
+      if (!login.account)
+        throw apiError('unauthorized', 'sign in with the account e-mail address, not a hostname');
       res.removeHeader('WWW-Authenticate');
       res.locals.signedInAccount = login.account;
       res.locals.session = undefined;
@@ -146,7 +148,8 @@ export function createAccountsRouter(deps: AccountsRouterDeps): Router {
       // Counted and answered alike whether or not the account exists; the lookup and the
       // mail happen after the reply, so not even the time taken tells.
       const verdict = deps.mailLimits.allow({ recipient: email, source: res.locals.client });
-      if (verdict.allowed) deps.background.run('password reset mail', () => deps.accounts.mailPasswordReset(email));
+      if (verdict.allowed)
+        deps.background.run('password reset mail', () => deps.accounts.mailPasswordReset(email));
       res.status(202).end();
     }),
   );
@@ -156,7 +159,9 @@ export function createAccountsRouter(deps: AccountsRouterDeps): Router {
     json,
     asyncHandler(async (req, res) => {
       const body = bodyOf(req);
-      const account = await deps.accounts.confirmPasswordReset(body.token, body.password, { owner: owner(res) });
+      const account = await deps.accounts.confirmPasswordReset(body.token, body.password, {
+        owner: owner(res),
+      });
       res.locals.logger.info('account password reset', { account: account.id });
       res.status(204).end();
     }),
@@ -207,7 +212,10 @@ export function createAccountsRouter(deps: AccountsRouterDeps): Router {
       res.locals.logger.info('account deleted', { account: account.id });
       if (res.locals.session) await deps.sessions.end(req, res);
       if (!pushed.pushed) {
-        throw apiError('dns_pending', 'deleted; PowerDNS has not taken every change yet and it will be retried');
+        throw apiError(
+          'dns_pending',
+          'deleted; PowerDNS has not taken every change yet and it will be retried',
+        );
       }
       res.status(204).end();
     }),

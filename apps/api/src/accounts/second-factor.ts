@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { AccountRecord, AccountsRepository } from '@mydns/db';
-import { apiError } from '../errors.ts';
 import { encodeBase32, generateTotpSecret, otpauthUrl, verifyTotp } from '../auth/totp.ts';
+import { apiError } from '../errors.ts';
 
 /**
  * TOTP for accounts (README "Accounts"): set up (a pending secret and the

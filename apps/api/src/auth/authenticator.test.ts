@@ -13,9 +13,15 @@ import { generateToken, hashToken } from './tokens.ts';
  * whose answers the test releases, an in-memory token store and host list.
  */
 
-function host(name: string, id: number, passwordHash = `hash-of:${name}-password`): HostRecord {
+function host(
+  name: string,
+  id: number,
+  passwordHash = `hash-of:${name}-password`,
+  zone = 'mydns.test',
+): HostRecord {
   return {
     id,
+    zone,
     name,
     passwordHash,
     contactEmail: null,
@@ -64,7 +70,12 @@ function fakeBcrypt(options: { maxPerOwner?: number; queueFull?: boolean } = {})
 }
 
 function setup(options: { maxPerOwner?: number; queueFull?: boolean } = {}) {
-  const hosts = new Map([host('alice', 1), host('bob', 2)].map((h) => [h.name, h]));
+  // alice twice: in the default zone and in a second one (another host, another password).
+  const hosts = new Map(
+    [host('alice', 1), host('bob', 2), host('alice', 3, 'hash-of:second-password', 'second.test')].map(
+      (h) => [`${h.name}.${h.zone}`, h],
+    ),
+  );
   const tokens = new Map<string, { id: number; hostId: number; hostName: string }>();
   const aliceToken = generateToken();
   tokens.set(hashToken(aliceToken).toString('hex'), { id: 7, hostId: 1, hostName: 'alice' });
@@ -90,7 +101,10 @@ function setup(options: { maxPerOwner?: number; queueFull?: boolean } = {}) {
     },
   };
   const authenticator = createAuthenticator({
-    findHost: async (username) => hosts.get(username.toLowerCase().replace(/\.mydns\.test$/, '')),
+    findHost: async (username) => {
+      const name = username.toLowerCase();
+      return hosts.get(name.includes('.') ? name : `${name}.mydns.test`);
+    },
     tokens: tokensRepository,
     bcrypt: bcrypt.pool,
     cache: createCredentialCache({ ttlMs: 3_600_000 }),
@@ -151,6 +165,19 @@ describe('authenticate: the limits hold under parallel guesses', () => {
     const results = await Promise.all(guesses);
     assert.equal(results.filter((r) => !r.ok && r.reason === 'wrong').length, 20);
     assert.equal(bcrypt.compares(), 20);
+  });
+
+  test('the same label in two zones is two hosts: failures at one do not block the other', async () => {
+    const { authenticator, bcrypt } = setup();
+    bcrypt.releaseAll();
+    for (let i = 0; i < 10; i++)
+      await authenticator.authenticate(attempt('198.51.100.7', 'alice.second.test', `guess-${i}`));
+    const blocked = await authenticator.authenticate(
+      attempt('198.51.100.7', 'alice.second.test', 'second-password'),
+    );
+    assert.equal(blocked.ok ? 'ok' : blocked.reason, 'blocked', 'the second zone’s alice is over its limit');
+    const other = await authenticator.authenticate(attempt('198.51.100.7', 'alice', 'alice-password'));
+    assert.equal(other.ok && other.host.zone, 'mydns.test');
   });
 
   test('guesses at names that do not exist count as well', async () => {

@@ -196,7 +196,8 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
     key: host.id,
     hash: host.passwordHash,
     binding: binding(host),
-    name: host.name,
+    // The full name, as the same label in two zones is two hosts (one's failures must not lock out the other).
+    name: `${host.name}.${host.zone}`,
   });
   const accountSubject = (account: AccountRecord): Subject => ({
     key: `account:${account.id}`,
@@ -214,26 +215,27 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
 
   /** One admitted, counted bcrypt check. */
   const checkPassword = async (subject: Subject, secret: string, source: string): Promise<Check> => {
-    const admission = deps.guard.admit(source, subject.name);
+    const admission = await deps.guard.admit(source, subject.name);
     if (!admission.admitted) return { ok: false, reason: 'blocked' };
+    let right: boolean;
     try {
-      const right = await deps.bcrypt.compare(secret, subject.hash, source);
-      if (right) admission.attempt.succeeded();
-      else admission.attempt.failed();
-      return right ? { ok: true } : { ok: false, reason: 'wrong' };
+      right = await deps.bcrypt.compare(secret, subject.hash, source);
     } catch (error) {
       admission.attempt.cancelled();
       if (error instanceof BcryptBusyError)
         return { ok: false, reason: error.scope === 'owner' ? 'share' : 'busy' };
       throw error;
     }
+    if (right) admission.attempt.succeeded();
+    else await admission.attempt.failed();
+    return right ? { ok: true } : { ok: false, reason: 'wrong' };
   };
 
   /** A failure that needed no bcrypt (no such host, an overlong secret, a shared failed check) still counts. */
-  const countFailure = (source: string, name: string): Check => {
-    const admission = deps.guard.admit(source, name);
+  const countFailure = async (source: string, name: string): Promise<Check> => {
+    const admission = await deps.guard.admit(source, name);
     if (!admission.admitted) return { ok: false, reason: 'blocked' };
-    admission.attempt.failed();
+    await admission.attempt.failed();
     return { ok: false, reason: 'wrong' };
   };
 
@@ -274,10 +276,15 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
     const account = found?.account ?? (await lookups.findByEmail((attempt.username ?? '').trim()));
     if (!account) {
       // As much work as for a known address: the time says nothing about who has an account.
-      const dummy: Subject = { key: '(dummy)', hash: await lookups.dummyHash(), binding: '', name: UNKNOWN_ACCOUNT };
+      const dummy: Subject = {
+        key: '(dummy)',
+        hash: await lookups.dummyHash(),
+        binding: '',
+        name: UNKNOWN_ACCOUNT,
+      };
       const check =
         secret === '' || looksLikeToken(secret)
-          ? countFailure(source, UNKNOWN_ACCOUNT)
+          ? await countFailure(source, UNKNOWN_ACCOUNT)
           : await verifyPassword(dummy, secret, source);
       return refuse(check.ok ? 'wrong' : check.reason, UNKNOWN_ACCOUNT);
     }
@@ -298,7 +305,7 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
     if (!credential) {
       const check =
         secret === '' || (totpOn && !attempt.secondFactor)
-          ? countFailure(source, subject.name)
+          ? await countFailure(source, subject.name)
           : await verifyPassword(subject, secret, source);
       if (!check.ok) return refuse(check.reason, subject.name);
       credential = { via: 'password' };
@@ -348,13 +355,13 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
           return authenticateAccount(attempt, source, refuse, accounts, { account, token: accountToken });
       }
       if (!host) {
-        const check = countFailure(source, '(token)');
+        const check = await countFailure(source, '(token)');
         return refuse(check.ok ? 'wrong' : check.reason, '(token)');
       }
     } else {
       host = await deps.findHost(attempt.username);
       if (!host) {
-        const check = countFailure(source, attempt.username.toLowerCase());
+        const check = await countFailure(source, attempt.username.toLowerCase());
         return refuse(check.ok ? 'wrong' : check.reason, attempt.username.toLowerCase());
       }
     }
@@ -375,9 +382,12 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
 
     // 3. The password, admitted and counted.
     if (!credential) {
+      const subject = hostSubject(host);
       const check =
-        secret === '' ? countFailure(source, host.name) : await verifyPassword(hostSubject(host), secret, source);
-      if (!check.ok) return refuse(check.reason, host.name, host);
+        secret === ''
+          ? await countFailure(source, subject.name)
+          : await verifyPassword(subject, secret, source);
+      if (!check.ok) return refuse(check.reason, subject.name, host);
       credential = { via: 'password' };
       deps.cache.remember(host.id, secret, binding(host), credential);
     }
@@ -394,14 +404,14 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
     async verifySecondFactor({ source: address, account, code, edge }) {
       const source = deps.limitKey(address);
       const name = `account ${account.id}`;
-      const admission = deps.guard.admit(source, name);
+      const admission = await deps.guard.admit(source, name);
       if (!admission.admitted) return { ok: false, reason: 'blocked' };
       const right = deps.accounts ? await deps.accounts.checkSecondFactor(account, code) : false;
       if (right) {
         admission.attempt.succeeded();
         return { ok: true };
       }
-      admission.attempt.failed();
+      await admission.attempt.failed();
       deps.events?.onFailure?.({ edge, source, host: name });
       return { ok: false, reason: 'wrong' };
     },

@@ -13,11 +13,15 @@ import type { RateLimit } from '@mydns/runtime';
  * a Docker gateway) is stopped sooner than the whole address is. Reaching
  * either limit blocks that key for `blockMs`.
  *
- * In memory, per replica; the keys are bounded (`maxKeys`).
+ * Checks in flight are counted in memory (per replica). Failures are counted
+ * in memory and, with `shared`, also in Postgres, so every API replica sees
+ * every replica's failures and N replicas do not multiply the limit by N;
+ * only failures are written there, so a cached credential (the nochg path)
+ * costs no round trip. The keys in memory are bounded (`maxKeys`).
  */
 export interface LoginGuard {
   /** Admits one password check, or says which counter refuses it. */
-  admit(source: string, host: string): Admission;
+  admit(source: string, host: string): Promise<Admission>;
   /** True while the source, or the (source, host) pair, is refused. */
   isBlocked(source: string, host?: string): boolean;
   size(): number;
@@ -33,10 +37,21 @@ export type Admission =
 export interface Attempt {
   /** The secret was right: the check is given back. */
   succeeded(): void;
-  /** The secret was wrong: the check stays counted. */
-  failed(): void;
+  /** The secret was wrong: the check stays counted (in Postgres too, with `shared`: awaited). */
+  failed(): Promise<void>;
   /** No check ran after all (the bcrypt queue refused it): given back. */
   cancelled(): void;
+}
+
+/** The failures every replica counts (packages/db login-failures-repository.ts). */
+export interface SharedFailureStore {
+  read(
+    keys: readonly string[],
+  ): Promise<Map<string, { failures: number; windowStart: Date; blockedUntil: Date | null }>>;
+  record(
+    failures: readonly { key: string; limit: number; windowMs: number }[],
+    blockMs: number,
+  ): Promise<{ key: string; blockedUntil: Date }[]>;
 }
 
 export interface LoginGuardOptions {
@@ -45,6 +60,10 @@ export interface LoginGuardOptions {
   readonly blockMs: number;
   readonly maxKeys?: number;
   readonly now?: () => number;
+  /** Failures shared with the other replicas; without it, this replica counts alone. */
+  readonly shared?: SharedFailureStore;
+  /** A shared store that fails (Postgres away): the login goes on with this replica's counts. */
+  readonly onSharedError?: (error: unknown) => void;
   /** A key has just been blocked (for the log and the metrics). */
   readonly onBlock?: (block: { scope: BlockScope; source: string; host: string; until: Date }) => void;
 }
@@ -91,25 +110,63 @@ export function createLoginGuard(options: LoginGuardOptions): LoginGuard {
   const refuses = (counter: Counter, limit: RateLimit, at: number) =>
     counter.blockedUntil > at || counter.failures + counter.inFlight >= limit.count;
 
-  const pairKey = (source: string, host: string) => `${source}\0${host}`;
+  // A space between: a source key holds none, and the name (as a stranger typed it) is
+  // reduced to printable ASCII without spaces and bounded (Postgres text holds no NUL).
+  const pairKey = (source: string, host: string) =>
+    `${source} ${host.replace(/[^\x21-\x7e]/g, '?').slice(0, 253)}`;
+
+  /** Failures other replicas counted, as Postgres has them now (0 for a window that is over). */
+  const sharedFailures = async (source: string, pair: string, at: number) => {
+    const none = { source: 0, pair: 0, blocked: false };
+    if (!options.shared) return none;
+    try {
+      const rows = await options.shared.read([source, pair]);
+      const current = (key: string, limit: RateLimit) => {
+        const row = rows.get(key);
+        if (!row) return 0;
+        return row.windowStart.getTime() + limit.windowMs > at ? row.failures : 0;
+      };
+      const blocked = [source, pair].some((key) => (rows.get(key)?.blockedUntil?.getTime() ?? 0) > at);
+      return { source: current(source, options.source), pair: current(pair, options.sourceHost), blocked };
+    } catch (error) {
+      options.onSharedError?.(error);
+      return none;
+    }
+  };
 
   return {
-    admit(source, host) {
+    async admit(source, host) {
       const at = now();
       const bySource = counterOf(source, options.source, at);
       if (refuses(bySource, options.source, at)) return { admitted: false, scope: 'source' };
-      const byPair = counterOf(pairKey(source, host), options.sourceHost, at);
+      const pair = pairKey(source, host);
+      const byPair = counterOf(pair, options.sourceHost, at);
       if (refuses(byPair, options.sourceHost, at)) return { admitted: false, scope: 'source_host' };
+      // Reserved before the shared read: checks arriving meanwhile see this one in flight.
       bySource.inFlight++;
       byPair.inFlight++;
       let settled = false;
-      const settle = (failed: boolean) => {
-        if (settled) return;
+      const release = () => {
         settled = true;
         bySource.inFlight--;
         byPair.inFlight--;
-        if (!failed) return;
+      };
+      if (options.shared) {
+        const elsewhere = await sharedFailures(source, pair, at);
+        const over = (counter: Counter, failures: number, limit: RateLimit) =>
+          Math.max(counter.failures, failures) + counter.inFlight > limit.count;
+        if (elsewhere.blocked || over(bySource, elsewhere.source, options.source)) {
+          release();
+          return { admitted: false, scope: 'source' };
+        }
+        if (over(byPair, elsewhere.pair, options.sourceHost)) {
+          release();
+          return { admitted: false, scope: 'source_host' };
+        }
+      }
+      const fail = async () => {
         const when = now();
+        const started: BlockScope[] = [];
         for (const [counter, limit, scope] of [
           [bySource, options.source, 'source'],
           [byPair, options.sourceHost, 'source_host'],
@@ -117,16 +174,47 @@ export function createLoginGuard(options: LoginGuardOptions): LoginGuard {
           counter.failures++;
           if (counter.failures >= limit.count && counter.blockedUntil <= when) {
             counter.blockedUntil = when + options.blockMs;
-            options.onBlock?.({ scope, source, host, until: new Date(counter.blockedUntil) });
+            started.push(scope);
           }
+        }
+        if (options.shared) {
+          try {
+            const blocks = await options.shared.record(
+              [
+                { key: source, limit: options.source.count, windowMs: options.source.windowMs },
+                { key: pair, limit: options.sourceHost.count, windowMs: options.sourceHost.windowMs },
+              ],
+              options.blockMs,
+            );
+            for (const block of blocks) {
+              const scope = block.key === source ? 'source' : 'source_host';
+              const counter = scope === 'source' ? bySource : byPair;
+              counter.blockedUntil = Math.max(counter.blockedUntil, block.blockedUntil.getTime());
+              if (!started.includes(scope)) started.push(scope);
+            }
+          } catch (error) {
+            options.onSharedError?.(error);
+          }
+        }
+        for (const scope of started) {
+          const counter = scope === 'source' ? bySource : byPair;
+          options.onBlock?.({ scope, source, host, until: new Date(counter.blockedUntil) });
         }
       };
       return {
         admitted: true,
         attempt: {
-          succeeded: () => settle(false),
-          failed: () => settle(true),
-          cancelled: () => settle(false),
+          succeeded: () => {
+            if (!settled) release();
+          },
+          failed: async () => {
+            if (settled) return;
+            release();
+            await fail();
+          },
+          cancelled: () => {
+            if (!settled) release();
+          },
         },
       };
     },

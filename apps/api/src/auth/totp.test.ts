@@ -1,14 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import {
-  decodeBase32,
-  encodeBase32,
-  hotp,
-  otpauthUrl,
-  totp,
-  totpStep,
-  verifyTotp,
-} from './totp.ts';
+import { decodeBase32, encodeBase32, hotp, otpauthUrl, totp, totpStep, verifyTotp } from './totp.ts';
 
 // The shared secret of both RFCs' test vectors: the ASCII string "12345678901234567890".
 const RFC_SECRET = Buffer.from('12345678901234567890', 'ascii');
@@ -113,7 +105,9 @@ describe('base32 (RFC 4648 §10 test vectors, without padding)', () => {
 });
 
 test('otpauth URL: label issuer:account, the secret in base32, the parameters spelled out', () => {
-  const url = new URL(otpauthUrl({ issuer: 'MyDNS dyn.example.net', account: 'a@b.org', secret: RFC_SECRET }));
+  const url = new URL(
+    otpauthUrl({ issuer: 'MyDNS dyn.example.net', account: 'a@b.org', secret: RFC_SECRET }),
+  );
   assert.equal(url.protocol, 'otpauth:');
   assert.equal(url.host, 'totp');
   assert.equal(decodeURIComponent(url.pathname), '/MyDNS dyn.example.net:a@b.org');

@@ -8,6 +8,8 @@ describe('wantsHelp', () => {
     [['--help'], true],
     [['-h'], true],
     [['host', 'help'], true],
+    [['zone', 'help'], true],
+    [['zone', 'move', 'a.example', 'b.example', '--help'], true],
     [['host', '--help'], true],
     [['host', 'create', '--help'], true],
     [['host', 'password', 'alice', '-h'], true],
@@ -15,6 +17,7 @@ describe('wantsHelp', () => {
     [['migrate', '-h'], true],
     [[], false],
     [['host', 'list'], false],
+    [['zone', 'list'], false],
     [['host', 'show', 'help'], false],
     [['reconcile', '--dry-run'], false],
   ];

@@ -4,6 +4,7 @@
  */
 
 export const USAGE = `usage: npm run cli -- <command>
+  A <name> is a bare label (the default zone, the first of MYDNS_ZONES) or a full name, alice.<zone>.
   host create <name> [--password-stdin] [--email <address>]
                          register a host; without --password-stdin a password is generated and printed once
   host password <name> [--password-stdin]
@@ -18,7 +19,10 @@ export const USAGE = `usage: npm run cli -- <command>
   host release <name>    let a deleted name be registered again now
   host expire [--dry-run]
                          hosts without a successful update for MYDNS_INACTIVITY_DAYS go dormant
-  reconcile [--dry-run]  make PowerDNS equal to Postgres, printing every difference found
+  zone list              every zone: its hosts, and whether it is served (zones no longer in MYDNS_ZONES too)
+  zone move <from> <to>  move every host of <from> into <to> (one of MYDNS_ZONES); their records leave
+                         <from> and appear in <to>; refused when a label exists in both
+  reconcile [--dry-run]  make PowerDNS equal to Postgres in every zone, printing every difference found
   migrate                apply pending database migrations (the only command that creates the database)
   help                   this text (also --help or -h after any command)`;
 
@@ -27,7 +31,7 @@ export class UsageError extends Error {}
 
 /** `help`, `host help`, or `--help` / `-h` anywhere: the usage on stdout, exit status 0. */
 export function wantsHelp(args: readonly string[]): boolean {
-  if (args[0] === 'help' || (args[0] === 'host' && args[1] === 'help')) return true;
+  if (args[0] === 'help' || ((args[0] === 'host' || args[0] === 'zone') && args[1] === 'help')) return true;
   return args.some((arg) => arg === '--help' || arg === '-h');
 }
 

@@ -1,17 +1,21 @@
 import { randomBytes } from 'node:crypto';
+import { createDnsOutboxStore, createHostsRepository, type Database } from '@mydns/db';
 import { fqdn } from '@mydns/domain';
-import type { Logger } from '@mydns/runtime';
+import { errorMessage, type Logger } from '@mydns/runtime';
 import { createBcryptPool } from '../auth/bcrypt-pool.ts';
 import type { Config } from '../config.ts';
 import type { HostView } from '../hosts/hosts-service.ts';
+import { pushPendingChanges } from '../hosts/zones-service.ts';
 import { createHostServices } from '../services.ts';
 import { flag, option, UsageError } from './args.ts';
-import { withDatabase } from './resources.ts';
+import { withDatabase, withPowerDns } from './resources.ts';
 
 /**
  * `host …` commands. They change Postgres only: every DNS change is queued in
- * the outbox, and the running service's zone writer pushes it within seconds
- * (or at its next start), so the CLI needs no PowerDNS.
+ * the outbox, and the running service's zone writers push it within seconds
+ * (or at its next start), so the CLI needs no PowerDNS. The exception is a
+ * host in a zone no longer served (README "Several zones"): no writer serves
+ * it, so `host delete` removes its records from PowerDNS itself.
  */
 
 /** Never waits: the change stays queued for the running service's zone writer. */
@@ -31,10 +35,14 @@ async function readStdin(): Promise<string> {
 }
 
 function printTable(hosts: HostView[]): void {
-  const rows = [
+  printRows([
     ['HOSTNAME', 'IPV4', 'IPV6', 'STATUS', 'LAST SEEN'],
     ...hosts.map((h) => [h.hostname, h.ipv4 ?? '-', h.ipv6 ?? '-', h.status, h.lastSeenAt ?? 'never']),
-  ];
+  ]);
+}
+
+/** Columns padded to their widest cell. */
+export function printRows(rows: readonly (readonly string[])[]): void {
   const widths =
     rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
   for (const row of rows)
@@ -44,6 +52,18 @@ function printTable(hosts: HostView[]): void {
         .join('  ')
         .trimEnd(),
     );
+}
+
+/** Pushes what is pending for a zone no longer served; says what happened, in words. */
+async function pushRetired(config: Config, logger: Logger, db: Database, zone: string): Promise<string> {
+  try {
+    const done = await withPowerDns(config, logger, (dns) =>
+      pushPendingChanges(zone, { store: createDnsOutboxStore(db), dns, ttl: config.recordTtl, logger }),
+    );
+    return done === 'pushed' ? `its records left ${zone}` : `PowerDNS has no zone ${zone}`;
+  } catch (error) {
+    return `PowerDNS did not take the change (${errorMessage(error)}); MyDNS pushes it at its next start`;
+  }
 }
 
 /** `args` is what follows `host <command>`. */
@@ -70,11 +90,16 @@ export async function runHostCommand(
   await withDatabase(config, logger, { mayCreate: false }, async (db) => {
     const bcrypt = createBcryptPool(1);
     try {
+      // Hosts of a zone no longer served can still be shown, disabled or deleted here.
+      const retiredZones = (await createHostsRepository(db).zones())
+        .map((zone) => zone.zone)
+        .filter((zone) => !config.zones.includes(zone));
       const { hosts, maintenance } = createHostServices(config, {
         db,
         logger,
         bcrypt,
-        zoneWriter: QUEUE_ONLY,
+        zoneWriters: QUEUE_ONLY,
+        retiredZones,
       });
       switch (command) {
         case 'create': {
@@ -89,7 +114,7 @@ export async function runHostCommand(
           const host = await hosts.get(target);
           const generated = fromStdin ? undefined : generatePassword();
           await hosts.changePassword(host, generated ?? (await readStdin()));
-          console.log(`new password set for ${fqdn(host.name, config.zone)}; its web sessions are ended`);
+          console.log(`new password set for ${fqdn(host.name, host.zone)}; its web sessions are ended`);
           if (generated) console.log(`password: ${generated}  (shown once; store it now)`);
           return;
         }
@@ -102,18 +127,25 @@ export async function runHostCommand(
         case 'disable':
         case 'enable': {
           const host = await hosts.get(target);
-          await hosts.setStatus(host.name, command === 'disable' ? 'disabled' : 'active');
+          await hosts.setStatus(fqdn(host.name, host.zone), command === 'disable' ? 'disabled' : 'active');
           console.log(
-            `${command}d ${fqdn(host.name, config.zone)}; DNS follows within seconds while MyDNS runs`,
+            `${command}d ${fqdn(host.name, host.zone)}; DNS follows within seconds while MyDNS runs`,
           );
           return;
         }
         case 'delete': {
           const host = await hosts.get(target);
           await hosts.remove(host, { byOperator: true });
-          console.log(
-            `deleted ${fqdn(host.name, config.zone)}; its records leave DNS within seconds while MyDNS runs`,
-          );
+          if (config.zones.includes(host.zone)) {
+            console.log(
+              `deleted ${fqdn(host.name, host.zone)}; its records leave DNS within seconds while MyDNS runs`,
+            );
+          } else {
+            // No writer serves a retired zone: remove the records from PowerDNS now.
+            console.log(
+              `deleted ${fqdn(host.name, host.zone)}; ${await pushRetired(config, logger, db, host.zone)}`,
+            );
+          }
           console.log(
             host.status === 'disabled'
               ? 'the name stays unavailable (it was disabled); `host release` frees it'
@@ -122,14 +154,12 @@ export async function runHostCommand(
           return;
         }
         case 'release': {
-          const released = target.toLowerCase();
-          const label = released.endsWith(`.${config.zone}`)
-            ? released.slice(0, -config.zone.length - 1)
-            : released;
+          const released = target.toLowerCase().replace(/\.$/, '');
+          const full = released.includes('.') ? released : fqdn(released, config.zone);
           console.log(
-            (await hosts.releaseName(label))
-              ? `${fqdn(label, config.zone)} can be registered again`
-              : `${fqdn(label, config.zone)} was not held back`,
+            (await hosts.releaseName(released))
+              ? `${full} can be registered again`
+              : `${full} was not held back`,
           );
           return;
         }
@@ -139,7 +169,7 @@ export async function runHostCommand(
           console.log(
             `${names.length} hosts ${verb} (no update for ${config.lifecycle.inactivityDays} days)`,
           );
-          for (const expired of names) console.log(fqdn(expired, config.zone));
+          for (const expired of names) console.log(expired);
           return;
         }
       }

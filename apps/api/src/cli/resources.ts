@@ -69,8 +69,9 @@ export async function withDatabase<T>(
   const db = createDatabase({ url, poolMax: 2, logger });
   try {
     if (!use.mayCreate && !(await isMigrated(db))) throw noDatabase(config, dataDir);
-    // A CLI newer than the database brings it up to date, as `npm start` would.
-    await migrateLatest(db);
+    // A CLI newer than the database brings it up to date, as `npm start` would
+    // (rows from before zones go to the default zone: migration 20261204100000).
+    await migrateLatest(db, { defaultZone: config.zone });
     return await work(db);
   } finally {
     await db.destroy();

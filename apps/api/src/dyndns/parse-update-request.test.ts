@@ -16,6 +16,8 @@ import {
 import { decodeQuery } from './query.ts';
 
 const ZONE = 'mydns.test';
+/** The zones served, the default first. */
+const ZONES = [ZONE, 'dyn.example.net'];
 
 function ip(text: string): IpAddress {
   const address = parseIpAddress(text);
@@ -29,7 +31,10 @@ function basic(username: string, secret: string): string {
 }
 
 const creds = (username: string, secret: string): Credentials => ({ username, secret });
-const ours = (name: string, label: string): RequestedHost => ({ name, resolution: { kind: 'label', label } });
+const ours = (name: string, label: string, zone = ZONE): RequestedHost => ({
+  name,
+  resolution: { kind: 'label', label, zone },
+});
 const foreign = (name: string): RequestedHost => ({ name, resolution: { kind: 'foreign' } });
 const notfqdn = (name: string): RequestedHost => ({ name, resolution: { kind: 'notfqdn' } });
 
@@ -68,7 +73,7 @@ function parse(row: ParseCase, allowPrivateAddresses: boolean): ParsedUpdate {
       authorization: row.authorization,
       client: ip(row.client),
     },
-    { zone: ZONE, allowPrivateAddresses },
+    { zones: ZONES, allowPrivateAddresses },
   );
 }
 
@@ -608,7 +613,7 @@ describe('parseUpdateRequest: credentials from the query', () => {
           authorization: row.authorization,
           client: ip('198.51.100.4'),
         },
-        { zone: ZONE, allowPrivateAddresses: true },
+        { zones: ZONES, allowPrivateAddresses: true },
       );
       assert.equal(parsed.kind, 'update');
       if (parsed.kind === 'update') assert.deepEqual(parsed.credentials, row.credentials);
@@ -620,7 +625,7 @@ describe('parseUpdateRequest: hostnames', () => {
   const hostsOf = (query: string, endpoint: UpdateEndpoint = 'dyndns2', authorization?: string) =>
     parseUpdateRequest(
       { endpoint, query, authorization, client: ip('198.51.100.4') },
-      { zone: ZONE, allowPrivateAddresses: true },
+      { zones: ZONES, allowPrivateAddresses: true },
     );
 
   const cases: readonly { name: string; query: string; hosts: readonly RequestedHost[] }[] = [
@@ -650,6 +655,15 @@ describe('parseUpdateRequest: hostnames', () => {
         foreign('xmydns.test'),
         notfqdn('-bad'),
         notfqdn('host1.'),
+      ],
+    },
+    {
+      name: 'several zones: a full name in the second zone is its host; a bare label is the default zone',
+      query: 'hostname=host1.dyn.example.net,host1,Host2.DYN.example.net.',
+      hosts: [
+        ours('host1.dyn.example.net', 'host1', 'dyn.example.net'),
+        ours('host1', 'host1'),
+        ours('host2.dyn.example.net', 'host2', 'dyn.example.net'),
       ],
     },
     {
@@ -973,7 +987,7 @@ describe('planAddresses: which family is set, kept or withdrawn', () => {
         addresses: refused('"nonsense" is not an IP address'),
       },
     ],
-    { zone: ZONE, allowPrivateAddresses: true },
+    { zones: ZONES, allowPrivateAddresses: true },
   );
 });
 
@@ -1113,7 +1127,7 @@ describe('planAddresses: private addresses when they are not allowed', () => {
         addresses: plan(set('93.184.216.34'), KEEP),
       },
     ],
-    { zone: ZONE, allowPrivateAddresses: false },
+    { zones: ZONES, allowPrivateAddresses: false },
   );
 });
 
@@ -1139,7 +1153,7 @@ describe('planAddresses: private addresses when the operator allows them', () =>
         addresses: plan(set('10.0.0.1'), KEEP),
       },
     ],
-    { zone: ZONE, allowPrivateAddresses: true },
+    { zones: ZONES, allowPrivateAddresses: true },
   );
 });
 

@@ -28,7 +28,8 @@ export interface UpdateRequestInput {
 }
 
 export interface ParseOptions {
-  readonly zone: string;
+  /** The zones served, the default zone first (bare labels mean it). */
+  readonly zones: readonly string[];
   readonly allowPrivateAddresses: boolean;
 }
 
@@ -221,7 +222,7 @@ export function parseUpdateRequest(input: UpdateRequestInput, options: ParseOpti
     credentials,
     hosts: hostNames.map((name) => ({
       name: normaliseName(name),
-      resolution: resolveHostName(name, options.zone),
+      resolution: resolveHostName(name, options.zones),
     })),
     addresses: planAddresses(query, input.client, options),
   };

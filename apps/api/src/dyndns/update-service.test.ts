@@ -21,6 +21,7 @@ const logger = createLogger({ level: 'error', format: 'pretty', silent: true });
 function hostRecord(overrides: Partial<HostRecord> = {}): HostRecord {
   return {
     id: 1,
+    zone: ZONE,
     name: 'alice',
     passwordHash: 'x',
     contactEmail: null,
@@ -65,7 +66,7 @@ function setup(
         return options.login ?? { ok: true, host, credential: { via: 'password' } };
       },
     },
-    zoneWriter: {
+    zoneWriters: {
       async push() {
         calls.pushes++;
         return options.pushed ?? true;
@@ -86,7 +87,7 @@ function setup(
         authorization: `Basic ${Buffer.from('alice:the-password').toString('base64')}`,
         client,
       },
-      { zone: ZONE, allowPrivateAddresses: false },
+      { zones: [ZONE], allowPrivateAddresses: false },
     );
     return service.update(request, {
       client,

@@ -25,7 +25,8 @@ export interface UpdateContext {
 export interface UpdateServiceDeps {
   readonly hosts: Pick<HostsRepository, 'applyAddressChange' | 'touchLastSeen'>;
   readonly authenticator: Pick<Authenticator, 'authenticate'>;
-  readonly zoneWriter: { push(outboxId: number, timeoutMs: number): Promise<boolean> };
+  /** The writer of each zone (packages/powerdns zone-writers.ts). */
+  readonly zoneWriters: { push(zone: string, outboxId: number, timeoutMs: number): Promise<boolean> };
   readonly history: Pick<HistoryRecorder, 'record'>;
   /** Update requests per host. */
   readonly hostLimiter: RateLimiter;
@@ -112,7 +113,7 @@ export function createUpdateService(deps: UpdateServiceDeps): UpdateService {
     }
     const applied = await deps.hosts.applyAddressChange(host.id, change(plan.v4), change(plan.v6));
     if (!applied) return unchanged({ code: 'nochg', addresses: confirmed });
-    const pushed = await deps.zoneWriter.push(applied.outboxId, deps.pushTimeoutMs);
+    const pushed = await deps.zoneWriters.push(host.zone, applied.outboxId, deps.pushTimeoutMs);
     if (!pushed)
       context.logger.warn('PowerDNS has not taken the change yet; it stays pending', { host: host.name });
     return {
@@ -148,13 +149,17 @@ export function createUpdateService(deps: UpdateServiceDeps): UpdateService {
       const targets: readonly RequestedHost[] =
         request.hosts.length > 0
           ? request.hosts
-          : [{ name: host.name, resolution: { kind: 'label', label: host.name } }];
+          : [{ name: host.name, resolution: { kind: 'label', label: host.name, zone: host.zone } }];
       let own: Promise<HostOutcome> | undefined;
       const results: HostResult[] = [];
       for (const requested of targets) {
         const resolution = requested.resolution;
         if (resolution.kind === 'notfqdn') results.push({ code: 'notfqdn' });
-        else if (resolution.kind === 'foreign' || resolution.label !== host.name)
+        else if (
+          resolution.kind === 'foreign' ||
+          resolution.label !== host.name ||
+          resolution.zone !== host.zone
+        )
           results.push({ code: 'nohost' });
         else {
           // The same host listed twice is updated once and answered twice.

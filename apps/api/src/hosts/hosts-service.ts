@@ -8,7 +8,13 @@ import type {
   TokenRecord,
   TokensRepository,
 } from '@mydns/db';
-import { checkRegistrableLabel, fqdn, labelFromUsername } from '@mydns/domain';
+import {
+  checkRegistrableLabel,
+  fqdn,
+  labelFromUsername,
+  normaliseName,
+  resolveHostName,
+} from '@mydns/domain';
 import type { BcryptPool } from '../auth/bcrypt-pool.ts';
 import { checkNewPassword } from '../auth/password-policy.ts';
 import { generateToken, hashToken } from '../auth/tokens.ts';
@@ -22,7 +28,9 @@ export const MAX_TOKENS = 20;
 
 export interface HostView {
   readonly hostname: string;
+  /** The label, and the zone it is in: `hostname` is `<name>.<zone>`. */
   readonly name: string;
+  readonly zone: string;
   readonly ipv4: string | null;
   readonly ipv6: string | null;
   readonly status: string;
@@ -57,6 +65,8 @@ export interface RegistrationInput {
   readonly hostname: unknown;
   readonly password: unknown;
   readonly email?: unknown;
+  /** One of the zones served; omitted: the zone a full hostname names, else the default zone. */
+  readonly zone?: unknown;
 }
 
 /** What a change to DNS returns: whether PowerDNS took it within the push deadline. */
@@ -82,10 +92,12 @@ export interface HostsService {
    * good when it was disabled). Only the operator may delete a disabled host.
    */
   remove(host: HostRecord, options?: { byOperator?: boolean }): Promise<Pushed>;
-  /** Makes a quarantined name registrable at once (operator CLI). */
+  /** Makes a quarantined name (bare label or full name) registrable at once (operator CLI). */
   releaseName(name: string): Promise<boolean>;
-  /** Whether a (valid) label can be registered now: not taken, not quarantined. */
-  isAvailable(label: string): Promise<boolean>;
+  /** Whether a (valid) label can be registered now in `zone` (default: the default zone): not taken, not quarantined. */
+  isAvailable(label: string, zone?: string): Promise<boolean>;
+  /** The zone a registration goes to (see RegistrationInput.zone); 400 `unknown_zone` for one not served. */
+  registrationZone(input: Pick<RegistrationInput, 'hostname' | 'zone'>): string;
   setStatus(name: string, status: 'active' | 'disabled'): Promise<Pushed>;
   createToken(host: HostRecord, label: unknown): Promise<{ id: number; token: string; label: string }>;
   listTokens(host: HostRecord): Promise<TokenView[]>;
@@ -120,7 +132,13 @@ function checkAcmeValue(value: unknown): string {
 }
 
 export function createHostsService(deps: {
-  zone: string;
+  /** The zones served, the default zone first: registration takes these. */
+  zones: readonly string[];
+  /**
+   * Zones that still hold hosts but are no longer served: their hosts can be
+   * found (to show, move or delete them; the operator CLI), never registered.
+   */
+  retiredZones?: readonly string[];
   hosts: HostsRepository;
   tokens: TokensRepository;
   acme: AcmeRepository;
@@ -138,15 +156,21 @@ export function createHostsService(deps: {
   /** Days a deleted name stays unregistrable (0: none). */
   quarantineDays: number;
   now?: () => Date;
-  zoneWriter: { push(outboxId: number, timeoutMs: number): Promise<boolean> };
+  /** The writer of each zone (packages/powerdns zone-writers.ts). */
+  zoneWriters: { push(zone: string, outboxId: number, timeoutMs: number): Promise<boolean> };
   pushTimeoutMs: number;
 }): HostsService {
-  const push = async (outboxId: number | undefined): Promise<Pushed> => ({
-    pushed: outboxId === undefined ? true : await deps.zoneWriter.push(outboxId, deps.pushTimeoutMs),
+  const defaultZone = deps.zones[0] ?? '';
+  /** Where names are looked up: the served zones (a bare label: the default), then the retired ones. */
+  const lookupZones = [...deps.zones, ...(deps.retiredZones ?? [])];
+  const push = async (host: { zone: string }, outboxId: number | undefined): Promise<Pushed> => ({
+    pushed:
+      outboxId === undefined ? true : await deps.zoneWriters.push(host.zone, outboxId, deps.pushTimeoutMs),
   });
   const view = (host: HostRecord): HostView => ({
-    hostname: fqdn(host.name, deps.zone),
+    hostname: fqdn(host.name, host.zone),
     name: host.name,
+    zone: host.zone,
     ipv4: host.ipv4,
     ipv6: host.ipv6,
     status: host.status,
@@ -155,7 +179,28 @@ export function createHostsService(deps: {
     lastSeenAt: host.lastSeenAt?.toISOString() ?? null,
     mail: host.mail,
   });
-  const find = (name: string) => deps.hosts.findByName(name);
+  /** The host a bare label or full name means, or undefined. */
+  const find = async (name: string) => {
+    const host = labelFromUsername(name, lookupZones);
+    return host === undefined ? undefined : deps.hosts.findByName(host.zone, host.label);
+  };
+  const registrationZone = (input: Pick<RegistrationInput, 'hostname' | 'zone'>): string => {
+    if (input.zone !== undefined && input.zone !== null && input.zone !== '') {
+      const zone = typeof input.zone === 'string' ? normaliseName(input.zone) : '';
+      if (!deps.zones.includes(zone)) {
+        throw apiError('unknown_zone', `there is no zone ${String(input.zone)} here`, {
+          details: { zones: deps.zones },
+        });
+      }
+      return zone;
+    }
+    // A full name in one of the zones says which; anything else is checked in the default zone.
+    if (typeof input.hostname === 'string' && input.hostname.includes('.')) {
+      const named = resolveHostName(input.hostname, deps.zones);
+      if (named.kind === 'label') return named.zone;
+    }
+    return defaultZone;
+  };
   const now = deps.now ?? (() => new Date());
   /** A disabled host may be read, never changed (README "Security": abuse controls that stick). */
   const checkChangeable = (host: HostRecord) => {
@@ -163,9 +208,9 @@ export function createHostsService(deps: {
       throw apiError('host_disabled', 'this host is disabled by the operator; it cannot be changed');
     }
   };
-  const passwordContext = (host: { name: string; contactEmail?: string | null }) => ({
+  const passwordContext = (host: { name: string; zone: string; contactEmail?: string | null }) => ({
     label: host.name,
-    hostname: fqdn(host.name, deps.zone),
+    hostname: fqdn(host.name, host.zone),
     email: host.contactEmail ?? null,
   });
   return {
@@ -174,31 +219,38 @@ export function createHostsService(deps: {
         throw apiError('registration_closed', 'registration is closed on this service');
       }
       if (typeof input.hostname !== 'string') throw apiError('hostname_required', 'a hostname is required');
-      const label = checkRegistrableLabel(input.hostname, deps.zone);
+      const zone = registrationZone(input);
+      const label = checkRegistrableLabel(input.hostname, zone);
       if (!label.ok) throw apiError(`hostname_${label.problem}`, label.message);
-      const contactEmail = checkEmail(input.email);
-      const password = checkNewPassword(input.password, passwordContext({ name: label.label, contactEmail }));
-      if (await deps.hosts.findByName(label.label)) {
-        throw apiError('hostname_taken', `${fqdn(label.label, deps.zone)} is already taken`);
+      // A label that is another zone's name here (dyn in example.net beside dyn.example.net) would sit on its delegation.
+      if (deps.zones.includes(fqdn(label.label, zone))) {
+        throw apiError('hostname_reserved', `"${label.label}" is reserved`);
       }
-      const quarantined = await deps.hosts.quarantinedUntil(label.label);
+      const key = { zone, name: label.label };
+      const hostname = fqdn(label.label, zone);
+      const contactEmail = checkEmail(input.email);
+      const password = checkNewPassword(input.password, passwordContext({ ...key, contactEmail }));
+      if (await deps.hosts.findByName(zone, label.label)) {
+        throw apiError('hostname_taken', `${hostname} is already taken`);
+      }
+      const quarantined = await deps.hosts.quarantinedUntil(key);
       if (quarantined !== undefined) {
         throw apiError(
           'hostname_quarantined',
           quarantined === 'forever'
-            ? `${fqdn(label.label, deps.zone)} is not available`
-            : `${fqdn(label.label, deps.zone)} was deleted recently; it can be registered again from ${quarantined.toISOString().slice(0, 10)}`,
+            ? `${hostname} is not available`
+            : `${hostname} was deleted recently; it can be registered again from ${quarantined.toISOString().slice(0, 10)}`,
         );
       }
       const passwordHash = await deps.bcrypt.hash(password, deps.bcryptCost, options.owner);
-      const created = await deps.hosts.create({ name: label.label, passwordHash, contactEmail });
-      if (!created) throw apiError('hostname_taken', `${fqdn(label.label, deps.zone)} is already taken`);
+      const created = await deps.hosts.create({ ...key, passwordHash, contactEmail });
+      if (!created) throw apiError('hostname_taken', `${hostname} is already taken`);
       return view(created);
     },
     find,
+    registrationZone,
     async get(name) {
-      const label = labelFromUsername(name, deps.zone);
-      const host = label === undefined ? undefined : await find(label);
+      const host = await find(name);
       if (!host) throw apiError('host_not_found', `no host ${name}`);
       return host;
     },
@@ -219,7 +271,7 @@ export function createHostsService(deps: {
       checkChangeable(host);
       const mail = checkMailSettings(input, host.mail);
       const outboxId = await deps.hosts.updateMail(host.id, mail);
-      return { ...mail, ...(await push(outboxId)) };
+      return { ...mail, ...(await push(host, outboxId)) };
     },
     async remove(host, options = {}) {
       if (!options.byOperator) checkChangeable(host);
@@ -229,17 +281,22 @@ export function createHostsService(deps: {
           : deps.quarantineDays > 0
             ? new Date(now().getTime() + deps.quarantineDays * 86_400_000)
             : undefined;
-      return push(await deps.hosts.remove(host.name, quarantineUntil ? { quarantineUntil } : {}));
+      return push(host, await deps.hosts.remove(host, quarantineUntil ? { quarantineUntil } : {}));
     },
-    releaseName: (name) => deps.hosts.releaseName(name),
-    async isAvailable(label) {
-      if (await deps.hosts.findByName(label)) return false;
-      return (await deps.hosts.quarantinedUntil(label)) === undefined;
+    async releaseName(name) {
+      const host = labelFromUsername(name, lookupZones);
+      return host !== undefined && deps.hosts.releaseName({ zone: host.zone, name: host.label });
+    },
+    async isAvailable(label, zone = defaultZone) {
+      if (await deps.hosts.findByName(zone, label)) return false;
+      return (await deps.hosts.quarantinedUntil({ zone, name: label })) === undefined;
     },
     async setStatus(name, status) {
-      const outboxId = await deps.hosts.setStatus(name, status);
-      if (outboxId === undefined) throw apiError('host_not_found', `no host ${name}`);
-      return push(outboxId);
+      const host = labelFromUsername(name, lookupZones);
+      const key = host && { zone: host.zone, name: host.label };
+      const outboxId = key && (await deps.hosts.setStatus(key, status));
+      if (!key || outboxId === undefined) throw apiError('host_not_found', `no host ${name}`);
+      return push(key, outboxId);
     },
     async createToken(host, label) {
       checkChangeable(host);
@@ -265,7 +322,7 @@ export function createHostsService(deps: {
       checkChangeable(host);
       if (!(await deps.tokens.revoke(host.id, id))) throw apiError('token_not_found', `no token ${id}`);
       // The revocation bumped the credential version; stop trusting what this process remembers.
-      deps.hosts.forget(host.name);
+      deps.hosts.forget(host);
     },
     async addAcmeValue(host, value) {
       const checked = checkAcmeValue(value);
@@ -274,13 +331,13 @@ export function createHostsService(deps: {
       if (outboxId === undefined) {
         throw apiError('too_many_acme_values', `at most ${MAX_ACME_VALUES} ACME values at a time`);
       }
-      return push(outboxId);
+      return push(host, outboxId);
     },
     async removeAcmeValue(host, value) {
       checkChangeable(host);
       const outboxId = await deps.acme.remove(host, value);
       if (outboxId === undefined) throw apiError('acme_value_not_found', 'no such ACME value');
-      return push(outboxId);
+      return push(host, outboxId);
     },
     async history(host, limit = 100) {
       await deps.flushHistory?.();

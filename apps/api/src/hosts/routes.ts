@@ -1,5 +1,5 @@
 import type { AccountRecord, HostRecord } from '@mydns/db';
-import { labelFromUsername } from '@mydns/domain';
+import { fqdn, labelFromUsername } from '@mydns/domain';
 import type { AppError } from '@mydns/runtime';
 import express, { type Request, type RequestHandler, type Response, Router } from 'express';
 import { type Authenticator, type Credential, covers } from '../auth/authenticator.ts';
@@ -23,7 +23,8 @@ declare global {
 }
 
 export interface HostsRouterDeps {
-  zone: string;
+  /** The zones served, the default first: `{name}` is a bare label (the default zone) or a full name. */
+  zones: readonly string[];
   /** A signed-in web session counts as the password (writes also need its CSRF token). */
   sessions: WebSessions;
   hosts: HostsService;
@@ -32,7 +33,9 @@ export interface HostsRouterDeps {
 }
 
 /** What the JSON API answers for a refused login. */
-export function loginError(reason: 'wrong' | 'blocked' | 'busy' | 'token_not_allowed' | 'totp_required'): AppError {
+export function loginError(
+  reason: 'wrong' | 'blocked' | 'busy' | 'token_not_allowed' | 'totp_required',
+): AppError {
   switch (reason) {
     case 'blocked':
       return apiError('too_many_requests', 'too many failed logins from your address; try again later');
@@ -56,6 +59,11 @@ export function loginError(reason: 'wrong' | 'blocked' | 'busy' | 'token_not_all
 export function createHostsRouter(deps: HostsRouterDeps): Router {
   const router = Router();
   const json = express.json({ limit: '16kb' });
+  /** Whether the `{name}` of the path names this host. */
+  const isNamed = (param: unknown, host: HostRecord) => {
+    const named = labelFromUsername(String(param ?? ''), deps.zones);
+    return named?.label === host.name && named.zone === host.zone;
+  };
 
   const authenticate =
     (allowTokens: boolean): RequestHandler =>
@@ -76,7 +84,7 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
               res.locals.host = host;
               res.locals.account = session.account;
             } else {
-              if (labelFromUsername(String(req.params.name ?? ''), deps.zone) !== session.host.name) {
+              if (!isNamed(req.params.name, session.host)) {
                 throw apiError('forbidden', 'this session is for another host');
               }
               res.locals.host = session.host;
@@ -107,7 +115,7 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
           res.locals.host = host;
           res.locals.account = login.account;
         } else {
-          if (labelFromUsername(String(req.params.name ?? ''), deps.zone) !== login.host.name) {
+          if (!isNamed(req.params.name, login.host)) {
             throw apiError('forbidden', 'these credentials are for another host');
           }
           res.locals.host = login.host;
@@ -122,8 +130,8 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
     };
   /** The host named in the path, if the account's credential covers it. */
   const accountHost = async (account: AccountRecord, credential: Credential, req: Request) => {
-    const label = labelFromUsername(String(req.params.name ?? ''), deps.zone);
-    const host = label === undefined ? undefined : await deps.hosts.find(label);
+    const named = labelFromUsername(String(req.params.name ?? ''), deps.zones);
+    const host = named === undefined ? undefined : await deps.hosts.find(fqdn(named.label, named.zone));
     return host && covers(account, credential, host) ? host : undefined;
   };
   const passwordOnly = authenticate(false);
@@ -146,7 +154,7 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
     const login = await deps.authenticator.authenticate({
       source: res.locals.client,
       // An account's session confirms with the account's password (TOTP was asked at sign-in).
-      username: account ? account.email : res.locals.host.name,
+      username: account ? account.email : fqdn(res.locals.host.name, res.locals.host.zone),
       secret: current,
       purpose: 'manage',
       edge: 'api',
@@ -182,9 +190,12 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
         hostname: body.hostname,
         password: body.password,
         email: body.email,
+        zone: body.zone,
       });
-      res.locals.logger.info('host registered', { host: host.name });
-      res.status(201).location(`/api/v1/hosts/${host.name}`).json(host);
+      res.locals.logger.info('host registered', { host: host.hostname });
+      // The default zone's hosts keep their bare label here, as before there were zones.
+      const path = host.zone === deps.zones[0] ? host.name : host.hostname;
+      res.status(201).location(`/api/v1/hosts/${path}`).json(host);
     }),
   );
 
@@ -214,7 +225,7 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
       }
       let pushed: Pushed = { pushed: true };
       if (body.mail !== undefined) pushed = await deps.hosts.updateMail(host, body.mail);
-      const updated = await deps.hosts.get(host.name);
+      const updated = await deps.hosts.get(fqdn(host.name, host.zone));
       answerPushed(res, pushed, 200, deps.hosts.view(updated));
     }),
   );
@@ -226,7 +237,7 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
     asyncHandler(async (req, res) => {
       await confirmPassword(req, res);
       const pushed = await deps.hosts.remove(res.locals.host);
-      res.locals.logger.info('host deleted', { host: res.locals.host.name });
+      res.locals.logger.info('host deleted', { host: fqdn(res.locals.host.name, res.locals.host.zone) });
       answerPushed(res, pushed, 204);
     }),
   );
@@ -268,7 +279,8 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
     asyncHandler(async (req, res) => {
       const value = req.body?.value;
       const pushed = await deps.hosts.addAcmeValue(res.locals.host, value);
-      answerPushed(res, pushed, 201, { name: `_acme-challenge.${res.locals.host.name}.${deps.zone}`, value });
+      const { host } = res.locals;
+      answerPushed(res, pushed, 201, { name: `_acme-challenge.${fqdn(host.name, host.zone)}`, value });
     }),
   );
 

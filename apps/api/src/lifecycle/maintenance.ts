@@ -2,15 +2,18 @@ import type {
   AcmeRepository,
   Database,
   HistoryRepository,
+  HostKey,
   HostsRepository,
   SessionsRepository,
+  SharedFailures,
 } from '@mydns/db';
 import { errorMessage, type Logger } from '@mydns/runtime';
 
 /**
  * The periodic housekeeping (docs/architecture.md, "Lifecycle of a hostname"):
  * - hosts without a successful update for `inactivityDays` go dormant (their
- *   addresses leave DNS; the next good update brings them back at once);
+ *   addresses leave DNS; the next good update brings them back at once), in
+ *   every zone: each queued change carries its zone to that zone's writer;
  * - expired ACME values leave DNS;
  * - update history is cut to its size and age limits;
  * - expired web sessions are removed.
@@ -18,6 +21,7 @@ import { errorMessage, type Logger } from '@mydns/runtime';
  * and every step is idempotent anyway. The clock is injected, so tests move
  * time instead of sleeping.
  */
+/** Hosts are named in full (`label.zone`) in the report. */
 export interface MaintenanceReport {
   readonly dormant: readonly string[];
   readonly acmeExpired: readonly string[];
@@ -40,6 +44,8 @@ export interface MaintenanceDeps {
   acme: AcmeRepository;
   history: HistoryRepository;
   sessions?: SessionsRepository;
+  /** The failed-login counters the replicas share (auth/login-guard.ts). */
+  loginFailures?: Pick<SharedFailures, 'prune'>;
   logger: Logger;
   inactivityDays: number;
   historyMaxPerHost: number;
@@ -52,14 +58,18 @@ export interface MaintenanceDeps {
 
 const DAY_MS = 86_400_000;
 
+const fullNames = (hosts: readonly HostKey[]) => hosts.map((host) => `${host.name}.${host.zone}`);
+
 export function createMaintenance(deps: MaintenanceDeps): Maintenance {
   const log = deps.logger.child({ component: 'maintenance' });
   const clock = deps.now ?? (() => new Date());
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<unknown> | undefined;
 
-  const expireInactive = (now: Date, dryRun: boolean) =>
-    deps.hosts.expireInactive(new Date(now.getTime() - deps.inactivityDays * DAY_MS), { dryRun });
+  const expireInactive = async (now: Date, dryRun: boolean) =>
+    fullNames(
+      await deps.hosts.expireInactive(new Date(now.getTime() - deps.inactivityDays * DAY_MS), { dryRun }),
+    );
 
   const runOnce = async (now = clock()): Promise<MaintenanceReport | undefined> =>
     deps.db.transaction(async (trx) => {
@@ -68,12 +78,14 @@ export function createMaintenance(deps: MaintenanceDeps): Maintenance {
       );
       if (!rows[0]?.locked) return undefined;
       const dormant = await expireInactive(now, false);
-      const acmeExpired = await deps.acme.expire(now);
+      const acmeExpired = fullNames(await deps.acme.expire(now));
       const historyPruned = await deps.history.prune({
         maxPerHost: deps.historyMaxPerHost,
         before: new Date(now.getTime() - deps.historyMaxAgeMs),
       });
       const sessionsEnded = (await deps.sessions?.removeExpired(now)) ?? 0;
+      // Failed-login rows whose window and block are long over.
+      await deps.loginFailures?.prune(DAY_MS);
       if (dormant.length > 0)
         log.info(`${dormant.length} hosts went dormant`, { hosts: dormant.slice(0, 20) });
       if (acmeExpired.length > 0) log.info(`expired ACME values of ${acmeExpired.length} hosts`);

@@ -68,8 +68,8 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
   const { config, services, sessions, page, form, requireSession, checkCsrf } = context;
   const hosts: HostsService = services.hosts;
   const sessionOf = (res: Response) => res.locals.session as HostSession;
-  const hostOf = (res: Response) => hosts.get(sessionOf(res).host.name);
-  const nameOf = (host: HostRecord) => fqdn(host.name, config.zone);
+  const nameOf = (host: HostRecord) => fqdn(host.name, host.zone);
+  const hostOf = (res: Response) => hosts.get(nameOf(sessionOf(res).host));
   const show = (req: Request, res: Response, title: string, body: SafeHtml, status = 200) =>
     page(req, res, `${title} · ${nameOf(sessionOf(res).host)}`, body, status);
   /**
@@ -79,14 +79,14 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
    */
   const checkPassword = async (
     res: Response,
-    host: { name: string },
+    host: HostRecord,
     secret: string,
     field: string,
     wrong: string,
   ): Promise<{ problem: Problem; status: number } | undefined> => {
     const login = await services.authenticator.authenticate({
       source: res.locals.client,
-      username: host.name,
+      username: nameOf(host),
       secret,
       purpose: 'manage',
       edge: 'web',
@@ -258,7 +258,7 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
     const host = await hostOf(res);
     // What the projection publishes for this host, so the page cannot promise a record DNS does not have.
     const mx = hostRrsets(
-      config.zone,
+      host.zone,
       host.name,
       {
         name: host.name,
@@ -278,7 +278,7 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
       mailPage({
         host: hosts.view(host),
         csrf: sessionOf(res).csrf,
-        zone: config.zone,
+        zone: host.zone,
         publishedMx: mx?.records[0] ? `${mx.name}. MX ${mx.records[0]}` : undefined,
         relayAddresses: config.relayAddresses,
         ...(state ? { form: state } : notice ? { form: { notice } } : {}),
@@ -363,7 +363,7 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
     checkCsrf,
     asyncHandler(async (req, res) => {
       const session = res.locals.session as HostSession;
-      const host = await hosts.get(session.host.name);
+      const host = await hosts.get(nameOf(session.host));
       const fail = (problem: Problem, status = 400) =>
         renderSettings(req, res, { password: { problem } }, status);
       const current = await checkPassword(
@@ -401,8 +401,8 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
     checkCsrf,
     asyncHandler(async (req, res) => {
       const session = res.locals.session as HostSession;
-      const host = await hosts.get(session.host.name);
-      const name = fqdn(host.name, config.zone);
+      const host = await hosts.get(nameOf(session.host));
+      const name = nameOf(host);
       const typed = field(req.body, 'confirm').trim().toLowerCase();
       const fail = (problem: Problem, status = 400) =>
         renderSettings(req, res, { deletion: { problem, values: { confirm: typed } } }, status);

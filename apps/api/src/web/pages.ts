@@ -25,7 +25,20 @@ export function landingPage(zone: string, registrationOpen: boolean): SafeHtml {
 `;
 }
 
-export function registerPage(zone: string, csrf: string, state: FormState = {}): SafeHtml {
+/**
+ * After the hostname: the zone, as fixed text with one zone, as a choice
+ * (a select in the same place) with several. The default zone comes first.
+ */
+function zoneSuffix(zones: readonly string[], state: FormState): SafeHtml {
+  if (zones.length <= 1) return html`<span class="suffix">.${zones[0] ?? ''}</span>`;
+  const chosen = typedValue(state, 'zone', zones[0]);
+  const options = zones.map(
+    (zone) => html`<option value="${zone}"${zone === chosen ? html` selected` : ''}>.${zone}</option>`,
+  );
+  return html`<select id="zone" name="zone" class="suffix" aria-label="Zone"${fieldAttributes(state, 'zone')}>${options}</select>`;
+}
+
+export function registerPage(zones: readonly string[], csrf: string, state: FormState = {}): SafeHtml {
   return html`<section class="narrow">
 <h1>Get a hostname</h1>
 <form method="post" action="/register" novalidate data-availability>
@@ -35,9 +48,10 @@ export function registerPage(zone: string, csrf: string, state: FormState = {}):
   <div class="suffixed">
     <input id="hostname" name="hostname" required maxlength="63" autocomplete="off" autocapitalize="none"
       spellcheck="false" pattern="[A-Za-z0-9-]{1,63}" value="${typedValue(state, 'hostname')}"${fieldAttributes(state, 'hostname', 'hostname-help hostname-status')}>
-    <span class="suffix">.${zone}</span>
+    ${zoneSuffix(zones, state)}
   </div>
   ${fieldProblem(state, 'hostname')}
+  ${fieldProblem(state, 'zone')}
   <p id="hostname-help" class="help">Letters, digits and hyphens; not starting or ending with a hyphen.</p>
   <p id="hostname-status" class="help" aria-live="polite"></p>
   <label for="password">Password</label>
@@ -56,7 +70,12 @@ export function registerPage(zone: string, csrf: string, state: FormState = {}):
 </section>`;
 }
 
-export function loginPage(zone: string, csrf: string, state: FormState = {}): SafeHtml {
+export function loginPage(zones: readonly string[], csrf: string, state: FormState = {}): SafeHtml {
+  // With several zones a bare label means the default zone; a host elsewhere signs in with its full name.
+  const suffix =
+    zones.length > 1
+      ? html`<p id="hostname-help" class="help">Your full hostname (like <code>alice.${zones[1] ?? ''}</code>); a name without a zone means <code>.${zones[0] ?? ''}</code>.</p>`
+      : html``;
   return html`<section class="narrow">
 <h1>Sign in</h1>
 <form method="post" action="/login">
@@ -64,9 +83,10 @@ export function loginPage(zone: string, csrf: string, state: FormState = {}): Sa
   ${csrfField(csrf)}
   <label for="hostname">Hostname</label>
   <div class="suffixed">
-    <input id="hostname" name="hostname" required autocomplete="username" autocapitalize="none" spellcheck="false" value="${typedValue(state, 'hostname')}">
-    <span class="suffix">.${zone}</span>
+    <input id="hostname" name="hostname" required autocomplete="username" autocapitalize="none" spellcheck="false" value="${typedValue(state, 'hostname')}"${zones.length > 1 ? html` aria-describedby="hostname-help"` : ''}>
+    ${zones.length > 1 ? '' : html`<span class="suffix">.${zones[0] ?? ''}</span>`}
   </div>
+  ${suffix}
   <label for="password">Password</label>
   <input id="password" name="password" type="password" required autocomplete="current-password">
   <button type="submit">Sign in</button>

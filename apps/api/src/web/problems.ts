@@ -15,6 +15,7 @@ import type { Problem } from './form-view.ts';
 /** The logical fields a problem can be about; each form says which input holds each. */
 export type ProblemField =
   | 'hostname'
+  | 'zone'
   | 'password'
   | 'email'
   | 'label'
@@ -92,6 +93,13 @@ const WORDS: Partial<
     field: 'password',
     text: (c) =>
       `${c.passwordNoun ?? 'The password'} can have at most ${MAX_PASSWORD_BYTES} bytes (letters with accents count twice).`,
+  },
+  unknown_zone: {
+    field: 'zone',
+    text: (_c, error) => {
+      const zones = (error.details?.zones as readonly string[] | undefined) ?? [];
+      return `Choose one of the zones this service offers${zones.length > 0 ? `: ${zones.join(', ')}` : ''}.`;
+    },
   },
   invalid_email: {
     field: 'email',

@@ -106,7 +106,7 @@ export function createWebRouter(deps: WebDeps): Router {
       );
       return;
     }
-    page(req, res, 'Get a hostname', registerPage(config.zone, sessions.anonymousCsrf(req, res)));
+    page(req, res, 'Get a hostname', registerPage(config.zones, sessions.anonymousCsrf(req, res)));
   });
 
   router.post(
@@ -114,9 +114,13 @@ export function createWebRouter(deps: WebDeps): Router {
     form,
     asyncHandler(async (req, res) => {
       const csrf = sessions.anonymousCsrf(req, res);
-      const values = { hostname: field(req.body, 'hostname'), email: field(req.body, 'email') };
+      const values = {
+        hostname: field(req.body, 'hostname'),
+        email: field(req.body, 'email'),
+        zone: field(req.body, 'zone'),
+      };
       const again = (problem: Problem, status = 400) =>
-        page(req, res, 'Get a hostname', registerPage(config.zone, csrf, { values, problem }), status);
+        page(req, res, 'Get a hostname', registerPage(config.zones, csrf, { values, problem }), status);
       if (!sessions.checkAnonymousCsrf(req, res, field(req.body, '_csrf')))
         return again({ text: 'The form expired; please try again.' }, 403);
       if (field(req.body, 'password') !== field(req.body, 'confirm'))
@@ -126,16 +130,21 @@ export function createWebRouter(deps: WebDeps): Router {
       }
       try {
         const host = await hosts.register(
-          { hostname: values.hostname, password: field(req.body, 'password'), email: values.email },
+          {
+            hostname: values.hostname,
+            password: field(req.body, 'password'),
+            email: values.email,
+            zone: values.zone,
+          },
           { owner: services.authenticator.limitKey(res.locals.client) },
         );
-        res.locals.logger.info('host registered', { host: host.name });
-        const record = await hosts.get(host.name);
+        res.locals.logger.info('host registered', { host: host.hostname });
+        const record = await hosts.get(host.hostname);
         await sessions.start(res, record);
         res.redirect(303, '/dashboard?notice=welcome');
       } catch (error) {
         const problem = problemOf(error, {
-          fields: { hostname: 'hostname', password: 'password', email: 'email' },
+          fields: { hostname: 'hostname', password: 'password', email: 'email', zone: 'zone' },
         });
         if (problem) return again(problem, (error as AppError).status);
         throw error;
@@ -148,7 +157,7 @@ export function createWebRouter(deps: WebDeps): Router {
       res.redirect(303, '/dashboard');
       return;
     }
-    page(req, res, 'Sign in', loginPage(config.zone, sessions.anonymousCsrf(req, res)));
+    page(req, res, 'Sign in', loginPage(config.zones, sessions.anonymousCsrf(req, res)));
   });
 
   router.post(
@@ -158,7 +167,7 @@ export function createWebRouter(deps: WebDeps): Router {
       const csrf = sessions.anonymousCsrf(req, res);
       const values = { hostname: field(req.body, 'hostname') };
       const again = (text: string, status: number) =>
-        page(req, res, 'Sign in', loginPage(config.zone, csrf, { values, problem: { text } }), status);
+        page(req, res, 'Sign in', loginPage(config.zones, csrf, { values, problem: { text } }), status);
       if (!sessions.checkAnonymousCsrf(req, res, field(req.body, '_csrf')))
         return again('The form expired; please try again.', 403);
       const login = await services.authenticator.authenticate({
@@ -192,21 +201,22 @@ export function createWebRouter(deps: WebDeps): Router {
 
   addDashboardRoutes(router, { config, services, sessions, page, form, requireSession, checkCsrf });
 
-  /** Live availability for the registration form (the form works without it). */
+  /** Live availability for the registration form (the form works without it); `?zone=` as the form's choice. */
   router.get(
     '/api/v1/availability/:name',
     asyncHandler(async (req, res) => {
-      const check = checkRegistrableLabel(String(req.params.name ?? ''), config.zone);
+      const name = String(req.params.name ?? '');
+      const asked = new URL(req.originalUrl, 'http://localhost').searchParams.get('zone');
+      const zone = hosts.registrationZone({ hostname: name, zone: asked ?? undefined });
+      const check = checkRegistrableLabel(name, zone);
       if (!check.ok) {
         res.json({ available: false, message: check.message });
         return;
       }
-      const taken = !(await hosts.isAvailable(check.label));
+      const taken = !(await hosts.isAvailable(check.label, zone));
       res.json({
         available: !taken,
-        message: taken
-          ? `${fqdn(check.label, config.zone)} is taken`
-          : `${fqdn(check.label, config.zone)} is available`,
+        message: taken ? `${fqdn(check.label, zone)} is taken` : `${fqdn(check.label, zone)} is available`,
       });
     }),
   );
@@ -220,7 +230,7 @@ function pageContext(config: Config, res: Response, title: string): PageContext 
     zone: config.zone,
     title,
     ...(session?.host
-      ? { signedIn: { hostname: fqdn(session.host.name, config.zone), csrf: session.csrf } }
+      ? { signedIn: { hostname: fqdn(session.host.name, session.host.zone), csrf: session.csrf } }
       : session
         ? { signedIn: { hostname: session.account.email, csrf: session.csrf, href: '/account' } }
         : {}),

@@ -37,7 +37,7 @@ export interface Transaction {
   readonly params: MailParameters;
   /** Recipients a backend accepted. */
   accepted: number;
-  /** The host every accepted recipient of this transaction routes to. */
+  /** The host (its full name) every accepted recipient of this transaction routes to. */
   host: string | undefined;
 }
 

@@ -1,6 +1,9 @@
 import type { MailHost } from '../hosts.ts';
 
-/** A host forwarding mail to `127.0.0.1:port` (tests). */
+/** The zone of the relay's unit tests. */
+export const TEST_ZONE = 'example-dyn.test';
+
+/** A host of TEST_ZONE (unless `overrides.zone`) forwarding mail to `127.0.0.1:port` (tests). */
 export function mailHost(
   name: string,
   port: number,
@@ -9,6 +12,7 @@ export function mailHost(
   const { mail, ...rest } = overrides;
   return {
     name,
+    zone: TEST_ZONE,
     ipv4: '127.0.0.1',
     ipv6: null,
     status: 'active',

@@ -7,11 +7,16 @@ import * as historyRepeats from './20261127180000_history_repeats.ts';
 import * as refusalReasonsAndQuarantine from './20261201090000_refusal_reasons_and_quarantine.ts';
 import * as appSecrets from './20261201100000_app_secrets.ts';
 import * as mailOutbox from './20261202090000_mail_outbox.ts';
+import * as loginFailures from './20261202100000_login_failures.ts';
+import * as zones from './20261204100000_zones.ts';
 import * as accounts from './20261206090000_accounts.ts';
+import type { MigrationContext } from './context.ts';
+
+export type { MigrationContext } from './context.ts';
 
 interface Migration {
   readonly name: string;
-  readonly up: (knex: Knex) => Promise<void>;
+  readonly up: (knex: Knex, context?: MigrationContext) => Promise<void>;
   readonly down: (knex: Knex) => Promise<void>;
 }
 
@@ -25,12 +30,25 @@ const migrations: readonly Migration[] = [
   { name: '20261201090000_refusal_reasons_and_quarantine', ...refusalReasonsAndQuarantine },
   { name: '20261201100000_app_secrets', ...appSecrets },
   { name: '20261202090000_mail_outbox', ...mailOutbox },
+  { name: '20261202100000_login_failures', ...loginFailures },
+  { name: '20261204100000_zones', ...zones },
   { name: '20261206090000_accounts', ...accounts },
 ];
 
-/** knex's `migrationSource`: migrations come from imports, not from a directory scan (no loader games). */
-export const migrationSource: Knex.MigrationSource<Migration> = {
-  getMigrations: async () => [...migrations],
-  getMigrationName: (migration) => migration.name,
-  getMigration: async (migration) => migration,
-};
+/**
+ * knex's `migrationSource`: migrations come from imports, not from a directory
+ * scan (no loader games). Each `up` gets `context`: what the caller knows of
+ * the settings (context.ts).
+ */
+export function migrationSourceFor(context: MigrationContext): Knex.MigrationSource<Migration> {
+  return {
+    getMigrations: async () => [...migrations],
+    getMigrationName: (migration) => migration.name,
+    getMigration: async (migration) => ({
+      up: (knex: Knex) => migration.up(knex, context),
+      down: (knex: Knex) => migration.down(knex),
+    }),
+  };
+}
+
+export const migrationSource = migrationSourceFor({});

@@ -14,6 +14,7 @@ const NOW = new Date('2026-12-01T12:00:00Z');
 const HOST: HostView = {
   hostname: 'alice.dyn.example.net',
   name: 'alice',
+  zone: 'dyn.example.net',
   ipv4: '198.51.100.7',
   ipv6: null,
   status: 'active',
