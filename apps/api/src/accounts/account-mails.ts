@@ -7,7 +7,8 @@ import type { MailRequest } from '../mail/outbox.ts';
  * nothing (mail scanners fetch links).
  */
 export function accountMails(links: MailLinks) {
-  const escapeAttr = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/"/g, '&quot;');
+  const escapeAttr = (text: string) =>
+    text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/"/g, '&quot;');
   const verifyUrl = (token: string) => links.link('verify-email', { token });
   const resetUrl = (token: string) => links.link('reset', { token });
   return {
