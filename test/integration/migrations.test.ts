@@ -199,16 +199,22 @@ test('accounts: existing hosts untouched forward and back; a host made in an acc
     await assert.rejects(
       db('sessions').insert({ token_hash: Buffer.alloc(32, 3), csrf: 'c', expires_at: new Date() }),
       /sessions_owner/,
-      'a session is a host\'s or an account\'s',
+      "a session is a host's or an account's",
     );
 
     await db.migrate.down(config);
-    assert.deepEqual(await db('hosts').select(HOST_COLUMNS).whereNot({ name: 'carol' }).orderBy('name'), before);
+    assert.deepEqual(
+      await db('hosts').select(HOST_COLUMNS).whereNot({ name: 'carol' }).orderBy('name'),
+      before,
+    );
     assert.equal((await db('hosts').where({ name: 'carol' }).first('password_hash')).password_hash, '');
     assert.equal(Number((await db('sessions').count<{ count: string }[]>({ count: '*' }))[0]?.count), 1);
     assert.equal((await db('hosts').columnInfo()).account_id, undefined);
     await db.migrate.up(config);
-    assert.deepEqual(await db('hosts').select(HOST_COLUMNS).whereNot({ name: 'carol' }).orderBy('name'), before);
+    assert.deepEqual(
+      await db('hosts').select(HOST_COLUMNS).whereNot({ name: 'carol' }).orderBy('name'),
+      before,
+    );
   } finally {
     await db.destroy();
     await admin.query(`drop database ${name} with (force)`);
