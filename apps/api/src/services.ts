@@ -335,6 +335,10 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
     hostLimiter: limiters.hostUpdates,
     pushTimeoutMs: config.pushTimeoutMs,
     blockedUserAgents: config.blockedUserAgents,
+    accountHosts: {
+      find: (zone, label) => hostsRepository.findByName(zone, label),
+      list: (accountId) => hostsRepository.listByAccount(accountId),
+    },
   });
   // Loaded from Postgres in start(): every replica signs with the same key.
   let csrfKey: Buffer | undefined;
