@@ -12,6 +12,7 @@ import { collapseSlashes, requestContext } from './http/request-context.ts';
 import { requireSameOrigin } from './http/same-origin.ts';
 import { routeGroup } from './metrics/metrics.ts';
 import type { Services } from './services.ts';
+import { requestReset } from './web/account/reset-routes.ts';
 import { createWebNotFound, createWebRouter, webErrorPage } from './web/routes.ts';
 import { isWebPath } from './web/web-paths.ts';
 
@@ -110,8 +111,7 @@ export function createApp(deps: AppDeps): Express {
       authenticator: services.authenticator,
       sessions: services.sessions,
       registrationLimiter: services.limiters.registrations,
-      mailLimits: services.mail.limits,
-      background: services.background,
+      requestReset: (email, res) => requestReset(services, email, res),
     }),
   );
   app.use(createWebNotFound(config));

@@ -10,7 +10,7 @@ export function accountMails(links: MailLinks) {
   const escapeAttr = (text: string) =>
     text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/"/g, '&quot;');
   const verifyUrl = (token: string) => links.link('verify-email', { token });
-  const resetUrl = (token: string) => links.link('reset', { token });
+  const resetUrl = (token: string) => links.link('reset-password', { token });
   return {
     verifyUrl,
     resetUrl,

@@ -75,6 +75,8 @@ export interface AccountsService {
   /** Mails a verification link (when mail is configured); false when no mail goes out. */
   sendVerification(account: AccountRecord): Promise<boolean>;
   verifyEmail(token: unknown): Promise<AccountRecord>;
+  /** The operator's word for it (`account create` in the CLI). */
+  markVerified(account: AccountRecord): Promise<void>;
   /** A reset link for the account, not mailed (the operator's CLI prints it). */
   resetLink(account: AccountRecord): Promise<string>;
   /** Mails a reset link, if the account exists; the caller answers the same either way. */
@@ -296,6 +298,9 @@ export function createAccountsService(deps: AccountsServiceDeps): AccountsServic
       if (!account || !link.email || !(await deps.accounts.markVerified(account.id, link.email)))
         throw invalidToken();
       return reload(account);
+    },
+    async markVerified(account) {
+      await deps.accounts.markVerified(account.id, account.email);
     },
     resetLink: async (account) => mails.resetUrl(await newLink(account, 'password_reset')),
     async mailPasswordReset(email) {

@@ -7,10 +7,8 @@ import { apiError } from '../errors.ts';
 import type { HostsService } from '../hosts/hosts-service.ts';
 import { loginError } from '../hosts/routes.ts';
 import { asyncHandler } from '../http/async-handler.ts';
-import type { MailLimits } from '../mail/limits.ts';
 import { sameSecret, type WebSessions } from '../web/sessions.ts';
 import { type AccountsService, checkEmail } from './accounts-service.ts';
-import type { BackgroundTasks } from './background.ts';
 
 declare global {
   namespace Express {
@@ -28,9 +26,8 @@ export interface AccountsRouterDeps {
   sessions: WebSessions;
   /** Registrations per source: the same allowance as hosts'. */
   registrationLimiter: RateLimiter;
-  /** Mails a stranger can cause (a reset names any address): per source and per recipient. */
-  mailLimits: MailLimits;
-  background: BackgroundTasks;
+  /** A reset asked for by anyone (web/account/reset-routes.ts): limited, and done after the reply. */
+  requestReset(email: string, res: Response): void;
 }
 
 /**
@@ -147,9 +144,7 @@ export function createAccountsRouter(deps: AccountsRouterDeps): Router {
       const email = checkEmail(bodyOf(req).email);
       // Counted and answered alike whether or not the account exists; the lookup and the
       // mail happen after the reply, so not even the time taken tells.
-      const verdict = deps.mailLimits.allow({ recipient: email, source: res.locals.client });
-      if (verdict.allowed)
-        deps.background.run('password reset mail', () => deps.accounts.mailPasswordReset(email));
+      deps.requestReset(email, res);
       res.status(202).end();
     }),
   );

@@ -91,7 +91,7 @@ export function loginPage(zones: readonly string[], csrf: string, state: FormSta
   <input id="password" name="password" type="password" required autocomplete="current-password">
   <button type="submit">Sign in</button>
 </form>
-<p>No hostname yet? <a href="/register">Get one</a>.</p>
+<p><a href="/forgot-password">Forgot your password?</a> · No hostname yet? <a href="/register">Get one</a>.</p>
 </section>`;
 }
 

@@ -5,6 +5,7 @@ import type { Config } from '../config.ts';
 import type { HostsService } from '../hosts/hosts-service.ts';
 import { asyncHandler } from '../http/async-handler.ts';
 import type { Services } from '../services.ts';
+import { addResetPages } from './account/reset-routes.ts';
 import { addDashboardRoutes } from './dashboard-routes.ts';
 import { field, send } from './form.ts';
 import type { Problem } from './form-view.ts';
@@ -200,6 +201,7 @@ export function createWebRouter(deps: WebDeps): Router {
   );
 
   addDashboardRoutes(router, { config, services, sessions, page, form, requireSession, checkCsrf });
+  addResetPages(router, { config, services, sessions, page, form });
 
   /** Live availability for the registration form (the form works without it); `?zone=` as the form's choice. */
   router.get(
