@@ -49,6 +49,7 @@ export interface AccountsService {
     options?: { owner?: string },
   ): Promise<AccountRecord>;
   find(email: string): Promise<AccountRecord | undefined>;
+  findById(id: number): Promise<AccountRecord | undefined>;
   /** The account by its address, or a 404. */
   get(email: string): Promise<AccountRecord>;
   reload(account: AccountRecord): Promise<AccountRecord>;
@@ -161,6 +162,7 @@ export function createAccountsService(deps: AccountsServiceDeps): AccountsServic
       return created;
     },
     find: (email) => deps.accounts.findByEmail(email),
+    findById: (id) => deps.accounts.findById(id),
     async get(email) {
       const account = await deps.accounts.findByEmail(email);
       if (!account) throw apiError('not_found', 'no account with this address');

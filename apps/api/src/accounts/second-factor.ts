@@ -20,6 +20,8 @@ export interface TotpSetup {
 }
 
 export interface AccountSecondFactor {
+  /** The issuer authenticator apps show next to the code. */
+  readonly issuer: string;
   start(account: AccountRecord): Promise<TotpSetup>;
   /** Turns TOTP on with a code from the pending secret. */
   confirm(account: AccountRecord, code: unknown): Promise<void>;
@@ -47,6 +49,7 @@ export function createAccountSecondFactor(deps: {
 }): AccountSecondFactor {
   const now = deps.now ?? Date.now;
   return {
+    issuer: deps.issuer,
     async start(account) {
       if (account.totpSecret !== null) throw apiError('totp_already_on', 'TOTP is on already');
       const secret = generateTotpSecret();

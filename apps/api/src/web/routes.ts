@@ -5,6 +5,7 @@ import type { Config } from '../config.ts';
 import type { HostsService } from '../hosts/hosts-service.ts';
 import { asyncHandler } from '../http/async-handler.ts';
 import type { Services } from '../services.ts';
+import { addAccountPages } from './account/account-routes.ts';
 import { addResetPages } from './account/reset-routes.ts';
 import { addDashboardRoutes } from './dashboard-routes.ts';
 import { field, send } from './form.ts';
@@ -161,6 +162,7 @@ export function createWebRouter(deps: WebDeps): Router {
     page(req, res, 'Sign in', loginPage(config.zones, sessions.anonymousCsrf(req, res)));
   });
 
+  addAccountPages(router, { config, services, sessions, page, form, checkCsrf });
   router.post(
     '/login',
     form,
@@ -192,7 +194,6 @@ export function createWebRouter(deps: WebDeps): Router {
   router.post(
     '/logout',
     form,
-    requireSession,
     checkCsrf,
     asyncHandler(async (req, res) => {
       await sessions.end(req, res);

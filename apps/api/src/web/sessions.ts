@@ -111,6 +111,15 @@ export interface WebSessions {
   load(req: Request, res: Response): Promise<WebSession | undefined>;
   start(res: Response, host: HostRecord): Promise<void>;
   startForAccount(res: Response, account: AccountRecord): Promise<void>;
+  /**
+   * Between the password and the TOTP code of an account's sign-in: a value
+   * for the code form, signed with the CSRF key, naming the account and its
+   * credential version, valid for five minutes. It proves the password was
+   * right a moment ago; the code is still counted by the login guard.
+   */
+  sealSecondFactor(account: AccountRecord): string;
+  /** The account id the value names, if we made it, it is fresh, and the account's credentials are unchanged. */
+  openSecondFactor(value: string): { accountId: number; credentialVersion: number } | undefined;
   end(req: Request, res: Response): Promise<void>;
   /** Ends the host's other sessions (after a password change). */
   endOthers(host: HostRecord, current: WebSession | undefined): Promise<void>;
@@ -118,6 +127,9 @@ export interface WebSessions {
   anonymousCsrf(req: Request, res: Response): string;
   checkAnonymousCsrf(req: Request, res: Response, submitted: unknown): boolean;
 }
+
+/** How long the code form of a sign-in stays valid after the password. */
+const SECOND_FACTOR_MS = 5 * 60_000;
 
 export function createWebSessions(deps: {
   repository: SessionsRepository;
@@ -128,6 +140,8 @@ export function createWebSessions(deps: {
 }): WebSessions {
   const sign = (nonce: string) =>
     createHmac('sha256', deps.csrfKey()).update(`csrf\0${nonce}`).digest('base64url').slice(0, 32);
+  const signPending = (body: string) =>
+    createHmac('sha256', deps.csrfKey()).update(`second-factor\0${body}`).digest('base64url');
   /** `nonce.signature`, both URL-safe: the signature proves we made it. */
   const isOurs = (value: string) => {
     const match = /^([A-Za-z0-9_-]{32})\.([A-Za-z0-9_-]{32})$/.exec(value);
@@ -174,6 +188,17 @@ export function createWebSessions(deps: {
     },
     async endOthers(host, current) {
       await deps.repository.removeOthers(host.id, current?.tokenHash);
+    },
+    sealSecondFactor(account) {
+      const body = `${account.id}.${account.credentialVersion}.${Date.now() + SECOND_FACTOR_MS}`;
+      return `${body}.${signPending(body)}`;
+    },
+    openSecondFactor(value) {
+      const match = /^([0-9]{1,15})\.([0-9]{1,10})\.([0-9]{1,15})\.([A-Za-z0-9_-]{43})$/.exec(value);
+      if (!match?.[1] || !match[2] || !match[3] || !match[4]) return undefined;
+      if (!sameSecret(signPending(`${match[1]}.${match[2]}.${match[3]}`), match[4])) return undefined;
+      if (Number(match[3]) < Date.now()) return undefined;
+      return { accountId: Number(match[1]), credentialVersion: Number(match[2]) };
     },
     anonymousCsrf(req, res) {
       const existing = readCookie(req, res, CSRF);
