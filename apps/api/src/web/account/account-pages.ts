@@ -68,11 +68,12 @@ export function accountPage(data: AccountPageData): SafeHtml {
   const hosts =
     account.hosts.length === 0
       ? html`<p>No hosts yet: add one below.</p>`
-      : html`<table class="tokens">
+      : // The history's table style: cards on a phone, each value labelled.
+        html`<table class="history hosts">
   <thead><tr><th scope="col">Hostname</th><th scope="col">IPv4</th><th scope="col">IPv6</th><th scope="col">State</th></tr></thead>
   <tbody>${account.hosts.map(
     (host) =>
-      html`<tr><td><code>${host.hostname}</code></td><td>${host.ipv4 ?? '–'}</td><td>${host.ipv6 ?? '–'}</td><td>${host.status}</td></tr>`,
+      html`<tr><td data-label="Hostname" class="address"><code>${host.hostname}</code></td><td data-label="IPv4" class="address">${host.ipv4 ?? '–'}</td><td data-label="IPv6" class="address">${host.ipv6 ?? '–'}</td><td data-label="State">${host.status}</td></tr>`,
   )}</tbody></table>`;
   const full = account.hosts.length >= data.limit;
   return html`<section>
