@@ -102,6 +102,7 @@ export function createApp(deps: AppDeps): Express {
       authenticator: services.authenticator,
       sessions: services.sessions,
       registrationLimiter: services.limiters.registrations,
+      notices: services.notices,
     }),
   );
   app.use(

@@ -72,6 +72,7 @@ export const ERROR_STATUS = {
   totp_already_on: 409,
   totp_not_started: 409,
   invalid_totp_code: 400,
+  invalid_notify: 400,
   // Our side
   dns_pending: 503,
   database_unavailable: 503,

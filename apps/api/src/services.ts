@@ -2,8 +2,10 @@ import { randomBytes } from 'node:crypto';
 import {
   type AccountsRepository,
   type AcmeRepository,
+  type AddressNoticesRepository,
   createAccountsRepository,
   createAcmeRepository,
+  createAddressNoticesRepository,
   createDnsOutboxStore,
   createHistoryRepository,
   createHostCache,
@@ -49,6 +51,7 @@ import { createMaintenance, type Maintenance } from './lifecycle/maintenance.ts'
 import { createMail, type Mail, type MailOutbox } from './mail/index.ts';
 import { createMailLinks } from './mail/links.ts';
 import { createMetrics, type Metrics } from './metrics/metrics.ts';
+import { type AddressNotices, createAddressNotices } from './notifications/address-notices.ts';
 import { createWebSessions, type WebSessions } from './web/sessions.ts';
 
 /** Everything the HTTP layer and the CLI call, wired from explicit dependencies. */
@@ -58,6 +61,10 @@ export interface Services {
   readonly accounts: AccountsService;
   /** Work done after the reply (a password reset's mail): see accounts/background.ts. */
   readonly background: BackgroundTasks;
+  /** Address-change mails, off the update's path (notifications/address-notices.ts). */
+  readonly addressNotices: AddressNotices;
+  /** Which hosts have address-change notices on. */
+  readonly notices: AddressNoticesRepository;
   readonly zones: ZonesService;
   /** One zone writer per zone of MYDNS_ZONES. */
   readonly zoneWriters: ZoneWriters;
@@ -352,6 +359,15 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
     },
   });
   const background = createBackgroundTasks(deps.logger);
+  const notices = createAddressNoticesRepository(deps.db);
+  const addressNotices = createAddressNotices({
+    db: deps.db,
+    notices,
+    mail,
+    logger: deps.logger,
+    // Checked at the maintenance cadence: a notice is never more urgent than a minute.
+    everyMs: config.lifecycle.maintenanceIntervalMs,
+  });
   const zones = createZonesService({ zones: config.zones, hosts: hostsRepository });
   /**
    * Changes still pending for zones no writer here serves: the removals a
@@ -375,6 +391,8 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
     hosts,
     accounts,
     background,
+    addressNotices,
+    notices,
     zones,
     zoneWriters,
     hostCache,
@@ -397,6 +415,7 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
       );
       history.start();
       maintenance.start();
+      addressNotices.start();
       mail.start();
       // At start (in the background: the service answers meanwhile), then periodically.
       reconcileInBackground();
@@ -409,6 +428,7 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
       if (reconcileTimer) clearInterval(reconcileTimer);
       await reconciling;
       await maintenance.stop();
+      await addressNotices.stop();
       await background.drain();
       await mail.stop();
       await history.stop();

@@ -1,5 +1,6 @@
 export * from './accounts-repository.ts';
 export * from './acme-repository.ts';
+export * from './address-notices-repository.ts';
 export * from './database.ts';
 export * from './dns-outbox-repository.ts';
 export * from './embedded-postgres.ts';

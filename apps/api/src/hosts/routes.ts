@@ -1,4 +1,4 @@
-import type { AccountRecord, HostRecord } from '@mydns/db';
+import type { AccountRecord, AddressNoticesRepository, HostRecord } from '@mydns/db';
 import { fqdn, labelFromUsername } from '@mydns/domain';
 import type { AppError } from '@mydns/runtime';
 import express, { type Request, type RequestHandler, type Response, Router } from 'express';
@@ -30,6 +30,25 @@ export interface HostsRouterDeps {
   hosts: HostsService;
   authenticator: Authenticator;
   registrationLimiter: RateLimiter;
+  /** Address-change notices (notifications/address-notices.ts). */
+  notices: Pick<AddressNoticesRepository, 'setEmail' | 'isOn'>;
+}
+
+/**
+ * `{"notify":{"email":true}}` (null or false: off). Notices go to an account's
+ * verified address: a host of its own has none to go to.
+ */
+function checkNotify(notify: unknown, host: HostRecord): boolean {
+  if (typeof notify !== 'object' || notify === null || Array.isArray(notify))
+    throw apiError('invalid_notify', 'notify is an object: {"email": true}');
+  const { email, ...rest } = notify as Record<string, unknown>;
+  if (Object.keys(rest).length > 0)
+    throw apiError('invalid_notify', `unknown notices: ${Object.keys(rest).join(', ')}`);
+  if (email !== true && email !== false && email !== null)
+    throw apiError('invalid_notify', 'notify.email is true, false or null');
+  if (email === true && (host.accountId === null || host.accountId === undefined))
+    throw apiError('invalid_notify', 'notices go to an account: add this host to an account first');
+  return email === true;
 }
 
 /** What the JSON API answers for a refused login. */
@@ -209,7 +228,7 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
     json,
     asyncHandler(async (req, res) => {
       const body = (req.body ?? {}) as Record<string, unknown>;
-      const known = new Set(['password', 'mail', 'currentPassword']);
+      const known = new Set(['password', 'mail', 'currentPassword', 'notify']);
       const unknown = Object.keys(body).filter((key) => !known.has(key));
       if (unknown.length > 0) {
         throw apiError('unknown_fields', `cannot change: ${unknown.join(', ')}`);
@@ -217,6 +236,7 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
       const { host } = res.locals;
       // Validate everything before changing anything.
       if (body.mail !== undefined) checkMailSettings(body.mail, host.mail);
+      const notifyEmail = body.notify === undefined ? undefined : checkNotify(body.notify, host);
       if (body.password !== undefined) {
         await confirmPassword(req, res);
         // Every session ends but the one making the change (if it is one).
@@ -225,8 +245,15 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
       }
       let pushed: Pushed = { pushed: true };
       if (body.mail !== undefined) pushed = await deps.hosts.updateMail(host, body.mail);
+      if (notifyEmail !== undefined) await deps.notices.setEmail(host.id, notifyEmail);
       const updated = await deps.hosts.get(fqdn(host.name, host.zone));
-      answerPushed(res, pushed, 200, deps.hosts.view(updated));
+      const view = deps.hosts.view(updated);
+      answerPushed(
+        res,
+        pushed,
+        200,
+        body.notify === undefined ? view : { ...view, notify: { email: await deps.notices.isOn(host.id) } },
+      );
     }),
   );
 

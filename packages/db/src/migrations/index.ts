@@ -10,6 +10,7 @@ import * as mailOutbox from './20261202090000_mail_outbox.ts';
 import * as loginFailures from './20261202100000_login_failures.ts';
 import * as zones from './20261204100000_zones.ts';
 import * as accounts from './20261206090000_accounts.ts';
+import * as addressNotices from './20261206100000_address_notices.ts';
 import type { MigrationContext } from './context.ts';
 
 export type { MigrationContext } from './context.ts';
@@ -33,6 +34,7 @@ const migrations: readonly Migration[] = [
   { name: '20261202100000_login_failures', ...loginFailures },
   { name: '20261204100000_zones', ...zones },
   { name: '20261206090000_accounts', ...accounts },
+  { name: '20261206100000_address_notices', ...addressNotices },
 ];
 
 /**
