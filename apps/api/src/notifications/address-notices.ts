@@ -29,14 +29,14 @@ const shown = (address: { ipv4: string | null; ipv6: string | null }) =>
 export function addressChangedMail(notice: DueNotice, links: MailLinks): MailRequest {
   const hostname = fqdn(notice.name, notice.zone);
   const page = links.link('account');
-  const text = `Hello,\n\nthe address of ${hostname} changed.\n\nBefore: ${shown(notice.old)}\nNow:    ${shown(notice.new)}\n\nIf you did not expect this, check the host's history on ${page}.\nThese notices are at most one per host per 10 minutes; switch them off on the same page.\n`;
-  const escape = (value: string) => value.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+  const text = `Hello,\n\nthe address of ${hostname} changed.\n\nBefore: ${shown(notice.old)}\nNow:    ${shown(notice.new)}\n\nIf you did not expect this, check the host's history on ${page}.\nThese notices are at most one per host per 10 minutes.\n`;
+  const escapeText = (value: string) => value.replace(/&/g, '&amp;').replace(/</g, '&lt;');
   return {
     to: notice.email,
     kind: 'address_changed',
     subject: `${hostname}: the address changed`,
     text,
-    html: `<p>Hello,</p><p>the address of <strong>${escape(hostname)}</strong> changed.</p><p>Before: ${escape(shown(notice.old))}<br>Now: ${escape(shown(notice.new))}</p><p>If you did not expect this, check the host's history on <a href="${escape(page)}">your account page</a>. These notices are at most one per host per 10 minutes.</p>`,
+    html: `<p>Hello,</p><p>the address of <strong>${escapeText(hostname)}</strong> changed.</p><p>Before: ${escapeText(shown(notice.old))}<br>Now: ${escapeText(shown(notice.new))}</p><p>If you did not expect this, check the host's history on <a href="${escapeText(page)}">your account page</a>. These notices are at most one per host per 10 minutes.</p>`,
   };
 }
 
