@@ -2,9 +2,12 @@ import { randomBytes } from 'node:crypto';
 import {
   type AccountsRepository,
   type AcmeRepository,
+  type AddressCommitter,
   type AddressNoticesRepository,
+  commitAddressChanges,
   createAccountsRepository,
   createAcmeRepository,
+  createAddressCommitter,
   createAddressNoticesRepository,
   createDnsOutboxStore,
   createHistoryRepository,
@@ -18,6 +21,7 @@ import {
   type HistoryRepository,
   type HostCache,
   type HostsRepository,
+  isAddressChangeError,
   type SessionsRepository,
   type TokensRepository,
 } from '@mydns/db';
@@ -98,6 +102,8 @@ export interface ServiceDeps {
   databaseUrl: string;
   /** A small pool of its own for the zone writer (see server.ts). */
   writerDb: Database;
+  /** The connection of the group commit of address changes (see server.ts); `db` when absent. */
+  commitDb?: Database;
   dns: PowerDnsClient;
   logger: Logger;
   bcryptThreads?: number;
@@ -133,6 +139,8 @@ export interface HostServiceDeps {
    * found (to show, move or delete them: the operator CLI), never registered.
    */
   retiredZones?: readonly string[];
+  /** Group commit of address changes (the service's); without it, each change is committed alone (the CLI). */
+  addressChanges?: Pick<AddressCommitter, 'apply'>;
   /** Wraps the hosts repository (the service's host cache); used as it is when not given. */
   wrapHosts?: (repository: HostsRepository) => HostsRepository;
   /** Writes the history entries still in memory, so a history read right after an update lists it. */
@@ -142,7 +150,10 @@ export interface HostServiceDeps {
 }
 
 export function createHostServices(config: Config, deps: HostServiceDeps): HostServices {
-  const plain = createHostsRepository(deps.db);
+  const plain = createHostsRepository(
+    deps.db,
+    deps.addressChanges ? { addressChanges: deps.addressChanges } : {},
+  );
   const repositories = {
     hosts: deps.wrapHosts ? deps.wrapHosts(plain) : plain,
     tokens: createTokensRepository(deps.db),
@@ -242,7 +253,18 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
   const dnsStore = createDnsOutboxStore(deps.writerDb);
   // The zone writers report to the metrics, and the metrics read the zone writers: tie the knot lazily.
   let zoneWritersRef: ZoneWriters | undefined;
+  // Address changes that arrive while a commit is in flight go to Postgres together in the
+  // next one, whatever their zones: the outbox rows carry the zone, each zone's writer pushes its own.
+  const addressChanges = createAddressCommitter({
+    commit: (changes) => commitAddressChanges(deps.commitDb ?? deps.db, changes),
+    isChangeError: isAddressChangeError,
+    onGroup: (changes, ms) => {
+      metrics.commitChanges.observe(changes);
+      metrics.commitSeconds.observe(ms / 1000);
+    },
+  });
   const metrics = createMetrics({
+    addressChangesWaiting: () => addressChanges.stats().waiting,
     zoneWriterWaiting: () => zoneWritersRef?.stats().waiting ?? 0,
     pendingPushes: () => dnsStore.pendingCount(),
     bcrypt: () => bcrypt.stats(),
@@ -262,6 +284,7 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
       },
       onError: () => metrics.powerdnsErrors.inc(),
       notifySecondaries: config.secondaries.length > 0,
+      notifyIntervalMs: config.notifyIntervalMs,
     }),
   );
   zoneWritersRef = zoneWriters;
@@ -273,6 +296,7 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
     bcrypt,
     mail,
     zoneWriters,
+    addressChanges,
     wrapHosts: (repository) => hostCache.wrap(repository),
     // The recorder is made below, from these repositories; it exists before anyone reads history.
     flushHistory: () => history.flush(),

@@ -19,7 +19,13 @@ export function createDnsOutboxStore(db: Database) {
       }) => Promise<T>,
     ): Promise<T> {
       return db.transaction(async (trx) => {
-        await trx.raw('select pg_advisory_xact_lock(hashtext(?))', [`mydns-zone-writer:${zone}`]);
+        // What this transaction commits is bookkeeping (pushed rows leave the
+        // outbox): no need to wait for the WAL flush. Lost in a crash, the rows
+        // come back and are pushed again, which changes nothing in PowerDNS.
+        await trx.raw(
+          `select set_config('synchronous_commit', 'off', true), pg_advisory_xact_lock(hashtext(?))`,
+          [`mydns-zone-writer:${zone}`],
+        );
         return work({
           async pending(limit) {
             return trx('dns_outbox').select('id', 'name').where({ zone }).orderBy('id').limit(limit);

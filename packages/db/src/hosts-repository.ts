@@ -1,4 +1,6 @@
 import type { HostStatus } from '@mydns/domain';
+import { commitAddressChanges } from './address-changes.ts';
+import type { AddressCommitter } from './address-committer.ts';
 import { type Database, preparedQuery } from './database.ts';
 
 /** Which host: its zone and its label (`name`). A HostRecord is one too. */
@@ -145,7 +147,8 @@ export interface HostsRepository {
   /** Hosts in zone and label order; of one zone when `zone` is given. */
   list(options?: { limit?: number; zone?: string }): Promise<HostRecord[]>;
   /**
-   * Applies an address change and queues it for PowerDNS in one statement.
+   * Applies an address change and queues it for PowerDNS in one transaction
+   * (with the other changes of its group, see address-committer.ts).
    * Returns undefined when, under the row lock, nothing would change (a
    * concurrent request got there first) or the host is disabled or gone.
    */
@@ -188,36 +191,15 @@ export interface HostsRepository {
 
 const FIND_HOST = `select ${COLUMNS.join(', ')} from hosts where zone = $1 and name = $2`;
 
-// One round trip: lock the row, compute the new addresses from the locked
-// (latest) values, write only if something differs, and insert the outbox row
-// in the same statement, so a change is never committed without its pending
-// push.
-const APPLY_ADDRESS_CHANGE = `
-  with old as (
-    select id, name, ipv4, ipv6, status from hosts where id = $1 for update
-  ), next as (
-    select id, name, ipv4 as old_ipv4, ipv6 as old_ipv6, status as old_status,
-           case when $2::boolean then ipv4 else $3::text end as ipv4,
-           case when $4::boolean then ipv6 else $5::text end as ipv6
-      from old where status in ('active', 'dormant')
-  ), changed as (
-    update hosts h
-       set ipv4 = next.ipv4, ipv6 = next.ipv6, status = 'active', last_seen_at = now(),
-           address_changed_at = case
-             when next.ipv4 is distinct from next.old_ipv4 or next.ipv6 is distinct from next.old_ipv6
-             then now() else h.address_changed_at end
-      from next
-     where h.id = next.id
-       and (next.ipv4 is distinct from next.old_ipv4 or next.ipv6 is distinct from next.old_ipv6
-            or next.old_status <> 'active')
-    returning h.zone, h.name, next.old_ipv4, next.old_ipv6, h.ipv4, h.ipv6
-  ), queued as (
-    insert into dns_outbox (zone, name) select zone, name from changed returning id
-  )
-  select changed.old_ipv4, changed.old_ipv6, changed.ipv4, changed.ipv6, queued.id as outbox_id
-    from changed cross join queued`;
+export interface HostsRepositoryOptions {
+  /**
+   * Group commit of address changes (address-committer.ts, wired in the API's
+   * services.ts); without it, each change is committed alone.
+   */
+  readonly addressChanges?: Pick<AddressCommitter, 'apply'>;
+}
 
-export function createHostsRepository(db: Database): HostsRepository {
+export function createHostsRepository(db: Database, options: HostsRepositoryOptions = {}): HostsRepository {
   return {
     async create(input) {
       const rows = await db<HostRow>('hosts')
@@ -253,27 +235,9 @@ export function createHostsRepository(db: Database): HostsRepository {
       return (await query).map(toHost);
     },
     async applyAddressChange(id, v4, v6) {
-      const [row] = await preparedQuery<{
-        old_ipv4: string | null;
-        old_ipv6: string | null;
-        ipv4: string | null;
-        ipv6: string | null;
-        outbox_id: number;
-      }>(db, 'mydns_apply_address_change', APPLY_ADDRESS_CHANGE, [
-        id,
-        v4.keep,
-        v4.keep ? null : v4.address,
-        v6.keep,
-        v6.keep ? null : v6.address,
-      ]);
-      if (!row) return undefined;
-      return {
-        oldIpv4: row.old_ipv4,
-        oldIpv6: row.old_ipv6,
-        ipv4: row.ipv4,
-        ipv6: row.ipv6,
-        outboxId: row.outbox_id,
-      };
+      if (options.addressChanges) return options.addressChanges.apply(id, v4, v6);
+      const [applied] = await commitAddressChanges(db, [{ id, v4, v6 }]);
+      return applied;
     },
     async touchLastSeen(id) {
       await db.raw(

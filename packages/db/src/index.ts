@@ -1,5 +1,7 @@
 export * from './accounts-repository.ts';
 export * from './acme-repository.ts';
+export * from './address-changes.ts';
+export * from './address-committer.ts';
 export * from './address-notices-repository.ts';
 export * from './database.ts';
 export * from './dns-outbox-repository.ts';
