@@ -332,6 +332,8 @@ export function createAccountsRepository(db: Database): AccountsRepository {
     },
     async createLink(input) {
       await db.transaction(async (trx) => {
+        // Two links made at once (two reset requests) would each see no other to end, and both stay live.
+        await trx('accounts').where({ id: input.accountId }).forUpdate().first('id');
         await trx('account_links')
           .where({ account_id: input.accountId, purpose: input.purpose })
           .whereNull('used_at')
