@@ -15,8 +15,15 @@
  *    address, vs the same login unloaded (test/bench/logins.ts).
  * 6. the write path: good vs nochg and vs what PowerDNS takes, and the
  *    latency from an update to the authoritative answer (test/bench/write-path.ts).
- * 7. nochg updates/s with an account's token (username = the account's
+ * 7. fuzzing at scale: 100,000 seeded malformed requests (update endpoints,
+ *    JSON API, web forms, relay sessions): unintended 5xx, state changes,
+ *    the API's memory over the run (test/bench/fuzz.ts).
+ * 8. the replica path: a PowerDNS on a Postgres hot standby, its lag behind
+ *    `good` under a steady rate of changes (test/bench/replica.ts).
+ * 9. nochg updates/s with an account's token (username = the account's
  *    address) vs the same with a host's own update token, same server.
+ * million: a million hosts, only when named (`npm run bench -- million`;
+ *    test/bench/million.ts, BENCH_HOSTS).
  */
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -27,8 +34,10 @@ import { createLogger, createShutdown } from '@mydns/runtime';
 import bcrypt from 'bcryptjs';
 import { generateToken, hashToken } from '../../apps/api/src/auth/tokens.ts';
 import { freePort } from '../support/ports.ts';
+import { runFuzzBenchmark } from './fuzz.ts';
 import { type LoadResult, runLoad } from './load.ts';
 import { runLoginFlood } from './logins.ts';
+import { runReplicaBenchmark } from './replica.ts';
 import { runSmtpBenchmarks } from './smtp.ts';
 import {
   authHeader,
@@ -57,7 +66,11 @@ const PARTS: Record<string, string> = {
   smtp: '4',
   logins: '5',
   'write-path': '6',
-  accounts: '7',
+  fuzz: '7',
+  replica: '8',
+  accounts: '9',
+  // Hours on two cores, so never part of the default run.
+  million: 'million',
 };
 const named = process.argv.slice(2).map((arg) => {
   const part = PARTS[arg];
@@ -67,7 +80,7 @@ const named = process.argv.slice(2).map((arg) => {
 const ONLY = new Set(
   named.length > 0
     ? named
-    : (process.env.BENCH_ONLY ?? '1,2,3,4,5,6,7').split(',').map((part) => part.trim()),
+    : (process.env.BENCH_ONLY ?? '1,2,3,4,5,6,7,8,9').split(',').map((part) => part.trim()),
 );
 /** Open connections: routers and scripts talking at once. */
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
@@ -280,8 +293,11 @@ async function main() {
     });
   }
 
-  // 7. nochg with an account token vs a host token: 200 hosts, each in an account of its own.
-  if (ONLY.has('7')) {
+  // 8. the replica path: lag of a PowerDNS on a streaming standby.
+  if (ONLY.has('8')) await runReplicaBenchmark({ db, databaseUrl: postgres.url, workDir: work });
+
+  // 9. nochg with an account token vs a host token: 200 hosts, each in an account of its own.
+  if (ONLY.has('9')) {
     const zone = 'accounts.bench';
     const count = 200;
     await createHosts(db, zone, 'a', count, hash, '10.0.0.1');
@@ -347,7 +363,7 @@ async function main() {
         throw new Error(`nochg run: ${describeLoad(result)}`);
     const host = median(hosts);
     const account = median(accounts);
-    console.log(`\n7. nochg with an account token vs a host token (${count} hosts, one account each)`);
+    console.log(`\n9. nochg with an account token vs a host token (${count} hosts, one account each)`);
     console.log(`   baseline, a host's update token:              ${describeLoad(host)}`);
     console.log(`   the account's address and an account token:   ${describeLoad(account)}`);
     console.log(`   ratio: ${pct(account.perSecond, host.perSecond)} of the host-token rate (aim ≥ 90%)`);
@@ -363,3 +379,5 @@ if (ONLY.has('4')) {
   console.log('\n4. the SMTP relay');
   await runSmtpBenchmarks();
 }
+if (ONLY.has('7')) await runFuzzBenchmark();
+if (ONLY.has('million')) await (await import('./million.ts')).runMillionBenchmark();
