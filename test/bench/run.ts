@@ -25,6 +25,8 @@
  *
  * Benchmarks 2 and 3 run on signed zones (MYDNS_DNSSEC's default); 2 also
  * runs on an unsigned zone, for the cost of signing.
+ * 10. nochg updates/s with an account's token (username = the account's
+ *     address) vs the same with a host's own update token, same server.
  * million: a million hosts, only when named (`npm run bench -- million`;
  *    test/bench/million.ts, BENCH_HOSTS).
  */
@@ -35,6 +37,7 @@ import { createDatabase, migrateLatest, startEmbeddedPostgres } from '@mydns/db'
 import { createPowerDnsClient, type PowerDnsClient, startManagedPowerDns } from '@mydns/powerdns';
 import { createLogger, createShutdown } from '@mydns/runtime';
 import bcrypt from 'bcryptjs';
+import { generateToken, hashToken } from '../../apps/api/src/auth/tokens.ts';
 import { freePort } from '../support/ports.ts';
 import { DNSSEC_OPTIONS, measureOption, type OptionResult } from './dnssec.ts';
 import { runFuzzBenchmark } from './fuzz.ts';
@@ -72,6 +75,7 @@ const PARTS: Record<string, string> = {
   fuzz: '7',
   replica: '8',
   dnssec: '9',
+  accounts: '10',
   // Hours on two cores, so never part of the default run.
   million: 'million',
 };
@@ -83,7 +87,7 @@ const named = process.argv.slice(2).map((arg) => {
 const ONLY = new Set(
   named.length > 0
     ? named
-    : (process.env.BENCH_ONLY ?? '1,2,3,4,5,6,7,8,9').split(',').map((part) => part.trim()),
+    : (process.env.BENCH_ONLY ?? '1,2,3,4,5,6,7,8,9,10').split(',').map((part) => part.trim()),
 );
 /** Open connections: routers and scripts talking at once. */
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
@@ -338,6 +342,79 @@ async function main() {
 
   // 8. the replica path: lag of a PowerDNS on a streaming standby.
   if (ONLY.has('8')) await runReplicaBenchmark({ db, databaseUrl: postgres.url, workDir: work });
+
+  // 10. nochg with an account token vs a host token: 200 hosts, each in an account of its own.
+  if (ONLY.has('10')) {
+    const zone = 'accounts.bench';
+    const count = 200;
+    await createHosts(db, zone, 'a', count, hash, '10.0.0.1');
+    const hostTokens: string[] = [];
+    const accountTokens: string[] = [];
+    for (let i = 1; i <= count; i++) {
+      const [account] = await db('accounts')
+        .insert({ email: `owner${i}@bench.example`, password_hash: hash })
+        .returning('id');
+      const [host] = await db('hosts')
+        .where({ zone, name: `a${i}` })
+        .update({ account_id: account.id })
+        .returning('id');
+      const hostToken = generateToken();
+      const accountToken = generateToken();
+      await db('update_tokens').insert({
+        host_id: host.id,
+        label: 'bench',
+        token_hash: hashToken(hostToken),
+      });
+      await db('account_tokens').insert({
+        account_id: account.id,
+        label: 'bench',
+        token_hash: hashToken(accountToken),
+      });
+      hostTokens.push(hostToken);
+      accountTokens.push(accountToken);
+    }
+    const basic = (user: string, secret: string) => ({
+      authorization: `Basic ${Buffer.from(`${user}:${secret}`).toString('base64')}`,
+    });
+    const path = (i: number) => `/nic/update?hostname=a${(i % count) + 1}&myip=10.0.0.1`;
+    const byHost = (i: number) => ({
+      path: path(i),
+      headers: basic(`a${(i % count) + 1}`, hostTokens[i % count] ?? ''),
+    });
+    const byAccount = (i: number) => ({
+      path: path(i),
+      headers: basic(`owner${(i % count) + 1}@bench.example`, accountTokens[i % count] ?? ''),
+    });
+    const api = await startApi(env, zone);
+    const hosts: LoadResult[] = [];
+    const accounts: LoadResult[] = [];
+    try {
+      for (const next of [byHost, byAccount]) {
+        const warm = await runLoad({ port: api.port, concurrency: 8, total: count, maxMs: 60_000, next });
+        if (warm.bodies.nochg !== count) throw new Error(`warm-up: ${describeLoad(warm)}`);
+      }
+      const load = (next: (i: number) => { path: string; headers: Record<string, string> }) =>
+        runLoad({ port: api.port, concurrency: CONCURRENCY, total: 30_000, maxMs: 15_000, next });
+      // Alternated, three times each, so both see the same machine; medians reported.
+      for (let rep = 0; rep < 3; rep++) {
+        hosts.push(await load(byHost));
+        accounts.push(await load(byAccount));
+      }
+    } finally {
+      await api.stop();
+    }
+    await db('hosts').where({ zone }).delete();
+    await db('accounts').where('email', 'like', '%@bench.example').delete();
+    for (const result of [...hosts, ...accounts])
+      if ((result.bodies.nochg ?? 0) !== result.requests)
+        throw new Error(`nochg run: ${describeLoad(result)}`);
+    const host = median(hosts);
+    const account = median(accounts);
+    console.log(`\n10. nochg with an account token vs a host token (${count} hosts, one account each)`);
+    console.log(`   baseline, a host's update token:              ${describeLoad(host)}`);
+    console.log(`   the account's address and an account token:   ${describeLoad(account)}`);
+    console.log(`   ratio: ${pct(account.perSecond, host.perSecond)} of the host-token rate (aim ≥ 90%)`);
+  }
 }
 
 try {

@@ -96,7 +96,7 @@ async function fill(page: Page, label: string | RegExp, value: string) {
 
 async function signIn(page: Page, host: string, password: string) {
   await page.goto(`${mydns.url}/login`);
-  await fill(page, 'Hostname', host);
+  await fill(page, "Hostname, or your account's e-mail address", host);
   await fill(page, 'Password', password);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('heading', { name: `${host}.${mydns.zone}` }).waitFor();

@@ -4,7 +4,17 @@ import { appendFileSync } from 'node:fs';
  * Every credential a test sends is noted here, so that test/run.ts can check,
  * after the whole run, that none of them reached a log line (docs/operations.md, "Logs").
  */
-const SECRET_KEYS = new Set(['password', 'pass', 'pwd', 'p', 'token']);
+const SECRET_KEYS = new Set([
+  'password',
+  'pass',
+  'pwd',
+  'p',
+  'token',
+  // Accounts: a session's confirmation, a TOTP secret, a webhook's signing secret.
+  'currentpassword',
+  'secret',
+  'webhooksecret',
+]);
 
 export function noteSecret(secret: string | undefined): void {
   const file = process.env.MYDNS_TEST_SECRETS_FILE;

@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from '@mydns/runtime';
 import express, { type Express } from 'express';
 import helmet from 'helmet';
+import { createAccountsRouter } from './accounts/routes.ts';
 import type { Config } from './config.ts';
 import { createDyndnsRouter } from './dyndns/routes.ts';
 import { createHealthRouter, type ReadinessChecks } from './health/routes.ts';
@@ -11,6 +12,7 @@ import { collapseSlashes, requestContext } from './http/request-context.ts';
 import { requireSameOrigin } from './http/same-origin.ts';
 import { routeGroup } from './metrics/metrics.ts';
 import type { Services } from './services.ts';
+import { requestReset } from './web/account/reset-routes.ts';
 import { createWebNotFound, createWebRouter, webErrorPage } from './web/routes.ts';
 import { isWebPath } from './web/web-paths.ts';
 
@@ -100,6 +102,17 @@ export function createApp(deps: AppDeps): Express {
       authenticator: services.authenticator,
       sessions: services.sessions,
       registrationLimiter: services.limiters.registrations,
+      notices: services.notices,
+    }),
+  );
+  app.use(
+    createAccountsRouter({
+      accounts: services.accounts,
+      hosts: services.hosts,
+      authenticator: services.authenticator,
+      sessions: services.sessions,
+      registrationLimiter: services.limiters.registrations,
+      requestReset: (email, res) => requestReset(services, email, res),
     }),
   );
   app.use(createWebNotFound(config));

@@ -1,6 +1,7 @@
 import { createDnsOutboxStore } from '@mydns/db';
 import { describeDifference } from '@mydns/powerdns';
 import { AppError, createLogger, errorMessage, loadEnvironment, StartupError } from '@mydns/runtime';
+import { runAccountCommand } from './cli/account-commands.ts';
 import { USAGE, UsageError, wantsHelp } from './cli/args.ts';
 import { runHostCommand } from './cli/host-commands.ts';
 import { withDatabase, withPowerDns } from './cli/resources.ts';
@@ -33,7 +34,7 @@ async function run(argv: string[]): Promise<void> {
   }
   const [group, command] = args;
   if (!group) throw new UsageError('no command given');
-  if (!['host', 'zone', 'reconcile', 'migrate'].includes(group))
+  if (!['host', 'account', 'zone', 'reconcile', 'migrate'].includes(group))
     throw new UsageError(`unknown command "${group}"`);
 
   const env = loadEnvironment();
@@ -73,6 +74,10 @@ async function run(argv: string[]): Promise<void> {
         }
       }),
     );
+    return;
+  }
+  if (group === 'account') {
+    await runAccountCommand(command, args.slice(2), config, logger);
     return;
   }
   if (group === 'zone') {

@@ -32,6 +32,7 @@ const DEFAULTS: Config = {
   allowPrivateAddresses: true,
   labMode: true,
   registration: 'open',
+  accounts: { hostsPerAccount: 5, operatorContact: undefined },
   limits: {
     hostUpdates: { count: 30, windowMs: 600_000 },
     loginFailures: { count: 20, windowMs: 600_000 },

@@ -76,6 +76,9 @@ const schema = z.object({
   MYDNS_BCRYPT_QUEUE: z.coerce.number().int().min(1).max(100_000).default(128),
   MYDNS_NAME_QUARANTINE_DAYS: z.coerce.number().int().min(0).max(3650).default(30),
   MYDNS_REGISTRATION_LIMIT: zRateLimit.default({ count: 10, windowMs: 3_600_000 }),
+  MYDNS_HOSTS_PER_ACCOUNT: z.coerce.number().int().min(1).max(1000).default(5),
+  // Said where mail would be needed and there is none (README "Accounts"): an address or a URL.
+  MYDNS_OPERATOR_CONTACT: z.string().max(200).optional(),
   MYDNS_BCRYPT_COST: z.coerce.number().int().min(4).max(15).default(10),
   MYDNS_BCRYPT_THREADS: z.coerce.number().int().min(1).max(64).default(availableParallelism()),
   MYDNS_CREDENTIAL_CACHE_TTL: zDuration.default(3_600_000),
@@ -160,6 +163,11 @@ export interface Config {
    */
   readonly labMode: boolean;
   readonly registration: 'open' | 'closed';
+  readonly accounts: {
+    readonly hostsPerAccount: number;
+    /** How people reach the operator (a password reset without mail); undefined: not said. */
+    readonly operatorContact: string | undefined;
+  };
   readonly limits: {
     readonly hostUpdates: RateLimit;
     /** Failed logins per source (an IPv4 address or an IPv6 network of `ipv6Prefix` bits). */
@@ -254,6 +262,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     allowPrivateAddresses: s.MYDNS_ALLOW_PRIVATE_ADDRESSES ?? labMode,
     labMode,
     registration: s.MYDNS_REGISTRATION,
+    accounts: {
+      hostsPerAccount: s.MYDNS_HOSTS_PER_ACCOUNT,
+      operatorContact: s.MYDNS_OPERATOR_CONTACT?.trim() || undefined,
+    },
     limits: {
       hostUpdates: s.MYDNS_HOST_UPDATE_LIMIT,
       loginFailures: s.MYDNS_LOGIN_FAILURE_LIMIT,

@@ -62,6 +62,17 @@ export const ERROR_STATUS = {
   invalid_mail_tls: 400,
   invalid_mail_fingerprint: 400,
   mail_fingerprint_required: 400,
+  // Accounts (README "Accounts")
+  email_taken: 409,
+  host_limit: 403,
+  host_owned: 409,
+  unknown_host: 400,
+  invalid_token: 400,
+  confirmation_required: 400,
+  totp_already_on: 409,
+  totp_not_started: 409,
+  invalid_totp_code: 400,
+  invalid_notify: 400,
   // Our side
   dns_pending: 503,
   database_unavailable: 503,

@@ -1,9 +1,14 @@
+import { randomBytes } from 'node:crypto';
 import {
+  type AccountsRepository,
   type AcmeRepository,
   type AddressCommitter,
+  type AddressNoticesRepository,
   commitAddressChanges,
+  createAccountsRepository,
   createAcmeRepository,
   createAddressCommitter,
+  createAddressNoticesRepository,
   createDnsOutboxStore,
   createHistoryRepository,
   createHostCache,
@@ -33,6 +38,9 @@ import {
   zoneRrsets,
 } from '@mydns/powerdns';
 import { errorMessage, type Logger } from '@mydns/runtime';
+import { type AccountsService, createAccountsService } from './accounts/accounts-service.ts';
+import { type BackgroundTasks, createBackgroundTasks } from './accounts/background.ts';
+import { createAccountSecondFactor } from './accounts/second-factor.ts';
 import { type Authenticator, createAuthenticator } from './auth/authenticator.ts';
 import { type BcryptPool, createBcryptPool } from './auth/bcrypt-pool.ts';
 import { type CredentialCache, createCredentialCache } from './auth/credential-cache.ts';
@@ -44,14 +52,23 @@ import { createHistoryRecorder, type HistoryRecorder } from './history/history-r
 import { createHostsService, type HostsService } from './hosts/hosts-service.ts';
 import { createZonesService, pushPendingChanges, type ZonesService } from './hosts/zones-service.ts';
 import { createMaintenance, type Maintenance } from './lifecycle/maintenance.ts';
-import { createMail, type Mail } from './mail/index.ts';
+import { createMail, type Mail, type MailOutbox } from './mail/index.ts';
+import { createMailLinks } from './mail/links.ts';
 import { createMetrics, type Metrics } from './metrics/metrics.ts';
+import { type AddressNotices, createAddressNotices } from './notifications/address-notices.ts';
 import { createWebSessions, type WebSessions } from './web/sessions.ts';
 
 /** Everything the HTTP layer and the CLI call, wired from explicit dependencies. */
 export interface Services {
   readonly updates: UpdateService;
   readonly hosts: HostsService;
+  readonly accounts: AccountsService;
+  /** Work done after the reply (a password reset's mail): see accounts/background.ts. */
+  readonly background: BackgroundTasks;
+  /** Address-change mails, off the update's path (notifications/address-notices.ts). */
+  readonly addressNotices: AddressNotices;
+  /** Which hosts have address-change notices on. */
+  readonly notices: AddressNoticesRepository;
   readonly zones: ZonesService;
   /** One zone writer per zone of MYDNS_ZONES. */
   readonly zoneWriters: ZoneWriters;
@@ -100,8 +117,10 @@ export interface HostServices {
     readonly acme: AcmeRepository;
     readonly history: HistoryRepository;
     readonly sessions: SessionsRepository;
+    readonly accounts: AccountsRepository;
   };
   readonly hosts: HostsService;
+  readonly accounts: AccountsService;
   readonly maintenance: Maintenance;
 }
 
@@ -126,6 +145,8 @@ export interface HostServiceDeps {
   wrapHosts?: (repository: HostsRepository) => HostsRepository;
   /** Writes the history entries still in memory, so a history read right after an update lists it. */
   flushHistory?: () => Promise<void>;
+  /** The mail outbox accounts queue their mails in; none: no mail (links are printed by the CLI). */
+  mail?: Pick<MailOutbox, 'enabled' | 'links' | 'enqueue'>;
 }
 
 export function createHostServices(config: Config, deps: HostServiceDeps): HostServices {
@@ -139,6 +160,7 @@ export function createHostServices(config: Config, deps: HostServiceDeps): HostS
     acme: createAcmeRepository(deps.db),
     history: createHistoryRepository(deps.db),
     sessions: createSessionsRepository(deps.db),
+    accounts: createAccountsRepository(deps.db),
   };
   const hosts = createHostsService({
     zones: config.zones,
@@ -156,6 +178,25 @@ export function createHostServices(config: Config, deps: HostServiceDeps): HostS
     zoneWriters: deps.zoneWriters,
     pushTimeoutMs: config.pushTimeoutMs,
   });
+  const accounts = createAccountsService({
+    zones: config.zones,
+    accounts: repositories.accounts,
+    hostsRepository: repositories.hosts,
+    hosts,
+    sessions: repositories.sessions,
+    bcrypt: deps.bcrypt,
+    bcryptCost: config.bcrypt.cost,
+    mail: deps.mail ?? {
+      enabled: false,
+      links: createMailLinks(config.mail.publicUrl),
+      enqueue: async () => ({ queued: false, reason: 'disabled' }),
+    },
+    hostsPerAccount: config.accounts.hostsPerAccount,
+    secondFactor: createAccountSecondFactor({
+      accounts: repositories.accounts,
+      issuer: `MyDNS ${config.zones[0] ?? ''}`,
+    }),
+  });
   const maintenance = createMaintenance({
     db: deps.db,
     sessions: repositories.sessions,
@@ -170,7 +211,7 @@ export function createHostServices(config: Config, deps: HostServiceDeps): HostS
     onQueued: () => deps.zoneWriters.wake(),
     loginFailures: createSharedFailures(deps.db),
   });
-  return { repositories, hosts, maintenance };
+  return { repositories, hosts, accounts, maintenance };
 }
 
 export function createServices(config: Config, deps: ServiceDeps): Services {
@@ -249,10 +290,11 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
   zoneWritersRef = zoneWriters;
   const mail = createMail(config, { db: deps.db, logger: deps.logger, registry: metrics.registry });
   onBlock = (scope) => metrics.loginBlocks.inc({ scope });
-  const { repositories, hosts, maintenance } = createHostServices(config, {
+  const { repositories, hosts, accounts, maintenance } = createHostServices(config, {
     db: deps.db,
     logger: deps.logger,
     bcrypt,
+    mail,
     zoneWriters,
     addressChanges,
     wrapHosts: (repository) => hostCache.wrap(repository),
@@ -260,6 +302,7 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
     flushHistory: () => history.flush(),
   });
   const hostsRepository = repositories.hosts;
+  let dummyHash: Promise<string> | undefined;
   /** The host a username (or a token's, or a session's, full name) names, in any zone served. */
   const findHost = async (username: string) => {
     const host = labelFromUsername(username, config.zones);
@@ -272,6 +315,18 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
     cache: credentialCache,
     guard: limiters.logins,
     limitKey: (source) => limitKey(source, config.limits.ipv6Prefix),
+    accounts: {
+      findByEmail: (email) => repositories.accounts.findByEmail(email),
+      findById: (id) => repositories.accounts.findById(id),
+      findToken: (hash) => repositories.accounts.findToken(hash),
+      touchToken: (id) => repositories.accounts.touchToken(id),
+      // Made once, at the configured cost, from a secret nobody has.
+      dummyHash: () => {
+        dummyHash ??= bcrypt.hash(randomBytes(18).toString('base64url'), config.bcrypt.cost);
+        return dummyHash;
+      },
+      checkSecondFactor: (account, code) => accounts.secondFactor.check(account, code),
+    },
     events: {
       onFailure: ({ edge, source, host }) => {
         metrics.loginFailures.inc({ edge });
@@ -311,16 +366,31 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
     hostLimiter: limiters.hostUpdates,
     pushTimeoutMs: config.pushTimeoutMs,
     blockedUserAgents: config.blockedUserAgents,
+    accountHosts: {
+      find: (zone, label) => hostsRepository.findByName(zone, label),
+      list: (accountId) => hostsRepository.listByAccount(accountId),
+    },
   });
   // Loaded from Postgres in start(): every replica signs with the same key.
   let csrfKey: Buffer | undefined;
   const sessions = createWebSessions({
     repository: repositories.sessions,
     findHost,
+    findAccount: (id) => repositories.accounts.findById(id),
     csrfKey: () => {
       if (!csrfKey) throw new Error('the web sessions are used before the services started');
       return csrfKey;
     },
+  });
+  const background = createBackgroundTasks(deps.logger);
+  const notices = createAddressNoticesRepository(deps.db);
+  const addressNotices = createAddressNotices({
+    db: deps.db,
+    notices,
+    mail,
+    logger: deps.logger,
+    // Checked at the maintenance cadence: a notice is never more urgent than a minute.
+    everyMs: config.lifecycle.maintenanceIntervalMs,
   });
   const zones = createZonesService({ zones: config.zones, hosts: hostsRepository });
   /**
@@ -343,6 +413,10 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
   return {
     updates,
     hosts,
+    accounts,
+    background,
+    addressNotices,
+    notices,
     zones,
     zoneWriters,
     hostCache,
@@ -365,6 +439,7 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
       );
       history.start();
       maintenance.start();
+      addressNotices.start();
       mail.start();
       // At start (in the background: the service answers meanwhile), then periodically.
       reconcileInBackground();
@@ -377,6 +452,8 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
       if (reconcileTimer) clearInterval(reconcileTimer);
       await reconciling;
       await maintenance.stop();
+      await addressNotices.stop();
+      await background.drain();
       await mail.stop();
       await history.stop();
       await zoneWriters.stop();

@@ -27,7 +27,12 @@ export interface HostRecord {
   /** Bumped when a credential stops being valid; caches of verified secrets are bound to it. */
   readonly credentialVersion: number;
   readonly mail: MailSettings;
+  /** The account that holds the host (README "Accounts"); null or absent for a host of its own. */
+  readonly accountId?: number | null;
 }
+
+/** The password hash of a host made in an account: it has no password of its own, and nothing matches this. */
+export const NO_HOST_PASSWORD = '';
 
 export interface MailSettings {
   readonly enabled: boolean;
@@ -57,6 +62,7 @@ interface HostRow {
   mail_client_address: MailSettings['clientAddress'];
   mail_tls: MailSettings['tls'];
   mail_tls_fingerprint: string | null;
+  account_id: number | null;
 }
 
 const COLUMNS = [
@@ -78,6 +84,7 @@ const COLUMNS = [
   'mail_client_address',
   'mail_tls',
   'mail_tls_fingerprint',
+  'account_id',
 ] as const;
 
 function toHost(row: HostRow): HostRecord {
@@ -102,6 +109,7 @@ function toHost(row: HostRow): HostRecord {
       tls: row.mail_tls,
       fingerprint: row.mail_tls_fingerprint,
     },
+    accountId: row.account_id,
   };
 }
 
@@ -134,6 +142,8 @@ export interface HostsRepository {
     contactEmail?: string | null;
   }): Promise<HostRecord | undefined>;
   findByName(zone: string, name: string): Promise<HostRecord | undefined>;
+  /** The hosts of an account, in zone and label order. */
+  listByAccount(accountId: number): Promise<HostRecord[]>;
   /** Hosts in zone and label order; of one zone when `zone` is given. */
   list(options?: { limit?: number; zone?: string }): Promise<HostRecord[]>;
   /**
@@ -208,6 +218,13 @@ export function createHostsRepository(db: Database, options: HostsRepositoryOpti
     async findByName(zone, name) {
       const [row] = await preparedQuery<HostRow>(db, 'mydns_find_host', FIND_HOST, [zone, name]);
       return row ? toHost(row) : undefined;
+    },
+    async listByAccount(accountId) {
+      const rows = await db('hosts')
+        .select<HostRow[]>(COLUMNS)
+        .where({ account_id: accountId })
+        .orderBy(['zone', 'name']);
+      return rows.map(toHost);
     },
     async list(options = {}) {
       const query = db('hosts')

@@ -12,8 +12,8 @@ import type { Credential } from './authenticator.ts';
  * created them (a hit does not extend them); the oldest go first when full.
  */
 export interface CredentialCache {
-  get(hostId: number, secret: string, binding: string): Credential | undefined;
-  remember(hostId: number, secret: string, binding: string, credential: Credential): void;
+  get(owner: number | string, secret: string, binding: string): Credential | undefined;
+  remember(owner: number | string, secret: string, binding: string, credential: Credential): void;
   stats(): { size: number; hits: number; misses: number };
 }
 
@@ -28,7 +28,7 @@ export function createCredentialCache(options: {
   const entries = new Map<string, { binding: string; credential: Credential; expiresAt: number }>();
   let hits = 0;
   let misses = 0;
-  const keyOf = (hostId: number, secret: string) =>
+  const keyOf = (hostId: number | string, secret: string) =>
     createHmac('sha256', processKey).update(`${hostId}\0${secret}`).digest('base64url');
 
   return {

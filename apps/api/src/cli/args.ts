@@ -19,6 +19,12 @@ export const USAGE = `usage: npm run cli -- <command>
   host release <name>    let a deleted name be registered again now
   host expire [--dry-run]
                          hosts without a successful update for MYDNS_INACTIVITY_DAYS go dormant
+  account create <email> [--password-stdin]
+                         make an account (its address taken as verified); without --password-stdin a
+                         password is generated and printed once
+  account show <email>   the account and its hosts as JSON
+  account reset-password <email>
+                         print a password reset link (valid one hour, once) to hand over
   zone list              every zone: its hosts, and whether it is served (zones no longer in MYDNS_ZONES too)
   zone move <from> <to>  move every host of <from> into <to> (one of MYDNS_ZONES); their records leave
                          <from> and appear in <to>; refused when a label exists in both

@@ -1,7 +1,7 @@
 import type { FamilyChange, HostRecord, HostsRepository } from '@mydns/db';
 import type { DyndnsOutcome, HostResult, IpAddress } from '@mydns/domain';
 import type { Logger } from '@mydns/runtime';
-import type { Authenticator } from '../auth/authenticator.ts';
+import { type Authenticator, type Credential, covers } from '../auth/authenticator.ts';
 import type { RateLimiter } from '../auth/rate-limiter.ts';
 import type { HistoryRecorder } from '../history/history-recorder.ts';
 import type { FamilyPlan, ParsedUpdate, RequestedHost } from './parse-update-request.ts';
@@ -32,6 +32,15 @@ export interface UpdateServiceDeps {
   readonly hostLimiter: RateLimiter;
   readonly pushTimeoutMs: number;
   readonly blockedUserAgents: readonly string[];
+  /**
+   * The hosts an account's credentials may name (README "Accounts"); without
+   * them, account logins are not taken on the update path.
+   */
+  readonly accountHosts?: {
+    /** A host by zone and label (the host cache's lookup). */
+    find(zone: string, label: string): Promise<HostRecord | undefined>;
+    list(accountId: number): Promise<HostRecord[]>;
+  };
 }
 
 export interface UpdateService {
@@ -124,18 +133,89 @@ export function createUpdateService(deps: UpdateServiceDeps): UpdateService {
     };
   };
 
+  /** The log line and the history entry of one host's update. */
+  const report = (
+    host: HostRecord,
+    outcome: HostOutcome | undefined,
+    result: string,
+    context: UpdateContext,
+  ) => {
+    const addresses = (ipv4: string | null, ipv6: string | null) =>
+      [ipv4, ipv6].filter(Boolean).join(',') || '-';
+    // One line per host updated: host, result, old → new. A repeated nochg (the
+    // bulk of all traffic) is logged at debug level only.
+    const level = result === 'nochg' ? 'debug' : 'info';
+    if (context.logger.isLevelEnabled(level)) {
+      context.logger.log(level, 'update', {
+        host: host.name,
+        result,
+        from: addresses(outcome?.before.ipv4 ?? host.ipv4, outcome?.before.ipv6 ?? host.ipv6),
+        to: addresses(outcome?.after.ipv4 ?? host.ipv4, outcome?.after.ipv6 ?? host.ipv6),
+      });
+    }
+    if (context.dryRun) return;
+    deps.history.record({
+      hostId: host.id,
+      at: new Date(),
+      sourceAddress: context.client.text,
+      userAgent: context.userAgent?.slice(0, 256) ?? null,
+      result,
+      oldIpv4: outcome?.before.ipv4 ?? host.ipv4,
+      oldIpv6: outcome?.before.ipv6 ?? host.ipv6,
+      newIpv4: outcome?.after.ipv4 ?? host.ipv4,
+      newIpv6: outcome?.after.ipv6 ?? host.ipv6,
+      reason: outcome?.reason ?? null,
+    });
+  };
+
+  /** What each requested name is: a result already, or a host to update. */
+  type Target = HostResult | HostRecord;
+  const isHost = (target: Target): target is HostRecord => 'id' in target;
+
+  /**
+   * An account's hosts, named across zones (docs/interfaces.md, "Updates with
+   * account credentials"): `nohost` for a name the credential does not cover;
+   * no hostname: the account's one host, if it holds exactly one.
+   */
+  const accountTargets = async (
+    accountId: number,
+    credential: Credential,
+    requested: readonly RequestedHost[],
+  ): Promise<Target[]> => {
+    const lookups = deps.accountHosts;
+    if (!lookups) return requested.map(() => ({ code: 'nohost' }));
+    // The parser puts the username in for a request without hostname; an address is no hostname.
+    if (requested.length === 0 || (requested.length === 1 && requested[0]?.name.includes('@'))) {
+      const held = (await lookups.list(accountId)).filter((host) =>
+        covers({ id: accountId }, credential, host),
+      );
+      return [held.length === 1 && held[0] ? held[0] : { code: 'nohost' }];
+    }
+    return Promise.all(
+      requested.map(async ({ resolution }): Promise<Target> => {
+        if (resolution.kind === 'notfqdn') return { code: 'notfqdn' };
+        if (resolution.kind === 'foreign') return { code: 'nohost' };
+        const host = await lookups.find(resolution.zone, resolution.label);
+        return host && covers({ id: accountId }, credential, host) ? host : { code: 'nohost' };
+      }),
+    );
+  };
+
   return {
     async update(request, context) {
       if (isBlockedAgent(context.userAgent)) return account('badagent');
       if (request.kind === 'numhost') return account('numhost');
       if (!request.credentials) return account('badauth');
-      const login = await deps.authenticator.authenticate({
+      const attempt = {
         source: context.client,
         username: request.credentials.username,
         secret: request.credentials.secret,
         purpose: 'update',
         edge: 'update',
-      });
+      } as const;
+      const login = deps.accountHosts
+        ? await deps.authenticator.authenticate({ ...attempt, accounts: true })
+        : await deps.authenticator.authenticate(attempt);
       if (!login.ok) {
         // Over the failure limit or its share of the checks: `abuse`, answered without bcrypt.
         // The whole queue full (the service is overloaded): `911`, which clients retry later.
@@ -143,58 +223,48 @@ export function createUpdateService(deps: UpdateServiceDeps): UpdateService {
         if (login.reason === 'busy') return account('911');
         return account('badauth');
       }
-      const { host } = login;
 
-      // No hostname and a token alone: the token's host.
-      const targets: readonly RequestedHost[] =
-        request.hosts.length > 0
-          ? request.hosts
-          : [{ name: host.name, resolution: { kind: 'label', label: host.name, zone: host.zone } }];
-      let own: Promise<HostOutcome> | undefined;
-      const results: HostResult[] = [];
-      for (const requested of targets) {
-        const resolution = requested.resolution;
-        if (resolution.kind === 'notfqdn') results.push({ code: 'notfqdn' });
-        else if (
-          resolution.kind === 'foreign' ||
-          resolution.label !== host.name ||
-          resolution.zone !== host.zone
-        )
-          results.push({ code: 'nohost' });
-        else {
-          // The same host listed twice is updated once and answered twice.
-          own ??= updateHost(host, request, context);
-          results.push((await own).result);
-        }
-      }
-      const outcome = own ? await own : undefined;
-      const result = outcome?.result.code ?? results[0]?.code ?? 'nohost';
-      const addresses = (ipv4: string | null, ipv6: string | null) =>
-        [ipv4, ipv6].filter(Boolean).join(',') || '-';
-      // One line per update: host, result, old → new. A repeated nochg (the bulk
-      // of all traffic) is logged at debug level only.
-      const level = result === 'nochg' ? 'debug' : 'info';
-      if (context.logger.isLevelEnabled(level)) {
-        context.logger.log(level, 'update', {
-          host: host.name,
-          result,
-          from: addresses(outcome?.before.ipv4 ?? host.ipv4, outcome?.before.ipv6 ?? host.ipv6),
-          to: addresses(outcome?.after.ipv4 ?? host.ipv4, outcome?.after.ipv6 ?? host.ipv6),
+      let targets: Target[];
+      if (login.account) {
+        targets = await accountTargets(login.account.id, login.credential, request.hosts);
+      } else {
+        const { host } = login;
+        // No hostname and a token alone: the token's host.
+        const requested: readonly RequestedHost[] =
+          request.hosts.length > 0
+            ? request.hosts
+            : [{ name: host.name, resolution: { kind: 'label', label: host.name, zone: host.zone } }];
+        targets = requested.map(({ resolution }): Target => {
+          if (resolution.kind === 'notfqdn') return { code: 'notfqdn' };
+          if (
+            resolution.kind === 'foreign' ||
+            resolution.label !== host.name ||
+            resolution.zone !== host.zone
+          )
+            return { code: 'nohost' };
+          return host;
         });
       }
-      if (context.dryRun) return { kind: 'hosts', results };
-      deps.history.record({
-        hostId: host.id,
-        at: new Date(),
-        sourceAddress: context.client.text,
-        userAgent: context.userAgent?.slice(0, 256) ?? null,
-        result,
-        oldIpv4: outcome?.before.ipv4 ?? host.ipv4,
-        oldIpv6: outcome?.before.ipv6 ?? host.ipv6,
-        newIpv4: outcome?.after.ipv4 ?? host.ipv4,
-        newIpv6: outcome?.after.ipv6 ?? host.ipv6,
-        reason: outcome?.reason ?? null,
-      });
+
+      // Each host once, in the order named; the same host listed twice is answered twice.
+      const outcomes = new Map<number, { host: HostRecord; outcome: HostOutcome }>();
+      const results: HostResult[] = [];
+      for (const target of targets) {
+        if (!isHost(target)) {
+          results.push(target);
+          continue;
+        }
+        let done = outcomes.get(target.id);
+        if (!done) {
+          done = { host: target, outcome: await updateHost(target, request, context) };
+          outcomes.set(target.id, done);
+        }
+        results.push(done.outcome.result);
+      }
+      for (const { host, outcome } of outcomes.values()) report(host, outcome, outcome.result.code, context);
+      // A host's own credentials that named no host of theirs: its history says so.
+      if (outcomes.size === 0 && !login.account)
+        report(login.host, undefined, results[0]?.code ?? 'nohost', context);
       return { kind: 'hosts', results };
     },
   };

@@ -1,8 +1,8 @@
-import type { HostRecord } from '@mydns/db';
+import type { AccountRecord, AddressNoticesRepository, HostRecord } from '@mydns/db';
 import { fqdn, labelFromUsername } from '@mydns/domain';
 import type { AppError } from '@mydns/runtime';
 import express, { type Request, type RequestHandler, type Response, Router } from 'express';
-import type { Authenticator, Credential } from '../auth/authenticator.ts';
+import { type Authenticator, type Credential, covers } from '../auth/authenticator.ts';
 import type { RateLimiter } from '../auth/rate-limiter.ts';
 import { parseBasicAuthorization } from '../dyndns/parse-update-request.ts';
 import { apiError } from '../errors.ts';
@@ -16,6 +16,8 @@ declare global {
     interface Locals {
       host: HostRecord;
       credential: Credential;
+      /** Set when an account's credentials or session act on one of its hosts. */
+      account: AccountRecord | undefined;
     }
   }
 }
@@ -28,10 +30,31 @@ export interface HostsRouterDeps {
   hosts: HostsService;
   authenticator: Authenticator;
   registrationLimiter: RateLimiter;
+  /** Address-change notices (notifications/address-notices.ts). */
+  notices: Pick<AddressNoticesRepository, 'setEmail' | 'isOn'>;
+}
+
+/**
+ * `{"notify":{"email":true}}` (null or false: off). Notices go to an account's
+ * verified address: a host of its own has none to go to.
+ */
+function checkNotify(notify: unknown, host: HostRecord): boolean {
+  if (typeof notify !== 'object' || notify === null || Array.isArray(notify))
+    throw apiError('invalid_notify', 'notify is an object: {"email": true}');
+  const { email, ...rest } = notify as Record<string, unknown>;
+  if (Object.keys(rest).length > 0)
+    throw apiError('invalid_notify', `unknown notices: ${Object.keys(rest).join(', ')}`);
+  if (email !== true && email !== false && email !== null)
+    throw apiError('invalid_notify', 'notify.email is true, false or null');
+  if (email === true && (host.accountId === null || host.accountId === undefined))
+    throw apiError('invalid_notify', 'notices go to an account: add this host to an account first');
+  return email === true;
 }
 
 /** What the JSON API answers for a refused login. */
-function loginError(reason: 'wrong' | 'blocked' | 'busy' | 'token_not_allowed'): AppError {
+export function loginError(
+  reason: 'wrong' | 'blocked' | 'busy' | 'token_not_allowed' | 'totp_required',
+): AppError {
   switch (reason) {
     case 'blocked':
       return apiError('too_many_requests', 'too many failed logins from your address; try again later');
@@ -73,10 +96,19 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
             if (writes && !sameSecret(session.csrf, String(req.headers['x-csrf-token'] ?? ''))) {
               throw apiError('csrf_required', 'send the X-CSRF-Token header of your session');
             }
-            if (!isNamed(req.params.name, session.host)) {
-              throw apiError('forbidden', 'this session is for another host');
+            if (session.account) {
+              // An account's session acts on the account's hosts.
+              const host = await accountHost(session.account, { via: 'password' }, req);
+              if (!host) throw apiError('forbidden', 'this host is not one of your account');
+              res.locals.host = host;
+              res.locals.account = session.account;
+            } else {
+              if (!isNamed(req.params.name, session.host)) {
+                throw apiError('forbidden', 'this session is for another host');
+              }
+              res.locals.host = session.host;
+              res.locals.account = undefined;
             }
-            res.locals.host = session.host;
             res.locals.credential = { via: 'password' };
             res.locals.session = session;
             next();
@@ -92,13 +124,22 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
           secret: credentials.secret,
           purpose: allowTokens ? 'update' : 'manage',
           edge: 'api',
+          accounts: true,
         });
         if (!login.ok) throw loginError(login.reason);
         res.removeHeader('WWW-Authenticate');
-        if (!isNamed(req.params.name, login.host)) {
-          throw apiError('forbidden', 'these credentials are for another host');
+        if (login.account) {
+          const host = await accountHost(login.account, login.credential, req);
+          if (!host) throw apiError('forbidden', 'these credentials are for other hosts');
+          res.locals.host = host;
+          res.locals.account = login.account;
+        } else {
+          if (!isNamed(req.params.name, login.host)) {
+            throw apiError('forbidden', 'these credentials are for another host');
+          }
+          res.locals.host = login.host;
+          res.locals.account = undefined;
         }
-        res.locals.host = login.host;
         res.locals.credential = login.credential;
         res.locals.session = undefined;
         next();
@@ -106,6 +147,12 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
         next(error);
       }
     };
+  /** The host named in the path, if the account's credential covers it. */
+  const accountHost = async (account: AccountRecord, credential: Credential, req: Request) => {
+    const named = labelFromUsername(String(req.params.name ?? ''), deps.zones);
+    const host = named === undefined ? undefined : await deps.hosts.find(fqdn(named.label, named.zone));
+    return host && covers(account, credential, host) ? host : undefined;
+  };
   const passwordOnly = authenticate(false);
   const passwordOrToken = authenticate(true);
 
@@ -122,12 +169,16 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
     if (current === '') {
       throw apiError('current_password_required', 'send currentPassword: your current password');
     }
+    const { account } = res.locals;
     const login = await deps.authenticator.authenticate({
       source: res.locals.client,
-      username: fqdn(res.locals.host.name, res.locals.host.zone),
+      // An account's session confirms with the account's password (TOTP was asked at sign-in).
+      username: account ? account.email : fqdn(res.locals.host.name, res.locals.host.zone),
       secret: current,
       purpose: 'manage',
       edge: 'api',
+      accounts: true,
+      secondFactor: 'session',
     });
     if (!login.ok) {
       if (login.reason === 'wrong' || login.reason === 'token_not_allowed') {
@@ -177,7 +228,7 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
     json,
     asyncHandler(async (req, res) => {
       const body = (req.body ?? {}) as Record<string, unknown>;
-      const known = new Set(['password', 'mail', 'currentPassword']);
+      const known = new Set(['password', 'mail', 'currentPassword', 'notify']);
       const unknown = Object.keys(body).filter((key) => !known.has(key));
       if (unknown.length > 0) {
         throw apiError('unknown_fields', `cannot change: ${unknown.join(', ')}`);
@@ -185,6 +236,7 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
       const { host } = res.locals;
       // Validate everything before changing anything.
       if (body.mail !== undefined) checkMailSettings(body.mail, host.mail);
+      const notifyEmail = body.notify === undefined ? undefined : checkNotify(body.notify, host);
       if (body.password !== undefined) {
         await confirmPassword(req, res);
         // Every session ends but the one making the change (if it is one).
@@ -193,8 +245,15 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
       }
       let pushed: Pushed = { pushed: true };
       if (body.mail !== undefined) pushed = await deps.hosts.updateMail(host, body.mail);
+      if (notifyEmail !== undefined) await deps.notices.setEmail(host.id, notifyEmail);
       const updated = await deps.hosts.get(fqdn(host.name, host.zone));
-      answerPushed(res, pushed, 200, deps.hosts.view(updated));
+      const view = deps.hosts.view(updated);
+      answerPushed(
+        res,
+        pushed,
+        200,
+        body.notify === undefined ? view : { ...view, notify: { email: await deps.notices.isOn(host.id) } },
+      );
     }),
   );
 

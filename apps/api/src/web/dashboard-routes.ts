@@ -19,7 +19,7 @@ import type { SafeHtml } from './html.ts';
 import { loginProblem } from './login-problems.ts';
 import { messagePage } from './pages.ts';
 import { type ProblemContext, problemOf } from './problems.ts';
-import type { WebSession, WebSessions } from './sessions.ts';
+import type { HostSession, WebSessions } from './sessions.ts';
 import { buildSetups } from './setups.ts';
 
 /**
@@ -67,7 +67,7 @@ function mistake(error: unknown, context: ProblemContext): { problem: Problem; s
 export function addDashboardRoutes(router: Router, context: DashboardContext): void {
   const { config, services, sessions, page, form, requireSession, checkCsrf } = context;
   const hosts: HostsService = services.hosts;
-  const sessionOf = (res: Response) => res.locals.session as WebSession;
+  const sessionOf = (res: Response) => res.locals.session as HostSession;
   const nameOf = (host: HostRecord) => fqdn(host.name, host.zone);
   const hostOf = (res: Response) => hosts.get(nameOf(sessionOf(res).host));
   const show = (req: Request, res: Response, title: string, body: SafeHtml, status = 200) =>
@@ -362,7 +362,7 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
     requireSession,
     checkCsrf,
     asyncHandler(async (req, res) => {
-      const session = res.locals.session as WebSession;
+      const session = res.locals.session as HostSession;
       const host = await hosts.get(nameOf(session.host));
       const fail = (problem: Problem, status = 400) =>
         renderSettings(req, res, { password: { problem } }, status);
@@ -400,7 +400,7 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
     requireSession,
     checkCsrf,
     asyncHandler(async (req, res) => {
-      const session = res.locals.session as WebSession;
+      const session = res.locals.session as HostSession;
       const host = await hosts.get(nameOf(session.host));
       const name = nameOf(host);
       const typed = field(req.body, 'confirm').trim().toLowerCase();

@@ -9,7 +9,8 @@ import { html, type SafeHtml } from './html.ts';
 export interface PageContext {
   readonly zone: string;
   readonly title: string;
-  readonly signedIn?: { readonly hostname: string; readonly csrf: string };
+  /** `hostname`: who is signed in (a hostname or an account's address); `href`: their page. */
+  readonly signedIn?: { readonly hostname: string; readonly csrf: string; readonly href?: string };
 }
 
 export function layout(context: PageContext, body: SafeHtml): SafeHtml {
@@ -30,7 +31,7 @@ export function layout(context: PageContext, body: SafeHtml): SafeHtml {
   <nav aria-label="Account">
     ${
       context.signedIn
-        ? html`<a class="who" href="/dashboard">${context.signedIn.hostname}</a>
+        ? html`<a class="who" href="${context.signedIn.href ?? '/dashboard'}">${context.signedIn.hostname}</a>
       <form method="post" action="/logout" class="inline">
         <input type="hidden" name="_csrf" value="${context.signedIn.csrf}">
         <button type="submit" class="link">Sign out</button>

@@ -29,7 +29,7 @@ export function landingPage(zone: string, registrationOpen: boolean): SafeHtml {
  * After the hostname: the zone, as fixed text with one zone, as a choice
  * (a select in the same place) with several. The default zone comes first.
  */
-function zoneSuffix(zones: readonly string[], state: FormState): SafeHtml {
+export function zoneSuffix(zones: readonly string[], state: FormState): SafeHtml {
   if (zones.length <= 1) return html`<span class="suffix">.${zones[0] ?? ''}</span>`;
   const chosen = typedValue(state, 'zone', zones[0]);
   const options = zones.map(
@@ -81,7 +81,7 @@ export function loginPage(zones: readonly string[], csrf: string, state: FormSta
 <form method="post" action="/login">
   ${formMessage(state)}
   ${csrfField(csrf)}
-  <label for="hostname">Hostname</label>
+  <label for="hostname">Hostname, or your account's e-mail address</label>
   <div class="suffixed">
     <input id="hostname" name="hostname" required autocomplete="username" autocapitalize="none" spellcheck="false" value="${typedValue(state, 'hostname')}"${zones.length > 1 ? html` aria-describedby="hostname-help"` : ''}>
     ${zones.length > 1 ? '' : html`<span class="suffix">.${zones[0] ?? ''}</span>`}
@@ -91,7 +91,7 @@ export function loginPage(zones: readonly string[], csrf: string, state: FormSta
   <input id="password" name="password" type="password" required autocomplete="current-password">
   <button type="submit">Sign in</button>
 </form>
-<p>No hostname yet? <a href="/register">Get one</a>.</p>
+<p><a href="/forgot-password">Forgot your password?</a> · No hostname yet? <a href="/register">Get one</a>, or <a href="/signup">create an account</a> for several.</p>
 </section>`;
 }
 

@@ -5,6 +5,8 @@ import type { Config } from '../config.ts';
 import type { HostsService } from '../hosts/hosts-service.ts';
 import { asyncHandler } from '../http/async-handler.ts';
 import type { Services } from '../services.ts';
+import { addAccountPages } from './account/account-routes.ts';
+import { addResetPages } from './account/reset-routes.ts';
 import { addDashboardRoutes } from './dashboard-routes.ts';
 import { field, send } from './form.ts';
 import type { Problem } from './form-view.ts';
@@ -57,8 +59,10 @@ export function createWebRouter(deps: WebDeps): Router {
       next(error);
     }
   };
+  /** The host's pages need a host's session; an account's session has its own page. */
   const requireSession: RequestHandler = (_req, res, next) => {
     if (!res.locals.session) res.redirect(303, '/login');
+    else if (!res.locals.session.host) res.redirect(303, '/account');
     else next();
   };
   /** Signed-in forms carry the session's CSRF secret. */
@@ -158,6 +162,7 @@ export function createWebRouter(deps: WebDeps): Router {
     page(req, res, 'Sign in', loginPage(config.zones, sessions.anonymousCsrf(req, res)));
   });
 
+  addAccountPages(router, { config, services, sessions, page, form, checkCsrf });
   router.post(
     '/login',
     form,
@@ -189,7 +194,6 @@ export function createWebRouter(deps: WebDeps): Router {
   router.post(
     '/logout',
     form,
-    requireSession,
     checkCsrf,
     asyncHandler(async (req, res) => {
       await sessions.end(req, res);
@@ -198,6 +202,7 @@ export function createWebRouter(deps: WebDeps): Router {
   );
 
   addDashboardRoutes(router, { config, services, sessions, page, form, requireSession, checkCsrf });
+  addResetPages(router, { config, services, sessions, page, form });
 
   /** Live availability for the registration form (the form works without it); `?zone=` as the form's choice. */
   router.get(
@@ -227,9 +232,11 @@ function pageContext(config: Config, res: Response, title: string): PageContext 
   return {
     zone: config.zone,
     title,
-    ...(session
+    ...(session?.host
       ? { signedIn: { hostname: fqdn(session.host.name, session.host.zone), csrf: session.csrf } }
-      : {}),
+      : session
+        ? { signedIn: { hostname: session.account.email, csrf: session.csrf, href: '/account' } }
+        : {}),
   };
 }
 

@@ -1,5 +1,5 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { HostRecord, SessionsRepository } from '@mydns/db';
+import type { AccountRecord, HostRecord, SessionsRepository } from '@mydns/db';
 import type { Request, Response } from 'express';
 import { apiError } from '../errors.ts';
 
@@ -33,11 +33,23 @@ export function cookieName(base: typeof SESSION | typeof CSRF, https: boolean): 
 export const SESSION_COOKIE = SESSION;
 export const CSRF_COOKIE = CSRF;
 
-export interface WebSession {
+/** Signed in with a hostname and its password: the host's own pages. */
+export interface HostSession {
   readonly host: HostRecord;
+  readonly account?: undefined;
   readonly csrf: string;
   readonly tokenHash: Buffer;
 }
+
+/** Signed in with an account's e-mail address (README "Accounts"): the account's pages and its hosts. */
+export interface AccountSession {
+  readonly account: AccountRecord;
+  readonly host?: undefined;
+  readonly csrf: string;
+  readonly tokenHash: Buffer;
+}
+
+export type WebSession = HostSession | AccountSession;
 
 /** Every value of every cookie in the header, in order (a name may come more than once). */
 export function parseCookieList(header: string | undefined): Map<string, string[]> {
@@ -98,6 +110,16 @@ function readCookie(req: Request, res: Response, base: typeof SESSION | typeof C
 export interface WebSessions {
   load(req: Request, res: Response): Promise<WebSession | undefined>;
   start(res: Response, host: HostRecord): Promise<void>;
+  startForAccount(res: Response, account: AccountRecord): Promise<void>;
+  /**
+   * Between the password and the TOTP code of an account's sign-in: a value
+   * for the code form, signed with the CSRF key, naming the account and its
+   * credential version, valid for five minutes. It proves the password was
+   * right a moment ago; the code is still counted by the login guard.
+   */
+  sealSecondFactor(account: AccountRecord): string;
+  /** The account id the value names, if we made it, it is fresh, and the account's credentials are unchanged. */
+  openSecondFactor(value: string): { accountId: number; credentialVersion: number } | undefined;
   end(req: Request, res: Response): Promise<void>;
   /** Ends the host's other sessions (after a password change). */
   endOthers(host: HostRecord, current: WebSession | undefined): Promise<void>;
@@ -106,14 +128,20 @@ export interface WebSessions {
   checkAnonymousCsrf(req: Request, res: Response, submitted: unknown): boolean;
 }
 
+/** How long the code form of a sign-in stays valid after the password. */
+const SECOND_FACTOR_MS = 5 * 60_000;
+
 export function createWebSessions(deps: {
   repository: SessionsRepository;
   findHost: (name: string) => Promise<HostRecord | undefined>;
+  findAccount: (id: number) => Promise<AccountRecord | undefined>;
   /** The key the pre-sign-in CSRF cookie is signed with (shared by every replica). */
   csrfKey: () => Buffer;
 }): WebSessions {
   const sign = (nonce: string) =>
     createHmac('sha256', deps.csrfKey()).update(`csrf\0${nonce}`).digest('base64url').slice(0, 32);
+  const signPending = (body: string) =>
+    createHmac('sha256', deps.csrfKey()).update(`second-factor\0${body}`).digest('base64url');
   /** `nonce.signature`, both URL-safe: the signature proves we made it. */
   const isOurs = (value: string) => {
     const match = /^([A-Za-z0-9_-]{32})\.([A-Za-z0-9_-]{32})$/.exec(value);
@@ -126,6 +154,10 @@ export function createWebSessions(deps: {
       const tokenHash = hashOf(token);
       const session = await deps.repository.find(tokenHash);
       if (!session) return undefined;
+      if (session.accountId !== undefined) {
+        const account = await deps.findAccount(session.accountId);
+        return account ? { account, csrf: session.csrf, tokenHash } : undefined;
+      }
       const host = await deps.findHost(session.hostName);
       return host ? { host, csrf: session.csrf, tokenHash } : undefined;
     },
@@ -139,6 +171,16 @@ export function createWebSessions(deps: {
       });
       setCookie(res, cookieName(SESSION, Boolean(res.locals.https)), token, SESSION_MS);
     },
+    async startForAccount(res, account) {
+      const token = randomBytes(32).toString('base64url');
+      await deps.repository.createForAccount({
+        tokenHash: hashOf(token),
+        accountId: account.id,
+        csrf: randomBytes(24).toString('base64url'),
+        expiresAt: new Date(Date.now() + SESSION_MS),
+      });
+      setCookie(res, cookieName(SESSION, Boolean(res.locals.https)), token, SESSION_MS);
+    },
     async end(req, res) {
       const token = parseCookies(req.headers.cookie).get(cookieName(SESSION, Boolean(res.locals.https)));
       if (token) await deps.repository.remove(hashOf(token));
@@ -146,6 +188,17 @@ export function createWebSessions(deps: {
     },
     async endOthers(host, current) {
       await deps.repository.removeOthers(host.id, current?.tokenHash);
+    },
+    sealSecondFactor(account) {
+      const body = `${account.id}.${account.credentialVersion}.${Date.now() + SECOND_FACTOR_MS}`;
+      return `${body}.${signPending(body)}`;
+    },
+    openSecondFactor(value) {
+      const match = /^([0-9]{1,15})\.([0-9]{1,10})\.([0-9]{1,15})\.([A-Za-z0-9_-]{43})$/.exec(value);
+      if (!match?.[1] || !match[2] || !match[3] || !match[4]) return undefined;
+      if (!sameSecret(signPending(`${match[1]}.${match[2]}.${match[3]}`), match[4])) return undefined;
+      if (Number(match[3]) < Date.now()) return undefined;
+      return { accountId: Number(match[1]), credentialVersion: Number(match[2]) };
     },
     anonymousCsrf(req, res) {
       const existing = readCookie(req, res, CSRF);

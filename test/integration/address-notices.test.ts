@@ -1,0 +1,139 @@
+/**
+ * Address-change notices by mail (README "Accounts", "Notices") against the
+ * real Postgres, PowerDNS and a real smarthost (aiosmtpd): on per host of an
+ * account, at most one mail per host per 10 minutes collecting what happened
+ * (the clock injected here), nothing for a host with them off, refused for a
+ * host without an account. The service's own pass is kept out of the way
+ * (MYDNS_MAINTENANCE_INTERVAL=1h); this test drives one with its own clock.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { createAddressNoticesRepository } from '@mydns/db';
+import { createLogger } from '@mydns/runtime';
+import { createAddressNotices } from '../../apps/api/src/notifications/address-notices.ts';
+import { startTestMyDns, type TestMyDns } from '../support/mydns.ts';
+import { noteSecret } from '../support/secrets.ts';
+import { type Smarthost, type SmarthostMessage, startSmarthost } from '../support/smarthost.ts';
+import { waitFor } from '../support/wait.ts';
+
+let mydns: TestMyDns;
+let peer: Smarthost;
+before(async () => {
+  peer = await startSmarthost();
+  mydns = await startTestMyDns({
+    env: {
+      MYDNS_MAIL_URL: `smtp://127.0.0.1:${peer.port}`,
+      MYDNS_PUBLIC_URL: 'https://dyn.example.net',
+      MYDNS_MAIL_RETRY: '200ms',
+      MYDNS_MAINTENANCE_INTERVAL: '1h',
+    },
+  });
+});
+after(async () => {
+  await mydns?.stop();
+  await peer?.stop();
+});
+
+type Auth = [string, string];
+const send = (path: string, method: string, body: unknown, auth: Auth) =>
+  mydns.request(path, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    auth,
+  });
+
+async function verifiedAccountWithHost(): Promise<{ email: string; auth: Auth; hostname: string }> {
+  const email = `n-${randomBytes(4).toString('hex')}@example.org`;
+  const password = `pw-${randomBytes(9).toString('base64url')}`;
+  noteSecret(email);
+  noteSecret(password);
+  const auth: Auth = [email, password];
+  assert.equal((await send('/api/v1/accounts', 'POST', { email, password }, auth)).status, 201);
+  await mydns.db('accounts').where({ email }).update({ email_verified_at: new Date() });
+  const added = await send(
+    '/api/v1/account/hosts',
+    'POST',
+    { hostname: `n${randomBytes(3).toString('hex')}` },
+    auth,
+  );
+  assert.equal(added.status, 201, added.body);
+  return { email, auth, hostname: JSON.parse(added.body).hostname as string };
+}
+
+const noticesTo = (to: string) =>
+  peer.messages().filter((m) => m.to.includes(to) && /address changed/.test(m.headers.subject ?? ''));
+async function waitForNotices(to: string, count: number): Promise<SmarthostMessage[]> {
+  await waitFor(() => noticesTo(to).length >= count, {
+    message: `${count} notices to ${to}`,
+    timeoutMs: 15_000,
+  });
+  return noticesTo(to);
+}
+const textOf = (message: SmarthostMessage | undefined) =>
+  message?.parts.find((p) => p.type === 'text/plain')?.content ?? '';
+
+describe('address-change notices', () => {
+  test('one mail per host per 10 minutes, collecting the changes in between; off means none', async () => {
+    const { email, auth, hostname } = await verifiedAccountWithHost();
+    const on = await send(`/api/v1/hosts/${hostname}`, 'PATCH', { notify: { email: true } }, auth);
+    assert.equal(on.status, 200, on.body);
+    assert.deepEqual(JSON.parse(on.body).notify, { email: true });
+
+    let clock = new Date('2026-12-02T12:00:00Z');
+    const notices = createAddressNotices({
+      db: mydns.db,
+      notices: createAddressNoticesRepository(mydns.db),
+      mail: mydns.services.mail,
+      logger: createLogger({ level: 'error', format: 'pretty', silent: true }),
+      everyMs: 3_600_000,
+      now: () => clock,
+    });
+    const update = async (ip: string) =>
+      assert.equal(
+        (await mydns.request(`/nic/update?hostname=${hostname}&myip=${ip}`, { auth })).body,
+        `good ${ip}`,
+      );
+
+    assert.equal(await notices.runOnce(), 0, 'nothing changed since they were switched on');
+    await update('192.0.2.1');
+    assert.equal(await notices.runOnce(), 1);
+    const [first] = await waitForNotices(email, 1);
+    assert.equal(first?.headers.subject, `${hostname}: the address changed`);
+    assert.match(textOf(first), /Before: none \(withdrawn\)\s+Now: +192\.0\.2\.1/);
+
+    // Two more changes within 10 minutes: no mail yet; then one mail with the first and the last.
+    clock = new Date(clock.getTime() + 60_000);
+    await update('192.0.2.2');
+    await update('192.0.2.3');
+    assert.equal(await notices.runOnce(), 0, 'within 10 minutes of the last notice');
+    clock = new Date(clock.getTime() + 9 * 60_000);
+    assert.equal(await notices.runOnce(), 1, '10 minutes after the last notice');
+    const [, second] = await waitForNotices(email, 2);
+    assert.match(textOf(second), /Before: 192\.0\.2\.1\s+Now: +192\.0\.2\.3/);
+    assert.ok(textOf(second).includes('https://dyn.example.net/account'));
+    assert.equal(await notices.runOnce(), 0, 'told once');
+
+    // Off: changes are not mailed.
+    const off = await send(`/api/v1/hosts/${hostname}`, 'PATCH', { notify: { email: null } }, auth);
+    assert.deepEqual(JSON.parse(off.body).notify, { email: false });
+    clock = new Date(clock.getTime() + 60 * 60_000);
+    await update('192.0.2.4');
+    assert.equal(await notices.runOnce(), 0);
+  });
+
+  test('a host of its own cannot have them (no account to mail); bad values are refused', async () => {
+    const label = `own${randomBytes(3).toString('hex')}`;
+    await mydns.createHost(label, 'own-host-password-1');
+    const refused = await send(`/api/v1/hosts/${label}`, 'PATCH', { notify: { email: true } }, [
+      label,
+      'own-host-password-1',
+    ]);
+    assert.equal(refused.status, 400);
+    assert.equal(JSON.parse(refused.body).error.code, 'invalid_notify');
+    const { auth, hostname } = await verifiedAccountWithHost();
+    const bad = await send(`/api/v1/hosts/${hostname}`, 'PATCH', { notify: { email: 'yes' } }, auth);
+    assert.equal(bad.status, 400);
+  });
+});
