@@ -1,5 +1,5 @@
 /**
- * A million hosts (issue 12, §2): `BENCH_ONLY=million npm run bench`, or alone
+ * A million hosts (README "Benchmarks", "A million hosts"): `npm run bench -- million`, or alone
  * with `npx tsx test/bench/million.ts`. Every figure is printed beside its
  * baseline from the same run: first a 1,000-host zone, then a zone of
  * BENCH_HOSTS hosts (default 1,000,000), both created in bulk (Postgres by

@@ -116,7 +116,7 @@ export type NameResolution = ({ kind: 'label' } & HostName) | { kind: 'notfqdn' 
 
 /**
  * Maps a client-sent name to one of our hosts. `zones` are the zones served,
- * the default zone first (DYNDNS-PROTOCOL.md, "Additions": a bare label means
+ * the default zone first (docs/protocol.md: a bare label means
  * `<label>.<default zone>`). A full name is its first label in the zone the
  * rest names; a host is always one label, so this is unambiguous even when one
  * zone lies inside another. A name elsewhere (another zone, or deeper inside
