@@ -5,6 +5,7 @@ import {
   createHistoryRepository,
   createHostCache,
   createHostsRepository,
+  createRecordsRepository,
   createSecretsRepository,
   createSessionsRepository,
   createSharedFailures,
@@ -13,6 +14,7 @@ import {
   type HistoryRepository,
   type HostCache,
   type HostsRepository,
+  type RecordsRepository,
   type SessionsRepository,
   type TokensRepository,
 } from '@mydns/db';
@@ -38,6 +40,7 @@ import type { Config } from './config.ts';
 import { createUpdateService, type UpdateService } from './dyndns/update-service.ts';
 import { createHistoryRecorder, type HistoryRecorder } from './history/history-recorder.ts';
 import { createHostsService, type HostsService } from './hosts/hosts-service.ts';
+import { createRecordsService, type RecordsService } from './hosts/records-service.ts';
 import { createZonesService, pushPendingChanges, type ZonesService } from './hosts/zones-service.ts';
 import { createMaintenance, type Maintenance } from './lifecycle/maintenance.ts';
 import { createMail, type Mail } from './mail/index.ts';
@@ -48,6 +51,8 @@ import { createWebSessions, type WebSessions } from './web/sessions.ts';
 export interface Services {
   readonly updates: UpdateService;
   readonly hosts: HostsService;
+  /** The owner's records and the wildcard. */
+  readonly records: RecordsService;
   readonly zones: ZonesService;
   /** One zone writer per zone of MYDNS_ZONES. */
   readonly zoneWriters: ZoneWriters;
@@ -94,8 +99,10 @@ export interface HostServices {
     readonly acme: AcmeRepository;
     readonly history: HistoryRepository;
     readonly sessions: SessionsRepository;
+    readonly records: RecordsRepository;
   };
   readonly hosts: HostsService;
+  readonly records: RecordsService;
   readonly maintenance: Maintenance;
 }
 
@@ -128,6 +135,7 @@ export function createHostServices(config: Config, deps: HostServiceDeps): HostS
     acme: createAcmeRepository(deps.db),
     history: createHistoryRepository(deps.db),
     sessions: createSessionsRepository(deps.db),
+    records: createRecordsRepository(deps.db),
   };
   const hosts = createHostsService({
     zones: config.zones,
@@ -159,7 +167,14 @@ export function createHostServices(config: Config, deps: HostServiceDeps): HostS
     onQueued: () => deps.zoneWriters.wake(),
     loginFailures: createSharedFailures(deps.db),
   });
-  return { repositories, hosts, maintenance };
+  const records = createRecordsService({
+    records: repositories.records,
+    hosts: repositories.hosts,
+    defaultTtl: config.recordTtl,
+    zoneWriters: deps.zoneWriters,
+    pushTimeoutMs: config.pushTimeoutMs,
+  });
+  return { repositories, hosts, records, maintenance };
 }
 
 export function createServices(config: Config, deps: ServiceDeps): Services {
@@ -226,7 +241,7 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
   zoneWritersRef = zoneWriters;
   const mail = createMail(config, { db: deps.db, logger: deps.logger, registry: metrics.registry });
   onBlock = (scope) => metrics.loginBlocks.inc({ scope });
-  const { repositories, hosts, maintenance } = createHostServices(config, {
+  const { repositories, hosts, records, maintenance } = createHostServices(config, {
     db: deps.db,
     logger: deps.logger,
     bcrypt,
@@ -319,6 +334,7 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
   return {
     updates,
     hosts,
+    records,
     zones,
     zoneWriters,
     hostCache,

@@ -27,6 +27,8 @@ function hostRecord(overrides: Partial<HostRecord> = {}): HostRecord {
     contactEmail: null,
     ipv4: null,
     ipv6: null,
+    ipv6Prefix: null,
+    wildcard: false,
     status: 'active',
     createdAt: new Date(0),
     addressChangedAt: null,
@@ -52,7 +54,15 @@ function setup(
         const ipv4 = v4.keep ? host.ipv4 : v4.address;
         const ipv6 = v6.keep ? host.ipv6 : v6.address;
         if (ipv4 === host.ipv4 && ipv6 === host.ipv6 && host.status === 'active') return undefined;
-        const change = { oldIpv4: host.ipv4, oldIpv6: host.ipv6, ipv4, ipv6, outboxId: ++outbox };
+        const change = {
+          oldIpv4: host.ipv4,
+          oldIpv6: host.ipv6,
+          oldIpv6Prefix: null,
+          ipv4,
+          ipv6,
+          ipv6Prefix: null,
+          outboxId: ++outbox,
+        };
         host = { ...host, ipv4, ipv6, status: 'active' };
         return change;
       },

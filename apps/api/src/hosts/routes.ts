@@ -10,6 +10,8 @@ import { asyncHandler } from '../http/async-handler.ts';
 import { sameSecret, type WebSessions } from '../web/sessions.ts';
 import type { HostsService, Pushed } from './hosts-service.ts';
 import { checkMailSettings } from './mail-settings.ts';
+import { createRecordsRouter } from './records-routes.ts';
+import type { RecordsService } from './records-service.ts';
 
 declare global {
   namespace Express {
@@ -26,6 +28,8 @@ export interface HostsRouterDeps {
   /** A signed-in web session counts as the password (writes also need its CSRF token). */
   sessions: WebSessions;
   hosts: HostsService;
+  /** The owner's records and the wildcard. */
+  records: RecordsService;
   authenticator: Authenticator;
   registrationLimiter: RateLimiter;
 }
@@ -177,7 +181,7 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
     json,
     asyncHandler(async (req, res) => {
       const body = (req.body ?? {}) as Record<string, unknown>;
-      const known = new Set(['password', 'mail', 'currentPassword']);
+      const known = new Set(['password', 'mail', 'wildcard', 'currentPassword']);
       const unknown = Object.keys(body).filter((key) => !known.has(key));
       if (unknown.length > 0) {
         throw apiError('unknown_fields', `cannot change: ${unknown.join(', ')}`);
@@ -185,6 +189,7 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
       const { host } = res.locals;
       // Validate everything before changing anything.
       if (body.mail !== undefined) checkMailSettings(body.mail, host.mail);
+      if (body.wildcard !== undefined) deps.records.checkWildcard(body.wildcard);
       if (body.password !== undefined) {
         await confirmPassword(req, res);
         // Every session ends but the one making the change (if it is one).
@@ -193,6 +198,10 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
       }
       let pushed: Pushed = { pushed: true };
       if (body.mail !== undefined) pushed = await deps.hosts.updateMail(host, body.mail);
+      if (body.wildcard !== undefined) {
+        const wildcard = await deps.records.setWildcard(host, body.wildcard);
+        pushed = { pushed: pushed.pushed && wildcard.pushed };
+      }
       const updated = await deps.hosts.get(fqdn(host.name, host.zone));
       answerPushed(res, pushed, 200, deps.hosts.view(updated));
     }),
@@ -260,6 +269,8 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
       answerPushed(res, pushed, 204);
     }),
   );
+
+  router.use(createRecordsRouter({ records: deps.records, passwordOnly, answerPushed }));
 
   router.get(
     '/api/v1/hosts/:name/history',
