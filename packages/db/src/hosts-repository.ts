@@ -1,4 +1,4 @@
-import { type HostStatus, type Ipv6Prefix, lanPrefix, movePrefix } from '@mydns/domain';
+import { type HostStatus, type Ipv6Prefix, type Ipv6Step, nextIpv6 } from '@mydns/domain';
 import { type Database, preparedQuery } from './database.ts';
 
 /** Which host: its zone and its label (`name`). A HostRecord is one too. */
@@ -124,6 +124,12 @@ export type FamilyChange =
  * packages/domain ipv6-prefix.ts).
  */
 export type Ipv6Change = FamilyChange | { readonly keep: false; readonly prefix: Ipv6Prefix };
+
+/** The domain's word for an Ipv6Change (packages/domain ipv6-prefix.ts). */
+export function ipv6Step(change: Ipv6Change): Ipv6Step {
+  if ('prefix' in change) return { kind: 'prefix', prefix: change.prefix };
+  return change.keep ? { kind: 'keep' } : { kind: 'set', address: change.address };
+}
 
 export interface AddressChange {
   readonly oldIpv4: string | null;
@@ -317,12 +323,7 @@ export function createHostsRepository(db: Database): HostsRepository {
           .forUpdate()
           .first('ipv6', 'ipv6_prefix');
         if (!current) return undefined;
-        const now = { ipv6: current.ipv6, ipv6Prefix: current.ipv6_prefix };
-        let next: { ipv6: string | null; ipv6Prefix: string | null };
-        if ('prefix' in v6) next = movePrefix(now, v6.prefix);
-        else if (v6.keep) next = now;
-        else next = { ipv6: v6.address, ipv6Prefix: null };
-        if (lan !== undefined) next = { ...next, ipv6Prefix: lanPrefix(now, lan) };
+        const next = nextIpv6({ ipv6: current.ipv6, ipv6Prefix: current.ipv6_prefix }, ipv6Step(v6), lan);
         const parameters = [
           id,
           v4.keep,

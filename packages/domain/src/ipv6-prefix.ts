@@ -135,3 +135,32 @@ export function addressOnPrefix(prefix64: string, identifier: string): string | 
   if (!high || low?.family !== 6) return undefined;
   return v6(combineBits(high, 64, low.bytes)).text;
 }
+
+/** What an update does to a host's IPv6: keep it, set it (null: withdraw), or move its prefix. */
+export type Ipv6Step =
+  | { readonly kind: 'keep' }
+  | { readonly kind: 'set'; readonly address: string | null }
+  | { readonly kind: 'prefix'; readonly prefix: Ipv6Prefix };
+
+/**
+ * The host's AAAA and identifier /64 after an update (docs/protocol.md,
+ * "IPv6 prefixes"). A new address (or none) without a LAN prefix drops the
+ * stored /64: the identifier records follow the new address's own /64.
+ * `lan` (Fritz!Box `ip6lanprefix`) sets the /64 the identifier records take.
+ */
+export function nextIpv6(
+  current: { readonly ipv6: string | null; readonly ipv6Prefix: string | null },
+  step: Ipv6Step,
+  lan?: Ipv6Prefix,
+): { ipv6: string | null; ipv6Prefix: string | null } {
+  let next: { ipv6: string | null; ipv6Prefix: string | null };
+  if (step.kind === 'prefix') next = movePrefix(current, step.prefix);
+  else if (step.kind === 'set') next = { ipv6: step.address, ipv6Prefix: null };
+  else next = { ipv6: current.ipv6, ipv6Prefix: current.ipv6Prefix };
+  if (lan !== undefined) next = { ...next, ipv6Prefix: lanPrefix(current, lan) };
+  // The /64 of the AAAA itself is what "no stored /64" means: stored once, not twice
+  // (so `myipv6=<the AAAA>/64` is a nochg, as when the length was only stripped).
+  if (next.ipv6Prefix !== null && next.ipv6Prefix === effectivePrefix64(next.ipv6, null))
+    next = { ...next, ipv6Prefix: null };
+  return next;
+}
