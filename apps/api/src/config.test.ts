@@ -51,6 +51,7 @@ const DEFAULTS: Config = {
     historyMaxAgeMs: 90 * 86_400_000,
   },
   relayAddresses: ['127.0.0.1'],
+  apiAddresses: [],
   relayEnabled: true,
   secondaries: [],
   reconcile: { intervalMs: 3_600_000, operatorRecords: [] },

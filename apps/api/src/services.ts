@@ -398,6 +398,7 @@ export function createZoneReconciler(
     nameservers: config.nameserversByZone[zone] ?? [`ns1.${zone}`],
     secondaries: config.secondaries,
     relayAddresses: config.relayAddresses,
+    apiAddresses: config.apiAddresses,
     operatorRecords: config.reconcile.operatorRecords,
     store: deps.store,
     dns: deps.dns,
@@ -407,7 +408,8 @@ export function createZoneReconciler(
 
 /**
  * A served zone in PowerDNS: created with its SOA and NS when missing, and
- * the records that follow settings (the relay's `mx.<zone>`, `*.mx.<zone>`)
+ * the records that follow settings (the relay's `mx.<zone>`, `*.mx.<zone>`;
+ * `update`, `update4`, `update6` from MYDNS_API_ADDRESS)
  * written, at every start (REPLACE is idempotent).
  */
 export async function setUpZone(
@@ -421,5 +423,5 @@ export async function setUpZone(
     { zone, nameservers: config.nameserversByZone[zone] ?? [`ns1.${zone}`], secondaries: config.secondaries },
     logger,
   );
-  await dns.patchZone(zone, zoneRrsets(zone, config.relayAddresses, config.recordTtl));
+  await dns.patchZone(zone, zoneRrsets(zone, config.relayAddresses, config.recordTtl, config.apiAddresses));
 }

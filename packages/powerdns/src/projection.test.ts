@@ -334,7 +334,25 @@ describe('zoneRrsets: the relay’s names', () => {
       ['A mx.dyn.test 60 -', 'AAAA mx.dyn.test 60 -', 'A *.mx.dyn.test 60 -', 'AAAA *.mx.dyn.test 60 -'],
     ],
   ];
+  const relayNames = (lines: string[]) => lines.filter((line) => /mx\.dyn\.test/.test(line));
   for (const [name, addresses, expected] of cases) {
-    test(name, () => assert.deepEqual(show(zoneRrsets('dyn.test', addresses, 60)), expected));
+    test(name, () => assert.deepEqual(relayNames(show(zoneRrsets('dyn.test', addresses, 60))), expected));
   }
+});
+
+describe('zoneRrsets: update.<zone>, update4.<zone>, update6.<zone> (MYDNS_API_ADDRESS)', () => {
+  const updateNames = (lines: string[]) => lines.filter((line) => /update[46]?\.dyn\.test/.test(line));
+  test('both families: update has both, update4 only A, update6 only AAAA', () => {
+    assert.deepEqual(updateNames(show(zoneRrsets('dyn.test', [], 60, ['192.0.2.80', '2001:db8::80']))), [
+      'A update.dyn.test 60 192.0.2.80',
+      'AAAA update.dyn.test 60 2001:db8::80',
+      'A update4.dyn.test 60 192.0.2.80',
+      'AAAA update4.dyn.test 60 -',
+      'A update6.dyn.test 60 -',
+      'AAAA update6.dyn.test 60 2001:db8::80',
+    ]);
+  });
+  test('unset: all removed', () => {
+    assert.ok(updateNames(show(zoneRrsets('dyn.test', [], 60))).every((line) => line.endsWith(' -')));
+  });
 });

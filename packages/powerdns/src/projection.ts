@@ -107,12 +107,32 @@ function ownerContent(
   return record.content;
 }
 
-/** The records of the zone itself that follow settings: the relay's names. */
-export function zoneRrsets(zone: string, relayAddresses: readonly string[], ttl: number): RrsetChange[] {
-  const v4 = relayAddresses.filter((address) => !address.includes(':'));
-  const v6 = relayAddresses.filter((address) => address.includes(':'));
-  return [`mx.${zone}`, `*.mx.${zone}`].flatMap((name) => [
-    { name, type: 'A' as const, ttl, records: v4 },
-    { name, type: 'AAAA' as const, ttl, records: v6 },
-  ]);
+/**
+ * The records of the zone itself that follow settings: the relay's names, and
+ * with the API's public addresses (MYDNS_API_ADDRESS) `update.<zone>` (both
+ * families), `update4.<zone>` (A only) and `update6.<zone>` (AAAA only), so a
+ * dual-stack client can update each family from its own TCP source.
+ */
+export function zoneRrsets(
+  zone: string,
+  relayAddresses: readonly string[],
+  ttl: number,
+  apiAddresses: readonly string[] = [],
+): RrsetChange[] {
+  const families = (addresses: readonly string[]) => ({
+    v4: addresses.filter((address) => !address.includes(':')),
+    v6: addresses.filter((address) => address.includes(':')),
+  });
+  const relay = families(relayAddresses);
+  const api = families(apiAddresses);
+  const pair = (name: string, v4: readonly string[], v6: readonly string[]): RrsetChange[] => [
+    { name, type: 'A', ttl, records: v4 },
+    { name, type: 'AAAA', ttl, records: v6 },
+  ];
+  return [
+    ...[`mx.${zone}`, `*.mx.${zone}`].flatMap((name) => pair(name, relay.v4, relay.v6)),
+    ...pair(`update.${zone}`, api.v4, api.v6),
+    ...pair(`update4.${zone}`, api.v4, []),
+    ...pair(`update6.${zone}`, [], api.v6),
+  ];
 }

@@ -37,6 +37,8 @@ export interface ReconcilerOptions {
   nameservers: readonly string[];
   secondaries?: readonly string[];
   relayAddresses: readonly string[];
+  /** The API's public addresses (MYDNS_API_ADDRESS): `update`, `update4`, `update6` of the zone. */
+  apiAddresses?: readonly string[];
   /** Names (relative to the zone, `@` for the apex, `*.x` for a subtree) the reconciler leaves alone. */
   operatorRecords: readonly string[];
   store: ReconcilerStore;
@@ -96,7 +98,10 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
         if (page.length < 5000) break;
         after = page[page.length - 1]?.name;
       }
-      const found = diff(desiredRrsets(zone, ttl, hosts, options.relayAddresses), actual);
+      const found = diff(
+        desiredRrsets(zone, ttl, hosts, options.relayAddresses, options.apiAddresses),
+        actual,
+      );
       const { differences, refused } = found;
 
       for (const difference of differences) log.info(describeDifference(difference));
@@ -114,7 +119,13 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
         const current = new Map(hosts.map((state) => [state.name, state]));
         for (const name of concerned) current.delete(name);
         for (const state of await tx.hostStates([...concerned])) current.set(state.name, state);
-        const desired = desiredRrsets(zone, ttl, [...current.values()], options.relayAddresses);
+        const desired = desiredRrsets(
+          zone,
+          ttl,
+          [...current.values()],
+          options.relayAddresses,
+          options.apiAddresses,
+        );
         const { changes } = diff(desired, actual);
         for (const chunk of chunkEntries(changes.map(changeEntry), options.maxBodyBytes ?? 1024 * 1024)) {
           try {

@@ -58,8 +58,12 @@ export function desiredRrsets(
   ttl: number,
   hosts: readonly HostDnsState[],
   relayAddresses: readonly string[],
+  apiAddresses: readonly string[] = [],
 ): Rrset[] {
-  return [...zoneRrsets(zone, relayAddresses, ttl), ...hosts.flatMap((h) => hostRrsets(zone, h.name, h, ttl))]
+  return [
+    ...zoneRrsets(zone, relayAddresses, ttl, apiAddresses),
+    ...hosts.flatMap((h) => hostRrsets(zone, h.name, h, ttl)),
+  ]
     .filter((change) => change.records.length > 0)
     .map(canonicalRrset);
 }

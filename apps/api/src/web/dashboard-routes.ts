@@ -143,6 +143,14 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
           baseUrl: baseUrl(config, req, res),
           hostname,
           secret: extra.newToken?.token ?? 'YOUR_TOKEN',
+          ...(config.apiAddresses.length > 0
+            ? {
+                familyHosts: {
+                  v4: `update4.${sessionOf(res).host.zone}`,
+                  v6: `update6.${sessionOf(res).host.zone}`,
+                },
+              }
+            : {}),
         }),
         ...extra,
       }),
