@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startTestMyDns, type TestMyDns } from '../support/mydns.ts';
+import { createWebClient, unescapeHtml } from '../support/web-client.ts';
 
 /**
  * The wildcard and the owner's records (README "Records") against the real
@@ -269,5 +270,37 @@ describe('owner records', () => {
       left.filter((r) => r.name.endsWith(`${bob}.`)),
       [],
     );
+  });
+});
+
+describe('the dashboard’s Records page (no JavaScript)', () => {
+  test('lists the set, saves a new one with the wildcard, and shows a refusal beside the form', async () => {
+    await mydns.createHost('carol', PASSWORD);
+    const carol = `carol.${mydns.zone}`;
+    const client = createWebClient(mydns.url);
+    await client.get('/login');
+    const signedIn = await client.post('/login', { hostname: carol, password: PASSWORD });
+    assert.equal(signedIn.status, 303);
+    const page = await client.get('/dashboard/records');
+    assert.equal(page.status, 200);
+    assert.match(page.body, /<textarea id="records-set" name="records"/);
+    const saved = await client.post('/dashboard/records', {
+      records: '@ TXT 60 hello from the form\nwww CNAME 300 carol.example.org.',
+      wildcard: 'on',
+    });
+    assert.equal(saved.status, 303, saved.body);
+    assert.equal(saved.headers.get('location'), '/dashboard/records?notice=records-saved');
+    assert.deepEqual(await mydns.query.txt(carol), ['hello from the form']);
+    assert.deepEqual(await mydns.query.cname(`www.${carol}`), ['carol.example.org']);
+    const shown = await client.get('/dashboard/records');
+    assert.match(unescapeHtml(shown.body), /www CNAME 300 carol\.example\.org\./);
+    assert.match(shown.body, /name="wildcard" id="records-wildcard" checked/);
+    const refused = await client.post('/dashboard/records', {
+      records: 'www A 60 not-an-address',
+      wildcard: '',
+    });
+    assert.equal(refused.status, 400);
+    assert.match(unescapeHtml(refused.body), /records\[0\] \(A www\)/);
+    assert.deepEqual(await mydns.query.cname(`www.${carol}`), ['carol.example.org'], 'nothing changed');
   });
 });
