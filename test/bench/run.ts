@@ -13,7 +13,10 @@
  *    1,000 idle sessions (test/bench/smtp.ts).
  * 5. a legitimate cold login while 300 wrong passwords arrive at once from one
  *    address, vs the same login unloaded (test/bench/logins.ts).
+ * 6. a PUT of 50 owner records: time until DNS answers the last of them, vs a
+ *    one-address update's time to its DNS answer.
  */
+import { Resolver } from 'node:dns/promises';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -34,7 +37,7 @@ const PASSWORD = 'bench-password';
  * BENCH_ONLY=1,3 runs some of the benchmarks (the third needs the second's
  * figure, so it runs it too); 4 is the SMTP relay's (test/bench/smtp.ts).
  */
-const ONLY = new Set((process.env.BENCH_ONLY ?? '1,2,3,4,5').split(',').map((part) => part.trim()));
+const ONLY = new Set((process.env.BENCH_ONLY ?? '1,2,3,4,5,6').split(',').map((part) => part.trim()));
 /** Open connections: routers and scripts talking at once. */
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const GOOD_CONCURRENCY = Number(process.env.BENCH_GOOD_CONCURRENCY ?? 250);
@@ -350,6 +353,61 @@ async function main() {
     console.log(
       `   ratio: ${(result.floodedMs / result.unloadedMs).toFixed(2)}× (aim < 3×); each flood: ${result.flood.checked} checked (401), ${result.flood.refused} refused at once (abuse)`,
     );
+  }
+
+  // 6. A PUT of 50 records, to the DNS answer of the last one, vs one address update.
+  if (ONLY.has('6')) {
+    const zone = 'records.bench';
+    await createHosts(db, zone, 'r', 1, hash, '10.0.0.1');
+    const api = await startApi(env, zone);
+    const resolver = new Resolver({ timeout: 2000, tries: 2 });
+    resolver.setServers([`127.0.0.1:${pdns.dnsPort}`]);
+    const answered = async (ask: () => Promise<string[]>, want: string) => {
+      await waitFor(async () => (await ask()).includes(want), {
+        timeoutMs: 30_000,
+        message: `DNS to answer ${want}`,
+      });
+    };
+    const rounds = 7;
+    const puts: number[] = [];
+    const updates: number[] = [];
+    try {
+      for (let round = 0; round < rounds; round++) {
+        const records = Array.from({ length: 50 }, (_, i) => ({
+          subname: `n${i}`,
+          type: 'TXT',
+          content: `round ${round} record ${i}`,
+        }));
+        let started = performance.now();
+        const reply = await fetch(`http://127.0.0.1:${api.port}/api/v1/hosts/r1/records`, {
+          method: 'PUT',
+          headers: { ...authHeader('r1'), 'content-type': 'application/json' },
+          body: JSON.stringify({ records }),
+        });
+        if (reply.status !== 200) throw new Error(`PUT: ${reply.status} ${await reply.text()}`);
+        await answered(
+          () => resolver.resolveTxt(`n49.r1.${zone}`).then((r) => r.map((p) => p.join(''))),
+          `round ${round} record 49`,
+        );
+        puts.push(performance.now() - started);
+        started = performance.now();
+        const address = `10.0.1.${round + 1}`;
+        const update = await fetch(`http://127.0.0.1:${api.port}/nic/update?hostname=r1&myip=${address}`, {
+          headers: authHeader('r1'),
+        });
+        if (!(await update.text()).startsWith('good')) throw new Error('update not good');
+        await answered(() => resolver.resolve4(`r1.${zone}`), address);
+        updates.push(performance.now() - started);
+      }
+    } finally {
+      await api.stop();
+      await removeHosts(db, zone);
+    }
+    const mid = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
+    console.log(`\n6. a PUT of 50 records, to the DNS answer of the last one (median of ${rounds})`);
+    console.log(`   baseline: one address update, to its DNS answer: ${mid(updates).toFixed(0)} ms`);
+    console.log(`   PUT of 50 TXT records:                          ${mid(puts).toFixed(0)} ms`);
+    console.log(`   ratio: ${(mid(puts) / mid(updates)).toFixed(1)}× (one PATCH either way)`);
   }
 }
 
