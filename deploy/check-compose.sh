@@ -31,10 +31,23 @@ docker-compose --project-directory "$tmp" --file "$tmp/docker-compose.yml" confi
   fail "docker-compose.yml does not validate without the https profile"
 
 services="$(compose config --services | sort | paste -sd " " -)"
-[ "$services" = "api caddy migrate pdns postgres smtp-relay" ] || fail "unexpected services: $services"
+# docker-compose 1.29 lists the services of every profile.
+[ "$services" = "api caddy migrate pdns pdns-replica postgres postgres-replica smtp-relay" ] ||
+  fail "unexpected services: $services"
+
+# The replica profile: a hot standby and a PowerDNS on it (README "Growing past one machine").
+replica() { docker-compose --project-directory "$tmp" --file "$tmp/docker-compose.yml" --profile replica "$@"; }
+echo "POSTGRES_REPLICATION_PASSWORD=change-me" >>"$tmp/.env"
+replica config --quiet || fail "docker-compose.yml does not validate with the replica profile"
+replicaConfig="$(replica config)"
+grep -qF -- "- $tmp/pdns/pdns-replica.conf:/etc/powerdns/pdns.conf:ro" <<<"$replicaConfig" ||
+  fail "pdns-replica does not mount pdns/pdns-replica.conf"
+grep -qF -- "- $tmp/deploy/postgres/replica.sh:" <<<"$replicaConfig" ||
+  fail "postgres-replica does not mount deploy/postgres/replica.sh"
+cp "$root/.env.example" "$tmp/.env"
 
 # Every file or folder a service mounts from the checkout exists.
-config="$(compose config)"
+config="$(compose --profile replica config)"
 sources="$(grep -oE -- "- $tmp/[^:]+:" <<<"$config" | sed -E "s|^- ||; s|:$||")"
 [ -n "$sources" ] || fail "found no mounted files in the config"
 for source in $sources; do

@@ -13,129 +13,77 @@
  *    1,000 idle sessions (test/bench/smtp.ts).
  * 5. a legitimate cold login while 300 wrong passwords arrive at once from one
  *    address, vs the same login unloaded (test/bench/logins.ts).
- * 6. a PUT of 50 owner records: time until DNS answers the last of them, vs a
- *    one-address update's time to its DNS answer.
+ * 6. the write path: good vs nochg and vs what PowerDNS takes, and the
+ *    latency from an update to the authoritative answer (test/bench/write-path.ts).
+ * 7. fuzzing at scale: 100,000 seeded malformed requests (update endpoints,
+ *    JSON API, web forms, relay sessions): unintended 5xx, state changes,
+ *    the API's memory over the run (test/bench/fuzz.ts).
+ * 8. a PUT of 50 owner records, to the DNS answer of the last one, vs a
+ *    one-address update to its answer (test/bench/records.ts).
+ * million: a million hosts, only when named (`npm run bench -- million`;
+ *    test/bench/million.ts, BENCH_HOSTS).
  */
-import { Resolver } from 'node:dns/promises';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { createDatabase, type Database, migrateLatest, startEmbeddedPostgres } from '@mydns/db';
+import { join } from 'node:path';
+import { createDatabase, migrateLatest, startEmbeddedPostgres } from '@mydns/db';
 import { createPowerDnsClient, type PowerDnsClient, startManagedPowerDns } from '@mydns/powerdns';
 import { createLogger, createShutdown } from '@mydns/runtime';
 import bcrypt from 'bcryptjs';
 import { freePort } from '../support/ports.ts';
-import { startProgram } from '../support/programs.ts';
-import { waitFor } from '../support/wait.ts';
+import { runFuzzBenchmark } from './fuzz.ts';
 import { type LoadResult, runLoad } from './load.ts';
 import { runLoginFlood } from './logins.ts';
+import { runRecordsBenchmark } from './records.ts';
 import { runSmtpBenchmarks } from './smtp.ts';
+import {
+  authHeader,
+  createHosts,
+  describeLoad,
+  directPatches,
+  ensureZone,
+  fmt,
+  median,
+  PASSWORD,
+  pct,
+  removeHosts,
+  startApi,
+} from './stack.ts';
+import { runWritePathBenchmarks } from './write-path.ts';
 
-const root = resolve(import.meta.dirname, '../..');
-const PASSWORD = 'bench-password';
 /**
- * BENCH_ONLY=1,3 runs some of the benchmarks (the third needs the second's
- * figure, so it runs it too); 4 is the SMTP relay's (test/bench/smtp.ts).
+ * Which benchmarks run: all by default; `npm run bench -- write-path good`
+ * names some (see PARTS), and BENCH_ONLY=1,3 numbers them (the third needs the
+ * second's figure, so it runs it too).
  */
-const ONLY = new Set((process.env.BENCH_ONLY ?? '1,2,3,4,5,6').split(',').map((part) => part.trim()));
+const PARTS: Record<string, string> = {
+  nochg: '1',
+  good: '2',
+  'large-zone': '3',
+  smtp: '4',
+  logins: '5',
+  'write-path': '6',
+  fuzz: '7',
+  records: '8',
+  // Hours on two cores, so never part of the default run.
+  million: 'million',
+};
+const named = process.argv.slice(2).map((arg) => {
+  const part = PARTS[arg];
+  if (!part) throw new Error(`unknown benchmark ${arg}: one of ${Object.keys(PARTS).join(', ')}`);
+  return part;
+});
+const ONLY = new Set(
+  named.length > 0
+    ? named
+    : (process.env.BENCH_ONLY ?? '1,2,3,4,5,6,7,8').split(',').map((part) => part.trim()),
+);
 /** Open connections: routers and scripts talking at once. */
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const GOOD_CONCURRENCY = Number(process.env.BENCH_GOOD_CONCURRENCY ?? 250);
 const logger = createLogger({ level: process.env.BENCH_LOG ? 'debug' : 'warn', format: 'pretty' });
 const shutdown = createShutdown(logger);
 process.on('SIGINT', () => void shutdown.run('interrupted').then(() => process.exit(130)));
-
-const authHeader = (name: string) => ({
-  authorization: `Basic ${Buffer.from(`${name}:${PASSWORD}`).toString('base64')}`,
-});
-const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-const pct = (a: number, b: number) => `${Math.round((100 * a) / b)}%`;
-
-function describeLoad(result: LoadResult): string {
-  const bodies = Object.entries(result.bodies)
-    .map(([body, count]) => `${body}×${count}`)
-    .join(' ');
-  return `${fmt(result.perSecond)}/s (${result.requests} in ${result.seconds.toFixed(2)} s; ${bodies})`;
-}
-
-async function startApi(
-  env: { databaseUrl: string; pdnsUrl: string; pdnsKey: string },
-  zone: string,
-  settings: Record<string, string> = {},
-): Promise<{ port: number; stop: () => Promise<void> }> {
-  const port = await freePort();
-  // BENCH_PROFILE=<dir>: the API writes a CPU profile there when it stops.
-  const profile = process.env.BENCH_PROFILE;
-  const [command, args] = profile
-    ? [
-        process.execPath,
-        ['--cpu-prof', `--cpu-prof-dir=${profile}`, '--import', 'tsx', 'apps/api/src/main.ts'],
-      ]
-    : [join(root, 'node_modules/.bin/tsx'), ['apps/api/src/main.ts']];
-  const api = startProgram(command, args, {
-    cwd: root,
-    env: {
-      PATH: process.env.PATH,
-      NODE_ENV: 'production',
-      LOG_LEVEL: 'warn',
-      DATABASE_URL: env.databaseUrl,
-      MYDNS_PDNS_API_URL: env.pdnsUrl,
-      MYDNS_PDNS_API_KEY: env.pdnsKey,
-      MYDNS_ZONE: zone,
-      MYDNS_HTTP_PORT: String(port),
-      MYDNS_HTTP_ADDRESS: '127.0.0.1',
-      MYDNS_ALLOW_PRIVATE_ADDRESSES: 'true',
-      // The benchmark sends far more per host than any router would.
-      MYDNS_HOST_UPDATE_LIMIT: '1000000000/10m',
-      MYDNS_PUSH_TIMEOUT: '30s',
-      MYDNS_DB_POOL_SIZE: '20',
-      MYDNS_RELAY_ENABLED: 'false',
-      // Thousands of routers' first (cold) logins all come from 127.0.0.1 here: the
-      // per-source limits would count them as one guesser (benchmark 5 keeps the defaults).
-      MYDNS_LOGIN_FAILURE_LIMIT: '1000000/10m',
-      MYDNS_LOGIN_HOST_FAILURE_LIMIT: '1000000/10m',
-      MYDNS_BCRYPT_QUEUE: '100000',
-      ...settings,
-    },
-    onOutput: (text) => process.stderr.write(text),
-  });
-  try {
-    await waitFor(() => fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok), {
-      timeoutMs: 30_000,
-      message: 'the API to start',
-      giveUp: () => (api.hasExited() ? 'it exited' : undefined),
-    });
-  } catch (error) {
-    await api.stop({ signal: 'SIGKILL' });
-    throw error;
-  }
-  return {
-    port,
-    stop: async () => {
-      await api.stop();
-    },
-  };
-}
-
-async function createHosts(
-  db: Database,
-  zone: string,
-  prefix: string,
-  count: number,
-  hash: string,
-  ipv4: string | null,
-) {
-  await db.raw(
-    `insert into hosts (zone, name, password_hash, ipv4, last_seen_at)
-     select ?, ? || g, ?, ?, now() from generate_series(1, ?) g`,
-    [zone, prefix, hash, ipv4, count],
-  );
-}
-
-/** A benchmark's hosts go when it is done: the next one serves another zone, and MyDNS refuses to strand hosts. */
-async function removeHosts(db: Database, zone: string) {
-  await db('hosts').where({ zone }).delete();
-}
 
 async function seedZone(dns: PowerDnsClient, zone: string, prefix: string, count: number) {
   for (let start = 1; start <= count; start += 5000) {
@@ -145,26 +93,6 @@ async function seedZone(dns: PowerDnsClient, zone: string, prefix: string, count
     }
     await dns.patchZone(zone, changes);
   }
-}
-
-async function ensureZone(dns: PowerDnsClient, zone: string) {
-  await dns.createZone({
-    name: zone,
-    kind: 'Native',
-    nameservers: [`ns1.${zone}`],
-    soa: { ttl: 300, content: `ns1.${zone}. hostmaster.${zone}. 1 10800 3600 604800 60` },
-  });
-}
-
-/** Direct one-rrset PATCHes, one after another (PowerDNS cannot take them in parallel). */
-async function directPatches(dns: PowerDnsClient, zone: string, count: number): Promise<number> {
-  const started = performance.now();
-  for (let i = 0; i < count; i++) {
-    await dns.patchZone(zone, [
-      { name: `direct${i}.${zone}`, type: 'A', ttl: 60, records: [`10.254.${i >> 8}.${i & 255}`] },
-    ]);
-  }
-  return count / ((performance.now() - started) / 1000);
 }
 
 /** Every host in `names` moves to a new address in round `round`; returns the good-updates rate. */
@@ -182,12 +110,6 @@ async function goodRound(port: number, prefix: string, hosts: number, round: num
       };
     },
   });
-}
-
-/** The run with the median rate. */
-function median(results: LoadResult[]): LoadResult {
-  const sorted = [...results].sort((a, b) => a.perSecond - b.perSecond);
-  return sorted[Math.floor(sorted.length / 2)] as LoadResult;
 }
 
 async function goodBenchmark(port: number, prefix: string, hosts: number): Promise<LoadResult> {
@@ -355,60 +277,18 @@ async function main() {
     );
   }
 
-  // 6. A PUT of 50 records, to the DNS answer of the last one, vs one address update.
+  // 6. the write path: good vs nochg and vs PowerDNS's own capacity, and update → answer latency.
   if (ONLY.has('6')) {
-    const zone = 'records.bench';
-    await createHosts(db, zone, 'r', 1, hash, '10.0.0.1');
-    const api = await startApi(env, zone);
-    const resolver = new Resolver({ timeout: 2000, tries: 2 });
-    resolver.setServers([`127.0.0.1:${pdns.dnsPort}`]);
-    const answered = async (ask: () => Promise<string[]>, want: string) => {
-      await waitFor(async () => (await ask()).includes(want), {
-        timeoutMs: 30_000,
-        message: `DNS to answer ${want}`,
-      });
-    };
-    const rounds = 7;
-    const puts: number[] = [];
-    const updates: number[] = [];
-    try {
-      for (let round = 0; round < rounds; round++) {
-        const records = Array.from({ length: 50 }, (_, i) => ({
-          subname: `n${i}`,
-          type: 'TXT',
-          content: `round ${round} record ${i}`,
-        }));
-        let started = performance.now();
-        const reply = await fetch(`http://127.0.0.1:${api.port}/api/v1/hosts/r1/records`, {
-          method: 'PUT',
-          headers: { ...authHeader('r1'), 'content-type': 'application/json' },
-          body: JSON.stringify({ records }),
-        });
-        if (reply.status !== 200) throw new Error(`PUT: ${reply.status} ${await reply.text()}`);
-        await answered(
-          () => resolver.resolveTxt(`n49.r1.${zone}`).then((r) => r.map((p) => p.join(''))),
-          `round ${round} record 49`,
-        );
-        puts.push(performance.now() - started);
-        started = performance.now();
-        const address = `10.0.1.${round + 1}`;
-        const update = await fetch(`http://127.0.0.1:${api.port}/nic/update?hostname=r1&myip=${address}`, {
-          headers: authHeader('r1'),
-        });
-        if (!(await update.text()).startsWith('good')) throw new Error('update not good');
-        await answered(() => resolver.resolve4(`r1.${zone}`), address);
-        updates.push(performance.now() - started);
-      }
-    } finally {
-      await api.stop();
-      await removeHosts(db, zone);
-    }
-    const mid = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
-    console.log(`\n6. a PUT of 50 records, to the DNS answer of the last one (median of ${rounds})`);
-    console.log(`   baseline: one address update, to its DNS answer: ${mid(updates).toFixed(0)} ms`);
-    console.log(`   PUT of 50 TXT records:                          ${mid(puts).toFixed(0)} ms`);
-    console.log(`   ratio: ${(mid(puts) / mid(updates)).toFixed(1)}× (one PATCH either way)`);
+    await runWritePathBenchmarks({
+      db,
+      dns,
+      env,
+      dnsPort: pdns.dnsPort,
+      concurrency: GOOD_CONCURRENCY,
+      baselineCheckout: process.env.BENCH_BASELINE_CHECKOUT,
+    });
   }
+  if (ONLY.has('8')) await runRecordsBenchmark({ db, env, dnsPort: pdns.dnsPort, hash });
 }
 
 try {
@@ -420,3 +300,5 @@ if (ONLY.has('4')) {
   console.log('\n4. the SMTP relay');
   await runSmtpBenchmarks();
 }
+if (ONLY.has('7')) await runFuzzBenchmark();
+if (ONLY.has('million')) await (await import('./million.ts')).runMillionBenchmark();

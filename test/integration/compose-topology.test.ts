@@ -49,7 +49,17 @@ import { waitFor } from '../support/wait.ts';
  *   smtp-relay  its command and environment; its health check as written
  */
 
-const SERVICES = ['api', 'caddy', 'migrate', 'pdns', 'postgres', 'smtp-relay'];
+/** The `replica` profile's two are run natively by test/integration/replica-path.test.ts. */
+const SERVICES = [
+  'api',
+  'caddy',
+  'migrate',
+  'pdns',
+  'pdns-replica',
+  'postgres',
+  'postgres-replica',
+  'smtp-relay',
+];
 const ZONE_FROM_EXAMPLE = 'mydns.test';
 const RELAY_MAIN = join(REPO_ROOT, 'apps/smtp-relay/src/main.ts');
 
@@ -214,6 +224,21 @@ describe('the docker compose topology, run natively', { timeout: 240_000 }, () =
     assert.deepEqual(Object.keys(compose.services).sort(), SERVICES);
     assert.deepEqual(service(compose, 'caddy').profiles, ['https']);
     assert.match(service(compose, 'pdns').image ?? '', /^powerdns\/pdns-auth-49:4\.9\.\d+$/);
+    // The replica path: the same PowerDNS and Postgres images, on the file replica-path.test.ts runs.
+    for (const name of ['pdns-replica', 'postgres-replica'])
+      assert.deepEqual(service(compose, name).profiles, ['replica']);
+    assert.equal(service(compose, 'pdns-replica').image, service(compose, 'pdns').image);
+    assert.equal(service(compose, 'postgres-replica').image, service(compose, 'postgres').image);
+    assert.equal(
+      mountSource(service(compose, 'pdns-replica'), '/etc/powerdns/pdns.conf'),
+      join(REPO_ROOT, 'pdns/pdns-replica.conf'),
+    );
+    const replicaConf = parsePdnsSettings(readFileSync(join(REPO_ROOT, 'pdns/pdns-replica.conf'), 'utf8'));
+    assert.equal(replicaConf.get('gpgsql-host'), 'postgres-replica');
+    assert.equal(
+      replicaConf.get('gpgsql-dbname'),
+      parsePdnsSettings(readFileSync(join(REPO_ROOT, 'pdns/pdns.conf'), 'utf8')).get('gpgsql-dbname'),
+    );
   });
 
   test('postgres: the init script creates the roles and databases and loads the PowerDNS schema', async () => {

@@ -18,6 +18,11 @@ export interface FakeDnsStore extends ZoneWriterStore, Pick<ReconcilerStore, 'al
   pendingIds(): number[];
   /** Another replica pushed these rows: they leave the outbox without us. */
   pushedElsewhere(ids: readonly number[]): void;
+  /**
+   * Holds the next `complete` (marking pushed rows done) until the returned
+   * function is called; called with an error, `complete` fails with it.
+   */
+  holdComplete(): (error?: Error) => void;
 }
 
 export function host(name: string, fields: Partial<Omit<HostDnsState, 'name'>> = {}): HostDnsState {
@@ -29,6 +34,7 @@ export function createFakeDnsStore(hosts: readonly HostDnsState[] = []): FakeDns
   const outbox = new Map<number, OutboxEntry>();
   let nextId = 1;
   let lock: Promise<unknown> = Promise.resolve();
+  let held: Promise<void> | undefined;
   const queue = (name: string) => {
     const id = nextId++;
     outbox.set(id, { id, name });
@@ -48,6 +54,9 @@ export function createFakeDnsStore(hosts: readonly HostDnsState[] = []): FakeDns
           pending: async (limit) => [...outbox.values()].sort((a, b) => a.id - b.id).slice(0, limit),
           hostStates: async (names) => statesOf(names),
           complete: async (ids) => {
+            const gate = held;
+            held = undefined;
+            await gate;
             completed.push(...ids);
           },
         });
@@ -82,6 +91,14 @@ export function createFakeDnsStore(hosts: readonly HostDnsState[] = []): FakeDns
     pendingIds: () => [...outbox.keys()].sort((a, b) => a - b),
     pushedElsewhere(ids) {
       for (const id of ids) outbox.delete(id);
+    },
+    holdComplete() {
+      let open: (error?: Error) => void = () => undefined;
+      held = new Promise<void>((resolve, reject) => {
+        open = (error) => (error ? reject(error) : resolve());
+      });
+      held.catch(() => undefined);
+      return (error) => open(error);
     },
   };
 }

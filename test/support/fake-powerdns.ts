@@ -145,6 +145,12 @@ export function createFakePowerDns(options: { clock?: { now(): number } } = {}):
         (r) => !filter || (r.name === canonicalName(filter.name) && (!filter.type || r.type === filter.type)),
       );
     },
+    async exportRecords(zone, onRecord) {
+      reachable();
+      for (const rrset of zoneOf(zone).values())
+        for (const content of rrset.records)
+          onRecord({ name: rrset.name, type: rrset.type, ttl: rrset.ttl, content });
+    },
     async notify(zone) {
       reachable();
       zoneOf(zone);

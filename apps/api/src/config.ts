@@ -99,6 +99,7 @@ const schema = z.object({
       return items;
     })
     .default([]),
+  MYDNS_NOTIFY_INTERVAL: zDuration.default(5000),
   MYDNS_HISTORY_MAX_PER_HOST: z.coerce.number().int().min(0).max(100_000).default(200),
   MYDNS_HISTORY_MAX_AGE: zDuration.default(90 * 86_400_000),
   MYDNS_RELAY_ENABLED: zBoolean.default(true),
@@ -191,6 +192,8 @@ export interface Config {
   };
   /** Secondaries PowerDNS notifies (ip or ip:port); none means a Native zone. */
   readonly secondaries: readonly string[];
+  /** At most one NOTIFY per zone per this many ms (0: after every batch of changes). */
+  readonly notifyIntervalMs: number;
   /** The relay's public addresses, published for `mx.<zone>` and `*.mx.<zone>`. */
   readonly relayAddresses: readonly string[];
   /** MYDNS_API_ADDRESS: published as `update.<zone>`, `update4.<zone>`, `update6.<zone>`. */
@@ -275,6 +278,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     apiAddresses: s.MYDNS_API_ADDRESS.map((address) => address.text),
     relayEnabled: s.MYDNS_RELAY_ENABLED,
     secondaries: s.MYDNS_SECONDARIES,
+    notifyIntervalMs: s.MYDNS_NOTIFY_INTERVAL,
     reconcile: { intervalMs: s.MYDNS_RECONCILE_INTERVAL, operatorRecords: s.MYDNS_OPERATOR_RECORDS },
     pushTimeoutMs: s.MYDNS_PUSH_TIMEOUT,
     blockedUserAgents: s.MYDNS_BLOCKED_USER_AGENTS.map((agent) => agent.toLowerCase()),

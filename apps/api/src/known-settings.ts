@@ -11,11 +11,13 @@ export const COMPOSE_SETTING_NAMES = [
   'MYDNS_DB_PASSWORD',
   'MYDNS_PUBLISH_DNS',
   'MYDNS_PUBLISH_HTTP',
+  'MYDNS_PUBLISH_REPLICA_DNS',
   'MYDNS_PUBLISH_SMTP',
   'MYDNS_WEB_HOST',
   'PDNS_API_KEY',
   'PDNS_DB_PASSWORD',
   'POSTGRES_PASSWORD',
+  'POSTGRES_REPLICATION_PASSWORD',
 ] as const;
 
 /** Read by node-postgres itself, as libpq does: the password for DATABASE_URL (compose sets it). */

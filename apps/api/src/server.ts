@@ -195,10 +195,14 @@ export async function startMyDns(config: Config, logger: Logger, shutdown: Shutd
   // update requests in the shared pool, every batch would wait its turn.
   const writerDb = createDatabase({ url: databaseUrl, poolMax: 2, logger });
   shutdown.add('zone writer database pool', () => writerDb.destroy());
+  // Address changes are committed in groups, one group at a time (address-committer.ts): one
+  // connection of their own, never queued behind the requests' reads in the shared pool.
+  const commitDb = createDatabase({ url: databaseUrl, poolMax: 1, queryTimeoutMs: 5_000, logger });
+  shutdown.add('address commit database pool', () => commitDb.destroy());
 
   for (const zone of config.zones) await setUpZone(config, dns, zone, logger);
 
-  const services = createServices(config, { db, databaseUrl, writerDb, dns, logger });
+  const services = createServices(config, { db, databaseUrl, writerDb, commitDb, dns, logger });
   shutdown.add('services', () => services.close());
   await services.start();
   onPowerDnsBack = () => services.zoneWriters.wake();

@@ -1,6 +1,9 @@
 import {
   type AcmeRepository,
+  type AddressCommitter,
+  commitAddressChanges,
   createAcmeRepository,
+  createAddressCommitter,
   createDnsOutboxStore,
   createHistoryRepository,
   createHostCache,
@@ -14,6 +17,7 @@ import {
   type HistoryRepository,
   type HostCache,
   type HostsRepository,
+  isAddressChangeError,
   type RecordsRepository,
   type SessionsRepository,
   type TokensRepository,
@@ -86,6 +90,8 @@ export interface ServiceDeps {
   databaseUrl: string;
   /** A small pool of its own for the zone writer (see server.ts). */
   writerDb: Database;
+  /** The connection of the group commit of address changes (see server.ts); `db` when absent. */
+  commitDb?: Database;
   dns: PowerDnsClient;
   logger: Logger;
   bcryptThreads?: number;
@@ -121,6 +127,8 @@ export interface HostServiceDeps {
    * found (to show, move or delete them: the operator CLI), never registered.
    */
   retiredZones?: readonly string[];
+  /** Group commit of address changes (the service's); without it, each change is committed alone (the CLI). */
+  addressChanges?: Pick<AddressCommitter, 'apply'>;
   /** Wraps the hosts repository (the service's host cache); used as it is when not given. */
   wrapHosts?: (repository: HostsRepository) => HostsRepository;
   /** Writes the history entries still in memory, so a history read right after an update lists it. */
@@ -128,7 +136,10 @@ export interface HostServiceDeps {
 }
 
 export function createHostServices(config: Config, deps: HostServiceDeps): HostServices {
-  const plain = createHostsRepository(deps.db);
+  const plain = createHostsRepository(
+    deps.db,
+    deps.addressChanges ? { addressChanges: deps.addressChanges } : {},
+  );
   const repositories = {
     hosts: deps.wrapHosts ? deps.wrapHosts(plain) : plain,
     tokens: createTokensRepository(deps.db),
@@ -216,7 +227,18 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
   const dnsStore = createDnsOutboxStore(deps.writerDb);
   // The zone writers report to the metrics, and the metrics read the zone writers: tie the knot lazily.
   let zoneWritersRef: ZoneWriters | undefined;
+  // Address changes that arrive while a commit is in flight go to Postgres together in the
+  // next one, whatever their zones: the outbox rows carry the zone, each zone's writer pushes its own.
+  const addressChanges = createAddressCommitter({
+    commit: (changes) => commitAddressChanges(deps.commitDb ?? deps.db, changes),
+    isChangeError: isAddressChangeError,
+    onGroup: (changes, ms) => {
+      metrics.commitChanges.observe(changes);
+      metrics.commitSeconds.observe(ms / 1000);
+    },
+  });
   const metrics = createMetrics({
+    addressChangesWaiting: () => addressChanges.stats().waiting,
     zoneWriterWaiting: () => zoneWritersRef?.stats().waiting ?? 0,
     pendingPushes: () => dnsStore.pendingCount(),
     bcrypt: () => bcrypt.stats(),
@@ -236,6 +258,7 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
       },
       onError: () => metrics.powerdnsErrors.inc(),
       notifySecondaries: config.secondaries.length > 0,
+      notifyIntervalMs: config.notifyIntervalMs,
     }),
   );
   zoneWritersRef = zoneWriters;
@@ -246,6 +269,7 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
     logger: deps.logger,
     bcrypt,
     zoneWriters,
+    addressChanges,
     wrapHosts: (repository) => hostCache.wrap(repository),
     // The recorder is made below, from these repositories; it exists before anyone reads history.
     flushHistory: () => history.flush(),

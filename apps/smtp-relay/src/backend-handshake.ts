@@ -79,7 +79,9 @@ async function handshake(
     await awaitGreeting(conn, context);
     await introduce(conn, context);
     await startTlsByPolicy(conn, target, context, options.plainOnly ? 'none' : target.tls);
-    await sendXclient(conn, target, context);
+    const xclient = await sendXclient(conn, target, context);
+    if (target.clientAddress === 'none') conn.shareable = { xclientAttributes: undefined };
+    if (target.clientAddress === 'xclient' && xclient) conn.shareable = { xclientAttributes: xclient };
     return conn;
   } catch (error) {
     conn.destroy();
@@ -162,8 +164,8 @@ async function sendXclient(
   conn: BackendConnection,
   target: BackendTarget,
   context: BackendContext,
-): Promise<void> {
-  if (target.clientAddress !== 'xclient') return;
+): Promise<string | undefined> {
+  if (target.clientAddress !== 'xclient') return undefined;
   const offered = conn.capabilities.xclient;
   const line = offered
     ? formatXclient({ client: context.client, helo: context.helo, esmtp: context.esmtp }, offered)
@@ -172,7 +174,7 @@ async function sendXclient(
     context.logger.warn('the home server does not offer XCLIENT to us; it sees the relay address', {
       host: target.host,
     });
-    return;
+    return undefined;
   }
   const answer = await conn.command(line, context.timeouts.replyMs);
   if (answer.code !== 220 && answer.code !== 250) {
@@ -180,8 +182,47 @@ async function sendXclient(
       host: target.host,
       code: answer.code,
     });
+    return undefined;
+  }
+  await ehlo(conn, clientHelo(context), context);
+  return xclientAttributes(line);
+}
+
+/** The name we EHLO with after XCLIENT: the client's own, when it is one we can send. */
+const clientHelo = (context: BackendContext) =>
+  context.helo && /^[\x21-\x7e]{1,255}$/.test(context.helo) ? context.helo : context.hostname;
+
+/** `XCLIENT PROTO=ESMTP HELO=x ADDR=y` → `PROTO HELO ADDR`. */
+const xclientAttributes = (line: string) =>
+  line
+    .split(' ')
+    .slice(1)
+    .map((pair) => pair.split('=')[0])
+    .join(' ');
+
+/**
+ * Takes over a shared connection (backend-share.ts) for this session: with
+ * `xclient`, this client's XCLIENT, with the very attributes the connection's
+ * first one had (so none of the previous client's stays), and EHLO again as
+ * the client; with `none`, an RSET that shows the connection still works.
+ * Throws BackendError: the caller lets it go and opens a new one.
+ */
+export async function resumeBackend(conn: BackendConnection, context: BackendContext): Promise<void> {
+  const shared = conn.shareable;
+  if (!shared) throw new BackendError('protocol', 'not a shareable connection');
+  if (shared.xclientAttributes === undefined) {
+    const answer = await conn.command('RSET', context.timeouts.replyMs);
+    if (answer.code !== 250) throw new BackendError('protocol', `RSET answered ${answer.code}`);
     return;
   }
-  const helo = context.helo && /^[\x21-\x7e]{1,255}$/.test(context.helo) ? context.helo : context.hostname;
-  await ehlo(conn, helo, context);
+  const offered = conn.capabilities.xclient;
+  const line = offered
+    ? formatXclient({ client: context.client, helo: context.helo, esmtp: context.esmtp }, offered)
+    : undefined;
+  if (!line || xclientAttributes(line) !== shared.xclientAttributes)
+    throw new BackendError('protocol', "this client's XCLIENT would differ in its attributes");
+  const answer = await conn.command(line, context.timeouts.replyMs);
+  if (answer.code !== 220 && answer.code !== 250)
+    throw new BackendError('protocol', `XCLIENT answered ${answer.code}`);
+  await ehlo(conn, clientHelo(context), context);
 }

@@ -10,6 +10,7 @@ import { type IpAddress, parseIpAddress } from '@mydns/domain';
 import type { Logger } from '@mydns/runtime';
 import type { Reply } from '@mydns/smtp-client';
 import type { BackendConnection, BackendContext, BackendTarget } from './backend.ts';
+import { type BackendShare, claimParked, type Lease } from './backend-share.ts';
 import { clientKey } from './client-limits.ts';
 import type { MailHost } from './hosts.ts';
 import { replies } from './protocol/replies.ts';
@@ -19,8 +20,23 @@ export type SlotLimit = 'host' | 'client-host';
 
 /** A backend connection's place in the counts, or the limit that refused it. `release` may be called twice. */
 export type SlotGrant =
-  | { readonly granted: true; release(): void }
+  | {
+      readonly granted: true;
+      release(): void;
+      /**
+       * The connection is parked for other sessions (backend-share.ts): it
+       * keeps its place in the host's count and gives the client's share back.
+       */
+      park(): ParkedSlot;
+    }
   | { readonly granted: false; readonly limit: SlotLimit };
+
+/** A parked connection's place: the host's count only. */
+export interface ParkedSlot {
+  /** The connection goes to `client`, if its share of the host allows; after a grant this slot is spent. */
+  claim(client: IpAddress): SlotGrant;
+  release(): void;
+}
 
 export interface BackendSlots {
   /** A slot for a new connection from `client` to `host`. */
@@ -49,26 +65,56 @@ export function createBackendSlots(limits: BackendSlotLimits): BackendSlots {
     if (left <= 0) counts.delete(key);
     else counts.set(key, left);
   };
+  // Host names are single DNS labels: no "|" in them.
+  const pairOf = (host: string, client: IpAddress) => `${clientKey(client, limits.ipv6Prefix)}|${host}`;
+  /** A grant holding the host's place (already taken) and `pair`'s share (already taken). */
+  const grant = (host: string, pair: string): SlotGrant => {
+    let released = false;
+    return {
+      granted: true,
+      release() {
+        if (released) return;
+        released = true;
+        give(perHost, host);
+        give(perClientHost, pair);
+      },
+      park() {
+        if (!released) give(perClientHost, pair);
+        const wasReleased = released;
+        released = true;
+        return parked(host, wasReleased);
+      },
+    };
+  };
+  const parked = (host: string, spent: boolean): ParkedSlot => {
+    let done = spent;
+    return {
+      claim(client) {
+        const pair = pairOf(host, client);
+        if (done) return { granted: false, limit: 'host' };
+        if ((perClientHost.get(pair) ?? 0) >= limits.perClientHost)
+          return { granted: false, limit: 'client-host' };
+        done = true;
+        take(perClientHost, pair);
+        return grant(host, pair);
+      },
+      release() {
+        if (done) return;
+        done = true;
+        give(perHost, host);
+      },
+    };
+  };
   return {
     acquire(host, client) {
-      // Host names are single DNS labels: no "|" in them.
-      const pair = `${clientKey(client, limits.ipv6Prefix)}|${host}`;
+      const pair = pairOf(host, client);
       // A full host is congestion whoever holds it; only then is the client's own share the reason.
       if ((perHost.get(host) ?? 0) >= limits.perHost) return { granted: false, limit: 'host' };
       if ((perClientHost.get(pair) ?? 0) >= limits.perClientHost)
         return { granted: false, limit: 'client-host' };
       take(perHost, host);
       take(perClientHost, pair);
-      let released = false;
-      return {
-        granted: true,
-        release() {
-          if (released) return;
-          released = true;
-          give(perHost, host);
-          give(perClientHost, pair);
-        },
-      };
+      return grant(host, pair);
     },
   };
 }
@@ -99,6 +145,9 @@ export function backendTargetFor(host: MailHost): { target: BackendTarget; key: 
   return { target, key };
 }
 
+/** Shared connections are kept per host as well: two hosts at one address count apart. */
+const shareKey = (host: string, key: string) => `${host}|${key}`;
+
 /** The connection a session holds. */
 export interface BoundBackend {
   readonly conn: BackendConnection;
@@ -109,6 +158,9 @@ export interface BoundBackend {
 
 interface Held extends BoundBackend {
   readonly key: string;
+  readonly lease: Lease;
+  /** The slot's grant while this session holds it (to park it). */
+  grant: Extract<SlotGrant, { granted: true }>;
   idleTimer: NodeJS.Timeout | undefined;
 }
 
@@ -125,6 +177,10 @@ export interface SessionBackendOptions {
   readonly client: IpAddress;
   /** Opens a ready connection (backend-handshake.ts); throws BackendError. */
   readonly open: (target: BackendTarget, context: BackendContext) => Promise<BackendConnection>;
+  /** Connections shared with other sessions (backend-share.ts); without it, each session opens its own. */
+  readonly share?: BackendShare | undefined;
+  /** Takes over a shared connection for this session (backend-handshake.ts); throws BackendError. */
+  readonly resume?: (conn: BackendConnection, context: BackendContext) => Promise<void>;
   readonly idleMs: number;
   /** Whether the idle timer may let the connection go now (not while the session waits on something). */
   readonly isIdle: () => boolean;
@@ -161,7 +217,7 @@ export class SessionBackend {
     const { target, key } = backendTargetFor(host);
     let held = this.#live();
     if (held && (held.host !== target.host || (!held.inTransaction && held.key !== key))) {
-      this.drop();
+      this.#setAside();
       held = undefined;
     }
     if (!held) {
@@ -179,7 +235,14 @@ export class SessionBackend {
     key: string,
     context: BackendContext,
   ): Promise<{ kind: 'ready'; held: Held } | Exclude<Acquired, { kind: 'ready' }>> {
-    const slot = this.#options.slots.acquire(target.host, this.#options.client);
+    const shared = await this.#takeShared(shareKey(target.host, key), context);
+    if (shared && shared.kind !== 'ready') return shared;
+    if (shared) return this.#hold(shared.conn, target, key, shared.lease, shared.grant);
+    let slot = this.#options.slots.acquire(target.host, this.#options.client);
+    if (!slot.granted && slot.limit === 'host' && this.#options.share?.evict(`${target.host}|`)) {
+      // The host's places were held by connections parked with its old address or settings.
+      slot = this.#options.slots.acquire(target.host, this.#options.client);
+    }
     if (!slot.granted) return { kind: 'busy', limit: slot.limit };
     let conn: BackendConnection;
     try {
@@ -188,14 +251,69 @@ export class SessionBackend {
       slot.release();
       throw error;
     }
-    const held: Held = { conn, host: target.host, key, inTransaction: false, idleTimer: undefined };
+    const lease: Lease = { release: () => slot.release() };
+    conn.onClose(() => lease.release());
+    return this.#hold(conn, target, key, lease, slot);
+  }
+
+  /**
+   * A connection another session parked for this host and settings, taken
+   * over for this client: its share counted, then resumed (XCLIENT as this
+   * client). One that fails to resume goes; undefined means: open a new one.
+   */
+  async #takeShared(
+    key: string,
+    context: BackendContext,
+  ): Promise<
+    | { kind: 'ready'; conn: BackendConnection; lease: Lease; grant: Extract<SlotGrant, { granted: true }> }
+    | { kind: 'busy'; limit: SlotLimit }
+    | undefined
+  > {
+    const { share, resume } = this.#options;
+    if (!share || !resume) return undefined;
+    for (;;) {
+      const parked = share.take(key);
+      if (!parked) return undefined;
+      const grant = claimParked(parked, this.#options.client);
+      if (!grant.granted) {
+        // This client holds its share already: the connection stays parked for another.
+        share.park(key, parked);
+        return { kind: 'busy', limit: grant.limit };
+      }
+      try {
+        await resume(parked.conn, context);
+        return { kind: 'ready', conn: parked.conn, lease: parked.lease, grant };
+      } catch (error) {
+        this.#options.logger.debug('a shared backend connection could not be resumed', {
+          reason: (error as Error).message,
+        });
+        parked.conn.destroy();
+      }
+    }
+  }
+
+  #hold(
+    conn: BackendConnection,
+    target: BackendTarget,
+    key: string,
+    lease: Lease,
+    grant: Extract<SlotGrant, { granted: true }>,
+  ): { kind: 'ready'; held: Held } | { kind: 'closed' } {
+    const held: Held = {
+      conn,
+      host: target.host,
+      key,
+      lease,
+      grant,
+      inTransaction: false,
+      idleTimer: undefined,
+    };
     conn.onClose(() => {
-      slot.release();
       if (held.idleTimer) clearTimeout(held.idleTimer);
       if (this.#held === held) this.#held = undefined;
     });
     if (this.#closed) {
-      conn.quit();
+      this.#letGo(held);
       return { kind: 'closed' };
     }
     this.#held = held;
@@ -205,6 +323,20 @@ export class SessionBackend {
       tls: conn.tlsInfo?.version,
     });
     return { kind: 'ready', held };
+  }
+
+  /** Between transactions, the connection healthy: parked for other sessions where it may be, else QUIT. */
+  #letGo(held: Held): void {
+    const { share } = this.#options;
+    if (share && held.conn.shareable && held.conn.settled && !held.inTransaction) {
+      share.park(shareKey(held.host, held.key), {
+        conn: held.conn,
+        lease: held.lease,
+        slot: held.grant.park(),
+      });
+      return;
+    }
+    held.conn.quit();
   }
 
   /**
@@ -242,9 +374,22 @@ export class SessionBackend {
     else held.conn.quit();
   }
 
-  /** The session ended: the connection goes, and one still being opened is let go when it is ready. */
+  /**
+   * Done with the connection, in good order: parked for another session where
+   * it may be (#letGo), QUIT otherwise; cut in the middle of a transaction.
+   */
+  #setAside(): void {
+    const held = this.#held;
+    if (!held) return;
+    this.#held = undefined;
+    if (held.idleTimer) clearTimeout(held.idleTimer);
+    if (held.inTransaction) held.conn.destroy();
+    else this.#letGo(held);
+  }
+
+  /** The session ended: the connection is set aside, and one still being opened is let go when it is ready. */
   close(): void {
     this.#closed = true;
-    this.drop();
+    this.#setAside();
   }
 }

@@ -62,10 +62,18 @@ export interface BackendContext {
 export class BackendConnection extends SmtpConnection {
   readonly target: BackendTarget;
   readonly address: IpAddress;
+  /**
+   * Set by the handshake when another client's session may take this
+   * connection over (backend-share.ts): `none`, or `xclient` with the
+   * attributes of the XCLIENT it accepted (the next session's must be the
+   * same ones, so that nothing of this client's stays behind).
+   */
+  shareable: { readonly xclientAttributes: string | undefined } | undefined;
 
   constructor(socket: Socket, target: BackendTarget, address: IpAddress, limits: ReplyLimits) {
     super(socket, limits);
     this.target = target;
     this.address = address;
+    this.shareable = undefined;
   }
 }

@@ -59,6 +59,7 @@ const schema = z.object({
   MYDNS_RELAY_TLS_KEY: z.string().min(1).optional(),
   MYDNS_RELAY_DNS_SERVERS: zDnsServers.default([]),
   MYDNS_RELAY_SMTPUTF8: zBoolean.default(true),
+  MYDNS_RELAY_BACKEND_SHARE: zBoolean.default(true),
   MYDNS_RELAY_MAX_SESSIONS: count(1, 1_000_000).default(1000),
   MYDNS_RELAY_CLIENT_SESSIONS: count(1, 1_000_000).default(10),
   MYDNS_RELAY_CLIENT_RATE: zRateLimit.default({ count: 60, windowMs: 60_000 }),
@@ -189,6 +190,8 @@ export interface RelayConfig {
   /** Resolvers for custom-domain MX lookups; empty: the system's. */
   readonly dnsServers: readonly string[];
   readonly smtputf8: boolean;
+  /** Backend connections go from one client's session to the next where the host's settings allow (backend-share.ts). */
+  readonly backendShare: boolean;
   readonly limits: RelayLimits;
   readonly timeouts: RelayTimeouts;
   readonly cache: { readonly hostTtlMs: number; readonly mxTtlMs: number; readonly mxNegativeTtlMs: number };
@@ -216,6 +219,7 @@ export function loadRelayConfig(env: Record<string, string | undefined>): RelayC
         : undefined,
     dnsServers: s.MYDNS_RELAY_DNS_SERVERS,
     smtputf8: s.MYDNS_RELAY_SMTPUTF8,
+    backendShare: s.MYDNS_RELAY_BACKEND_SHARE,
     limits: {
       sessions: s.MYDNS_RELAY_MAX_SESSIONS,
       clientSessions: s.MYDNS_RELAY_CLIENT_SESSIONS,

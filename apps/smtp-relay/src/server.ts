@@ -13,6 +13,7 @@ import { errorMessage, type Logger, type Shutdown, StartupError } from '@mydns/r
 import { formatReply } from '@mydns/smtp-client';
 import type { Registry } from 'prom-client';
 import { createBackendSlots } from './backend-pool.ts';
+import { createBackendShare } from './backend-share.ts';
 import { createClientLimits } from './client-limits.ts';
 import type { RelayConfig } from './config.ts';
 import { createPostgresHostDirectory, type HostDirectory } from './hosts.ts';
@@ -112,6 +113,9 @@ export async function startRelay(
     perClientHost: config.limits.clientHostSessions,
     ipv6Prefix: config.limits.clientIpv6Prefix,
   });
+  const share = config.backendShare
+    ? createBackendShare({ idleMs: config.timeouts.backendIdleMs })
+    : undefined;
   const clientLimits = createClientLimits({
     concurrent: config.limits.clientSessions,
     rate: config.limits.clientRate,
@@ -164,6 +168,7 @@ export async function startRelay(
         policy,
         secureContext,
         slots,
+        ...(share ? { share } : {}),
         logger,
         isBusy,
         ...(metrics ? { onEvent: metrics.record } : {}),
@@ -205,6 +210,8 @@ export async function startRelay(
           await all;
         }
         clearTimeout(timer);
+        // The sessions are gone; so go the connections they parked for each other.
+        share?.close();
         await closed;
       })();
       return stopped;

@@ -15,8 +15,9 @@ import { parseIpAddress } from '@mydns/domain';
 import { faultFields, type Logger } from '@mydns/runtime';
 import { formatReply, type Reply } from '@mydns/smtp-client';
 import { type BackendContext, BackendError } from './backend.ts';
-import { openBackend } from './backend-handshake.ts';
+import { openBackend, resumeBackend } from './backend-handshake.ts';
 import { type BackendSlots, SessionBackend } from './backend-pool.ts';
+import type { BackendShare } from './backend-share.ts';
 import type { RelayConfig } from './config.ts';
 import { DataTransfer } from './data-transfer.ts';
 import type { RelayEvent } from './metrics.ts';
@@ -35,6 +36,8 @@ export interface SessionDeps {
   readonly policy: TargetPolicy;
   readonly secureContext: SecureContext | undefined;
   readonly slots: BackendSlots;
+  /** Backend connections shared across sessions (backend-share.ts); without it, each session opens its own. */
+  readonly share?: BackendShare;
   readonly logger: Logger;
   /** More than 80% of the session limit in use: idle clients get the short timeout. */
   readonly isBusy: () => boolean;
@@ -92,6 +95,8 @@ export class Session {
       slots: deps.slots,
       client: client.address,
       open: deps.openBackend ?? openBackend,
+      share: deps.share,
+      resume: resumeBackend,
       idleMs: config.timeouts.backendIdleMs,
       isIdle: () => !this.#busy,
       logger: this.#log,

@@ -20,3 +20,15 @@ psql --no-psqlrc --quiet --set ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbn
 # As the pdns role, so that PowerDNS owns its tables.
 PGPASSWORD="$PDNS_DB_PASSWORD" psql --no-psqlrc --quiet --set ON_ERROR_STOP=1 --username pdns --dbname pdns \
   --file "$sql/pdns-schema.pgsql.sql"
+
+# The `replica` profile (README "Growing past one machine"): a role that may
+# stream the WAL to the hot standby, and only that. Without the password in
+# .env no such role exists; to add the profile to a volume initialised before,
+# run these two steps by hand (CREATE ROLE …, the pg_hba.conf line, then
+# `docker compose restart postgres`).
+if [ -n "${POSTGRES_REPLICATION_PASSWORD:-}" ]; then
+  psql --no-psqlrc --quiet --set ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" \
+    --set replication_role=replicator --set replication_password="$POSTGRES_REPLICATION_PASSWORD" \
+    --file "$sql/replication.sql"
+  echo "host replication replicator all scram-sha-256" >>"$PGDATA/pg_hba.conf"
+fi

@@ -1,3 +1,4 @@
+import { oneAtATimePerKey } from '@mydns/runtime';
 import type { Database } from './database.ts';
 import type { HostKey } from './hosts-repository.ts';
 
@@ -17,24 +18,28 @@ export interface AcmeRepository {
 }
 
 export function createAcmeRepository(db: Database): AcmeRepository {
+  // One transaction per host at a time from this process: the others wait here, not on the pool.
+  const perHost = oneAtATimePerKey<number>();
   return {
     async add(host, value, ttlMs, max) {
-      return db.transaction(async (trx) => {
-        await trx('hosts').where({ id: host.id }).forUpdate().first('id');
-        const others = await trx('acme_challenges')
-          .where({ host_id: host.id })
-          .andWhere('expires_at', '>', trx.fn.now())
-          .andWhereNot({ value })
-          .count<{ count: string }[]>({ count: '*' })
-          .first();
-        if (Number(others?.count ?? 0) >= max) return undefined;
-        await trx('acme_challenges')
-          .insert({ host_id: host.id, value, expires_at: new Date(Date.now() + ttlMs) })
-          .onConflict(['host_id', 'value'])
-          .merge(['expires_at']);
-        const [row] = await trx('dns_outbox').insert({ zone: host.zone, name: host.name }).returning('id');
-        return (row as { id: number }).id;
-      });
+      return perHost(host.id, () =>
+        db.transaction(async (trx) => {
+          await trx('hosts').where({ id: host.id }).forUpdate().first('id');
+          const others = await trx('acme_challenges')
+            .where({ host_id: host.id })
+            .andWhere('expires_at', '>', trx.fn.now())
+            .andWhereNot({ value })
+            .count<{ count: string }[]>({ count: '*' })
+            .first();
+          if (Number(others?.count ?? 0) >= max) return undefined;
+          await trx('acme_challenges')
+            .insert({ host_id: host.id, value, expires_at: new Date(Date.now() + ttlMs) })
+            .onConflict(['host_id', 'value'])
+            .merge(['expires_at']);
+          const [row] = await trx('dns_outbox').insert({ zone: host.zone, name: host.name }).returning('id');
+          return (row as { id: number }).id;
+        }),
+      );
     },
     async remove(host, value) {
       return db.transaction(async (trx) => {

@@ -76,8 +76,11 @@ export async function pingDatabase(db: Database): Promise<void> {
 }
 
 interface PgConnection {
-  query<R>(config: { name: string; text: string; values: readonly unknown[] }): Promise<{ rows: R[] }>;
+  query<R>(config: { name?: string; text: string; values: readonly unknown[] }): Promise<{ rows: R[] }>;
 }
+
+/** Runs a named (server-side prepared) statement on one connection; see preparedQuery. */
+export type PreparedQuery = <R>(name: string, text: string, values: readonly unknown[]) => Promise<R[]>;
 
 /**
  * Runs a named (server-side prepared) statement on a connection of knex's
@@ -90,22 +93,77 @@ export async function preparedQuery<R>(
   text: string,
   values: readonly unknown[],
 ): Promise<R[]> {
+  // A single statement is its own transaction: safe to run again on a fresh
+  // connection if the first one was found dead (see onConnection).
+  return onConnection(db, (query) => query<R>(name, text, values), { retryLostFirst: true });
+}
+
+/**
+ * Runs `work` (named statements) in one transaction on one connection of
+ * knex's pool: BEGIN, the statements, COMMIT; ROLLBACK if any fails.
+ */
+export async function preparedTransaction<T>(
+  db: Database,
+  work: (query: PreparedQuery) => Promise<T>,
+): Promise<T> {
+  return onConnection(
+    db,
+    async (query) => {
+      // BEGIN is the first statement on the connection: if the connection is
+      // found dead there, nothing has been sent, and it runs again on a fresh one.
+      await query('', 'begin', []);
+      try {
+        const result = await work(query);
+        await query('', 'commit', []);
+        return result;
+      } catch (error) {
+        await query('', 'rollback', []).catch(() => undefined);
+        throw error;
+      }
+    },
+    { retryLostFirst: true },
+  );
+}
+
+async function onConnection<T>(
+  db: Database,
+  work: (query: PreparedQuery) => Promise<T>,
+  options: { retryLostFirst: boolean },
+): Promise<T> {
   const client = db.client as {
     acquireConnection(): Promise<PgConnection>;
     releaseConnection(connection: PgConnection): Promise<void>;
   };
   for (let attempt = 1; ; attempt++) {
     const connection = await client.acquireConnection();
+    let first = true;
+    const query: PreparedQuery = async <R>(name: string, text: string, values: readonly unknown[]) => {
+      try {
+        return (await connection.query<R>(name ? { name, text, values } : { text, values })).rows;
+      } catch (error) {
+        // A pooled connection Postgres has just ended (restart, pg_terminate_backend)
+        // fails its next statement before the pool notices: once more on a fresh one.
+        if (first && attempt === 1 && options.retryLostFirst && isLostConnection(error))
+          throw new LostBeforeStart(error);
+        throw error;
+      } finally {
+        first = false;
+      }
+    };
     try {
-      return (await connection.query<R>({ name, text, values })).rows;
+      return await work(query);
     } catch (error) {
-      // A pooled connection Postgres has just ended (restart, pg_terminate_backend)
-      // fails its next statement before the pool notices. Once more on a fresh one:
-      // the hot-path statements are each a single atomic statement, safe to repeat.
-      if (attempt > 1 || !isLostConnection(error)) throw error;
+      if (!(error instanceof LostBeforeStart)) throw error;
     } finally {
       await client.releaseConnection(connection);
     }
+  }
+}
+
+/** The connection was found dead at the first statement: nothing of `work` reached Postgres. */
+class LostBeforeStart extends Error {
+  constructor(cause: unknown) {
+    super('the connection was lost before the first statement', { cause });
   }
 }
 

@@ -1,4 +1,6 @@
 import { type HostStatus, type Ipv6Prefix, type Ipv6Step, nextIpv6 } from '@mydns/domain';
+import { commitAddressChanges } from './address-changes.ts';
+import type { AddressCommitter } from './address-committer.ts';
 import { type Database, preparedQuery } from './database.ts';
 
 /** Which host: its zone and its label (`name`). A HostRecord is one too. */
@@ -160,7 +162,8 @@ export interface HostsRepository {
   /** Hosts in zone and label order; of one zone when `zone` is given. */
   list(options?: { limit?: number; zone?: string }): Promise<HostRecord[]>;
   /**
-   * Applies an address change and queues it for PowerDNS in one statement.
+   * Applies an address change and queues it for PowerDNS in one transaction
+   * (with the other changes of its group, see address-committer.ts).
    * Returns undefined when, under the row lock, nothing would change (a
    * concurrent request got there first) or the host is disabled or gone.
    * `lan` is the LAN's prefix (Fritz!Box `ip6lanprefix`): the /64 the
@@ -213,10 +216,10 @@ export interface HostsRepository {
 
 const FIND_HOST = `select ${COLUMNS.join(', ')} from hosts where zone = $1 and name = $2`;
 
-// One round trip: lock the row, compute the new addresses from the locked
-// (latest) values, write only if something differs, and insert the outbox row
-// in the same statement, so a change is never committed without its pending
-// push.
+// A prefix update (packages/domain ipv6-prefix.ts), in a transaction of its own
+// that has locked the row and computed the new values from it: the statement
+// writes them only if something differs, with the outbox row. Plain address
+// changes go through the group commit (address-changes.ts).
 const APPLY_ADDRESS_CHANGE = `
   with old as (
     select id, name, ipv4, ipv6, ipv6_prefix, status from hosts where id = $1 for update
@@ -268,16 +271,15 @@ const toAddressChange = (row: AppliedRow): AddressChange => ({
   outboxId: row.outbox_id,
 });
 
-/**
- * The parameters of APPLY_ADDRESS_CHANGE for a request without prefixes:
- * IPv6 kept keeps the identifier /64; a new address (or none) drops it, so
- * the identifier records follow the host's own /64.
- */
-function plainParameters(id: number, v4: FamilyChange, v6: FamilyChange): unknown[] {
-  return [id, v4.keep, v4.keep ? null : v4.address, v6.keep, v6.keep ? null : v6.address, v6.keep, null];
+export interface HostsRepositoryOptions {
+  /**
+   * Group commit of address changes (address-committer.ts, wired in the API's
+   * services.ts); without it, each change is committed alone.
+   */
+  readonly addressChanges?: Pick<AddressCommitter, 'apply'>;
 }
 
-export function createHostsRepository(db: Database): HostsRepository {
+export function createHostsRepository(db: Database, options: HostsRepositoryOptions = {}): HostsRepository {
   return {
     async create(input) {
       const rows = await db<HostRow>('hosts')
@@ -307,13 +309,9 @@ export function createHostsRepository(db: Database): HostsRepository {
     },
     async applyAddressChange(id, v4, v6, lan) {
       if (!('prefix' in v6) && lan === undefined) {
-        const [row] = await preparedQuery<AppliedRow>(
-          db,
-          'mydns_apply_address_change',
-          APPLY_ADDRESS_CHANGE,
-          plainParameters(id, v4, v6),
-        );
-        return row ? toAddressChange(row) : undefined;
+        if (options.addressChanges) return options.addressChanges.apply(id, v4, v6);
+        const [applied] = await commitAddressChanges(db, [{ id, v4, v6 }]);
+        return applied;
       }
       // A prefix combines with the bits the host holds now: read them under the
       // row lock, then apply the result with the same statement in the same transaction.

@@ -1,4 +1,6 @@
 export * from './acme-repository.ts';
+export * from './address-changes.ts';
+export * from './address-committer.ts';
 export * from './database.ts';
 export * from './dns-outbox-repository.ts';
 export * from './embedded-postgres.ts';

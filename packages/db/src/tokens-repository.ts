@@ -1,3 +1,4 @@
+import { oneAtATimePerKey } from '@mydns/runtime';
 import type { Database } from './database.ts';
 import { preparedQuery } from './database.ts';
 
@@ -50,21 +51,25 @@ const FIND_TOKEN = `
    where t.token_hash = $1 and t.revoked_at is null and ($2::bigint is null or t.host_id = $2)`;
 
 export function createTokensRepository(db: Database): TokensRepository {
+  // One transaction per host at a time from this process: the others wait here, not on the pool.
+  const perHost = oneAtATimePerKey<number>();
   return {
     async create(hostId, label, hash, max) {
-      return db.transaction(async (trx) => {
-        await trx('hosts').where({ id: hostId }).forUpdate().first('id');
-        const live = await trx('update_tokens')
-          .where({ host_id: hostId })
-          .whereNull('revoked_at')
-          .count<{ count: string }[]>({ count: '*' })
-          .first();
-        if (Number(live?.count ?? 0) >= max) return undefined;
-        const [row] = await trx('update_tokens')
-          .insert({ host_id: hostId, label, token_hash: hash })
-          .returning(['id', 'label', 'created_at', 'last_used_at']);
-        return toToken(row as TokenRow);
-      });
+      return perHost(hostId, () =>
+        db.transaction(async (trx) => {
+          await trx('hosts').where({ id: hostId }).forUpdate().first('id');
+          const live = await trx('update_tokens')
+            .where({ host_id: hostId })
+            .whereNull('revoked_at')
+            .count<{ count: string }[]>({ count: '*' })
+            .first();
+          if (Number(live?.count ?? 0) >= max) return undefined;
+          const [row] = await trx('update_tokens')
+            .insert({ host_id: hostId, label, token_hash: hash })
+            .returning(['id', 'label', 'created_at', 'last_used_at']);
+          return toToken(row as TokenRow);
+        }),
+      );
     },
     async list(hostId) {
       const rows: TokenRow[] = await db('update_tokens')

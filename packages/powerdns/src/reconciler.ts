@@ -1,6 +1,6 @@
 import type { HostDnsState } from '@mydns/domain';
 import type { Logger } from '@mydns/runtime';
-import { type PowerDnsClient, PowerDnsError, type Rrset } from './client.ts';
+import { canonicalName, type PowerDnsClient, PowerDnsError, type Rrset } from './client.ts';
 import {
   changeEntry,
   type Difference,
@@ -8,6 +8,7 @@ import {
   desiredRrsets,
   diffZone,
   hostOfName,
+  type ZoneDiff,
 } from './zone-diff.ts';
 import { ensureZone } from './zone-setup.ts';
 import { chunkEntries } from './zone-writer.ts';
@@ -76,79 +77,183 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
 
   return {
     async run({ dryRun }) {
-      let zoneCreated = false;
-      if (!(await dns.zoneExists(zone))) {
-        if (dryRun) {
-          log.warn(`zone ${zone} does not exist in PowerDNS`);
-        } else {
-          zoneCreated = await ensureZone(
-            dns,
-            { zone, nameservers: options.nameservers, secondaries: options.secondaries ?? [] },
-            log,
-          );
-        }
-      }
-      const actual = !zoneCreated && (await dns.zoneExists(zone)) ? await dns.listRrsets(zone) : [];
-
-      // Everything Postgres wants, page by page.
-      const hosts: HostDnsState[] = [];
-      for (let after: string | undefined; ; ) {
-        const page = await store.allHostStates(zone, after, 5000);
-        hosts.push(...page);
-        if (page.length < 5000) break;
-        after = page[page.length - 1]?.name;
-      }
-      const found = diff(
-        desiredRrsets(zone, ttl, hosts, options.relayAddresses, options.apiAddresses),
-        actual,
-      );
-      const { differences, refused } = found;
-
-      for (const difference of differences) log.info(describeDifference(difference));
-      for (const difference of refused)
-        log.error(
-          `not ours to change (an operator's or a name server's name): ${describeDifference(difference)}`,
-        );
-      if (dryRun || differences.length === 0) return { zoneCreated, differences, fixed: false, refused };
-
-      // Write under the zone writer's lock, from the rows of the hosts concerned
-      // read again under it: what the writer pushed meanwhile is never undone.
-      const unfixed: string[] = [];
-      await store.withZoneLock(zone, async (tx) => {
-        const concerned = new Set(found.changes.flatMap((change) => hostOfName(zone, change.name) ?? []));
-        const current = new Map(hosts.map((state) => [state.name, state]));
-        for (const name of concerned) current.delete(name);
-        for (const state of await tx.hostStates([...concerned])) current.set(state.name, state);
-        const desired = desiredRrsets(
-          zone,
-          ttl,
-          [...current.values()],
-          options.relayAddresses,
-          options.apiAddresses,
-        );
-        const { changes } = diff(desired, actual);
-        for (const chunk of chunkEntries(changes.map(changeEntry), options.maxBodyBytes ?? 1024 * 1024)) {
-          try {
-            await dns.patchZoneEntries(zone, chunk);
-          } catch (error) {
-            // One rrset PowerDNS refuses (422) must not keep the others broken: one by one.
-            if (!(error instanceof PowerDnsError && error.httpStatus === 422)) throw error;
-            for (const entry of chunk) {
-              await dns.patchZoneEntries(zone, [entry]).catch((entryError: unknown) => {
-                if (!(entryError instanceof PowerDnsError && entryError.httpStatus === 422)) throw entryError;
-                unfixed.push(`${entry.type} ${entry.name}: ${entryError.message}`);
-              });
-            }
-          }
-        }
-      });
-      for (const problem of unfixed) log.error(`PowerDNS refuses ${problem}`);
+      // Start and end of each pass at info: an operator (and the bench) sees how long a pass takes.
+      const started = performance.now();
+      log.info(`reconcile pass of ${zone} started`);
+      const report = await pass(dryRun);
       log.info(
-        `reconciled ${zone}: ${differences.length - unfixed.length} of ${differences.length} differences fixed`,
+        `reconcile pass of ${zone} done in ${((performance.now() - started) / 1000).toFixed(1)} s: ${report.differences.length} differences`,
       );
-      return { zoneCreated, differences, fixed: unfixed.length === 0, unfixed, refused };
+      return report;
     },
   };
+
+  async function pass(dryRun: boolean): Promise<ReconcileReport> {
+    let zoneCreated = false;
+    if (!(await dns.zoneExists(zone))) {
+      if (dryRun) {
+        log.warn(`zone ${zone} does not exist in PowerDNS`);
+      } else {
+        zoneCreated = await ensureZone(
+          dns,
+          { zone, nameservers: options.nameservers, secondaries: options.secondaries ?? [] },
+          log,
+        );
+      }
+    }
+    const actual = !zoneCreated && (await dns.zoneExists(zone)) ? await readActual(dns, zone) : emptyActual();
+
+    // Postgres page by page, each page against what PowerDNS holds for its hosts:
+    // neither side is ever in memory whole as objects (a million hosts' would be gigabytes).
+    const differences: Difference[] = [];
+    const refused: Difference[] = [];
+    const removals: Rrset[] = [];
+    const writes: Rrset[] = [];
+    /** What PowerDNS held for each host with a change (the writes are decided again under the lock). */
+    const kept = new Map<string, Rrset[]>();
+    const take = (found: ZoneDiff, actualOf: (label: string) => Rrset[]) => {
+      differences.push(...found.differences);
+      refused.push(...found.refused);
+      for (const change of found.changes) {
+        (change.records.length === 0 ? removals : writes).push(change);
+        const label = hostOfName(zone, change.name);
+        if (label !== undefined && !kept.has(label)) kept.set(label, actualOf(label));
+      }
+    };
+    for (let after: string | undefined; ; ) {
+      const page = await store.allHostStates(zone, after, PAGE);
+      const held = new Map<string, Rrset[]>();
+      for (const state of page) {
+        const text = actual.byHost.get(state.name);
+        if (text === undefined) continue;
+        actual.byHost.delete(state.name);
+        held.set(state.name, decodeHeld(zone, text));
+      }
+      take(
+        diff(desiredRrsets(zone, ttl, page, []), [...held.values()].flat()),
+        (label) => held.get(label) ?? [],
+      );
+      if (page.length < PAGE) break;
+      after = page[page.length - 1]?.name;
+    }
+    // What no host in Postgres owns: the zone's own names, hosts Postgres no longer has, anything else.
+    const rest = new Map<string, Rrset[]>();
+    for (const [label, text] of actual.byHost) rest.set(label, decodeHeld(zone, text));
+    take(
+      diff(desiredRrsets(zone, ttl, [], options.relayAddresses, options.apiAddresses ?? []), [
+        ...actual.others,
+        ...[...rest.values()].flat(),
+      ]),
+      (label) => rest.get(label) ?? [],
+    );
+
+    for (const difference of differences) log.info(describeDifference(difference));
+    for (const difference of refused)
+      log.error(
+        `not ours to change (an operator's or a name server's name): ${describeDifference(difference)}`,
+      );
+    if (dryRun || differences.length === 0) return { zoneCreated, differences, fixed: false, refused };
+
+    // Write under the zone writer's lock, from the rows of the hosts concerned
+    // read again under it: what the writer pushed meanwhile is never undone.
+    // Changes at names no host owns (the zone's own, anything else) do not depend on any row.
+    const unfixed: string[] = [];
+    await store.withZoneLock(zone, async (tx) => {
+      const concerned = [...kept.keys()];
+      const fresh: HostDnsState[] = [];
+      for (let i = 0; i < concerned.length; i += PAGE)
+        fresh.push(...(await tx.hostStates(concerned.slice(i, i + PAGE))));
+      const isConcerned = (name: string) => {
+        const label = hostOfName(zone, name);
+        return label !== undefined && kept.has(label);
+      };
+      const desired = [
+        ...desiredRrsets(zone, ttl, fresh, []),
+        ...desiredRrsets(zone, ttl, [], options.relayAddresses, options.apiAddresses ?? []).filter((rrset) =>
+          isConcerned(rrset.name),
+        ),
+      ];
+      const hostChanges = diff(desired, [...kept.values()].flat()).changes;
+      const unowned = (list: Rrset[]) => list.filter((change) => !isConcerned(change.name));
+      const changes = [
+        ...unowned(removals),
+        ...hostChanges.filter((change) => change.records.length === 0),
+        ...unowned(writes),
+        ...hostChanges.filter((change) => change.records.length > 0),
+      ];
+      for (const chunk of chunkEntries(changes.map(changeEntry), options.maxBodyBytes ?? 1024 * 1024)) {
+        try {
+          await dns.patchZoneEntries(zone, chunk);
+        } catch (error) {
+          // One rrset PowerDNS refuses (422) must not keep the others broken: one by one.
+          if (!(error instanceof PowerDnsError && error.httpStatus === 422)) throw error;
+          for (const entry of chunk) {
+            await dns.patchZoneEntries(zone, [entry]).catch((entryError: unknown) => {
+              if (!(entryError instanceof PowerDnsError && entryError.httpStatus === 422)) throw entryError;
+              unfixed.push(`${entry.type} ${entry.name}: ${entryError.message}`);
+            });
+          }
+        }
+      }
+    });
+    for (const problem of unfixed) log.error(`PowerDNS refuses ${problem}`);
+    log.info(
+      `reconciled ${zone}: ${differences.length - unfixed.length} of ${differences.length} differences fixed`,
+    );
+    return { zoneCreated, differences, fixed: unfixed.length === 0, unfixed, refused };
+  }
+}
+
+/** Hosts per page of Postgres (and per lookup under the lock). */
+const PAGE = 5000;
+
+/**
+ * What PowerDNS holds, compact: per host label, its records as lines of
+ * `owner<TAB>type<TAB>ttl<TAB>content` (owner relative to the zone), about
+ * 100 bytes a host instead of the kilobyte its parsed JSON takes; the names
+ * that belong to no host (the apex, `*.mx`, deeper names) as rrsets.
+ */
+interface HeldZone {
+  readonly byHost: Map<string, string>;
+  readonly others: Rrset[];
+}
+
+const emptyActual = (): HeldZone => ({ byHost: new Map(), others: [] });
+
+async function readActual(dns: PowerDnsClient, zone: string): Promise<HeldZone> {
+  const held = emptyActual();
+  const others = new Map<string, { name: string; type: string; ttl: number; records: string[] }>();
+  const suffix = `.${canonicalName(zone)}`;
+  await dns.exportRecords(zone, (record) => {
+    const label = hostOfName(zone, record.name);
+    if (label === undefined) {
+      const key = `${record.name}\u0000${record.type}`;
+      const rrset = others.get(key) ?? { name: record.name, type: record.type, ttl: record.ttl, records: [] };
+      rrset.records.push(record.content);
+      others.set(key, rrset);
+      return;
+    }
+    const owner = record.name.slice(0, -suffix.length);
+    const line = `${owner}\t${record.type}\t${record.ttl}\t${record.content}`;
+    const before = held.byHost.get(label);
+    held.byHost.set(label, before === undefined ? line : `${before}\n${line}`);
+  });
+  held.others.push(...others.values());
+  return held;
+}
+
+/** One host's held lines back into rrsets. */
+function decodeHeld(zone: string, text: string): Rrset[] {
+  const suffix = `.${canonicalName(zone)}`;
+  const sets = new Map<string, { name: string; type: string; ttl: number; records: string[] }>();
+  for (const line of text.split('\n')) {
+    const [owner = '', type = '', ttl = '0', ...content] = line.split('\t');
+    const key = `${owner}\u0000${type}`;
+    const rrset = sets.get(key) ?? { name: `${owner}${suffix}`, type, ttl: Number(ttl), records: [] };
+    rrset.records.push(content.join('\t'));
+    sets.set(key, rrset);
+  }
+  return [...sets.values()];
 }
 
 /**

@@ -106,6 +106,37 @@ describe('createZoneWriter: pushing', () => {
     await writer.stop();
   });
 
+  test('a push is answered once PowerDNS has the change, before its outbox row is marked done', async () => {
+    const { clock, store, writer, served } = setup();
+    const release = store.holdComplete();
+    const id = store.change(host('alice', { ipv4: '198.51.100.1' }));
+    const pushed = watch(writer.push(id, 3000));
+    await clock.settle();
+    assert.deepEqual(served(), ['alice.dyn.test. A 60 198.51.100.1']);
+    assert.equal(pushed.result, true, 'answered while the outbox row is being marked done');
+    assert.deepEqual(store.pendingIds(), [id]);
+    release();
+    await clock.settle();
+    assert.deepEqual(store.pendingIds(), []);
+    await writer.stop();
+  });
+
+  test('if marking the rows done fails, they stay pending and are pushed again', async () => {
+    const { clock, store, writer, powerdns } = setup();
+    const fail = store.holdComplete();
+    const id = store.change(host('alice', { ipv4: '198.51.100.1' }));
+    const pushed = watch(writer.push(id, 3000));
+    await clock.settle();
+    fail(new Error('Connection terminated unexpectedly'));
+    await clock.settle();
+    assert.equal(pushed.result, true);
+    assert.deepEqual(store.pendingIds(), [id], 'still pending after the failed transaction');
+    await clock.advance(1000);
+    assert.deepEqual(store.pendingIds(), [], 'pushed again after the backoff, and marked done');
+    assert.deepEqual(powerdns.patches.map(hostsOf), [['alice'], ['alice']]);
+    await writer.stop();
+  });
+
   test('more rows than maxBatch: batch after batch until the outbox is empty', async () => {
     const { clock, store, writer, powerdns } = setup({ maxBatch: 2 });
     for (const [i, name] of ['a', 'b', 'c', 'd', 'e'].entries())
@@ -161,6 +192,26 @@ describe('createZoneWriter: pushing', () => {
       assert.equal(powerdns.notifies(), notifySecondaries ? 1 : 0, `notifySecondaries: ${notifySecondaries}`);
       await writer.stop();
     }
+  });
+
+  test('with a NOTIFY interval, batches within it are announced by one NOTIFY at its end; the last one is never left out', async () => {
+    const { clock, store, writer, powerdns } = setup({ notifySecondaries: true, notifyIntervalMs: 5000 });
+    const ids: number[] = [];
+    for (let batch = 0; batch < 10; batch++) {
+      ids.push(store.change(host(`h${batch}`, { ipv4: `192.0.2.${batch + 1}` })));
+      assert.equal(await writer.push(ids.at(-1) ?? 0, 3000), true);
+      await clock.advance(400);
+    }
+    assert.equal(powerdns.patches.length, 10, 'ten batches');
+    assert.equal(powerdns.notifies(), 1, 'the first batch announced at once, the next nine wait');
+    await clock.advance(1000);
+    assert.equal(powerdns.notifies(), 2, 'the nine together when the interval ends');
+    store.change(host('last', { ipv4: '192.0.2.99' }));
+    writer.wake();
+    await clock.settle();
+    assert.equal(powerdns.notifies(), 2, 'within the next interval: later');
+    await writer.stop();
+    assert.equal(powerdns.notifies(), 3, 'stopping announces what is due');
   });
 
   test('the sweep picks up a change queued without a wake (a crash, another replica)', async () => {

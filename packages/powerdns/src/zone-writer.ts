@@ -1,6 +1,7 @@
 import type { HostDnsState } from '@mydns/domain';
 import { type Clock, errorMessage, type Logger, systemClock } from '@mydns/runtime';
 import { type PowerDnsClient, PowerDnsError, patchEntry } from './client.ts';
+import { createNotifyCoalescer } from './notify-coalescer.ts';
 import { hostRrsets } from './projection.ts';
 
 /**
@@ -58,6 +59,12 @@ export interface ZoneWriterOptions {
    * at once (a PATCH sends none; they would hear only after xfr-cycle-interval).
    */
   notifySecondaries?: boolean;
+  /**
+   * At most one NOTIFY per this many ms (notify-coalescer.ts): the first change
+   * after a quiet interval at once, the rest together at its end. 0: after
+   * every batch.
+   */
+  notifyIntervalMs?: number;
   /** Called when a push attempt fails (PowerDNS down or refusing), for metrics. */
   onError?: (error: unknown) => void;
   /** Backoff, push deadlines and the sweep wait on this clock (tests pass a fake one). */
@@ -86,6 +93,9 @@ export interface ZoneWriter {
 }
 
 type Resolve = (pushed: boolean) => void;
+
+/** Why a push's deadline is called off: it was answered. */
+const PUSHED = 'pushed';
 
 /** See `backOff` in createZoneWriter. */
 const HURRY_AFTER_MS = 1000;
@@ -125,6 +135,15 @@ export function createZoneWriter(options: ZoneWriterOptions): ZoneWriter {
   let failures = 0;
   let lastError: string | undefined;
   let backoff: AbortController | undefined;
+  const notifier = options.notifySecondaries
+    ? createNotifyCoalescer({
+        intervalMs: options.notifyIntervalMs ?? 0,
+        clock,
+        // The change is in; a failed NOTIFY only delays the secondaries until their next check.
+        send: () => dns.notify(zone),
+        onError: (error) => log.warn(`NOTIFY failed: ${errorMessage(error)}`),
+      })
+    : undefined;
 
   const settle = (id: number, pushed: boolean) => {
     const resolvers = waiters.get(id);
@@ -145,10 +164,9 @@ export function createZoneWriter(options: ZoneWriterOptions): ZoneWriter {
       patchMs += ms;
       options.onPatch?.(entries.length, ms);
     };
-    const { ids, refused, names, more } = await store.withZoneLock(zone, async (tx) => {
+    const { ids, names, more } = await store.withZoneLock(zone, async (tx) => {
       const entries = await tx.pending(maxBatch);
-      if (entries.length === 0)
-        return { ids: [] as number[], refused: [] as number[], names: 0, more: false };
+      if (entries.length === 0) return { ids: [] as number[], names: 0, more: false };
       const names = [...new Set(entries.map((entry) => entry.name))];
       const states = new Map((await tx.hostStates(names)).map((state) => [state.name, state]));
       const stale = new Map<string, Set<string>>();
@@ -181,14 +199,17 @@ export function createZoneWriter(options: ZoneWriterOptions): ZoneWriter {
           }
         }
       }
-      await tx.complete(entries.map((entry) => entry.id));
       const isRefused = (entry: OutboxEntry) => refusedNames.has(entry.name);
-      return {
-        ids: entries.filter((entry) => !isRefused(entry)).map((entry) => entry.id),
-        refused: entries.filter(isRefused).map((entry) => entry.id),
-        names: names.length,
-        more: entries.length === maxBatch,
-      };
+      const ids = entries.filter((entry) => !isRefused(entry)).map((entry) => entry.id);
+      const refused = entries.filter(isRefused).map((entry) => entry.id);
+      // PowerDNS has the changes: their requests are answered now, not after
+      // the rows are marked done. That is bookkeeping: if it is lost (this
+      // transaction fails, a crash), the rows are pushed again, which changes
+      // nothing (every rrset is sent in full).
+      for (const id of ids) settle(id, true);
+      for (const id of refused) settle(id, false);
+      await tx.complete(entries.map((entry) => entry.id));
+      return { ids, names: names.length, more: entries.length === maxBatch };
     });
     if (ids.length > 0) {
       log.debug(
@@ -198,12 +219,7 @@ export function createZoneWriter(options: ZoneWriterOptions): ZoneWriter {
         },
       );
     }
-    for (const id of ids) settle(id, true);
-    for (const id of refused) settle(id, false);
-    if (ids.length > 0 && options.notifySecondaries) {
-      // The change is in; a failed NOTIFY only delays the secondaries until their next check.
-      await dns.notify(zone).catch((error: unknown) => log.warn(`NOTIFY failed: ${errorMessage(error)}`));
-    }
+    if (ids.length > 0) notifier?.changed();
     // Rows another replica pushed never show up in our batch: ask once for the
     // waiters that were already waiting when this cycle began.
     const pushedElsewhere = more ? [] : waitingBefore.filter((id) => waiters.has(id));
@@ -287,7 +303,8 @@ export function createZoneWriter(options: ZoneWriterOptions): ZoneWriter {
           resolve(false);
         });
         const done: Resolve = (pushed) => {
-          deadline.abort();
+          // With a reason of its own, abort() builds no DOMException (a stack trace) per request.
+          deadline.abort(PUSHED);
           resolve(pushed);
         };
         const resolvers = waiters.get(id) ?? new Set<Resolve>();
@@ -302,6 +319,7 @@ export function createZoneWriter(options: ZoneWriterOptions): ZoneWriter {
       while (await flushOnce()) {
         // keep going until the outbox is empty
       }
+      await notifier?.idle();
     },
     wake() {
       kick();
@@ -311,6 +329,7 @@ export function createZoneWriter(options: ZoneWriterOptions): ZoneWriter {
       abort.abort();
       await running;
       for (const id of [...waiters.keys()]) settle(id, false);
+      await notifier?.stop();
     },
     stats: () => ({ waiting: waiters.size, consecutiveFailures: failures, lastError }),
   };

@@ -1,7 +1,7 @@
 import type { ZoneWriter, ZoneWriterStats } from './zone-writer.ts';
 
 /**
- * One zone writer per zone (ARCHITECTURE.md, "Additions": several zones),
+ * One zone writer per zone (docs/architecture.md, "The outbox and the zone writer"),
  * each with its own loop and its own advisory lock (keyed by the zone), so a
  * busy or failing zone never holds up another. A change goes to the writer of
  * its host's zone; everything else (start, flush, wake, stop) goes to all.

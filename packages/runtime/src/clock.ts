@@ -1,5 +1,3 @@
-import { setTimeout as delay } from 'node:timers/promises';
-
 /**
  * Time as a dependency: services that wait (the zone writer's backoff, a
  * request's push deadline) take a Clock through their factory, so fast tests
@@ -19,9 +17,20 @@ export interface Clock {
 
 export const systemClock: Clock = {
   now: () => Date.now(),
+  // A plain timer and an abort listener: timers/promises would build an
+  // AbortError (a stack trace) for every aborted wait, and every update
+  // request aborts one (its push deadline).
   sleep: (ms, options = {}) =>
-    delay(ms, undefined, {
-      ...(options.signal ? { signal: options.signal } : {}),
-      ref: options.keepAlive ?? true,
-    }).catch(() => undefined),
+    new Promise<void>((resolve) => {
+      const { signal } = options;
+      if (signal?.aborted) return resolve();
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      if (options.keepAlive === false) timer.unref();
+      signal?.addEventListener('abort', done, { once: true });
+    }),
 };

@@ -2,6 +2,7 @@ export * from './clock.ts';
 export * from './errors.ts';
 export * from './keep-running.ts';
 export * from './logger.ts';
+export * from './one-at-a-time.ts';
 export * from './processes.ts';
 export * from './setting-names.ts';
 export * from './settings.ts';

@@ -27,6 +27,9 @@ export class SmtpConnection {
   #waiter: { resolve: (r: Reply) => void; reject: (e: SmtpError) => void; timer: NodeJS.Timeout } | undefined;
   #error: SmtpError | undefined;
   #quitting = false;
+  /** Command lines sent and their replies read: equal when nothing is outstanding. */
+  #sent = 0;
+  #answered = 0;
   readonly #limits: ReplyLimits;
   readonly #closeListeners: (() => void)[] = [];
 
@@ -106,6 +109,17 @@ export class SmtpConnection {
     return 'encrypted' in this.#socket && this.#socket.encrypted === true;
   }
 
+  /** Open, every command answered and its reply read, nothing unread: another user may take over. */
+  get settled(): boolean {
+    return (
+      !this.closed &&
+      this.#sent === this.#answered &&
+      this.#waiter === undefined &&
+      this.#replies.length === 0 &&
+      this.#buffer.length === 0
+    );
+  }
+
   onClose(listener: () => void): void {
     if (this.closed) listener();
     else this.#closeListeners.push(listener);
@@ -113,15 +127,19 @@ export class SmtpConnection {
 
   readReply(timeoutMs: number): Promise<Reply> {
     if (this.#error) return Promise.reject(this.#error);
+    const counted = (reply: Reply) => {
+      if (this.#answered < this.#sent) this.#answered++;
+      return reply;
+    };
     const queued = this.#replies.shift();
-    if (queued) return Promise.resolve(queued);
-    return new Promise((resolve, reject) => {
+    if (queued) return Promise.resolve(counted(queued));
+    return new Promise<Reply>((resolve, reject) => {
       const timer = setTimeout(
         () => this.#fail(new SmtpError('protocol', `no reply within ${timeoutMs} ms`)),
         timeoutMs,
       );
       this.#waiter = { resolve, reject, timer };
-    });
+    }).then(counted);
   }
 
   /**
@@ -130,6 +148,7 @@ export class SmtpConnection {
    */
   async pipelined(lines: readonly string[], timeoutMs: number): Promise<Reply[]> {
     if (this.#error) throw this.#error;
+    this.#sent += lines.length;
     this.#socket.write(lines.map((line) => `${line}\r\n`).join(''), 'latin1');
     const answers: Reply[] = [];
     for (let i = 0; i < lines.length; i++) answers.push(await this.readReply(timeoutMs));
@@ -139,6 +158,7 @@ export class SmtpConnection {
   /** Sends one command line (built by us, never someone else's raw line) and reads its reply. */
   command(line: string, timeoutMs: number): Promise<Reply> {
     if (this.#error) return Promise.reject(this.#error);
+    this.#sent++;
     this.#socket.write(`${line}\r\n`, 'latin1');
     return this.readReply(timeoutMs);
   }

@@ -8,6 +8,9 @@ export interface Metrics {
   readonly registry: Registry;
   readonly updateResults: Counter<'code'>;
   readonly httpDuration: Histogram<'route' | 'method' | 'status'>;
+  /** Address changes per Postgres commit (group commit). */
+  readonly commitChanges: Histogram;
+  readonly commitSeconds: Histogram;
   readonly patchRrsets: Histogram;
   readonly patchSeconds: Histogram;
   readonly powerdnsErrors: Counter;
@@ -20,6 +23,7 @@ export interface Metrics {
 }
 
 export interface MetricSources {
+  addressChangesWaiting(): number;
   zoneWriterWaiting(): number;
   pendingPushes(): Promise<number>;
   bcrypt(): { threads: number; busy: number; queued: number; refused: number };
@@ -57,6 +61,26 @@ export function createMetrics(sources: MetricSources): Metrics {
     labelNames: ['route', 'method', 'status'],
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
+  });
+  const commitChanges = new Histogram({
+    name: 'mydns_address_commit_changes',
+    help: 'Address changes per Postgres commit (those that arrive during a commit go in the next one)',
+    buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000],
+    registers: [registry],
+  });
+  const commitSeconds = new Histogram({
+    name: 'mydns_address_commit_seconds',
+    help: 'Postgres commit latency of a group of address changes',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'mydns_address_changes_waiting',
+    help: 'Address changes waiting for the Postgres commit in flight to finish',
+    registers: [registry],
+    collect() {
+      this.set(sources.addressChangesWaiting());
+    },
   });
   const patchRrsets = new Histogram({
     name: 'mydns_zone_writer_batch_rrsets',
@@ -155,6 +179,8 @@ export function createMetrics(sources: MetricSources): Metrics {
     registry,
     updateResults,
     httpDuration,
+    commitChanges,
+    commitSeconds,
     patchRrsets,
     patchSeconds,
     powerdnsErrors,
