@@ -124,11 +124,15 @@ export function hostStatesQuery(
   const bindings: unknown[] = 'names' in which ? [zone, which.names as string[]] : [zone, which.after ?? ''];
   const limit = 'names' in which ? '' : `order by name limit ${Math.max(1, Math.floor(which.limit))}`;
   const sql = `with chosen as (
-       select id, name, ipv4, ipv6, status, mail_enabled from hosts where ${where} ${limit}
+       select id, name, ipv4, ipv6, status, mail_enabled, wildcard, ipv6_prefix
+         from hosts where ${where} ${limit}
      )
-     select h.name, h.ipv4, h.ipv6, h.status, h.mail_enabled,
+     select h.name, h.ipv4, h.ipv6, h.status, h.mail_enabled, h.wildcard, h.ipv6_prefix,
             coalesce((select array_agg(a.value order by a.value) from acme_challenges a
-                       where a.host_id = h.id and a.expires_at > now()), '{}') as acme
+                       where a.host_id = h.id and a.expires_at > now()), '{}') as acme,
+            coalesce((select json_agg(json_build_object('subname', r.subname, 'type', r.type,
+                                                        'content', r.content, 'ttl', r.ttl) order by r.id)
+                        from host_records r where r.host_id = h.id), '[]') as records
        from chosen h
       order by h.name`;
   return { sql, bindings };
