@@ -4,7 +4,7 @@ import { waitFor } from '../support/wait.ts';
 import { authHeader, createHosts, removeHosts, type StackEnv, startApi } from './stack.ts';
 
 /**
- * Benchmark 8: a PUT of 50 owner records (README "Records"), timed until DNS
+ * Benchmark 10: a PUT of 50 owner records (README "Records"), timed until DNS
  * answers the last of them, against a one-address update timed until DNS
  * answers it, on the same server in the same run (median of 7 each).
  */
@@ -60,7 +60,7 @@ export async function runRecordsBenchmark(options: {
     await removeHosts(options.db, zone);
   }
   const mid = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
-  console.log(`\n8. a PUT of 50 records, to the DNS answer of the last one (median of ${rounds})`);
+  console.log(`\n10. a PUT of 50 records, to the DNS answer of the last one (median of ${rounds})`);
   console.log(`   baseline: one address update, to its DNS answer: ${mid(updates).toFixed(0)} ms`);
   console.log(`   PUT of 50 TXT records:                          ${mid(puts).toFixed(0)} ms`);
   console.log(`   ratio: ${(mid(puts) / mid(updates)).toFixed(1)}× (one PATCH either way)`);

@@ -83,7 +83,8 @@ export async function startApi(
   });
   try {
     await waitFor(() => fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok), {
-      timeoutMs: 30_000,
+      // A start writes the zone's relay names: in a large signed zone, a rectify of it all.
+      timeoutMs: 300_000,
       message: 'the API to start',
       giveUp: () => (api.hasExited() ? 'it exited' : undefined),
     });
@@ -120,12 +121,14 @@ export async function removeHosts(db: Database, zone: string) {
   await db('hosts').where({ zone }).delete();
 }
 
-export async function ensureZone(dns: PowerDnsClient, zone: string) {
+/** The zone as MyDNS creates it with `dnssec` (MYDNS_DNSSEC): signed; unsigned without. */
+export async function ensureZone(dns: PowerDnsClient, zone: string, options: { dnssec?: boolean } = {}) {
   await dns.createZone({
     name: zone,
     kind: 'Native',
     nameservers: [`ns1.${zone}`],
     soa: { ttl: 300, content: `ns1.${zone}. hostmaster.${zone}. 1 10800 3600 604800 60` },
+    dnssec: options.dnssec ?? false,
   });
 }
 

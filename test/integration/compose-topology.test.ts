@@ -493,10 +493,16 @@ describe('the docker compose topology, run natively', { timeout: 240_000 }, () =
     assert.deepEqual(await createDnsQuery(dnsPort).a(host), ['93.184.216.34']);
   });
 
-  test('pdns.conf is in force: no rectify on API changes, and the API refuses other addresses', async () => {
-    // Rectify would add an empty-non-terminal row for ent.<zone>; with default-api-rectify=no there is none.
-    const name = `x.ent.${ZONE_FROM_EXAMPLE}`;
-    await pdnsClient.patchZone(ZONE_FROM_EXAMPLE, [{ name, type: 'A', ttl: 60, records: ['192.0.2.1'] }]);
+  test('pdns.conf is in force: no rectify on API changes of an unsigned zone, DNSSEC in the database, and the API refuses other addresses', async () => {
+    // gpgsql-dnssec: MyDNS's zone is signed (its own API-RECTIFY rectifies each of its PATCHes).
+    assert.equal((await pdnsClient.zoneInfo(ZONE_FROM_EXAMPLE)).dnssec, true);
+    assert.equal((await pdnsClient.cryptoKeys(ZONE_FROM_EXAMPLE)).length > 0, true);
+    // Rectify would add an empty-non-terminal row for ent.<zone>; with default-api-rectify=no an
+    // unsigned zone gets none.
+    const unsigned = `unsigned-${ZONE_FROM_EXAMPLE}`;
+    await pdnsClient.createZone({ name: unsigned, kind: 'Native', nameservers: [`ns1.${unsigned}`] });
+    const name = `x.ent.${unsigned}`;
+    await pdnsClient.patchZone(unsigned, [{ name, type: 'A', ttl: 60, records: ['192.0.2.1'] }]);
     const pdnsDb = new pg.Client({
       host: pgHost,
       port: Number(pgPort),
@@ -509,13 +515,13 @@ describe('the docker compose topology, run natively', { timeout: 240_000 }, () =
       const rows = await pdnsDb.query<{ name: string; type: string | null }>(
         `select r.name, r.type from records r join domains d on d.id = r.domain_id
           where d.name = $1 and r.name like $2 order by r.name`,
-        [ZONE_FROM_EXAMPLE, `%ent.${ZONE_FROM_EXAMPLE}`],
+        [unsigned, `%ent.${unsigned}`],
       );
       assert.deepEqual(rows.rows, [{ name, type: 'A' }]);
     } finally {
       await pdnsDb.end();
     }
-    await pdnsClient.patchZone(ZONE_FROM_EXAMPLE, [{ name, type: 'A', ttl: 60, records: [] }]);
+    await pdnsClient.deleteZone(unsigned);
 
     // webserver-allow-from: loopback is listed (for use inside the container), 127.0.0.2 is not.
     const url = `http://127.0.0.1:${pdnsApiPort}/api/v1/servers/localhost`;

@@ -105,7 +105,10 @@ describe('through the API, two zones', () => {
       // Either they wait for the commit in flight (grouped) or, each committed
       // alone, they are answered at once.
       await waitFor(async () => answered === hosts.length || (await waitingToCommit()) === hosts.length, {
-        message: 'the other changes to be answered or to wait for the commit in flight',
+        // A loaded machine (other test runs) may take long to deliver a dozen requests.
+        timeoutMs: 90_000,
+        message: async () =>
+          `the other changes to be answered or to wait for the commit in flight (${answered} answered, ${await waitingToCommit()} waiting)`,
       });
       await locker.query('commit');
       replies = await Promise.all([firstReply, ...sent]);

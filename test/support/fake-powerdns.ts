@@ -165,7 +165,20 @@ export function createFakePowerDns(options: { clock?: { now(): number } } = {}):
     async zoneInfo(zone) {
       reachable();
       zoneOf(zone);
-      return { kind: 'Native', serial: patches.filter((p) => p.outcome === 'applied').length + 1 };
+      return {
+        kind: 'Native',
+        serial: patches.filter((p) => p.outcome === 'applied').length + 1,
+        dnssec: false,
+      };
+    },
+    async secureZone(zone) {
+      reachable();
+      zoneOf(zone);
+    },
+    async cryptoKeys(zone) {
+      reachable();
+      zoneOf(zone);
+      return [];
     },
   };
 

@@ -29,11 +29,11 @@ export interface Standby {
   stop(): Promise<void>;
 }
 
-export async function startStandby(primaryUrl: string): Promise<Standby> {
+export async function startStandby(primaryUrl: string, options: { workDir?: string } = {}): Promise<Standby> {
   const primary = new pg.Client({ connectionString: primaryUrl });
   await primary.connect();
   const slot = `mydns_test_${randomBytes(4).toString('hex')}`;
-  const dir = join(harness().workDir, `standby-${randomBytes(4).toString('hex')}`);
+  const dir = join(options.workDir ?? harness().workDir, `standby-${randomBytes(4).toString('hex')}`);
   let program: StartedProgram | undefined;
   const cleanUp = async () => {
     await program?.stop({ signal: 'SIGINT', timeoutMs: 20_000 });

@@ -54,6 +54,7 @@ const DEFAULTS: Config = {
   apiAddresses: [],
   relayEnabled: true,
   secondaries: [],
+  dnssec: true,
   notifyIntervalMs: 5000,
   reconcile: { intervalMs: 3_600_000, operatorRecords: [] },
   pushTimeoutMs: 3000,

@@ -103,6 +103,7 @@ const schema = z.object({
   MYDNS_HISTORY_MAX_PER_HOST: z.coerce.number().int().min(0).max(100_000).default(200),
   MYDNS_HISTORY_MAX_AGE: zDuration.default(90 * 86_400_000),
   MYDNS_RELAY_ENABLED: zBoolean.default(true),
+  MYDNS_DNSSEC: zBoolean.default(true),
   MYDNS_PUSH_TIMEOUT: zDuration.default(3000),
   MYDNS_BLOCKED_USER_AGENTS: zList.default([]),
   MYDNS_DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
@@ -190,6 +191,8 @@ export interface Config {
     /** Names in the zone that belong to the operator, not to MyDNS (`@`, `www`, `*.lab`). */
     readonly operatorRecords: readonly string[];
   };
+  /** Zones MyDNS creates are signed (NSEC3); existing zones are left as they are (docs/dnssec.md). */
+  readonly dnssec: boolean;
   /** Secondaries PowerDNS notifies (ip or ip:port); none means a Native zone. */
   readonly secondaries: readonly string[];
   /** At most one NOTIFY per zone per this many ms (0: after every batch of changes). */
@@ -278,6 +281,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     apiAddresses: s.MYDNS_API_ADDRESS.map((address) => address.text),
     relayEnabled: s.MYDNS_RELAY_ENABLED,
     secondaries: s.MYDNS_SECONDARIES,
+    dnssec: s.MYDNS_DNSSEC,
     notifyIntervalMs: s.MYDNS_NOTIFY_INTERVAL,
     reconcile: { intervalMs: s.MYDNS_RECONCILE_INTERVAL, operatorRecords: s.MYDNS_OPERATOR_RECORDS },
     pushTimeoutMs: s.MYDNS_PUSH_TIMEOUT,

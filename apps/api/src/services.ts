@@ -421,6 +421,7 @@ export function createZoneReconciler(
     ttl: config.recordTtl,
     nameservers: config.nameserversByZone[zone] ?? [`ns1.${zone}`],
     secondaries: config.secondaries,
+    dnssec: config.dnssec,
     relayAddresses: config.relayAddresses,
     apiAddresses: config.apiAddresses,
     operatorRecords: config.reconcile.operatorRecords,
@@ -444,7 +445,12 @@ export async function setUpZone(
 ): Promise<void> {
   await ensureZone(
     dns,
-    { zone, nameservers: config.nameserversByZone[zone] ?? [`ns1.${zone}`], secondaries: config.secondaries },
+    {
+      zone,
+      nameservers: config.nameserversByZone[zone] ?? [`ns1.${zone}`],
+      secondaries: config.secondaries,
+      dnssec: config.dnssec,
+    },
     logger,
   );
   await dns.patchZone(zone, zoneRrsets(zone, config.relayAddresses, config.recordTtl, config.apiAddresses));

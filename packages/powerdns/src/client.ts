@@ -54,6 +54,26 @@ export interface ZoneSpec {
   /** Our SOA; none for a Slave zone (it comes from the primary). */
   readonly soa?: { readonly content: string; readonly ttl: number };
   readonly rrsets?: readonly RrsetChange[];
+  /**
+   * Signed at creation: NSEC3 `1 0 0 -` (RFC 9276: no extra iterations, no
+   * salt) and API-RECTIFY on, see `secureZone`.
+   */
+  readonly dnssec?: boolean;
+}
+
+/** NSEC3 with no extra iterations and no salt, as RFC 9276 asks (and deSEC does). */
+export const NSEC3_PARAMETERS = '1 0 0 -';
+
+/** A zone's signing key as the API shows it (GET …/cryptokeys). */
+export interface CryptoKey {
+  readonly id: number;
+  /** `csk` (PowerDNS's default: one key), `ksk` or `zsk`. */
+  readonly keytype: string;
+  readonly active: boolean;
+  /** `257 3 13 <base64>` for a key-signing key. */
+  readonly dnskey: string;
+  /** `<tag> <algorithm> <digest type> <digest>`, for the parent; only on KSKs and CSKs. */
+  readonly ds: readonly string[];
 }
 
 /** Attempts of a call that PowerDNS answers with 500 (see `call`). */
@@ -74,6 +94,13 @@ export interface PowerDnsOptions {
   apiKey: string;
   serverId?: string;
   timeoutMs?: number;
+  /**
+   * For the calls that write a zone (create, PATCH, secure, delete): in a signed zone
+   * each one rectifies the whole zone, seconds at 100,000 names
+   * (docs/dnssec.md). A write cut short by the timeout is retried, which
+   * cannot help one that needs longer: hence its own, longer bound.
+   */
+  writeTimeoutMs?: number;
   /** For the zone export, which PowerDNS builds whole before it answers (default 10 minutes). */
   exportTimeoutMs?: number;
 }
@@ -147,7 +174,16 @@ export interface PowerDnsClient {
   setZoneKind(zone: string, kind: 'Native' | 'Master' | 'Slave', masters?: readonly string[]): Promise<void>;
   /** Replaces one domain metadata kind (e.g. ALSO-NOTIFY) with these values. */
   setMetadata(zone: string, kind: string, values: readonly string[]): Promise<void>;
-  zoneInfo(zone: string): Promise<{ kind: string; serial: number }>;
+  zoneInfo(zone: string): Promise<{ kind: string; serial: number; dnssec: boolean }>;
+  /**
+   * Signs an existing zone (NSEC3 `1 0 0 -`) and sets API-RECTIFY, so that
+   * every PATCH rectifies the zone in its own transaction: PowerDNS gives the
+   * rows a PATCH writes no NSEC3 order name, and without one the NXDOMAIN
+   * and NODATA answers at those names do not validate (docs/dnssec.md).
+   */
+  secureZone(zone: string): Promise<void>;
+  /** The zone's keys (none for an unsigned zone). */
+  cryptoKeys(zone: string): Promise<CryptoKey[]>;
 }
 
 export function createPowerDnsClient(options: PowerDnsOptions): PowerDnsClient {
@@ -162,6 +198,7 @@ export function createPowerDnsClient(options: PowerDnsOptions): PowerDnsClient {
     maxContentLength: Number.POSITIVE_INFINITY,
     proxy: false,
   });
+  const write = { timeout: options.writeTimeoutMs ?? 120_000 };
   const call = async <T>(request: () => Promise<{ data: T }>): Promise<T> => {
     for (let attempt = 1; ; attempt++) {
       try {
@@ -178,7 +215,7 @@ export function createPowerDnsClient(options: PowerDnsOptions): PowerDnsClient {
   };
   const patchZoneEntries = async (zone: string, entries: readonly ReturnType<typeof patchEntry>[]) => {
     if (entries.length === 0) return;
-    await call(() => http.patch(`/zones/${zoneId(zone)}`, { rrsets: entries }));
+    await call(() => http.patch(`/zones/${zoneId(zone)}`, { rrsets: entries }, write));
   };
   return {
     apiUrl,
@@ -202,6 +239,7 @@ export function createPowerDnsClient(options: PowerDnsOptions): PowerDnsClient {
             kind: spec.kind,
             nameservers: spec.nameservers.map(canonicalName),
             soa_edit_api: 'INCREASE',
+            ...(spec.dnssec ? { dnssec: true, nsec3param: NSEC3_PARAMETERS, api_rectify: true } : {}),
             ...(spec.masters ? { masters: spec.masters } : {}),
             rrsets: [
               ...(spec.soa
@@ -217,12 +255,15 @@ export function createPowerDnsClient(options: PowerDnsOptions): PowerDnsClient {
               ...(spec.rrsets ?? []).map(patchEntry),
             ],
           },
-          { params: { rrsets: false } },
+          { params: { rrsets: false }, ...write },
         ),
       );
+      // With default-api-rectify=no the creation itself is not rectified: the
+      // apex gets its order name here, once.
+      if (spec.dnssec) await call(() => http.put(`/zones/${zoneId(name)}/rectify`, undefined, write));
     },
     async deleteZone(zone) {
-      await call(() => http.delete(`/zones/${zoneId(zone)}`));
+      await call(() => http.delete(`/zones/${zoneId(zone)}`, write));
     },
     patchZone: (zone, changes) => patchZoneEntries(zone, changes.map(patchEntry)),
     patchZoneEntries,
@@ -282,9 +323,37 @@ export function createPowerDnsClient(options: PowerDnsOptions): PowerDnsClient {
     },
     async zoneInfo(zone) {
       const info = await call(() =>
-        http.get<{ kind: string; serial: number }>(`/zones/${zoneId(zone)}`, { params: { rrsets: false } }),
+        http.get<{ kind: string; serial: number; dnssec?: boolean }>(`/zones/${zoneId(zone)}`, {
+          params: { rrsets: false },
+        }),
       );
-      return { kind: info.kind, serial: info.serial };
+      return { kind: info.kind, serial: info.serial, dnssec: info.dnssec === true };
+    },
+    async secureZone(zone) {
+      // One PUT: PowerDNS makes the key, sets NSEC3PARAM and, API-RECTIFY being
+      // part of it, rectifies the zone (pdns ws-auth.cc updateDomainSettings).
+      await call(() =>
+        http.put(
+          `/zones/${zoneId(zone)}`,
+          { dnssec: true, nsec3param: NSEC3_PARAMETERS, api_rectify: true },
+          write,
+        ),
+      );
+      await call(() => http.put(`/zones/${zoneId(zone)}/rectify`, undefined, write));
+    },
+    async cryptoKeys(zone) {
+      const keys = await call(() =>
+        http.get<{ id: number; keytype: string; active: boolean; dnskey: string; ds?: string[] }[]>(
+          `/zones/${zoneId(zone)}/cryptokeys`,
+        ),
+      );
+      return keys.map((key) => ({
+        id: key.id,
+        keytype: key.keytype,
+        active: key.active,
+        dnskey: key.dnskey,
+        ds: key.ds ?? [],
+      }));
     },
   };
 }

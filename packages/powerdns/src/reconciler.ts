@@ -37,6 +37,8 @@ export interface ReconcilerOptions {
   ttl: number;
   nameservers: readonly string[];
   secondaries?: readonly string[];
+  /** Sign the zone when the reconciler has to create it (after a wipe): MYDNS_DNSSEC. */
+  dnssec?: boolean;
   relayAddresses: readonly string[];
   /** The API's public addresses (MYDNS_API_ADDRESS): `update`, `update4`, `update6` of the zone. */
   apiAddresses?: readonly string[];
@@ -96,7 +98,12 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
       } else {
         zoneCreated = await ensureZone(
           dns,
-          { zone, nameservers: options.nameservers, secondaries: options.secondaries ?? [] },
+          {
+            zone,
+            nameservers: options.nameservers,
+            secondaries: options.secondaries ?? [],
+            dnssec: options.dnssec ?? false,
+          },
           log,
         );
       }

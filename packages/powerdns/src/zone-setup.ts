@@ -11,13 +11,20 @@ export interface ZoneSetup {
    * Master with them as ALSO-NOTIFY, and PowerDNS is a hidden primary.
    */
   secondaries?: readonly string[];
+  /**
+   * Sign the zone when this creates it (MYDNS_DNSSEC): NSEC3 `1 0 0 -`,
+   * API-RECTIFY on (docs/dnssec.md). A zone that exists is left as it is,
+   * signed or not: `npm run cli -- zone secure` signs one.
+   */
+  dnssec?: boolean;
 }
 
 /**
  * Creates the service zone when it is missing (docs/architecture.md, "What PowerDNS requires of us"): our own SOA with
  * TTL 300 and minimum 60 (PowerDNS's default minimum of 3600 would keep a new
  * name NXDOMAIN in resolvers for an hour), SOA-EDIT-API INCREASE (EPOCH repeats
- * within a second), NS from the settings. An existing zone is left alone.
+ * within a second), NS from the settings, signed when `dnssec`. An existing
+ * zone is left alone.
  */
 export async function ensureZone(dns: PowerDnsClient, setup: ZoneSetup, logger: Logger): Promise<boolean> {
   const created = await createZoneIfMissing(dns, setup, logger);
@@ -39,12 +46,13 @@ async function createZoneIfMissing(dns: PowerDnsClient, setup: ZoneSetup, logger
       kind: 'Native',
       nameservers: setup.nameservers,
       soa: { ttl: 300, content: `${primary}. ${hostmaster}. 1 10800 3600 604800 60` },
+      dnssec: setup.dnssec ?? false,
     });
   } catch (error) {
     // Another replica (or a retried request) created it first: it exists, which is all we wanted.
     if (error instanceof PowerDnsError && error.httpStatus === 409) return false;
     throw error;
   }
-  logger.info(`created zone ${setup.zone} in PowerDNS`);
+  logger.info(`created zone ${setup.zone} in PowerDNS${setup.dnssec ? ' (signed, NSEC3)' : ''}`);
   return true;
 }

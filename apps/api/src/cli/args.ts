@@ -22,6 +22,9 @@ export const USAGE = `usage: npm run cli -- <command>
   zone list              every zone: its hosts, and whether it is served (zones no longer in MYDNS_ZONES too)
   zone move <from> <to>  move every host of <from> into <to> (one of MYDNS_ZONES); their records leave
                          <from> and appear in <to>; refused when a label exists in both
+  zone ds [<zone>]       the DS (and DNSKEY) records the parent zone publishes for a signed zone
+                         (every served zone when none is given)
+  zone secure <zone>     sign a zone that PowerDNS holds unsigned (NSEC3), then print its DS
   reconcile [--dry-run]  make PowerDNS equal to Postgres in every zone, printing every difference found
   migrate                apply pending database migrations (the only command that creates the database)
   help                   this text (also --help or -h after any command)`;

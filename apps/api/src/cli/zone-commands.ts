@@ -4,6 +4,7 @@ import type { Config } from '../config.ts';
 import { createZonesService, pushPendingChanges } from '../hosts/zones-service.ts';
 import { setUpZone } from '../services.ts';
 import { UsageError } from './args.ts';
+import { runDnssecCommand } from './dnssec-commands.ts';
 import { printRows } from './host-commands.ts';
 import { withDatabase, withPowerDns } from './resources.ts';
 
@@ -24,6 +25,7 @@ export async function runZoneCommand(
   logger: Logger,
 ): Promise<void> {
   if (command === undefined) throw new UsageError('zone needs a command');
+  if (command === 'ds' || command === 'secure') return runDnssecCommand(command, args, config, logger);
   if (command === 'list' && args.length > 0) throw new UsageError('zone list takes no arguments');
   if (command === 'move' && args.length !== 2) throw new UsageError('zone move takes two zones: <from> <to>');
   if (command !== 'list' && command !== 'move') throw new UsageError(`unknown zone command "${command}"`);
