@@ -22,6 +22,8 @@
  *    `good` under a steady rate of changes (test/bench/replica.ts).
  * 9. DNSSEC: the ways to keep a signed zone's negative answers valid after
  *    every batch, timed at 1,000 and 100,000 names (test/bench/dnssec.ts).
+ * 10. a PUT of 50 owner records, to the DNS answer of the last one, vs a
+ *    one-address update to its answer (test/bench/records.ts).
  *
  * Benchmarks 2 and 3 run on signed zones (MYDNS_DNSSEC's default); 2 also
  * runs on an unsigned zone, for the cost of signing.
@@ -43,6 +45,7 @@ import { DNSSEC_OPTIONS, measureOption, type OptionResult } from './dnssec.ts';
 import { runFuzzBenchmark } from './fuzz.ts';
 import { type LoadResult, runLoad } from './load.ts';
 import { runLoginFlood } from './logins.ts';
+import { runRecordsBenchmark } from './records.ts';
 import { runReplicaBenchmark } from './replica.ts';
 import { runSmtpBenchmarks } from './smtp.ts';
 import {
@@ -76,6 +79,7 @@ const PARTS: Record<string, string> = {
   replica: '8',
   dnssec: '9',
   accounts: '10',
+  records: '11',
   // Hours on two cores, so never part of the default run.
   million: 'million',
 };
@@ -415,6 +419,7 @@ async function main() {
     console.log(`   the account's address and an account token:   ${describeLoad(account)}`);
     console.log(`   ratio: ${pct(account.perSecond, host.perSecond)} of the host-token rate (aim ≥ 90%)`);
   }
+  if (ONLY.has('11')) await runRecordsBenchmark({ db, env, dnsPort: pdns.dnsPort, hash });
 }
 
 try {

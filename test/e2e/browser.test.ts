@@ -23,6 +23,7 @@ const ARTIFACTS = resolve(import.meta.dirname, '../artifacts');
 const PAGES = [
   ['Overview', 'dashboard'],
   ['Setups', 'setups'],
+  ['Records', 'records'],
   ['Tokens', 'tokens'],
   ['History', 'history'],
   ['Mail', 'mail'],

@@ -32,6 +32,7 @@ test('latest, rollback all, latest on an empty database', async () => {
       'acme_challenges',
       'app_secrets',
       'dns_outbox',
+      'host_records',
       'hosts',
       'login_failures',
       'mail_outbox',

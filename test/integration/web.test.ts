@@ -338,6 +338,7 @@ describe('the pages a newcomer meets', () => {
   const DASHBOARD_PAGES = [
     ['/dashboard', 'Overview'],
     ['/dashboard/setups', 'Setups'],
+    ['/dashboard/records', 'Records'],
     ['/dashboard/tokens', 'Tokens'],
     ['/dashboard/history', 'History'],
     ['/dashboard/mail', 'Mail'],

@@ -7,6 +7,12 @@ export interface DnsQuery {
   txt(name: string): Promise<string[]>;
   /** `"<priority> <exchange>"` strings, e.g. `10 alice.mx.example.net`. */
   mx(name: string): Promise<string[]>;
+  /** The target, without its trailing dot. */
+  cname(name: string): Promise<string[]>;
+  /** `"<priority> <weight> <port> <target>"` strings. */
+  srv(name: string): Promise<string[]>;
+  /** `"<flags> <tag> <value>"` strings, e.g. `0 issue letsencrypt.org`. */
+  caa(name: string): Promise<string[]>;
 }
 
 export function createDnsQuery(port: number): DnsQuery {
@@ -23,5 +29,21 @@ export function createDnsQuery(port: number): DnsQuery {
     txt: (name) => resolver.resolveTxt(name).then((r) => r.map((parts) => parts.join('')).sort(), empty),
     mx: (name) =>
       resolver.resolveMx(name).then((r) => r.map((mx) => `${mx.priority} ${mx.exchange}`).sort(), empty),
+    cname: (name) => resolver.resolveCname(name).then((r) => r.sort(), empty),
+    srv: (name) =>
+      resolver
+        .resolveSrv(name)
+        .then((r) => r.map((s) => `${s.priority} ${s.weight} ${s.port} ${s.name}`).sort(), empty),
+    caa: (name) =>
+      resolver.resolveCaa(name).then(
+        (r) =>
+          r
+            .map((c) => {
+              const [tag, value] = Object.entries(c).find(([key]) => key !== 'critical') ?? ['?', ''];
+              return `${c.critical} ${tag} ${String(value)}`;
+            })
+            .sort(),
+        empty,
+      ),
   };
 }

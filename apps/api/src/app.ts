@@ -99,6 +99,7 @@ export function createApp(deps: AppDeps): Express {
     createHostsRouter({
       zones: config.zones,
       hosts: services.hosts,
+      records: services.records,
       authenticator: services.authenticator,
       sessions: services.sessions,
       registrationLimiter: services.limiters.registrations,

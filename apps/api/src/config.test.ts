@@ -52,6 +52,7 @@ const DEFAULTS: Config = {
     historyMaxAgeMs: 90 * 86_400_000,
   },
   relayAddresses: ['127.0.0.1'],
+  apiAddresses: [],
   relayEnabled: true,
   secondaries: [],
   dnssec: true,

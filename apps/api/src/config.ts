@@ -7,6 +7,7 @@ import {
   type RateLimit,
   sharedLogSettings,
   sharedSettings,
+  zAddressList,
   zBoolean,
   zDuration,
   zList,
@@ -47,6 +48,8 @@ const schema = z.object({
     )
     .transform((url) => url.replace(/\/$/, ''))
     .optional(),
+  /** The API's public addresses: `update(4|6).<zone>` point at them (README "Setups"). */
+  MYDNS_API_ADDRESS: zAddressList.default([]),
   MYDNS_DATA_DIR: z.string().min(1).default('.data'),
   MYDNS_PDNS_API_URL: z.string().url('must be an http(s):// URL').optional(),
   MYDNS_PDNS_API_KEY: z.string().min(1).optional(),
@@ -204,6 +207,8 @@ export interface Config {
   readonly notifyIntervalMs: number;
   /** The relay's public addresses, published for `mx.<zone>` and `*.mx.<zone>`. */
   readonly relayAddresses: readonly string[];
+  /** MYDNS_API_ADDRESS: published as `update.<zone>`, `update4.<zone>`, `update6.<zone>`. */
+  readonly apiAddresses: readonly string[];
   /** `npm start` runs the SMTP relay beside the API (compose runs it as a service of its own). */
   readonly relayEnabled: boolean;
   readonly pushTimeoutMs: number;
@@ -285,6 +290,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       historyMaxAgeMs: s.MYDNS_HISTORY_MAX_AGE,
     },
     relayAddresses: s.MYDNS_RELAY_ADDRESS.map((address) => address.text),
+    apiAddresses: s.MYDNS_API_ADDRESS.map((address) => address.text),
     relayEnabled: s.MYDNS_RELAY_ENABLED,
     secondaries: s.MYDNS_SECONDARIES,
     dnssec: s.MYDNS_DNSSEC,

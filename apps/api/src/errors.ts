@@ -53,6 +53,8 @@ export const ERROR_STATUS = {
   invalid_acme_value: 400,
   too_many_acme_values: 409,
   acme_value_not_found: 404,
+  invalid_records: 400,
+  invalid_wildcard: 400,
   invalid_mail: 400,
   invalid_mail_enabled: 400,
   invalid_mail_port: 400,

@@ -13,6 +13,7 @@ import {
   createHistoryRepository,
   createHostCache,
   createHostsRepository,
+  createRecordsRepository,
   createSecretsRepository,
   createSessionsRepository,
   createSharedFailures,
@@ -22,6 +23,7 @@ import {
   type HostCache,
   type HostsRepository,
   isAddressChangeError,
+  type RecordsRepository,
   type SessionsRepository,
   type TokensRepository,
 } from '@mydns/db';
@@ -50,6 +52,7 @@ import type { Config } from './config.ts';
 import { createUpdateService, type UpdateService } from './dyndns/update-service.ts';
 import { createHistoryRecorder, type HistoryRecorder } from './history/history-recorder.ts';
 import { createHostsService, type HostsService } from './hosts/hosts-service.ts';
+import { createRecordsService, type RecordsService } from './hosts/records-service.ts';
 import { createZonesService, pushPendingChanges, type ZonesService } from './hosts/zones-service.ts';
 import { createMaintenance, type Maintenance } from './lifecycle/maintenance.ts';
 import { createMail, type Mail, type MailOutbox } from './mail/index.ts';
@@ -69,6 +72,8 @@ export interface Services {
   readonly addressNotices: AddressNotices;
   /** Which hosts have address-change notices on. */
   readonly notices: AddressNoticesRepository;
+  /** The owner's records and the wildcard. */
+  readonly records: RecordsService;
   readonly zones: ZonesService;
   /** One zone writer per zone of MYDNS_ZONES. */
   readonly zoneWriters: ZoneWriters;
@@ -118,9 +123,11 @@ export interface HostServices {
     readonly history: HistoryRepository;
     readonly sessions: SessionsRepository;
     readonly accounts: AccountsRepository;
+    readonly records: RecordsRepository;
   };
   readonly hosts: HostsService;
   readonly accounts: AccountsService;
+  readonly records: RecordsService;
   readonly maintenance: Maintenance;
 }
 
@@ -161,6 +168,7 @@ export function createHostServices(config: Config, deps: HostServiceDeps): HostS
     history: createHistoryRepository(deps.db),
     sessions: createSessionsRepository(deps.db),
     accounts: createAccountsRepository(deps.db),
+    records: createRecordsRepository(deps.db),
   };
   const hosts = createHostsService({
     zones: config.zones,
@@ -211,7 +219,14 @@ export function createHostServices(config: Config, deps: HostServiceDeps): HostS
     onQueued: () => deps.zoneWriters.wake(),
     loginFailures: createSharedFailures(deps.db),
   });
-  return { repositories, hosts, accounts, maintenance };
+  const records = createRecordsService({
+    records: repositories.records,
+    hosts: repositories.hosts,
+    defaultTtl: config.recordTtl,
+    zoneWriters: deps.zoneWriters,
+    pushTimeoutMs: config.pushTimeoutMs,
+  });
+  return { repositories, hosts, accounts, records, maintenance };
 }
 
 export function createServices(config: Config, deps: ServiceDeps): Services {
@@ -290,7 +305,7 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
   zoneWritersRef = zoneWriters;
   const mail = createMail(config, { db: deps.db, logger: deps.logger, registry: metrics.registry });
   onBlock = (scope) => metrics.loginBlocks.inc({ scope });
-  const { repositories, hosts, accounts, maintenance } = createHostServices(config, {
+  const { repositories, hosts, accounts, records, maintenance } = createHostServices(config, {
     db: deps.db,
     logger: deps.logger,
     bcrypt,
@@ -417,6 +432,7 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
     background,
     addressNotices,
     notices,
+    records,
     zones,
     zoneWriters,
     hostCache,
@@ -484,6 +500,7 @@ export function createZoneReconciler(
     secondaries: config.secondaries,
     dnssec: config.dnssec,
     relayAddresses: config.relayAddresses,
+    apiAddresses: config.apiAddresses,
     operatorRecords: config.reconcile.operatorRecords,
     store: deps.store,
     dns: deps.dns,
@@ -493,7 +510,8 @@ export function createZoneReconciler(
 
 /**
  * A served zone in PowerDNS: created with its SOA and NS when missing, and
- * the records that follow settings (the relay's `mx.<zone>`, `*.mx.<zone>`)
+ * the records that follow settings (the relay's `mx.<zone>`, `*.mx.<zone>`;
+ * `update`, `update4`, `update6` from MYDNS_API_ADDRESS)
  * written, at every start (REPLACE is idempotent).
  */
 export async function setUpZone(
@@ -512,5 +530,5 @@ export async function setUpZone(
     },
     logger,
   );
-  await dns.patchZone(zone, zoneRrsets(zone, config.relayAddresses, config.recordTtl));
+  await dns.patchZone(zone, zoneRrsets(zone, config.relayAddresses, config.recordTtl, config.apiAddresses));
 }

@@ -25,36 +25,46 @@ const APPLY_ADDRESS_CHANGES = `
     select * from unnest($1::bigint[], $2::boolean[], $3::text[], $4::boolean[], $5::text[])
       with ordinality as t(id, keep4, v4, keep6, v6, ord)
   ), old as materialized (
-    select id, zone, name, ipv4, ipv6, status from hosts where id = any($1::bigint[]) order by id for update
+    select id, zone, name, ipv4, ipv6, ipv6_prefix, status from hosts
+     where id = any($1::bigint[]) order by id for update
   ), next as (
-    select old.id, old.zone, old.name, input.ord, old.ipv4 as old_ipv4, old.ipv6 as old_ipv6, old.status as old_status,
+    select old.id, old.zone, old.name, input.ord, old.ipv4 as old_ipv4, old.ipv6 as old_ipv6,
+           old.ipv6_prefix as old_ipv6_prefix, old.status as old_status,
            case when input.keep4 then old.ipv4 else input.v4 end as ipv4,
-           case when input.keep6 then old.ipv6 else input.v6 end as ipv6
+           case when input.keep6 then old.ipv6 else input.v6 end as ipv6,
+           -- A new IPv6 address (or none) drops the identifier /64 (packages/domain ipv6-prefix.ts nextIpv6).
+           case when input.keep6 then old.ipv6_prefix else null end as ipv6_prefix
       from old join input on input.id = old.id
      where old.status in ('active', 'dormant')
   ), changed as (
     update hosts h
-       set ipv4 = next.ipv4, ipv6 = next.ipv6, status = 'active', last_seen_at = now(),
+       set ipv4 = next.ipv4, ipv6 = next.ipv6, ipv6_prefix = next.ipv6_prefix, status = 'active',
+           last_seen_at = now(),
            address_changed_at = case
              when next.ipv4 is distinct from next.old_ipv4 or next.ipv6 is distinct from next.old_ipv6
+               or next.ipv6_prefix is distinct from next.old_ipv6_prefix
              then now() else h.address_changed_at end
       from next
      where h.id = next.id
        and (next.ipv4 is distinct from next.old_ipv4 or next.ipv6 is distinct from next.old_ipv6
-            or next.old_status <> 'active')
-    returning h.zone, h.name, next.ord, next.old_ipv4, next.old_ipv6, h.ipv4, h.ipv6
+            or next.ipv6_prefix is distinct from next.old_ipv6_prefix or next.old_status <> 'active')
+    returning h.zone, h.name, next.ord, next.old_ipv4, next.old_ipv6, next.old_ipv6_prefix,
+              h.ipv4, h.ipv6, h.ipv6_prefix
   ), queued as (
     insert into dns_outbox (zone, name) select zone, name from changed order by ord returning id, zone, name
   )
-  select changed.ord, changed.old_ipv4, changed.old_ipv6, changed.ipv4, changed.ipv6, queued.id as outbox_id
+  select changed.ord, changed.old_ipv4, changed.old_ipv6, changed.old_ipv6_prefix, changed.ipv4,
+         changed.ipv6, changed.ipv6_prefix, queued.id as outbox_id
     from changed join queued on queued.zone = changed.zone and queued.name = changed.name`;
 
 interface ChangedRow {
   ord: number;
   old_ipv4: string | null;
   old_ipv6: string | null;
+  old_ipv6_prefix: string | null;
   ipv4: string | null;
   ipv6: string | null;
+  ipv6_prefix: string | null;
   outbox_id: number;
 }
 
@@ -94,8 +104,10 @@ async function applyRound(
     results[member.index] = {
       oldIpv4: row.old_ipv4,
       oldIpv6: row.old_ipv6,
+      oldIpv6Prefix: row.old_ipv6_prefix,
       ipv4: row.ipv4,
       ipv6: row.ipv6,
+      ipv6Prefix: row.ipv6_prefix,
       outboxId: row.outbox_id,
     };
   }

@@ -41,6 +41,8 @@ function fakeExecutor(
 const changed = (change: PendingChange, i: number): AddressChange => ({
   oldIpv4: null,
   oldIpv6: null,
+  oldIpv6Prefix: null,
+  ipv6Prefix: null,
   ipv4: change.v4.keep ? null : change.v4.address,
   ipv6: change.v6.keep ? null : change.v6.address,
   outboxId: 100 + i,

@@ -1,4 +1,4 @@
-import type { HostDnsState, HostStatus } from '@mydns/domain';
+import type { HostDnsState, HostStatus, OwnerRecord } from '@mydns/domain';
 import type { Database } from './database.ts';
 
 /**
@@ -13,7 +13,7 @@ export function createDnsOutboxStore(db: Database) {
     withZoneLock<T>(
       zone: string,
       work: (tx: {
-        pending(limit: number): Promise<{ id: number; name: string }[]>;
+        pending(limit: number): Promise<{ id: number; name: string; stale?: readonly string[] }[]>;
         hostStates(names: readonly string[]): Promise<HostDnsState[]>;
         complete(ids: readonly number[]): Promise<void>;
       }) => Promise<T>,
@@ -28,7 +28,14 @@ export function createDnsOutboxStore(db: Database) {
         );
         return work({
           async pending(limit) {
-            return trx('dns_outbox').select('id', 'name').where({ zone }).orderBy('id').limit(limit);
+            const rows: { id: number; name: string; stale: string[] | null }[] = await trx('dns_outbox')
+              .select('id', 'name', 'stale')
+              .where({ zone })
+              .orderBy('id')
+              .limit(limit);
+            return rows.map((row) =>
+              row.stale ? { id: row.id, name: row.name, stale: row.stale } : { id: row.id, name: row.name },
+            );
           },
           hostStates: (names) => selectHostStates(trx, zone, { names }),
           async complete(ids) {
@@ -70,12 +77,16 @@ interface HostStateRow {
   ipv6: string | null;
   status: HostStatus;
   mail_enabled: boolean;
+  wildcard: boolean;
+  ipv6_prefix: string | null;
   acme: string[];
+  records: OwnerRecord[];
 }
 
 /**
  * What the PowerDNS projection needs of the hosts of one zone: addresses,
- * status, mail forwarding and unexpired ACME values. Either for some names, or
+ * status, mail forwarding, unexpired ACME values, the wildcard, the identifier
+ * prefix and the owner's records. Either for some names, or
  * a page of all hosts in name order (for the reconciler).
  */
 export async function selectHostStates(
@@ -92,6 +103,9 @@ export async function selectHostStates(
     status: row.status,
     acme: row.acme,
     mailEnabled: row.mail_enabled,
+    wildcard: row.wildcard,
+    ipv6Prefix: row.ipv6_prefix,
+    records: row.records,
   }));
 }
 
@@ -110,11 +124,15 @@ export function hostStatesQuery(
   const bindings: unknown[] = 'names' in which ? [zone, which.names as string[]] : [zone, which.after ?? ''];
   const limit = 'names' in which ? '' : `order by name limit ${Math.max(1, Math.floor(which.limit))}`;
   const sql = `with chosen as (
-       select id, name, ipv4, ipv6, status, mail_enabled from hosts where ${where} ${limit}
+       select id, name, ipv4, ipv6, status, mail_enabled, wildcard, ipv6_prefix
+         from hosts where ${where} ${limit}
      )
-     select h.name, h.ipv4, h.ipv6, h.status, h.mail_enabled,
+     select h.name, h.ipv4, h.ipv6, h.status, h.mail_enabled, h.wildcard, h.ipv6_prefix,
             coalesce((select array_agg(a.value order by a.value) from acme_challenges a
-                       where a.host_id = h.id and a.expires_at > now()), '{}') as acme
+                       where a.host_id = h.id and a.expires_at > now()), '{}') as acme,
+            coalesce((select json_agg(json_build_object('subname', r.subname, 'type', r.type,
+                                                        'content', r.content, 'ttl', r.ttl) order by r.id)
+                        from host_records r where r.host_id = h.id), '[]') as records
        from chosen h
       order by h.name`;
   return { sql, bindings };

@@ -109,10 +109,17 @@ export function createHostCache(options: HostCacheOptions): HostCache {
             if (loads.size === 0) loading.delete(name);
           }
         },
-        async applyAddressChange(id, v4, v6) {
+        async applyAddressChange(id, v4, v6, lan) {
           forget(id);
           try {
-            return await repository.applyAddressChange(id, v4, v6);
+            return await repository.applyAddressChange(id, v4, v6, lan);
+          } finally {
+            forget(id);
+          }
+        },
+        async setWildcard(id, wildcard) {
+          try {
+            return await repository.setWildcard(id, wildcard);
           } finally {
             forget(id);
           }

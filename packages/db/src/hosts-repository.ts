@@ -1,4 +1,4 @@
-import type { HostStatus } from '@mydns/domain';
+import { type HostStatus, type Ipv6Prefix, type Ipv6Step, nextIpv6 } from '@mydns/domain';
 import { commitAddressChanges } from './address-changes.ts';
 import type { AddressCommitter } from './address-committer.ts';
 import { type Database, preparedQuery } from './database.ts';
@@ -19,6 +19,10 @@ export interface HostRecord {
   readonly contactEmail: string | null;
   readonly ipv4: string | null;
   readonly ipv6: string | null;
+  /** The /64 interface-identifier records follow; null: the /64 of `ipv6`. */
+  readonly ipv6Prefix: string | null;
+  /** `*.<host>` answers the host's addresses. */
+  readonly wildcard: boolean;
   readonly status: HostStatus;
   readonly createdAt: Date;
   readonly addressChangedAt: Date | null;
@@ -51,6 +55,8 @@ interface HostRow {
   contact_email: string | null;
   ipv4: string | null;
   ipv6: string | null;
+  ipv6_prefix: string | null;
+  wildcard: boolean;
   status: HostStatus;
   created_at: Date;
   address_changed_at: Date | null;
@@ -73,6 +79,8 @@ const COLUMNS = [
   'contact_email',
   'ipv4',
   'ipv6',
+  'ipv6_prefix',
+  'wildcard',
   'status',
   'created_at',
   'address_changed_at',
@@ -96,6 +104,8 @@ function toHost(row: HostRow): HostRecord {
     contactEmail: row.contact_email,
     ipv4: row.ipv4,
     ipv6: row.ipv6,
+    ipv6Prefix: row.ipv6_prefix,
+    wildcard: row.wildcard,
     status: row.status,
     createdAt: row.created_at,
     addressChangedAt: row.address_changed_at,
@@ -118,11 +128,26 @@ export type FamilyChange =
   | { readonly keep: true }
   | { readonly keep: false; readonly address: string | null };
 
+/**
+ * What an update asks for IPv6: a family change, or a prefix move
+ * (`myipv6=<prefix>/<len>`: the AAAA keeps its bits after the length, see
+ * packages/domain ipv6-prefix.ts).
+ */
+export type Ipv6Change = FamilyChange | { readonly keep: false; readonly prefix: Ipv6Prefix };
+
+/** The domain's word for an Ipv6Change (packages/domain ipv6-prefix.ts). */
+export function ipv6Step(change: Ipv6Change): Ipv6Step {
+  if ('prefix' in change) return { kind: 'prefix', prefix: change.prefix };
+  return change.keep ? { kind: 'keep' } : { kind: 'set', address: change.address };
+}
+
 export interface AddressChange {
   readonly oldIpv4: string | null;
   readonly oldIpv6: string | null;
+  readonly oldIpv6Prefix: string | null;
   readonly ipv4: string | null;
   readonly ipv6: string | null;
+  readonly ipv6Prefix: string | null;
   /** The pending-push marker written with the change. */
   readonly outboxId: number;
 }
@@ -151,8 +176,18 @@ export interface HostsRepository {
    * (with the other changes of its group, see address-committer.ts).
    * Returns undefined when, under the row lock, nothing would change (a
    * concurrent request got there first) or the host is disabled or gone.
+   * `lan` is the LAN's prefix (Fritz!Box `ip6lanprefix`): the /64 the
+   * identifier records follow. Without one, a new IPv6 address (or none)
+   * makes them follow that address's /64.
    */
-  applyAddressChange(id: number, v4: FamilyChange, v6: FamilyChange): Promise<AddressChange | undefined>;
+  applyAddressChange(
+    id: number,
+    v4: FamilyChange,
+    v6: Ipv6Change,
+    lan?: Ipv6Prefix,
+  ): Promise<AddressChange | undefined>;
+  /** `*.<host>` on or off; queues the host for PowerDNS. Undefined when the host is gone or nothing changed. */
+  setWildcard(id: number, wildcard: boolean): Promise<number | undefined>;
   /** The monthly-activity clock: at most one write per host per hour (docs/architecture.md, "The update path", step 5). */
   touchLastSeen(id: number): Promise<void>;
   /** Operator actions; each queues the host for PowerDNS. Undefined when the host is gone. */
@@ -190,6 +225,61 @@ export interface HostsRepository {
 }
 
 const FIND_HOST = `select ${COLUMNS.join(', ')} from hosts where zone = $1 and name = $2`;
+
+// A prefix update (packages/domain ipv6-prefix.ts), in a transaction of its own
+// that has locked the row and computed the new values from it: the statement
+// writes them only if something differs, with the outbox row. Plain address
+// changes go through the group commit (address-changes.ts).
+const APPLY_ADDRESS_CHANGE = `
+  with old as (
+    select id, name, ipv4, ipv6, ipv6_prefix, status from hosts where id = $1 for update
+  ), next as (
+    select id, name, ipv4 as old_ipv4, ipv6 as old_ipv6, ipv6_prefix as old_ipv6_prefix,
+           status as old_status,
+           case when $2::boolean then ipv4 else $3::text end as ipv4,
+           case when $4::boolean then ipv6 else $5::text end as ipv6,
+           case when $6::boolean then ipv6_prefix else $7::text end as ipv6_prefix
+      from old where status in ('active', 'dormant')
+  ), changed as (
+    update hosts h
+       set ipv4 = next.ipv4, ipv6 = next.ipv6, ipv6_prefix = next.ipv6_prefix, status = 'active',
+           last_seen_at = now(),
+           address_changed_at = case
+             when next.ipv4 is distinct from next.old_ipv4 or next.ipv6 is distinct from next.old_ipv6
+               or next.ipv6_prefix is distinct from next.old_ipv6_prefix
+             then now() else h.address_changed_at end
+      from next
+     where h.id = next.id
+       and (next.ipv4 is distinct from next.old_ipv4 or next.ipv6 is distinct from next.old_ipv6
+            or next.ipv6_prefix is distinct from next.old_ipv6_prefix or next.old_status <> 'active')
+    returning h.zone, h.name, next.old_ipv4, next.old_ipv6, next.old_ipv6_prefix,
+              h.ipv4, h.ipv6, h.ipv6_prefix
+  ), queued as (
+    insert into dns_outbox (zone, name) select zone, name from changed returning id
+  )
+  select changed.old_ipv4, changed.old_ipv6, changed.old_ipv6_prefix, changed.ipv4, changed.ipv6,
+         changed.ipv6_prefix, queued.id as outbox_id
+    from changed cross join queued`;
+
+interface AppliedRow {
+  old_ipv4: string | null;
+  old_ipv6: string | null;
+  old_ipv6_prefix: string | null;
+  ipv4: string | null;
+  ipv6: string | null;
+  ipv6_prefix: string | null;
+  outbox_id: number;
+}
+
+const toAddressChange = (row: AppliedRow): AddressChange => ({
+  oldIpv4: row.old_ipv4,
+  oldIpv6: row.old_ipv6,
+  oldIpv6Prefix: row.old_ipv6_prefix,
+  ipv4: row.ipv4,
+  ipv6: row.ipv6,
+  ipv6Prefix: row.ipv6_prefix,
+  outboxId: row.outbox_id,
+});
 
 export interface HostsRepositoryOptions {
   /**
@@ -234,10 +324,43 @@ export function createHostsRepository(db: Database, options: HostsRepositoryOpti
       if (options.zone !== undefined) query.where({ zone: options.zone });
       return (await query).map(toHost);
     },
-    async applyAddressChange(id, v4, v6) {
-      if (options.addressChanges) return options.addressChanges.apply(id, v4, v6);
-      const [applied] = await commitAddressChanges(db, [{ id, v4, v6 }]);
-      return applied;
+    async applyAddressChange(id, v4, v6, lan) {
+      if (!('prefix' in v6) && lan === undefined) {
+        if (options.addressChanges) return options.addressChanges.apply(id, v4, v6);
+        const [applied] = await commitAddressChanges(db, [{ id, v4, v6 }]);
+        return applied;
+      }
+      // A prefix combines with the bits the host holds now: read them under the
+      // row lock, then apply the result with the same statement in the same transaction.
+      return db.transaction(async (trx) => {
+        const current: { ipv6: string | null; ipv6_prefix: string | null } | undefined = await trx('hosts')
+          .where({ id })
+          .forUpdate()
+          .first('ipv6', 'ipv6_prefix');
+        if (!current) return undefined;
+        const next = nextIpv6({ ipv6: current.ipv6, ipv6Prefix: current.ipv6_prefix }, ipv6Step(v6), lan);
+        const parameters = [
+          id,
+          v4.keep,
+          v4.keep ? null : v4.address,
+          false,
+          next.ipv6,
+          false,
+          next.ipv6Prefix,
+        ];
+        const { rows } = await trx.raw<{ rows: AppliedRow[] }>(
+          APPLY_ADDRESS_CHANGE.replace(/\$[0-9]/g, '?'),
+          parameters as never,
+        );
+        return rows[0] ? toAddressChange(rows[0]) : undefined;
+      });
+    },
+    async setWildcard(id, wildcard) {
+      const host: HostKey | undefined = await db('hosts').where({ id }).first('zone', 'name');
+      if (!host) return undefined;
+      return changeAndQueue(db, host, (trx) =>
+        trx('hosts').where({ id }).andWhereNot({ wildcard }).update({ wildcard }),
+      );
     },
     async touchLastSeen(id) {
       await db.raw(
@@ -252,22 +375,30 @@ export function createHostsRepository(db: Database, options: HostsRepositoryOpti
     },
     async remove(host, options = {}) {
       const key = { zone: host.zone, name: host.name };
-      // The outbox row outlives the host: the writer then finds no row and removes every record.
-      return changeAndQueue(db, key, async (trx) => {
-        const removed = await trx('hosts').where(key).delete();
-        const until = options.quarantineUntil;
-        if (removed > 0 && until !== undefined) {
-          await trx('name_quarantine')
-            .insert({
-              ...key,
-              deleted_at: trx.fn.now(),
-              available_at: until === 'forever' ? 'infinity' : until,
-            })
-            .onConflict(['zone', 'name'])
-            .merge();
-        }
-        return removed;
-      });
+      let stale: string[] = [];
+      // The outbox row outlives the host: the writer then finds no row and removes every
+      // record, the owner's too (their rrsets ride along as the row's `stale`).
+      return changeAndQueue(
+        db,
+        key,
+        async (trx) => {
+          stale = await ownerRrsetKeys(trx, key);
+          const removed = await trx('hosts').where(key).delete();
+          const until = options.quarantineUntil;
+          if (removed > 0 && until !== undefined) {
+            await trx('name_quarantine')
+              .insert({
+                ...key,
+                deleted_at: trx.fn.now(),
+                available_at: until === 'forever' ? 'infinity' : until,
+              })
+              .onConflict(['zone', 'name'])
+              .merge();
+          }
+          return removed;
+        },
+        () => stale,
+      );
     },
     async quarantinedUntil(host) {
       const row = await db('name_quarantine')
@@ -356,8 +487,23 @@ export function createHostsRepository(db: Database, options: HostsRepositoryOpti
         if (names.length === 0) return { moved: [], clashes: [], outboxIds: [] };
         // Both sides: the writer of `from` finds no host there any more and removes the
         // records; the writer of `to` writes them from the moved rows.
+        const stale = await trx.raw<{ rows: { name: string; subnames: string[] }[] }>(
+          `select h.name, array_agg(distinct r.type || ':' || r.subname) as subnames
+             from host_records r join hosts h on h.id = r.host_id
+            where h.zone = ? group by h.name`,
+          [to],
+        );
+        const staleOf = new Map(stale.rows.map((row) => [row.name, row.subnames]));
         const queued: { id: number }[] = await trx('dns_outbox')
-          .insert([from, to].flatMap((zone) => names.map((name) => ({ zone, name }))))
+          .insert(
+            [from, to].flatMap((zone) =>
+              names.map((name) => ({
+                zone,
+                name,
+                stale: zone === from ? (staleOf.get(name) ?? null) : null,
+              })),
+            ),
+          )
           .returning('id');
         return { moved: names, clashes: [], outboxIds: queued.map((row) => row.id) };
       });
@@ -368,16 +514,34 @@ export function createHostsRepository(db: Database, options: HostsRepositoryOpti
   };
 }
 
-/** Runs `change` and, if it touched the host, queues the host for PowerDNS, in one transaction. */
+/**
+ * Runs `change` and, if it touched the host, queues the host for PowerDNS, in
+ * one transaction; `stale` names the owner's subnames the rows no longer hold.
+ */
 async function changeAndQueue(
   db: Database,
   host: HostKey,
   change: (trx: Database) => Promise<number>,
+  stale: () => readonly string[] = () => [],
 ): Promise<number | undefined> {
   return db.transaction(async (trx) => {
     const touched = await change(trx);
     if (touched === 0) return undefined;
-    const [row] = await trx('dns_outbox').insert({ zone: host.zone, name: host.name }).returning('id');
+    const names = stale();
+    const [row] = await trx('dns_outbox')
+      .insert({ zone: host.zone, name: host.name, stale: names.length > 0 ? [...names] : null })
+      .returning('id');
     return (row as { id: number }).id;
   });
+}
+
+/** The rrsets of a host's owner records, `TYPE:subname` (the outbox's `stale`, see packages/powerdns projection.ts). */
+export async function ownerRrsetKeys(db: Database, host: HostKey): Promise<string[]> {
+  const { rows } = await db.raw<{ rows: { key: string }[] }>(
+    `select distinct r.type || ':' || r.subname as key
+       from host_records r join hosts h on h.id = r.host_id
+      where h.zone = ? and h.name = ? order by 1`,
+    [host.zone, host.name],
+  );
+  return rows.map((row) => row.key);
 }

@@ -12,6 +12,7 @@ export * from './host-changes.ts';
 export * from './hosts-repository.ts';
 export * from './login-failures-repository.ts';
 export * from './mail-outbox-repository.ts';
+export * from './records-repository.ts';
 export * from './secrets-repository.ts';
 export * from './sessions-repository.ts';
 export * from './tokens-repository.ts';

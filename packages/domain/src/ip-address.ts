@@ -73,7 +73,7 @@ function parseIPv6Bytes(text: string): Uint8Array | undefined {
 }
 
 /** RFC 5952: lower case, no leading zeros, the longest run (≥ 2) of zero groups as `::`, first one on a tie. */
-function formatIPv6(bytes: Uint8Array): string {
+export function formatIPv6(bytes: Uint8Array): string {
   const words: number[] = [];
   for (let i = 0; i < 16; i += 2) words.push(((bytes[i] ?? 0) << 8) | (bytes[i + 1] ?? 0));
   let bestStart = -1;

@@ -10,7 +10,7 @@ import axios, { type AxiosInstance, isAxiosError } from 'axios';
  * not in callers.
  */
 
-export type RecordType = 'A' | 'AAAA' | 'TXT' | 'MX' | 'NS' | 'SOA' | 'CNAME';
+export type RecordType = 'A' | 'AAAA' | 'TXT' | 'MX' | 'NS' | 'SOA' | 'CNAME' | 'SRV' | 'CAA';
 
 export interface RrsetChange {
   readonly name: string;

@@ -40,6 +40,8 @@ export interface ReconcilerOptions {
   /** Sign the zone when the reconciler has to create it (after a wipe): MYDNS_DNSSEC. */
   dnssec?: boolean;
   relayAddresses: readonly string[];
+  /** The API's public addresses (MYDNS_API_ADDRESS): `update`, `update4`, `update6` of the zone. */
+  apiAddresses?: readonly string[];
   /** Names (relative to the zone, `@` for the apex, `*.x` for a subtree) the reconciler leaves alone. */
   operatorRecords: readonly string[];
   store: ReconcilerStore;
@@ -145,7 +147,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
     const rest = new Map<string, Rrset[]>();
     for (const [label, text] of actual.byHost) rest.set(label, decodeHeld(zone, text));
     take(
-      diff(desiredRrsets(zone, ttl, [], options.relayAddresses), [
+      diff(desiredRrsets(zone, ttl, [], options.relayAddresses, options.apiAddresses ?? []), [
         ...actual.others,
         ...[...rest.values()].flat(),
       ]),
@@ -174,7 +176,9 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
       };
       const desired = [
         ...desiredRrsets(zone, ttl, fresh, []),
-        ...desiredRrsets(zone, ttl, [], options.relayAddresses).filter((rrset) => isConcerned(rrset.name)),
+        ...desiredRrsets(zone, ttl, [], options.relayAddresses, options.apiAddresses ?? []).filter((rrset) =>
+          isConcerned(rrset.name),
+        ),
       ];
       const hostChanges = diff(desired, [...kept.values()].flat()).changes;
       const unowned = (list: Rrset[]) => list.filter((change) => !isConcerned(change.name));

@@ -315,9 +315,12 @@ describe('hostOfName', () => {
   const cases: [string, string | undefined][] = [
     ['alice.dyn.test.', 'alice'],
     ['_acme-challenge.alice.dyn.test.', 'alice'],
+    ['*.alice.dyn.test.', 'alice'],
+    ['_sip._udp.alice.dyn.test.', 'alice'],
     ['dyn.test.', undefined],
-    ['printer.lab.dyn.test.', undefined],
-    ['*.mx.dyn.test.', undefined],
+    // Below a label is that label's (an owner's subname); `mx` is reserved, no host has it.
+    ['printer.lab.dyn.test.', 'lab'],
+    ['*.mx.dyn.test.', 'mx'],
     ['alice.other.test.', undefined],
   ];
   for (const [name, expected] of cases) {

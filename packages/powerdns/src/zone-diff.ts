@@ -58,18 +58,26 @@ export function desiredRrsets(
   ttl: number,
   hosts: readonly HostDnsState[],
   relayAddresses: readonly string[],
+  apiAddresses: readonly string[] = [],
 ): Rrset[] {
-  return [...zoneRrsets(zone, relayAddresses, ttl), ...hosts.flatMap((h) => hostRrsets(zone, h.name, h, ttl))]
+  return [
+    ...zoneRrsets(zone, relayAddresses, ttl, apiAddresses),
+    ...hosts.flatMap((h) => hostRrsets(zone, h.name, h, ttl)),
+  ]
     .filter((change) => change.records.length > 0)
     .map(canonicalRrset);
 }
 
-/** The host an owner name belongs to: `alice` for `alice.<zone>.` and `_acme-challenge.alice.<zone>.`. */
+/**
+ * The host an owner name belongs to: `alice` for `alice.<zone>.` and every
+ * name below it (`_acme-challenge.alice.<zone>.`, `*.alice.<zone>.`, the
+ * owner's `www.alice.<zone>.`): a host is one label of the zone.
+ */
 export function hostOfName(zone: string, name: string): string | undefined {
   const suffix = `.${canonicalName(zone)}`;
   if (!name.endsWith(suffix)) return undefined;
-  const relative = name.slice(0, -suffix.length).replace(/^_acme-challenge\./, '');
-  return relative.includes('.') || relative === '' ? undefined : relative;
+  const relative = name.slice(0, -suffix.length);
+  return relative === '' ? undefined : relative.slice(relative.lastIndexOf('.') + 1);
 }
 
 /** Whether the reconciler must leave `name`/`type` alone. */

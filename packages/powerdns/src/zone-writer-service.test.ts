@@ -42,7 +42,7 @@ function setup(options: Partial<ZoneWriterOptions> = {}) {
 
 /** The hosts a PATCH wrote, in order, each once. */
 const hostsOf = (patch: { entries: readonly { name: string }[] }) => [
-  ...new Set(patch.entries.map((entry) => entry.name.replace(/^_acme-challenge\./, '').split('.')[0])),
+  ...new Set(patch.entries.map((entry) => entry.name.replace(/^(_acme-challenge|\*)\./, '').split('.')[0])),
 ];
 
 /** Records whether (and how) a push has settled, without awaiting it. */

@@ -21,6 +21,8 @@ import { hostRrsets } from './projection.ts';
 export interface OutboxEntry {
   readonly id: number;
   readonly name: string;
+  /** Owner rrsets (`TYPE:subname`) the host's rows held before this change (a set replaced, a host deleted). */
+  readonly stale?: readonly string[];
 }
 
 export interface ZoneWriterTransaction {
@@ -167,7 +169,15 @@ export function createZoneWriter(options: ZoneWriterOptions): ZoneWriter {
       if (entries.length === 0) return { ids: [] as number[], names: 0, more: false };
       const names = [...new Set(entries.map((entry) => entry.name))];
       const states = new Map((await tx.hostStates(names)).map((state) => [state.name, state]));
-      const rrsetsOf = (name: string) => hostRrsets(zone, name, states.get(name), ttl).map(patchEntry);
+      const stale = new Map<string, Set<string>>();
+      for (const entry of entries) {
+        if (!entry.stale) continue;
+        const subnames = stale.get(entry.name) ?? new Set<string>();
+        for (const subname of entry.stale) subnames.add(subname);
+        stale.set(entry.name, subnames);
+      }
+      const rrsetsOf = (name: string) =>
+        hostRrsets(zone, name, states.get(name), ttl, [...(stale.get(name) ?? [])]).map(patchEntry);
       const refusedNames = new Set<string>();
       try {
         for (const chunk of chunkEntries(names.flatMap(rrsetsOf), maxBodyBytes)) await send(chunk);

@@ -27,6 +27,8 @@ function host(
     contactEmail: null,
     ipv4: null,
     ipv6: null,
+    ipv6Prefix: null,
+    wildcard: false,
     status: 'active',
     createdAt: new Date(0),
     addressChangedAt: null,

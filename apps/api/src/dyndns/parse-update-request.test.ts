@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { type IpAddress, parseIpAddress } from '@mydns/domain';
+import { type IpAddress, type Ipv6Prefix, parseIpAddress, parseIpv6Prefix } from '@mydns/domain';
 import {
   type AddressPlan,
   type Credentials,
@@ -41,7 +41,18 @@ const notfqdn = (name: string): RequestedHost => ({ name, resolution: { kind: 'n
 const KEEP: FamilyPlan = { action: 'keep' };
 const DELETE: FamilyPlan = { action: 'delete' };
 const set = (address: string): FamilyPlan => ({ action: 'set', address });
-const plan = (v4: FamilyPlan, v6: FamilyPlan): AddressPlan => ({ ok: true, v4, v6 });
+const plan = (v4: FamilyPlan, v6: FamilyPlan, lan?: string): AddressPlan => ({
+  ok: true,
+  v4,
+  v6,
+  ...(lan === undefined ? {} : { lanPrefix: prefixOf(lan) }),
+});
+function prefixOf(text: string): Ipv6Prefix {
+  const parsed = parseIpv6Prefix(text);
+  if (!parsed?.ok) throw new Error(`test setup: ${text} is not a prefix`);
+  return parsed.prefix;
+}
+const prefix = (text: string): FamilyPlan => ({ action: 'prefix', prefix: prefixOf(text) });
 const refused = (reason: string): AddressPlan => ({ ok: false, reason });
 
 const HOST1 = ours('host1.mydns.test', 'host1');
@@ -228,14 +239,24 @@ const CLIENT_REQUESTS: readonly ParseCase[] = [
     addresses: plan(set('203.0.113.7'), KEEP),
   },
   {
-    name: 'Fritz!Box: myip=<ipaddr>,<ip6lanprefix>, the prefix with its /64',
+    name: 'Fritz!Box: myip=<ipaddr>,<ip6lanprefix>, the prefix with its /64: a prefix update',
     endpoint: 'dyndns2',
     query: 'hostname=host1.mydns.test&myip=203.0.113.7,2001:db8:1:2::/64',
     authorization: ALICE_BASIC,
     client: '203.0.113.7',
     credentials: ALICE,
     hosts: [HOST1],
-    addresses: plan(set('203.0.113.7'), set('2001:db8:1:2::')),
+    addresses: plan(set('203.0.113.7'), prefix('2001:db8:1:2::/64')),
+  },
+  {
+    name: 'Fritz!Box pair: myip=<ipaddr>,<ip6addr>&ip6lanprefix=<ip6lanprefix>',
+    endpoint: 'dyndns2',
+    query: 'hostname=host1.mydns.test&myip=203.0.113.7,2001:db8:ff::1&ip6lanprefix=2001:db8:1:2::/64',
+    authorization: ALICE_BASIC,
+    client: '203.0.113.7',
+    credentials: ALICE,
+    hosts: [HOST1],
+    addresses: plan(set('203.0.113.7'), set('2001:db8:ff::1'), '2001:db8:1:2::/64'),
   },
   {
     name: 'Fritz!Box: <username>/<pass> placeholders in the query as user/pass',
@@ -843,10 +864,52 @@ describe('planAddresses: which family is set, kept or withdrawn', () => {
         addresses: plan(KEEP, set('2001:db8::7')),
       },
       {
-        name: 'bracketed IPv6 with a prefix length (myipv6=[…]/64)',
+        name: 'bracketed IPv6 with a prefix length (myipv6=[…]/64): a prefix, host bits ignored',
         query: 'myipv6=%5B2001:db8::7%5D/64',
         client: '198.51.100.4',
+        addresses: plan(KEEP, prefix('2001:db8::/64')),
+      },
+      {
+        name: 'myipv6=<prefix>/56 (deSEC’s form)',
+        query: 'myipv6=2001:db8:1200::/56',
+        client: '198.51.100.4',
+        addresses: plan(KEEP, prefix('2001:db8:1200::/56')),
+      },
+      {
+        name: 'a prefix in myip beside an IPv4 address',
+        query: 'myip=203.0.113.7,2001:db8:5:6::/64',
+        client: '198.51.100.4',
+        addresses: plan(set('203.0.113.7'), prefix('2001:db8:5:6::/64')),
+      },
+      {
+        name: '/128 is an address, as before',
+        query: 'myipv6=2001:db8::7/128',
+        client: '198.51.100.4',
         addresses: plan(KEEP, set('2001:db8::7')),
+      },
+      {
+        name: 'a prefix length outside 48–64 is refused',
+        query: 'myipv6=2001:db8::/32',
+        client: '198.51.100.4',
+        addresses: refused('a prefix must be /48 to /64; "2001:db8::/32" is /32'),
+      },
+      {
+        name: 'ip6lanprefix alone: the LAN prefix; the addresses by the usual rules',
+        query: 'ip6lanprefix=2001:db8:1:2::/64',
+        client: '198.51.100.4',
+        addresses: plan(set('198.51.100.4'), KEEP, '2001:db8:1:2::/64'),
+      },
+      {
+        name: 'ip6lanprefix without a length is its /64',
+        query: 'myipv6=2001:db8:ff::1&ip6lanprefix=2001:db8:1:2::',
+        client: '198.51.100.4',
+        addresses: plan(KEEP, set('2001:db8:ff::1'), '2001:db8:1:2::/64'),
+      },
+      {
+        name: 'a bad ip6lanprefix is refused',
+        query: 'myipv6=2001:db8:ff::1&ip6lanprefix=nonsense',
+        client: '198.51.100.4',
+        addresses: refused('"nonsense" is not an IPv6 prefix'),
       },
       {
         name: 'an empty item in myip is skipped',

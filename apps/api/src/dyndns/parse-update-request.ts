@@ -1,11 +1,13 @@
 import {
   type IpAddress,
   type IpFamily,
+  type Ipv6Prefix,
   isPublicAddress,
   MAX_HOSTNAMES_PER_REQUEST,
   type NameResolution,
   normaliseName,
   parseIpAddress,
+  parseIpv6Prefix,
   resolveHostName,
 } from '@mydns/domain';
 import { type DecodedQuery, decodeQuery, pick } from './query.ts';
@@ -47,10 +49,18 @@ export interface RequestedHost {
 export type FamilyPlan =
   | { readonly action: 'keep' }
   | { readonly action: 'set'; readonly address: string }
-  | { readonly action: 'delete' };
+  | { readonly action: 'delete' }
+  /** IPv6 only: `myipv6=<prefix>/<len>` moves the host's prefix (docs/protocol.md, "IPv6 prefixes"). */
+  | { readonly action: 'prefix'; readonly prefix: Ipv6Prefix };
 
 export type AddressPlan =
-  | { readonly ok: true; readonly v4: FamilyPlan; readonly v6: FamilyPlan }
+  | {
+      readonly ok: true;
+      readonly v4: FamilyPlan;
+      readonly v6: FamilyPlan;
+      /** `ip6lanprefix=` (Fritz!Box): the /64 the interface-identifier records take. */
+      readonly lanPrefix?: Ipv6Prefix;
+    }
   | { readonly ok: false; readonly reason: string };
 
 export type ParsedUpdate =
@@ -116,7 +126,37 @@ const FAMILY_PARAMS: readonly { key: string; families: readonly IpFamily[]; empt
 
 const YES = new Set(['yes', 'true', 'on', '1']);
 
-type Slot = { kind: 'set'; address: IpAddress } | { kind: 'delete' } | { kind: 'keep' } | undefined;
+type Slot =
+  | { kind: 'set'; address: IpAddress }
+  | { kind: 'prefix'; prefix: Ipv6Prefix; network: IpAddress }
+  | { kind: 'delete' }
+  | { kind: 'keep' }
+  | undefined;
+
+/**
+ * A v6 value with a length: a prefix when the length is 48–64 (host bits
+ * ignored), an address as before for /128; any other length is refused
+ * (docs/protocol.md, "IPv6 prefixes").
+ */
+function prefixSlot(item: string): { slot: Slot } | { reason: string } | undefined {
+  if (!item.includes(':') || !item.includes('/')) return undefined;
+  const parsed = parseIpv6Prefix(item);
+  if (parsed === undefined) return undefined;
+  if (!parsed.ok) return /\/128\s*$/.test(item) ? undefined : { reason: parsed.reason };
+  const network = parseIpAddress(parsed.prefix.text);
+  return network
+    ? { slot: { kind: 'prefix', prefix: parsed.prefix, network } }
+    : { reason: `"${item.trim()}" is not an IPv6 prefix` };
+}
+
+/** `ip6lanprefix=<prefix>/<len>` (a bare address counts as its /64). */
+function parseLanPrefix(raw: string | undefined): { prefix?: Ipv6Prefix } | { reason: string } {
+  const value = raw?.trim() ?? '';
+  if (value === '') return {};
+  const parsed = parseIpv6Prefix(value.includes('/') ? value : `${value}/64`);
+  if (parsed?.ok) return { prefix: parsed.prefix };
+  return { reason: value.includes('/') && parsed ? parsed.reason : `"${value}" is not an IPv6 prefix` };
+}
 
 /**
  * The address rules: explicit addresses in any spelling; a family the request
@@ -134,6 +174,8 @@ export function planAddresses(query: DecodedQuery, client: IpAddress, options: P
       return undefined;
     }
     if (current.kind === 'set' && slot.kind === 'set' && current.address.text === slot.address.text)
+      return undefined;
+    if (current.kind === 'prefix' && slot.kind === 'prefix' && current.prefix.text === slot.prefix.text)
       return undefined;
     return `conflicting values for the IPv${family} address`;
   };
@@ -159,6 +201,13 @@ export function planAddresses(query: DecodedQuery, client: IpAddress, options: P
     }
     for (const item of value.split(',')) {
       if (item.trim() === '') continue;
+      const prefix = param.families.includes(6) ? prefixSlot(item) : undefined;
+      if (prefix && 'reason' in prefix) return { ok: false, reason: prefix.reason };
+      if (prefix?.slot) {
+        const problem = claim(6, prefix.slot);
+        if (problem) return { ok: false, reason: problem };
+        continue;
+      }
       const address = parseIpAddress(item);
       if (!address) return { ok: false, reason: `"${item.trim()}" is not an IP address` };
       if (!param.families.includes(address.family)) {
@@ -175,6 +224,13 @@ export function planAddresses(query: DecodedQuery, client: IpAddress, options: P
 
   const acceptable = (address: IpAddress) => options.allowPrivateAddresses || isPublicAddress(address);
   const clientUsable = acceptable(client);
+  const lan = parseLanPrefix(query.values.get('ip6lanprefix'));
+  if ('reason' in lan) return { ok: false, reason: lan.reason };
+  const lanNetwork = lan.prefix && parseIpAddress(lan.prefix.text);
+  // A LAN prefix that is not public (a ULA) is a mistake like a LAN address: ignored.
+  const lanPrefix = lanNetwork && acceptable(lanNetwork) ? lan.prefix : undefined;
+  const slotAddress = (slot: Slot) =>
+    slot?.kind === 'set' ? slot.address : slot?.kind === 'prefix' ? slot.network : undefined;
 
   if (slots[4] === undefined && slots[6] === undefined) {
     // Missing or empty myip: the address the request came from.
@@ -185,12 +241,13 @@ export function planAddresses(query: DecodedQuery, client: IpAddress, options: P
     let dropped = false;
     for (const family of [4, 6] as const) {
       const slot = slots[family];
-      if (slot?.kind !== 'set' || acceptable(slot.address)) continue;
+      const address = slotAddress(slot);
+      if (address === undefined || acceptable(address)) continue;
       dropped = true;
       // A LAN address is ignored: that family is kept unless the caller's own address replaces it.
       slots[family] = clientUsable && client.family === family ? { kind: 'set', address: client } : undefined;
     }
-    if (dropped && slots[4]?.kind !== 'set' && slots[6]?.kind !== 'set') {
+    if (dropped && slotAddress(slots[4]) === undefined && slotAddress(slots[6]) === undefined) {
       // Nothing usable was sent: as with a missing myip, the caller's address (of its own family).
       if (!clientUsable || slots[client.family] !== undefined) {
         return {
@@ -204,10 +261,16 @@ export function planAddresses(query: DecodedQuery, client: IpAddress, options: P
 
   const plan = (slot: Slot): FamilyPlan => {
     if (slot?.kind === 'set') return { action: 'set', address: slot.address.text };
+    if (slot?.kind === 'prefix') return { action: 'prefix', prefix: slot.prefix };
     if (slot?.kind === 'delete') return { action: 'delete' };
     return { action: 'keep' };
   };
-  return { ok: true, v4: plan(slots[4]), v6: plan(slots[6]) };
+  return {
+    ok: true,
+    v4: plan(slots[4]),
+    v6: plan(slots[6]),
+    ...(lanPrefix === undefined ? {} : { lanPrefix }),
+  };
 }
 
 export function parseUpdateRequest(input: UpdateRequestInput, options: ParseOptions): ParsedUpdate {

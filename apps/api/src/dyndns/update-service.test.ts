@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { AddressChange, FamilyChange, HistoryEntry, HostRecord } from '@mydns/db';
-import { parseIpAddress } from '@mydns/domain';
+import {
+  type AddressChange,
+  type FamilyChange,
+  type HistoryEntry,
+  type HostRecord,
+  type Ipv6Change,
+  ipv6Step,
+} from '@mydns/db';
+import { nextIpv6, parseIpAddress } from '@mydns/domain';
 import { createLogger } from '@mydns/runtime';
 import type { LoginAttempt, LoginResult } from '../auth/authenticator.ts';
 import { createRateLimiter } from '../auth/rate-limiter.ts';
@@ -27,6 +34,8 @@ function hostRecord(overrides: Partial<HostRecord> = {}): HostRecord {
     contactEmail: null,
     ipv4: null,
     ipv6: null,
+    ipv6Prefix: null,
+    wildcard: false,
     status: 'active',
     createdAt: new Date(0),
     addressChangedAt: null,
@@ -47,13 +56,27 @@ function setup(
   let outbox = 0;
   const service = createUpdateService({
     hosts: {
-      async applyAddressChange(_id, v4: FamilyChange, v6: FamilyChange): Promise<AddressChange | undefined> {
+      async applyAddressChange(
+        _id,
+        v4: FamilyChange,
+        v6: Ipv6Change,
+        lan,
+      ): Promise<AddressChange | undefined> {
         calls.applied++;
         const ipv4 = v4.keep ? host.ipv4 : v4.address;
-        const ipv6 = v6.keep ? host.ipv6 : v6.address;
-        if (ipv4 === host.ipv4 && ipv6 === host.ipv6 && host.status === 'active') return undefined;
-        const change = { oldIpv4: host.ipv4, oldIpv6: host.ipv6, ipv4, ipv6, outboxId: ++outbox };
-        host = { ...host, ipv4, ipv6, status: 'active' };
+        const { ipv6, ipv6Prefix } = nextIpv6(host, ipv6Step(v6), lan);
+        const same = ipv4 === host.ipv4 && ipv6 === host.ipv6 && ipv6Prefix === host.ipv6Prefix;
+        if (same && host.status === 'active') return undefined;
+        const change = {
+          oldIpv4: host.ipv4,
+          oldIpv6: host.ipv6,
+          oldIpv6Prefix: host.ipv6Prefix,
+          ipv4,
+          ipv6,
+          ipv6Prefix,
+          outboxId: ++outbox,
+        };
+        host = { ...host, ipv4, ipv6, ipv6Prefix, status: 'active' };
         return change;
       },
       async touchLastSeen() {
@@ -108,7 +131,7 @@ function setup(
 
 const lines = (outcome: Awaited<ReturnType<ReturnType<typeof setup>['update']>>) =>
   outcome.kind === 'hosts'
-    ? outcome.results.map((r) => ('addresses' in r ? `${r.code} ${r.addresses.join(',')}` : r.code))
+    ? outcome.results.map((r) => ('addresses' in r ? `${r.code} ${r.addresses.join(',')}`.trim() : r.code))
     : [outcome.code];
 
 describe('update service (fakes)', () => {
@@ -124,6 +147,51 @@ describe('update service (fakes)', () => {
     assert.equal(calls.pushes, 1, 'no PowerDNS write for a nochg');
     assert.equal(calls.applied, applied, 'no Postgres write for a nochg');
     assert.equal(calls.touches, 0, 'last seen is fresh: not even a touch');
+  });
+
+  test('prefix updates: the AAAA keeps its interface bits; the Fritz!Box pair sets the LAN prefix', async () => {
+    const { update, calls } = setup();
+    assert.deepEqual(lines(await update('hostname=alice&myip=9.9.9.7,2a02:908:ff:1::9')), [
+      'good 9.9.9.7,2a02:908:ff:1::9',
+    ]);
+    assert.deepEqual(lines(await update('hostname=alice&myipv6=2a02:908:aa:2::/64')), [
+      'good 2a02:908:aa:2::9',
+    ]);
+    assert.deepEqual(lines(await update('hostname=alice&myipv6=2a02:908:aa:2::/64')), [
+      'nochg 2a02:908:aa:2::9',
+    ]);
+    const pushes = calls.pushes;
+    assert.deepEqual(
+      lines(await update('hostname=alice&myip=9.9.9.7,2a02:908:aa:2::9&ip6lanprefix=2a02:908:aa:77::/64')),
+      ['good 9.9.9.7,2a02:908:aa:2::9'],
+      'same addresses, a new LAN prefix: a change',
+    );
+    assert.equal(calls.pushes, pushes + 1);
+  });
+
+  /**
+   * nsupdate.info's trap (PR#497): a Fritz!Box whose update sends only the LAN
+   * prefix then looks up the host's AAAA, finds it is not its own address, and
+   * sends the same update again, and again: that must stay `nochg`, never
+   * become `abuse` (the host's limit here is 5 requests).
+   */
+  test('a Fritz!Box re-sending a prefix-only update is not abuse', async () => {
+    const { update, calls } = setup();
+    const fritz = 'hostname=alice&myip=2a02:908:1200:1234::/64';
+    assert.deepEqual(lines(await update(fritz, { agent: 'Fritz!Box DDNS/1.0.1' })), ['good']);
+    for (let i = 0; i < 12; i++) {
+      assert.deepEqual(
+        lines(await update(fritz, { agent: 'Fritz!Box DDNS/1.0.1' })),
+        ['nochg'],
+        `re-send ${i + 1}`,
+      );
+    }
+    assert.equal(calls.pushes, 1);
+    // A prefix that changes still counts, and a flood of changes is still abuse.
+    const results = [];
+    for (let i = 0; i < 8; i++)
+      results.push(...lines(await update(`hostname=alice&myipv6=2a02:908:1200:${i + 1}::/64`)));
+    assert.ok(results.includes('abuse'), results.join(' '));
   });
 
   test('HEAD (dry run) answers as GET would and changes, counts and records nothing', async () => {

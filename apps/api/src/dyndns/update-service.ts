@@ -1,5 +1,11 @@
-import type { FamilyChange, HostRecord, HostsRepository } from '@mydns/db';
-import type { DyndnsOutcome, HostResult, IpAddress } from '@mydns/domain';
+import {
+  type FamilyChange,
+  type HostRecord,
+  type HostsRepository,
+  type Ipv6Change,
+  ipv6Step,
+} from '@mydns/db';
+import { type DyndnsOutcome, type HostResult, type IpAddress, nextIpv6 } from '@mydns/domain';
 import type { Logger } from '@mydns/runtime';
 import { type Authenticator, type Credential, covers } from '../auth/authenticator.ts';
 import type { RateLimiter } from '../auth/rate-limiter.ts';
@@ -62,7 +68,7 @@ const account = (code: 'badauth' | 'numhost' | 'abuse' | 'badagent' | '911'): Dy
   code,
 });
 
-/** The new value of one family, or the current one when it is kept. */
+/** The new IPv4, or the current one when it is kept. */
 function next(plan: FamilyPlan, current: string | null): string | null {
   if (plan.action === 'set') return plan.address;
   if (plan.action === 'delete') return null;
@@ -70,8 +76,36 @@ function next(plan: FamilyPlan, current: string | null): string | null {
 }
 
 function change(plan: FamilyPlan): FamilyChange {
-  if (plan.action === 'keep') return { keep: true };
+  if (plan.action === 'keep' || plan.action === 'prefix') return { keep: true };
   return { keep: false, address: plan.action === 'set' ? plan.address : null };
+}
+
+function v6Change(plan: FamilyPlan): Ipv6Change {
+  return plan.action === 'prefix' ? { keep: false, prefix: plan.prefix } : change(plan);
+}
+
+/**
+ * What a plan leads to for this host, from its row as read: the new
+ * addresses, those the reply confirms (v4 first; pfSense matches `good %IP%`
+ * exactly; for a prefix, the host's AAAA it leads to), and whether anything
+ * would change. Postgres decides again under the row lock.
+ */
+function planned(host: HostRecord, plan: Extract<UpdateRequest['addresses'], { ok: true }>) {
+  const v4 = next(plan.v4, host.ipv4);
+  const { ipv6: v6, ipv6Prefix } = nextIpv6(host, ipv6Step(v6Change(plan.v6)), plan.lanPrefix);
+  const confirmed = [
+    ...(plan.v4.action === 'set' ? [plan.v4.address] : []),
+    ...(plan.v6.action === 'set' ? [plan.v6.address] : []),
+    ...(plan.v6.action === 'prefix' && v6 !== null ? [v6] : []),
+  ];
+  return {
+    v4,
+    v6,
+    confirmed,
+    unchanged:
+      host.status === 'active' && v4 === host.ipv4 && v6 === host.ipv6 && ipv6Prefix === host.ipv6Prefix,
+    isPrefix: plan.v6.action === 'prefix' || plan.lanPrefix !== undefined,
+  };
 }
 
 export function createUpdateService(deps: UpdateServiceDeps): UpdateService {
@@ -95,23 +129,28 @@ export function createUpdateService(deps: UpdateServiceDeps): UpdateService {
     });
     if (host.status === 'disabled')
       return unchanged({ code: 'abuse' }, 'the host is disabled by the operator');
-    const overLimit = context.dryRun
-      ? deps.hostLimiter.isLimited(String(host.id))
-      : !deps.hostLimiter.hit(String(host.id));
-    if (overLimit) {
+    const overLimit = () => {
       context.logger.info('update refused: host over its request limit', { host: host.name });
       return unchanged({ code: 'abuse' }, 'too many update requests for this host; wait a few minutes');
-    }
+    };
     const plan = request.addresses;
     if (!plan.ok) {
+      if (!context.dryRun) deps.hostLimiter.hit(String(host.id));
+      if (deps.hostLimiter.isLimited(String(host.id))) return overLimit();
       context.logger.info('update refused: no usable address', { host: host.name, reason: plan.reason });
       return unchanged({ code: 'dnserr' }, plan.reason);
     }
-    // The addresses this request set or confirmed, v4 first (pfSense matches `good %IP%` exactly).
-    const confirmed = [plan.v4, plan.v6].flatMap((p) => (p.action === 'set' ? [p.address] : []));
-    const v4 = next(plan.v4, host.ipv4);
-    const v6 = next(plan.v6, host.ipv6);
-    if (host.status === 'active' && v4 === host.ipv4 && v6 === host.ipv6) {
+    const { v4, v6, confirmed, unchanged: isUnchanged, isPrefix } = planned(host, plan);
+    // A prefix update that changes nothing is not counted: a Fritz!Box that sends
+    // only its LAN prefix looks up the host's AAAA afterwards, finds it is not its
+    // own address, and sends the same update again while it differs, which
+    // nsupdate.info ended up calling abuse (nsupdate.info PR#497; docs/protocol.md).
+    const counted = !context.dryRun && !(isPrefix && isUnchanged);
+    const limited = counted
+      ? !deps.hostLimiter.hit(String(host.id))
+      : deps.hostLimiter.isLimited(String(host.id));
+    if (limited) return overLimit();
+    if (isUnchanged) {
       const hourAgo = Date.now() - 3_600_000;
       const stale = !host.lastSeenAt || host.lastSeenAt.getTime() < hourAgo;
       if (stale && !context.dryRun) await deps.hosts.touchLastSeen(host.id);
@@ -120,7 +159,12 @@ export function createUpdateService(deps: UpdateServiceDeps): UpdateService {
     if (context.dryRun) {
       return { result: { code: 'good', addresses: confirmed }, before, after: { ipv4: v4, ipv6: v6 } };
     }
-    const applied = await deps.hosts.applyAddressChange(host.id, change(plan.v4), change(plan.v6));
+    const applied = await deps.hosts.applyAddressChange(
+      host.id,
+      change(plan.v4),
+      v6Change(plan.v6),
+      plan.lanPrefix,
+    );
     if (!applied) return unchanged({ code: 'nochg', addresses: confirmed });
     const pushed = await deps.zoneWriters.push(host.zone, applied.outboxId, deps.pushTimeoutMs);
     if (!pushed)

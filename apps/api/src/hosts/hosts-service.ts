@@ -33,6 +33,9 @@ export interface HostView {
   readonly zone: string;
   readonly ipv4: string | null;
   readonly ipv6: string | null;
+  /** The /64 the interface-identifier records follow, when it is not the AAAA's own. */
+  readonly ipv6Prefix: string | null;
+  readonly wildcard: boolean;
   readonly status: string;
   readonly createdAt: string;
   readonly updatedAt: string | null;
@@ -173,6 +176,8 @@ export function createHostsService(deps: {
     zone: host.zone,
     ipv4: host.ipv4,
     ipv6: host.ipv6,
+    ipv6Prefix: host.ipv6Prefix,
+    wildcard: host.wildcard,
     status: host.status,
     createdAt: host.createdAt.toISOString(),
     updatedAt: host.addressChangedAt?.toISOString() ?? null,

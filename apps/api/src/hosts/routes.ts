@@ -10,6 +10,8 @@ import { asyncHandler } from '../http/async-handler.ts';
 import { sameSecret, type WebSessions } from '../web/sessions.ts';
 import type { HostsService, Pushed } from './hosts-service.ts';
 import { checkMailSettings } from './mail-settings.ts';
+import { createRecordsRouter } from './records-routes.ts';
+import type { RecordsService } from './records-service.ts';
 
 declare global {
   namespace Express {
@@ -28,6 +30,8 @@ export interface HostsRouterDeps {
   /** A signed-in web session counts as the password (writes also need its CSRF token). */
   sessions: WebSessions;
   hosts: HostsService;
+  /** The owner's records and the wildcard. */
+  records: RecordsService;
   authenticator: Authenticator;
   registrationLimiter: RateLimiter;
   /** Address-change notices (notifications/address-notices.ts). */
@@ -228,7 +232,7 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
     json,
     asyncHandler(async (req, res) => {
       const body = (req.body ?? {}) as Record<string, unknown>;
-      const known = new Set(['password', 'mail', 'currentPassword', 'notify']);
+      const known = new Set(['password', 'mail', 'wildcard', 'currentPassword', 'notify']);
       const unknown = Object.keys(body).filter((key) => !known.has(key));
       if (unknown.length > 0) {
         throw apiError('unknown_fields', `cannot change: ${unknown.join(', ')}`);
@@ -237,6 +241,7 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
       // Validate everything before changing anything.
       if (body.mail !== undefined) checkMailSettings(body.mail, host.mail);
       const notifyEmail = body.notify === undefined ? undefined : checkNotify(body.notify, host);
+      if (body.wildcard !== undefined) deps.records.checkWildcard(body.wildcard);
       if (body.password !== undefined) {
         await confirmPassword(req, res);
         // Every session ends but the one making the change (if it is one).
@@ -246,6 +251,10 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
       let pushed: Pushed = { pushed: true };
       if (body.mail !== undefined) pushed = await deps.hosts.updateMail(host, body.mail);
       if (notifyEmail !== undefined) await deps.notices.setEmail(host.id, notifyEmail);
+      if (body.wildcard !== undefined) {
+        const wildcard = await deps.records.setWildcard(host, body.wildcard);
+        pushed = { pushed: pushed.pushed && wildcard.pushed };
+      }
       const updated = await deps.hosts.get(fqdn(host.name, host.zone));
       const view = deps.hosts.view(updated);
       answerPushed(
@@ -319,6 +328,8 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
       answerPushed(res, pushed, 204);
     }),
   );
+
+  router.use(createRecordsRouter({ records: deps.records, passwordOnly, answerPushed }));
 
   router.get(
     '/api/v1/hosts/:name/history',

@@ -10,6 +10,7 @@ import type { Services } from '../services.ts';
 import { historyPage } from './dashboard/history-page.ts';
 import { mailPage } from './dashboard/mail-page.ts';
 import { overviewPage } from './dashboard/overview-page.ts';
+import { parseRecordLines, recordsPage } from './dashboard/records-page.ts';
 import { settingsPage } from './dashboard/settings-page.ts';
 import { setupsPage } from './dashboard/setups-page.ts';
 import { type NewToken, revokeTokenPage, tokensPage } from './dashboard/tokens-page.ts';
@@ -49,6 +50,7 @@ const NOTICES: Record<string, string> = {
   'token-revoked': 'The token was revoked; clients using it are refused from now on.',
   'token-gone': 'That token was already revoked.',
   'mail-saved': 'Mail forwarding settings saved.',
+  'records-saved': 'Records saved; DNS answers with them now.',
   'password-changed': 'Password changed. Other sessions were signed out.',
   welcome: 'Welcome! Set up an updater next: your hostname gets an address with its first update.',
 };
@@ -143,6 +145,14 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
           baseUrl: baseUrl(config, req, res),
           hostname,
           secret: extra.newToken?.token ?? 'YOUR_TOKEN',
+          ...(config.apiAddresses.length > 0
+            ? {
+                familyHosts: {
+                  v4: `update4.${sessionOf(res).host.zone}`,
+                  v6: `update6.${sessionOf(res).host.zone}`,
+                },
+              }
+            : {}),
         }),
         ...extra,
       }),
@@ -286,6 +296,60 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
       status,
     );
   };
+  const renderRecords = async (req: Request, res: Response, state?: FormState, status = 200) => {
+    const host = await hostOf(res);
+    const notice = noticeOf(req);
+    show(
+      req,
+      res,
+      'Records',
+      recordsPage({
+        host: hosts.view(host),
+        csrf: sessionOf(res).csrf,
+        records: await services.records.list(host),
+        ...(state ? { form: state } : notice ? { form: { notice } } : {}),
+      }),
+      status,
+    );
+  };
+  router.get(
+    '/dashboard/records',
+    requireSession,
+    asyncHandler((req, res) => renderRecords(req, res)),
+  );
+  router.post(
+    '/dashboard/records',
+    form,
+    requireSession,
+    checkCsrf,
+    asyncHandler(async (req, res) => {
+      const host = await hostOf(res);
+      const values = {
+        records: field(req.body, 'records'),
+        wildcard: field(req.body, 'wildcard') === 'on' ? 'on' : '',
+      };
+      try {
+        // The set first: a bad one changes nothing, the wildcard included.
+        const saved = await services.records.replace(host, parseRecordLines(values.records));
+        const wildcard = await services.records.setWildcard(host, values.wildcard === 'on');
+        if (!saved.pushed || !wildcard.pushed) {
+          await renderRecords(req, res, {
+            notice: 'Saved; PowerDNS has not taken the change yet, it is retried.',
+          });
+          return;
+        }
+        res.redirect(303, '/dashboard/records?notice=records-saved');
+      } catch (error) {
+        if (!(error instanceof AppError) || error.status !== 400) throw error;
+        await renderRecords(
+          req,
+          res,
+          { values, problem: { text: error.message, field: 'records-set' } },
+          400,
+        );
+      }
+    }),
+  );
   router.get(
     '/dashboard/mail',
     requireSession,

@@ -13,6 +13,11 @@ export interface SetupInput {
   readonly hostname: string;
   /** A token, or a placeholder the owner replaces. */
   readonly secret: string;
+  /**
+   * `update4.<zone>` and `update6.<zone>`, when the operator publishes them
+   * (MYDNS_API_ADDRESS): each family is then updated from its own TCP source.
+   */
+  readonly familyHosts?: { readonly v4: string; readonly v6: string };
 }
 
 export type SetupGroup = 'computer' | 'router' | 'certificate';
@@ -33,6 +38,15 @@ export function buildSetups(input: SetupInput): Setup[] {
   const { hostname: host, secret, baseUrl } = input;
   const simpleUrl = `${baseUrl}/u.php?hostname=${host}&token=${secret}`;
   const updateUrl = `${baseUrl}/nic/update?hostname=${host}`;
+  /** The same address with the host replaced: `update4.<zone>` (keeping scheme and port). */
+  const via = (name: string) => {
+    const other = new URL(baseUrl);
+    other.hostname = name;
+    return other.toString().replace(/\/$/, '');
+  };
+  const families = input.familyHosts;
+  const cronLine = (url: string, flag = '') =>
+    `*/5 * * * * r=$(curl -sS${flag} '${url}') ; case "$r" in good*|nochg*) ;; *) echo "MyDNS: $r" ;; esac`;
   return [
     {
       id: 'curl',
@@ -42,9 +56,24 @@ export function buildSetups(input: SetupInput): Setup[] {
         'Add this line with crontab -e: every 5 minutes, the address the request comes from becomes your address.',
       // Only badauth is an HTTP error: dnserr, abuse, nohost… answer 200, so curl -f
       // alone would stay silent about them. The reply itself decides.
-      code: `*/5 * * * * r=$(curl -sS '${simpleUrl}') ; case "$r" in good*|nochg*) ;; *) echo "MyDNS: $r" ;; esac`,
+      code: cronLine(simpleUrl),
       note: 'It prints nothing while updates work. Any refusal (badauth, abuse, dnserr…) or a failed connection is printed, and cron mails it to you.',
     },
+    ...(families
+      ? [
+          {
+            id: 'curl-dual-stack',
+            group: 'computer' as const,
+            title: 'curl + cron, IPv4 and IPv6 each from its own connection',
+            intro: `For dual-stack, DS-Lite and IPv6-only lines: ${families.v4} answers over IPv4 only and ${families.v6} over IPv6 only, so each request sets the address family it came over (the other one is kept).`,
+            code: [
+              cronLine(`${via(families.v4)}/u.php?hostname=${host}&token=${secret}`, ' -4'),
+              cronLine(`${via(families.v6)}/u.php?hostname=${host}&token=${secret}`, ' -6'),
+            ].join('\n'),
+            note: 'Behind DS-Lite the IPv4 line reports the provider’s shared address; keep it only if that is what you want published.',
+          },
+        ]
+      : []),
     {
       id: 'wget',
       group: 'computer',
@@ -126,11 +155,14 @@ export function buildSetups(input: SetupInput): Setup[] {
       title: 'AVM Fritz!Box',
       intro: 'Internet → Permit Access → DynDNS, provider "User-defined":',
       code: [
-        `Update-URL:   ${baseUrl}/nic/update?hostname=<domain>&myip=<ipaddr>,<ip6addr>`,
+        `Update-URL:   ${baseUrl}/nic/update?hostname=<domain>&myip=<ipaddr>,<ip6addr>&ip6lanprefix=<ip6lanprefix>`,
         `Domain name:  ${host}`,
         `Username:     ${host}`,
         `Password:     ${secret}`,
       ].join('\n'),
+      // Both in one request: a prefix-only update makes the Fritz!Box re-check the
+      // host's AAAA and re-send while it differs (nsupdate.info PR#497).
+      note: 'The box’s own addresses and its LAN prefix go in one request: records with an interface identifier (AAAA ::211:22ff:fe33:4455, page "Records") follow the LAN prefix when the provider changes it.',
     },
     {
       id: 'openwrt',
@@ -145,7 +177,7 @@ export function buildSetups(input: SetupInput): Setup[] {
         `Password:           ${secret}`,
         `Use HTTP Secure:    ${https ? 'on' : 'off'}`,
       ].join('\n'),
-      note: 'Add a second service with "IPv6" selected to keep the AAAA record up to date too.',
+      note: `Add a second service with "IPv6" selected, IP address source "Network" = lan, and the update-URL ${`http${https ? 's' : ''}://[USERNAME]:[PASSWORD]@${families ? new URL(via(families.v6)).host : hostPort}/nic/update?hostname=[DOMAIN]&myipv6=[IP]&ip6lanprefix=[IP]/64`}: the AAAA is the router’s LAN address and records with an interface identifier (page "Records") follow the LAN prefix.`,
     },
     {
       id: 'pfsense',

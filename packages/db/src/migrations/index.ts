@@ -9,6 +9,7 @@ import * as appSecrets from './20261201100000_app_secrets.ts';
 import * as mailOutbox from './20261202090000_mail_outbox.ts';
 import * as loginFailures from './20261202100000_login_failures.ts';
 import * as zones from './20261204100000_zones.ts';
+import * as ownerRecords from './20261205100000_owner_records.ts';
 import * as accounts from './20261206090000_accounts.ts';
 import * as addressNotices from './20261206100000_address_notices.ts';
 import type { MigrationContext } from './context.ts';
@@ -33,6 +34,7 @@ const migrations: readonly Migration[] = [
   { name: '20261202090000_mail_outbox', ...mailOutbox },
   { name: '20261202100000_login_failures', ...loginFailures },
   { name: '20261204100000_zones', ...zones },
+  { name: '20261205100000_owner_records', ...ownerRecords },
   { name: '20261206090000_accounts', ...accounts },
   { name: '20261206100000_address_notices', ...addressNotices },
 ];

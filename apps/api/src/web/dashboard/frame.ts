@@ -9,6 +9,7 @@ import { html, type SafeHtml } from '../html.ts';
 export const TABS = [
   { id: 'overview', href: '/dashboard', label: 'Overview' },
   { id: 'setups', href: '/dashboard/setups', label: 'Setups' },
+  { id: 'records', href: '/dashboard/records', label: 'Records' },
   { id: 'tokens', href: '/dashboard/tokens', label: 'Tokens' },
   { id: 'history', href: '/dashboard/history', label: 'History' },
   { id: 'mail', href: '/dashboard/mail', label: 'Mail' },

@@ -17,6 +17,8 @@ const HOST: HostView = {
   zone: 'dyn.example.net',
   ipv4: '198.51.100.7',
   ipv6: null,
+  ipv6Prefix: null,
+  wildcard: false,
   status: 'active',
   createdAt: '2026-11-30T12:00:00Z',
   updatedAt: '2026-12-01T11:00:00Z',
