@@ -31,6 +31,9 @@
  *     address) vs the same with a host's own update token, same server.
  * million: a million hosts, only when named (`npm run bench -- million`;
  *    test/bench/million.ts, BENCH_HOSTS).
+ * axfr: AXFR to a BIND secondary vs the replica path, a million hosts, 100
+ *    changes/s; only when named (`npm run bench -- axfr`; test/bench/axfr.ts,
+ *    BENCH_AXFR_HOSTS).
  */
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -41,6 +44,7 @@ import { createLogger, createShutdown } from '@mydns/runtime';
 import bcrypt from 'bcryptjs';
 import { generateToken, hashToken } from '../../apps/api/src/auth/tokens.ts';
 import { freePort } from '../support/ports.ts';
+import { runAxfrBenchmark } from './axfr.ts';
 import { DNSSEC_OPTIONS, measureOption, type OptionResult } from './dnssec.ts';
 import { runFuzzBenchmark } from './fuzz.ts';
 import { type LoadResult, runLoad } from './load.ts';
@@ -82,6 +86,8 @@ const PARTS: Record<string, string> = {
   records: '11',
   // Hours on two cores, so never part of the default run.
   million: 'million',
+  // Minutes of bulk creation and two 2-minute windows: also only when named.
+  axfr: 'axfr',
 };
 const named = process.argv.slice(2).map((arg) => {
   const part = PARTS[arg];
@@ -420,6 +426,9 @@ async function main() {
     console.log(`   ratio: ${pct(account.perSecond, host.perSecond)} of the host-token rate (aim ≥ 90%)`);
   }
   if (ONLY.has('11')) await runRecordsBenchmark({ db, env, dnsPort: pdns.dnsPort, hash });
+
+  // axfr: a BIND secondary by AXFR vs the replica path, same zone, same load.
+  if (ONLY.has('axfr')) await runAxfrBenchmark({ db, databaseUrl: postgres.url, workDir: work });
 }
 
 try {
