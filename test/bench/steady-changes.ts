@@ -12,16 +12,18 @@
  * A follower is watched, not hammered: its SOA serial is asked every
  * WATCH_INTERVAL_MS, and when it moves, each followed change still pending
  * there is asked once for its address (and every FALLBACK_MS whatever the
- * serial does, in case a change arrives without one). So the queries a
- * follower gets do not grow with its lag, and the lag is measured to within
- * one watch interval plus one query.
+ * serial does, in case a change arrives without one or a serial query
+ * fails). So the queries a follower gets do not grow with its lag, and the
+ * lag is measured to within one watch interval plus one query. The serial
+ * queries' round trips are the baseline: what a query to the follower takes
+ * on this machine at this moment, change or not.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DnsQuery } from '../support/dns.ts';
 import { authHeader } from './stack.ts';
 
 const WATCH_INTERVAL_MS = 10;
-const FALLBACK_MS = 1000;
+const FALLBACK_MS = 250;
 
 export interface SteadyOptions {
   apiPort: number;
@@ -54,7 +56,15 @@ export interface SteadyResult {
   followed: number;
   /** Followed changes the primary answered right after their `good`. */
   primaryAnswered: number;
-  lags: Record<string, { ms: number[]; neverAnswered: number; withoutSerialChange: number }>;
+  lags: Record<string, FollowerLags>;
+}
+
+export interface FollowerLags {
+  ms: number[];
+  neverAnswered: number;
+  withoutSerialChange: number;
+  /** Round trips of the serial queries to this follower, ms. */
+  queryMs: number[];
 }
 
 interface Pending {
@@ -65,7 +75,12 @@ interface Pending {
 }
 
 /** Follows changes at one follower until stopped. */
-function watch(dns: DnsQuery, zone: string, isLatest: (host: string, ip: string) => boolean) {
+function watch(
+  dns: DnsQuery,
+  zone: string,
+  isLatest: (host: string, ip: string) => boolean,
+  queryMs: number[],
+) {
   const pending = new Set<Pending>();
   let serial: number | undefined;
   let lastFull = 0;
@@ -87,7 +102,9 @@ function watch(dns: DnsQuery, zone: string, isLatest: (host: string, ip: string)
   };
   const loop = (async () => {
     while (running) {
+      const asked = performance.now();
       const now = await dns.soaSerial(zone).catch(() => serial);
+      queryMs.push(performance.now() - asked);
       const moved = now !== serial;
       serial = now;
       if (pending.size > 0 && (moved || performance.now() - lastFull > FALLBACK_MS)) {
@@ -137,9 +154,12 @@ function watch(dns: DnsQuery, zone: string, isLatest: (host: string, ip: string)
 export async function runSteadyChanges(options: SteadyOptions): Promise<SteadyResult> {
   const latest = new Map<string, string>();
   const isLatest = (host: string, ip: string) => latest.get(host) === ip;
-  const watchers = Object.entries(options.followers).map(
-    ([name, dns]) => [name, watch(dns, options.zone, isLatest)] as const,
-  );
+  const lags: Record<string, FollowerLags> = {};
+  const watchers = Object.entries(options.followers).map(([name, dns]) => {
+    const followerLags: FollowerLags = { ms: [], neverAnswered: 0, withoutSerialChange: 0, queryMs: [] };
+    lags[name] = followerLags;
+    return [name, watch(dns, options.zone, isLatest, followerLags.queryMs)] as const;
+  });
   const result: SteadyResult = {
     sent: 0,
     seconds: 0,
@@ -148,9 +168,7 @@ export async function runSteadyChanges(options: SteadyOptions): Promise<SteadyRe
     superseded: 0,
     followed: 0,
     primaryAnswered: 0,
-    lags: Object.fromEntries(
-      watchers.map(([name]) => [name, { ms: [] as number[], neverAnswered: 0, withoutSerialChange: 0 }]),
-    ),
+    lags,
   };
   const total = options.rate * options.seconds;
   const started = performance.now();
