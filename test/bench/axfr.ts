@@ -86,7 +86,8 @@ function describeRun(name: string, run: SteadyResult) {
       `   ${fmt(run.sent)} changes (${(run.sent / run.seconds).toFixed(0)}/s reached; replies p50 ${ms(percentile(run.replies, 0.5))}, ` +
       `p99 ${ms(percentile(run.replies, 0.99))}; not good ${run.notGood}); ${lags.ms.length} of ${run.followed} followed answered ` +
       `(never within ${FOLLOW_TIMEOUT_MS / 1000} s: ${lags.neverAnswered}; seen without a serial change: ${lags.withoutSerialChange}); ` +
-      `the primary answered ${run.primaryAnswered} at once; baseline, a query's round trip at the follower: ` +
+      `the primary answered ${run.primaryAnswered} at once; baselines: good → the primary's answer p50 ${ms(percentile(run.primaryMs, 0.5))}, ` +
+      `p99 ${ms(percentile(run.primaryMs, 0.99))}; a query's round trip at the follower: ` +
       `p50 ${ms(percentile(lags.queryMs, 0.5))}, p99 ${ms(percentile(lags.queryMs, 0.99))} (${fmt(lags.queryMs.length)} serial queries)`,
   };
 }

@@ -255,7 +255,7 @@ export async function runReplicaBenchmark(ctx: ReplicaContext): Promise<void> {
       `   replies: p50 ${ms(percentile(run.replies, 0.5))}, p99 ${ms(percentile(run.replies, 0.99))}; not good: ${run.notGood}; followed changes overtaken by the host's next change: ${run.superseded}`,
     );
     console.log(
-      `   baseline: the primary answers the new address right after the reply in ${run.primaryAnswered} of ${run.followed}; Postgres's replay lag of the standby p50 ${ms(percentile(sampled.replayLags, 0.5))}, p99 ${ms(percentile(sampled.replayLags, 0.99))} (${sampled.replayLags.length} samples); a query's round trip at the replica p50 ${ms(percentile(lags.queryMs, 0.5))}, p99 ${ms(percentile(lags.queryMs, 0.99))}`,
+      `   baseline: the primary answers the new address right after the reply in ${run.primaryAnswered} of ${run.followed} (good → its answer p50 ${ms(percentile(run.primaryMs, 0.5))}, p99 ${ms(percentile(run.primaryMs, 0.99))}); Postgres's replay lag of the standby p50 ${ms(percentile(sampled.replayLags, 0.5))}, p99 ${ms(percentile(sampled.replayLags, 0.99))} (${sampled.replayLags.length} samples); a query's round trip at the replica p50 ${ms(percentile(lags.queryMs, 0.5))}, p99 ${ms(percentile(lags.queryMs, 0.99))}`,
     );
     console.log(
       `   good reply → the replica's answer: p50 ${ms(percentile(lags.ms, 0.5))}, p99 ${ms(percentile(lags.ms, 0.99))}, max ${ms(percentile(lags.ms, 1))} (aim p99 < 1 s); never answered within 30 s: ${lags.neverAnswered}`,

@@ -56,6 +56,12 @@ export interface SteadyResult {
   followed: number;
   /** Followed changes the primary answered right after their `good`. */
   primaryAnswered: number;
+  /**
+   * From `good` to the primary's answer, ms: the baseline of every lag, the
+   * same measurement with no replication in it (a loaded machine, this
+   * process's own event loop during a burst of replies, a query).
+   */
+  primaryMs: number[];
   lags: Record<string, FollowerLags>;
 }
 
@@ -168,6 +174,7 @@ export async function runSteadyChanges(options: SteadyOptions): Promise<SteadyRe
     superseded: 0,
     followed: 0,
     primaryAnswered: 0,
+    primaryMs: [],
     lags,
   };
   const total = options.rate * options.seconds;
@@ -228,7 +235,10 @@ export async function runSteadyChanges(options: SteadyOptions): Promise<SteadyRe
           }),
         );
         const onPrimary = await options.primary.a(`${host}.${options.zone}`).catch(() => [] as string[]);
-        if (onPrimary[0] === ip) result.primaryAnswered++;
+        if (onPrimary[0] === ip) {
+          result.primaryAnswered++;
+          result.primaryMs.push(performance.now() - repliedAt);
+        }
         await Promise.all(outcomes);
       })();
       inFlight.add(change);
