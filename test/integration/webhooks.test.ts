@@ -16,6 +16,7 @@ import { isValidSignature } from '../../apps/api/src/webhooks/signature.ts';
 import { startTestMyDns, type TestMyDns } from '../support/mydns.ts';
 import { noteSecret } from '../support/secrets.ts';
 import { waitFor } from '../support/wait.ts';
+import { createWebClient, unescapeHtml } from '../support/web-client.ts';
 
 interface Received {
   readonly headers: IncomingMessage['headers'];
@@ -79,7 +80,9 @@ async function receiver(answer: (res: ServerResponse, index: number) => void = o
   return started;
 }
 
-async function hostWithWebhook(url: string): Promise<{ label: string; hostname: string; auth: Auth; secret: string }> {
+async function hostWithWebhook(
+  url: string,
+): Promise<{ label: string; hostname: string; auth: Auth; secret: string }> {
   const label = `w${randomBytes(4).toString('hex')}`;
   const password = `pw-${randomBytes(9).toString('base64url')}`;
   await mydns.createHost(label, password);
@@ -168,7 +171,9 @@ describe('webhooks', () => {
     const report = await mydns.services.maintenance.runOnce(new Date(Date.now() + 31 * 86_400_000));
     assert.ok(report?.dormant.includes(hostname), 'dormant');
     const [, dormant] = await waitForRequests(target, 2);
-    assert.ok(dormant && isValidSignature(secret, dormant.body, String(dormant.headers['x-mydns-signature'])));
+    assert.ok(
+      dormant && isValidSignature(secret, dormant.body, String(dormant.headers['x-mydns-signature'])),
+    );
     assert.deepEqual(JSON.parse(dormant.body), {
       ...JSON.parse(dormant.body),
       event: 'dormant',
@@ -229,6 +234,49 @@ describe('webhooks', () => {
     assert.deepEqual(await mydns.query.a(`${label}.${mydns.zone}`), ['192.0.2.51']);
   });
 
+  test('the dashboard sets the webhook (its secret shown once), shows its last delivery, switches it off', async () => {
+    const target = await receiver();
+    const label = `d${randomBytes(4).toString('hex')}`;
+    const password = `pw-${randomBytes(9).toString('base64url')}`;
+    await mydns.createHost(label, password);
+    const client = createWebClient(mydns.url);
+    await client.get('/login');
+    assert.equal((await client.post('/login', { hostname: label, password })).status, 303);
+    assert.match((await client.get('/dashboard/settings')).body, /No webhook\./);
+
+    const set = await client.post('/dashboard/settings/webhook', { url: target.url });
+    assert.equal(set.status, 200, set.body);
+    const secret = unescapeHtml(/data-testid="webhook-secret">([^<]+)</.exec(set.body)?.[1] ?? '');
+    noteSecret(secret);
+    assert.equal(secret.length, 43, 'the secret, once');
+    const again = await client.get('/dashboard/settings');
+    assert.ok(!again.body.includes(secret), 'not shown a second time');
+    assert.match(again.body, /Last delivery: none yet/);
+
+    assert.equal(await update(label, [label, password], '192.0.2.60'), 'good 192.0.2.60');
+    const [delivered] = await waitForRequests(target, 1);
+    assert.ok(
+      delivered && isValidSignature(secret, delivered.body, String(delivered.headers['x-mydns-signature'])),
+    );
+    await waitFor(
+      async () => /address_changed: HTTP 204/.test((await client.get('/dashboard/settings')).body),
+      {
+        message: 'the last delivery on the settings page',
+      },
+    );
+
+    const refused = await client.post('/dashboard/settings/webhook', { url: 'ftp://example.com/' });
+    assert.equal(refused.status, 400);
+    assert.match(refused.body, /http:\/\/ or https:\/\//);
+
+    const off = await client.post('/dashboard/settings/webhook', { clear: 'yes' });
+    assert.equal(off.status, 303);
+    assert.equal(off.headers.get('location'), '/dashboard/settings?notice=webhook-off#webhook');
+    const page = await client.get('/dashboard/settings?notice=webhook-off');
+    assert.match(page.body, /The webhook is off/);
+    assert.match(page.body, /No webhook\./);
+  });
+
   test('bad URLs are refused', async () => {
     const label = `w${randomBytes(4).toString('hex')}`;
     await mydns.createHost(label, 'webhook-password-1');
@@ -267,7 +315,10 @@ describe('webhooks with MYDNS_ALLOW_PRIVATE_WEBHOOKS off (the default)', () => {
       assert.equal(JSON.parse(refused.body).error.code, 'webhook_target_private', url);
     }
     assert.equal(
-      await strict.db('host_webhooks').count<{ count: string }[]>('* as count').then((r) => Number(r[0]?.count)),
+      await strict
+        .db('host_webhooks')
+        .count<{ count: string }[]>('* as count')
+        .then((r) => Number(r[0]?.count)),
       0,
     );
   });

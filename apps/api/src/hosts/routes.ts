@@ -8,9 +8,9 @@ import { parseBasicAuthorization } from '../dyndns/parse-update-request.ts';
 import { apiError } from '../errors.ts';
 import { asyncHandler } from '../http/async-handler.ts';
 import { sameSecret, type WebSessions } from '../web/sessions.ts';
+import type { WebhooksService } from '../webhooks/webhooks-service.ts';
 import type { HostsService, Pushed } from './hosts-service.ts';
 import { checkMailSettings } from './mail-settings.ts';
-import type { WebhooksService } from '../webhooks/webhooks-service.ts';
 import { createRecordsRouter } from './records-routes.ts';
 import type { RecordsService } from './records-service.ts';
 

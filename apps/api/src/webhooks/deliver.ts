@@ -80,7 +80,8 @@ export function postWebhook(request: WebhookRequest, options: PostOptions): Prom
             : {
                 ok: false,
                 httpStatus: status,
-                error: status >= 300 && status < 400 ? `redirect (${status}), not followed` : `HTTP ${status}`,
+                error:
+                  status >= 300 && status < 400 ? `redirect (${status}), not followed` : `HTTP ${status}`,
               },
         );
       // The answer is not ours to keep: read a little (so the receiver can finish), then hang up.

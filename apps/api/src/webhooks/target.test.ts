@@ -55,7 +55,10 @@ describe('webhook URLs', () => {
     }
   });
   test('logged without the query string', () => {
-    assert.equal(urlForLog('https://h.example.com:8443/p/q?token=s3cret#f'), 'https://h.example.com:8443/p/q');
+    assert.equal(
+      urlForLog('https://h.example.com:8443/p/q?token=s3cret#f'),
+      'https://h.example.com:8443/p/q',
+    );
   });
 });
 

@@ -18,7 +18,9 @@ export type ResolveAddresses = (hostname: string) => Promise<string[]>;
 export const resolveWithSystem: ResolveAddresses = async (hostname) =>
   (await dnsLookup(hostname, { all: true, verbatim: true })).map((entry) => entry.address);
 
-export type UrlCheck = { readonly ok: true; readonly url: URL } | { readonly ok: false; readonly reason: string };
+export type UrlCheck =
+  | { readonly ok: true; readonly url: URL }
+  | { readonly ok: false; readonly reason: string };
 
 /** An http(s) URL without credentials. Pure. */
 export function checkWebhookUrl(input: unknown): UrlCheck {

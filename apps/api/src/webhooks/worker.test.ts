@@ -30,14 +30,15 @@ function event(overrides: Partial<ClaimedWebhookEvent> = {}): ClaimedWebhookEven
 /** An outbox of the given claimed events that records what the worker made of each. */
 function fakeOutbox(claimed: ClaimedWebhookEvent[]) {
   const settled: { id: number; as: string; delayMs?: number; attempt?: WebhookAttempt }[] = [];
-  const repository: Pick<WebhooksRepository, 'claim' | 'delivered' | 'defer' | 'fail' | 'release' | 'prune'> = {
-    claim: async () => claimed.splice(0),
-    delivered: async (id, attempt) => void settled.push({ id, as: 'delivered', attempt }),
-    defer: async (id, delayMs, attempt) => void settled.push({ id, as: 'deferred', delayMs, attempt }),
-    fail: async (id, attempt) => void settled.push({ id, as: 'failed', attempt }),
-    release: async (ids) => void settled.push(...ids.map((id) => ({ id, as: 'released' }))),
-    prune: async () => 0,
-  };
+  const repository: Pick<WebhooksRepository, 'claim' | 'delivered' | 'defer' | 'fail' | 'release' | 'prune'> =
+    {
+      claim: async () => claimed.splice(0),
+      delivered: async (id, attempt) => void settled.push({ id, as: 'delivered', attempt }),
+      defer: async (id, delayMs, attempt) => void settled.push({ id, as: 'deferred', delayMs, attempt }),
+      fail: async (id, attempt) => void settled.push({ id, as: 'failed', attempt }),
+      release: async (ids) => void settled.push(...ids.map((id) => ({ id, as: 'released' }))),
+      prune: async () => 0,
+    };
   return { repository, settled };
 }
 

@@ -43,9 +43,13 @@ export async function up(knex: Knex): Promise<void> {
       add constraint webhook_events_event check (event in ('address_changed', 'dormant', 'restored')),
       add constraint webhook_events_status check (status in ('queued', 'delivered', 'failed'))
   `);
-  await knex.raw("create index webhook_events_due on webhook_events (next_attempt_at) where status = 'queued'");
+  await knex.raw(
+    "create index webhook_events_due on webhook_events (next_attempt_at) where status = 'queued'",
+  );
   await knex.raw('create index webhook_events_host on webhook_events (host_id, last_attempt_at)');
-  await knex.raw("create index webhook_events_finished on webhook_events (finished_at) where status <> 'queued'");
+  await knex.raw(
+    "create index webhook_events_finished on webhook_events (finished_at) where status <> 'queued'",
+  );
 }
 
 export async function down(knex: Knex): Promise<void> {
