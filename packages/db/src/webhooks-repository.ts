@@ -1,4 +1,5 @@
 import type { Database } from './database.ts';
+import { createOutboxRows, intervalSeconds } from './outbox-rows.ts';
 
 /**
  * Host webhooks (migration 20261207090000): each host's target and secret,
@@ -99,9 +100,8 @@ export const QUEUE_DORMANT_EVENTS = `webhook_events_queued as (
      order by expired.id
   )`;
 
-const seconds = (ms: number) => Math.max(0, ms) / 1000;
-
 export function createWebhooksRepository(db: Database): WebhooksRepository {
+  const outboxRows = createOutboxRows(db, 'webhook_events');
   const settle = async (id: number, attempt: WebhookAttempt, change: Record<string, unknown>) => {
     await db('webhook_events')
       .where({ id, status: 'queued' })
@@ -192,7 +192,7 @@ export function createWebhooksRepository(db: Database): WebhooksRepository {
       returning e.id, e.delivery_id, e.event, h.zone, h.name, e.old_ipv4, e.old_ipv6, e.new_ipv4,
                 e.new_ipv6, e.created_at, w.url, w.secret, e.attempts,
                 (extract(epoch from now() - e.created_at) * 1000)::float8 as age_ms`,
-        [seconds(leaseMs), Math.max(1, Math.floor(limit))],
+        [intervalSeconds(leaseMs), Math.max(1, Math.floor(limit))],
       );
       return rows
         .map((row) => ({
@@ -216,24 +216,13 @@ export function createWebhooksRepository(db: Database): WebhooksRepository {
     },
     async defer(id, delayMs, attempt) {
       await settle(id, attempt, {
-        next_attempt_at: db.raw('now() + make_interval(secs => ?)', [seconds(delayMs)]),
+        next_attempt_at: db.raw('now() + make_interval(secs => ?)', [intervalSeconds(delayMs)]),
       });
     },
     async fail(id, attempt) {
       await settle(id, attempt, { status: 'failed', finished_at: db.fn.now() });
     },
-    async release(ids) {
-      if (ids.length === 0) return;
-      await db('webhook_events')
-        .whereIn('id', ids as number[])
-        .andWhere({ status: 'queued' })
-        .update({ next_attempt_at: db.fn.now(), attempts: db.raw('greatest(attempts - 1, 0)') });
-    },
-    async prune(keepMs) {
-      return db('webhook_events')
-        .whereNot({ status: 'queued' })
-        .andWhere('finished_at', '<', db.raw('now() - make_interval(secs => ?)', [seconds(keepMs)]))
-        .delete();
-    },
+    release: outboxRows.release,
+    prune: outboxRows.prune,
   };
 }
