@@ -34,7 +34,7 @@ export function webhookSection(data: WebhookData): SafeHtml {
   ${
     data.url === undefined
       ? html`<p>No webhook.</p>`
-      : html`<p>Posting to <code>${data.url}</code>.</p>
+      : html`<p>Posting to <code class="record">${data.url}</code>.</p>
   <p data-testid="webhook-last">Last delivery: ${
     last
       ? html`${when(last.at.toISOString(), data.now)}, ${last.event}: ${outcome(last)}${last.status === 'failed' ? ' (given up)' : last.status === 'queued' ? ' (will be retried)' : ''}`
