@@ -13,7 +13,7 @@ import { createAddressNoticesRepository } from '@mydns/db';
 import { createLogger } from '@mydns/runtime';
 import { createAddressNotices } from '../../apps/api/src/notifications/address-notices.ts';
 import { startTestMyDns, type TestMyDns } from '../support/mydns.ts';
-import { noteSecret } from '../support/secrets.ts';
+import { type Auth, sendJson, textOf, verifiedAccountWithHost } from '../support/notices.ts';
 import { type Smarthost, type SmarthostMessage, startSmarthost } from '../support/smarthost.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -35,32 +35,8 @@ after(async () => {
   await peer?.stop();
 });
 
-type Auth = [string, string];
 const send = (path: string, method: string, body: unknown, auth: Auth) =>
-  mydns.request(path, {
-    method,
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-    auth,
-  });
-
-async function verifiedAccountWithHost(): Promise<{ email: string; auth: Auth; hostname: string }> {
-  const email = `n-${randomBytes(4).toString('hex')}@example.org`;
-  const password = `pw-${randomBytes(9).toString('base64url')}`;
-  noteSecret(email);
-  noteSecret(password);
-  const auth: Auth = [email, password];
-  assert.equal((await send('/api/v1/accounts', 'POST', { email, password }, auth)).status, 201);
-  await mydns.db('accounts').where({ email }).update({ email_verified_at: new Date() });
-  const added = await send(
-    '/api/v1/account/hosts',
-    'POST',
-    { hostname: `n${randomBytes(3).toString('hex')}` },
-    auth,
-  );
-  assert.equal(added.status, 201, added.body);
-  return { email, auth, hostname: JSON.parse(added.body).hostname as string };
-}
+  sendJson(mydns, path, method, body, auth);
 
 const noticesTo = (to: string) =>
   peer.messages().filter((m) => m.to.includes(to) && /address changed/.test(m.headers.subject ?? ''));
@@ -71,12 +47,10 @@ async function waitForNotices(to: string, count: number): Promise<SmarthostMessa
   });
   return noticesTo(to);
 }
-const textOf = (message: SmarthostMessage | undefined) =>
-  message?.parts.find((p) => p.type === 'text/plain')?.content ?? '';
 
 describe('address-change notices', () => {
   test('one mail per host per 10 minutes, collecting the changes in between; off means none', async () => {
-    const { email, auth, hostname } = await verifiedAccountWithHost();
+    const { email, auth, hostname } = await verifiedAccountWithHost(mydns);
     const on = await send(`/api/v1/hosts/${hostname}`, 'PATCH', { notify: { email: true } }, auth);
     assert.equal(on.status, 200, on.body);
     assert.deepEqual(JSON.parse(on.body).notify, { email: true });
@@ -132,7 +106,7 @@ describe('address-change notices', () => {
     ]);
     assert.equal(refused.status, 400);
     assert.equal(JSON.parse(refused.body).error.code, 'invalid_notify');
-    const { auth, hostname } = await verifiedAccountWithHost();
+    const { auth, hostname } = await verifiedAccountWithHost(mydns);
     const bad = await send(`/api/v1/hosts/${hostname}`, 'PATCH', { notify: { email: 'yes' } }, auth);
     assert.equal(bad.status, 400);
   });
