@@ -97,6 +97,40 @@ describe('address-change notices', () => {
     assert.equal(await notices.runOnce(), 0);
   });
 
+  test('one pass queues every notice due, not only its first batch of 100', async () => {
+    // 150 hosts, each in an account of its own, made in bulk, each changed since it was last told.
+    const tag = randomBytes(3).toString('hex');
+    const accounts: { id: number }[] = await mydns
+      .db('accounts')
+      .insert(
+        Array.from({ length: 150 }, (_, i) => ({
+          email: `b${i}-${tag}@example.org`,
+          password_hash: '',
+          email_verified_at: new Date(),
+        })),
+      )
+      .returning('id');
+    await mydns.db('hosts').insert(
+      accounts.map((account, i) => ({
+        zone: mydns.zone,
+        name: `b${tag}-${i}`,
+        password_hash: '',
+        account_id: account.id,
+        notify_email: true,
+        ipv4: '192.0.2.40',
+      })),
+    );
+    const notices = createAddressNotices({
+      db: mydns.db,
+      notices: createAddressNoticesRepository(mydns.db),
+      mail: mydns.services.mail,
+      logger: createLogger({ level: 'error', format: 'pretty', silent: true }),
+      everyMs: 3_600_000,
+    });
+    assert.equal(await notices.runOnce(), 150);
+    assert.equal(await notices.runOnce(), 0);
+  });
+
   test('a host of its own cannot have them (no account to mail); bad values are refused', async () => {
     const label = `own${randomBytes(3).toString('hex')}`;
     await mydns.createHost(label, 'own-host-password-1');

@@ -3,6 +3,7 @@ import { fqdn } from '@mydns/domain';
 import type { MailLinks } from '../mail/links.ts';
 import type { MailOutbox, MailRequest } from '../mail/outbox.ts';
 import { html } from '../web/html.ts';
+import { drainInBatches } from './batches.ts';
 
 /**
  * Dormancy mails (README "Accounts", "Notices"), for the hosts that have
@@ -105,42 +106,36 @@ export function dormantMail(to: string, f: DormancyFacts): MailRequest {
 
 export function createDormancyNotices(deps: DormancyNoticesDeps): DormancyNotices {
   const { links } = deps.mail;
-  /** Claims and queues in batches until a batch comes back short: every mail due goes out in this pass. */
-  const drain = async (
-    take: (trx: Database) => Promise<DormancyMailDue[]>,
+  /** Claims and queues batch after batch: every mail due goes out in this pass (batches.ts). */
+  const drain = (
+    take: (trx: Database, size: number) => Promise<DormancyMailDue[]>,
     build: (due: DormancyMailDue) => MailRequest,
-  ) => {
-    let total = 0;
-    for (;;) {
-      const count = await deps.db.transaction(async (trx) => {
-        const due = await take(trx);
-        for (const one of due) await deps.mail.enqueue(build(one), trx);
-        return due.length;
-      });
-      total += count;
-      if (count < BATCH) return total;
-    }
-  };
+  ) =>
+    drainInBatches(deps.db, BATCH, async (trx, size) => {
+      const due = await take(trx, size);
+      for (const one of due) await deps.mail.enqueue(build(one), trx);
+      return due.length;
+    });
   return {
     async runOnce(now) {
       // Without mail nothing is claimed: the mails due go out once mail is set up.
       if (!deps.mail.enabled) return { warned: 0, toldDormant: 0 };
       const facts = (due: DormancyMailDue) => factsOf(due, links, deps.inactivityDays, now);
       const toldDormant = await drain(
-        (trx) => deps.notices.takeDormant(trx, BATCH),
+        (trx, size) => deps.notices.takeDormant(trx, size),
         (due) => dormantMail(due.email, facts(due)),
       );
       const warned =
         deps.warningDays > 0
           ? await drain(
-              (trx) =>
+              (trx, size) =>
                 deps.notices.takeWarnings(
                   trx,
                   {
                     warnBefore: new Date(now.getTime() - (deps.inactivityDays - deps.warningDays) * DAY_MS),
                     dormantBefore: new Date(now.getTime() - deps.inactivityDays * DAY_MS),
                   },
-                  BATCH,
+                  size,
                 ),
               (due) => dormancyWarningMail(due.email, facts(due)),
             )
