@@ -126,6 +126,8 @@ export async function runNoticesBenchmark(options: {
   console.log(
     `   that round's ${fmt(perRound)} notices: ${fmt(onRound?.duringRound ?? 0)} in smtp-sink when its last update was answered, all after ${(onRound?.allAfterSeconds ?? 0).toFixed(1)} s`,
   );
+  const rates = (results: readonly LoadResult[]) => results.map((result) => fmt(result.perSecond)).join(', ');
+  console.log(`   every round, in order: off ${rates(off)}/s; on ${rates(on.map((round) => round.load))}/s`);
   console.log(
     `   ratio: ${pct(onMedian.perSecond, offMedian.perSecond)} of the notices-off rate (aim ≥ 90%)`,
   );

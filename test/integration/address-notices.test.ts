@@ -12,29 +12,37 @@ import { after, before, describe, test } from 'node:test';
 import { createAddressNoticesRepository } from '@mydns/db';
 import { createLogger } from '@mydns/runtime';
 import { createAddressNotices } from '../../apps/api/src/notifications/address-notices.ts';
-import { startTestMyDns, type TestMyDns } from '../support/mydns.ts';
-import { type Auth, sendJson, textOf, verifiedAccountWithHost } from '../support/notices.ts';
-import { type Smarthost, type SmarthostMessage, startSmarthost } from '../support/smarthost.ts';
+import type { TestMyDns } from '../support/mydns.ts';
+import {
+  type Auth,
+  sendJson,
+  startWithSmarthost,
+  textOf,
+  verifiedAccountWithHost,
+} from '../support/notices.ts';
+import type { Smarthost, SmarthostMessage } from '../support/smarthost.ts';
 import { waitFor } from '../support/wait.ts';
 
 let mydns: TestMyDns;
 let peer: Smarthost;
 before(async () => {
-  peer = await startSmarthost();
-  mydns = await startTestMyDns({
-    env: {
-      MYDNS_MAIL_URL: `smtp://127.0.0.1:${peer.port}`,
-      MYDNS_PUBLIC_URL: 'https://dyn.example.net',
-      MYDNS_MAIL_RETRY: '200ms',
-      MYDNS_MAINTENANCE_INTERVAL: '1h',
-    },
-  });
+  ({ mydns, peer } = await startWithSmarthost());
 });
 after(async () => {
   await mydns?.stop();
   await peer?.stop();
 });
 
+/** A notice pass of the test's own (the service's waits an hour), with its clock when given. */
+const addressNotices = (now?: () => Date) =>
+  createAddressNotices({
+    db: mydns.db,
+    notices: createAddressNoticesRepository(mydns.db),
+    mail: mydns.services.mail,
+    logger: createLogger({ level: 'error', format: 'pretty', silent: true }),
+    everyMs: 3_600_000,
+    ...(now ? { now } : {}),
+  });
 const send = (path: string, method: string, body: unknown, auth: Auth) =>
   sendJson(mydns, path, method, body, auth);
 
@@ -56,14 +64,7 @@ describe('address-change notices', () => {
     assert.deepEqual(JSON.parse(on.body).notify, { email: true });
 
     let clock = new Date('2026-12-02T12:00:00Z');
-    const notices = createAddressNotices({
-      db: mydns.db,
-      notices: createAddressNoticesRepository(mydns.db),
-      mail: mydns.services.mail,
-      logger: createLogger({ level: 'error', format: 'pretty', silent: true }),
-      everyMs: 3_600_000,
-      now: () => clock,
-    });
+    const notices = addressNotices(() => clock);
     const update = async (ip: string) =>
       assert.equal(
         (await mydns.request(`/nic/update?hostname=${hostname}&myip=${ip}`, { auth })).body,
@@ -120,13 +121,7 @@ describe('address-change notices', () => {
         ipv4: '192.0.2.40',
       })),
     );
-    const notices = createAddressNotices({
-      db: mydns.db,
-      notices: createAddressNoticesRepository(mydns.db),
-      mail: mydns.services.mail,
-      logger: createLogger({ level: 'error', format: 'pretty', silent: true }),
-      everyMs: 3_600_000,
-    });
+    const notices = addressNotices();
     assert.equal(await notices.runOnce(), 150);
     assert.equal(await notices.runOnce(), 0);
   });

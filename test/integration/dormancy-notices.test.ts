@@ -14,25 +14,23 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { createDormancyNoticesRepository, DORMANCY_QUERIES } from '@mydns/db';
 import { createDormancyNotices } from '../../apps/api/src/notifications/dormancy-notices.ts';
-import { startTestMyDns, type TestMyDns } from '../support/mydns.ts';
-import { partOf, sendJson, textOf, verifiedAccountWithHost } from '../support/notices.ts';
-import { type Smarthost, type SmarthostMessage, startSmarthost } from '../support/smarthost.ts';
+import type { TestMyDns } from '../support/mydns.ts';
+import {
+  NOTICES_PUBLIC_URL as PUBLIC_URL,
+  partOf,
+  sendJson,
+  startWithSmarthost,
+  textOf,
+  verifiedAccountWithHost,
+} from '../support/notices.ts';
+import type { Smarthost, SmarthostMessage } from '../support/smarthost.ts';
 import { waitFor } from '../support/wait.ts';
 
-const PUBLIC_URL = 'https://dyn.example.net';
 const DAY = 86_400_000;
 let mydns: TestMyDns;
 let peer: Smarthost;
 before(async () => {
-  peer = await startSmarthost();
-  mydns = await startTestMyDns({
-    env: {
-      MYDNS_MAIL_URL: `smtp://127.0.0.1:${peer.port}`,
-      MYDNS_PUBLIC_URL: PUBLIC_URL,
-      MYDNS_MAIL_RETRY: '200ms',
-      MYDNS_MAINTENANCE_INTERVAL: '1h',
-    },
-  });
+  ({ mydns, peer } = await startWithSmarthost());
 });
 after(async () => {
   await mydns?.stop();

@@ -5,11 +5,35 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import type { TestMyDns } from './mydns.ts';
+import { startTestMyDns, type TestMyDns } from './mydns.ts';
 import { noteSecret } from './secrets.ts';
-import type { SmarthostMessage } from './smarthost.ts';
+import { type Smarthost, type SmarthostMessage, startSmarthost } from './smarthost.ts';
 
 export type Auth = [string, string];
+export const NOTICES_PUBLIC_URL = 'https://dyn.example.net';
+
+/**
+ * A MyDNS whose mail goes to a real smarthost of its own, links under
+ * NOTICES_PUBLIC_URL. The service's own notice passes are kept out of the way
+ * (MYDNS_MAINTENANCE_INTERVAL=1h): the tests drive them with their own clock.
+ */
+export async function startWithSmarthost(): Promise<{ mydns: TestMyDns; peer: Smarthost }> {
+  const peer = await startSmarthost();
+  try {
+    const mydns = await startTestMyDns({
+      env: {
+        MYDNS_MAIL_URL: `smtp://127.0.0.1:${peer.port}`,
+        MYDNS_PUBLIC_URL: NOTICES_PUBLIC_URL,
+        MYDNS_MAIL_RETRY: '200ms',
+        MYDNS_MAINTENANCE_INTERVAL: '1h',
+      },
+    });
+    return { mydns, peer };
+  } catch (error) {
+    await peer.stop();
+    throw error;
+  }
+}
 
 /** A JSON request with Basic credentials. */
 export const sendJson = (mydns: TestMyDns, path: string, method: string, body: unknown, auth: Auth) =>
