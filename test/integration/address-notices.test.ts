@@ -8,46 +8,37 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { createAddressNoticesRepository } from '@mydns/db';
 import { createLogger } from '@mydns/runtime';
 import { createAddressNotices } from '../../apps/api/src/notifications/address-notices.ts';
-import type { TestMyDns } from '../support/mydns.ts';
 import {
   type Auth,
   sendJson,
-  startWithSmarthost,
   textOf,
+  useMyDnsWithSmarthost,
   verifiedAccountWithHost,
 } from '../support/notices.ts';
-import type { Smarthost, SmarthostMessage } from '../support/smarthost.ts';
+import type { SmarthostMessage } from '../support/smarthost.ts';
 import { waitFor } from '../support/wait.ts';
 
-let mydns: TestMyDns;
-let peer: Smarthost;
-before(async () => {
-  ({ mydns, peer } = await startWithSmarthost());
-});
-after(async () => {
-  await mydns?.stop();
-  await peer?.stop();
-});
+const stack = useMyDnsWithSmarthost();
 
 /** A notice pass of the test's own (the service's waits an hour), with its clock when given. */
 const addressNotices = (now?: () => Date) =>
   createAddressNotices({
-    db: mydns.db,
-    notices: createAddressNoticesRepository(mydns.db),
-    mail: mydns.services.mail,
+    db: stack.mydns.db,
+    notices: createAddressNoticesRepository(stack.mydns.db),
+    mail: stack.mydns.services.mail,
     logger: createLogger({ level: 'error', format: 'pretty', silent: true }),
     everyMs: 3_600_000,
     ...(now ? { now } : {}),
   });
 const send = (path: string, method: string, body: unknown, auth: Auth) =>
-  sendJson(mydns, path, method, body, auth);
+  sendJson(stack.mydns, path, method, body, auth);
 
 const noticesTo = (to: string) =>
-  peer.messages().filter((m) => m.to.includes(to) && /address changed/.test(m.headers.subject ?? ''));
+  stack.peer.messages().filter((m) => m.to.includes(to) && /address changed/.test(m.headers.subject ?? ''));
 async function waitForNotices(to: string, count: number): Promise<SmarthostMessage[]> {
   await waitFor(() => noticesTo(to).length >= count, {
     message: `${count} notices to ${to}`,
@@ -58,7 +49,7 @@ async function waitForNotices(to: string, count: number): Promise<SmarthostMessa
 
 describe('address-change notices', () => {
   test('one mail per host per 10 minutes, collecting the changes in between; off means none', async () => {
-    const { email, auth, hostname } = await verifiedAccountWithHost(mydns);
+    const { email, auth, hostname } = await verifiedAccountWithHost(stack.mydns);
     const on = await send(`/api/v1/hosts/${hostname}`, 'PATCH', { notify: { email: true } }, auth);
     assert.equal(on.status, 200, on.body);
     assert.deepEqual(JSON.parse(on.body).notify, { email: true });
@@ -67,7 +58,7 @@ describe('address-change notices', () => {
     const notices = addressNotices(() => clock);
     const update = async (ip: string) =>
       assert.equal(
-        (await mydns.request(`/nic/update?hostname=${hostname}&myip=${ip}`, { auth })).body,
+        (await stack.mydns.request(`/nic/update?hostname=${hostname}&myip=${ip}`, { auth })).body,
         `good ${ip}`,
       );
 
@@ -101,7 +92,7 @@ describe('address-change notices', () => {
   test('one pass queues every notice due, not only its first batch of 100', async () => {
     // 150 hosts, each in an account of its own, made in bulk, each changed since it was last told.
     const tag = randomBytes(3).toString('hex');
-    const accounts: { id: number }[] = await mydns
+    const accounts: { id: number }[] = await stack.mydns
       .db('accounts')
       .insert(
         Array.from({ length: 150 }, (_, i) => ({
@@ -111,9 +102,9 @@ describe('address-change notices', () => {
         })),
       )
       .returning('id');
-    await mydns.db('hosts').insert(
+    await stack.mydns.db('hosts').insert(
       accounts.map((account, i) => ({
-        zone: mydns.zone,
+        zone: stack.mydns.zone,
         name: `b${tag}-${i}`,
         password_hash: '',
         account_id: account.id,
@@ -128,14 +119,14 @@ describe('address-change notices', () => {
 
   test('a host of its own cannot have them (no account to mail); bad values are refused', async () => {
     const label = `own${randomBytes(3).toString('hex')}`;
-    await mydns.createHost(label, 'own-host-password-1');
+    await stack.mydns.createHost(label, 'own-host-password-1');
     const refused = await send(`/api/v1/hosts/${label}`, 'PATCH', { notify: { email: true } }, [
       label,
       'own-host-password-1',
     ]);
     assert.equal(refused.status, 400);
     assert.equal(JSON.parse(refused.body).error.code, 'invalid_notify');
-    const { auth, hostname } = await verifiedAccountWithHost(mydns);
+    const { auth, hostname } = await verifiedAccountWithHost(stack.mydns);
     const bad = await send(`/api/v1/hosts/${hostname}`, 'PATCH', { notify: { email: 'yes' } }, auth);
     assert.equal(bad.status, 400);
   });

@@ -11,38 +11,29 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { createDormancyNoticesRepository, DORMANCY_QUERIES } from '@mydns/db';
 import { createDormancyNotices } from '../../apps/api/src/notifications/dormancy-notices.ts';
-import type { TestMyDns } from '../support/mydns.ts';
 import {
   NOTICES_PUBLIC_URL as PUBLIC_URL,
   partOf,
   sendJson,
-  startWithSmarthost,
   textOf,
+  useMyDnsWithSmarthost,
   verifiedAccountWithHost,
 } from '../support/notices.ts';
-import type { Smarthost, SmarthostMessage } from '../support/smarthost.ts';
+import type { SmarthostMessage } from '../support/smarthost.ts';
 import { waitFor } from '../support/wait.ts';
 
 const DAY = 86_400_000;
-let mydns: TestMyDns;
-let peer: Smarthost;
-before(async () => {
-  ({ mydns, peer } = await startWithSmarthost());
-});
-after(async () => {
-  await mydns?.stop();
-  await peer?.stop();
-});
+const stack = useMyDnsWithSmarthost();
 
 /** An account's host with notices on, updated once (its period of inactivity starts now). */
 async function hostWithNotices(options: { notices?: boolean } = {}) {
-  const account = await verifiedAccountWithHost(mydns);
+  const account = await verifiedAccountWithHost(stack.mydns);
   if (options.notices ?? true) {
     const on = await sendJson(
-      mydns,
+      stack.mydns,
       `/api/v1/hosts/${account.hostname}`,
       'PATCH',
       { notify: { email: true } },
@@ -54,8 +45,9 @@ async function hostWithNotices(options: { notices?: boolean } = {}) {
   return account;
 }
 const update = (hostname: string, auth: [string, string]) =>
-  mydns.request(`/nic/update?hostname=${hostname}&myip=192.0.2.10`, { auth });
-const hostWhere = (hostname: string) => mydns.db('hosts').whereRaw("name || '.' || zone = ?", [hostname]);
+  stack.mydns.request(`/nic/update?hostname=${hostname}&myip=192.0.2.10`, { auth });
+const hostWhere = (hostname: string) =>
+  stack.mydns.db('hosts').whereRaw("name || '.' || zone = ?", [hostname]);
 async function lastSeen(hostname: string): Promise<Date> {
   const row = await hostWhere(hostname).first('last_seen_at');
   assert.ok(row?.last_seen_at instanceof Date);
@@ -63,10 +55,10 @@ async function lastSeen(hostname: string): Promise<Date> {
 }
 /** Mails of `kind` queued for `to` (the outbox keeps every one, sent or not). */
 const queued = async (to: string, kind: 'dormancy_warning' | 'dormant') =>
-  Number((await mydns.db('mail_outbox').where({ recipient: to, kind }).count({ n: '*' }))[0]?.n);
+  Number((await stack.mydns.db('mail_outbox').where({ recipient: to, kind }).count({ n: '*' }))[0]?.n);
 async function mailsTo(to: string, subject: RegExp, count: number): Promise<SmarthostMessage[]> {
   const matching = () =>
-    peer.messages().filter((m) => m.to.includes(to) && subject.test(m.headers.subject ?? ''));
+    stack.peer.messages().filter((m) => m.to.includes(to) && subject.test(m.headers.subject ?? ''));
   await waitFor(() => matching().length >= count, { message: `${count} mails ${subject} to ${to}` });
   return matching();
 }
@@ -78,7 +70,7 @@ function assertLinksOurs(message: SmarthostMessage | undefined) {
   assert.ok(links.length > 0, 'the mail has links');
   for (const link of links) assert.ok(link.startsWith(`${PUBLIC_URL}/`), link);
 }
-const maintenance = (now?: Date) => mydns.services.maintenance.runOnce(now);
+const maintenance = (now?: Date) => stack.mydns.services.maintenance.runOnce(now);
 
 describe('dormancy mails', () => {
   test('a warning 7 days before, once; the notice when the pass makes the host dormant, once', async () => {
@@ -119,7 +111,7 @@ describe('dormancy mails', () => {
 
   test('an update starts a new period: the next warning is due from it', async () => {
     const { email, auth, hostname } = await hostWithNotices();
-    await hostWhere(hostname).update({ last_seen_at: mydns.db.raw("now() - interval '24 days'") });
+    await hostWhere(hostname).update({ last_seen_at: stack.mydns.db.raw("now() - interval '24 days'") });
     await maintenance();
     assert.equal(await queued(email, 'dormancy_warning'), 1);
     const [warning] = await mailsTo(email, /goes dormant/, 1);
@@ -136,18 +128,21 @@ describe('dormancy mails', () => {
   test('none with notices off or an unverified address (until it is verified)', async () => {
     const off = await hostWithNotices({ notices: false });
     const unverified = await hostWithNotices();
-    await mydns.db('accounts').where({ email: unverified.email }).update({ email_verified_at: null });
+    await stack.mydns.db('accounts').where({ email: unverified.email }).update({ email_verified_at: null });
     for (const { hostname } of [off, unverified])
-      await hostWhere(hostname).update({ last_seen_at: mydns.db.raw("now() - interval '24 days'") });
+      await hostWhere(hostname).update({ last_seen_at: stack.mydns.db.raw("now() - interval '24 days'") });
     await maintenance();
     assert.equal(await queued(off.email, 'dormancy_warning'), 0);
     assert.equal(await queued(unverified.email, 'dormancy_warning'), 0);
 
-    await mydns.db('accounts').where({ email: unverified.email }).update({ email_verified_at: new Date() });
+    await stack.mydns
+      .db('accounts')
+      .where({ email: unverified.email })
+      .update({ email_verified_at: new Date() });
     await maintenance();
     assert.equal(await queued(unverified.email, 'dormancy_warning'), 1, 'verified within the period');
 
-    await hostWhere(off.hostname).update({ last_seen_at: mydns.db.raw("now() - interval '31 days'") });
+    await hostWhere(off.hostname).update({ last_seen_at: stack.mydns.db.raw("now() - interval '31 days'") });
     const report = await maintenance();
     assert.ok(report?.dormant.includes(off.hostname));
     assert.equal(await queued(off.email, 'dormant'), 0);
@@ -157,28 +152,28 @@ describe('dormancy mails', () => {
     // 60 hosts in 12 accounts, made in bulk: enough that the two claims overlap.
     const tag = randomBytes(3).toString('hex');
     const emails = Array.from({ length: 12 }, (_, i) => `p${i}-${tag}@example.org`);
-    const accounts: { id: number }[] = await mydns
+    const accounts: { id: number }[] = await stack.mydns
       .db('accounts')
       .insert(emails.map((email) => ({ email, password_hash: '', email_verified_at: new Date() })))
       .returning('id');
-    await mydns.db('hosts').insert(
+    await stack.mydns.db('hosts').insert(
       accounts.flatMap((account, a) =>
         Array.from({ length: 5 }, (_, h) => ({
-          zone: mydns.zone,
+          zone: stack.mydns.zone,
           name: `p${tag}-${a}-${h}`,
           password_hash: '',
           account_id: account.id,
           notify_email: true,
           ipv4: '192.0.2.20',
-          last_seen_at: mydns.db.raw("now() - interval '24 days'"),
+          last_seen_at: stack.mydns.db.raw("now() - interval '24 days'"),
         })),
       ),
     );
     const replica = () =>
       createDormancyNotices({
-        db: mydns.db,
+        db: stack.mydns.db,
         notices: createDormancyNoticesRepository(),
-        mail: mydns.services.mail,
+        mail: stack.mydns.services.mail,
         inactivityDays: 30,
         warningDays: 7,
       });
@@ -186,10 +181,10 @@ describe('dormancy mails', () => {
     for (const email of emails) assert.equal(await queued(email, 'dormancy_warning'), 5, email);
 
     // The whole maintenance pass twice at once: the dormant notices go out once too.
-    await mydns
+    await stack.mydns
       .db('hosts')
       .where('name', 'like', `p${tag}-%`)
-      .update({ last_seen_at: mydns.db.raw("now() - interval '31 days'") });
+      .update({ last_seen_at: stack.mydns.db.raw("now() - interval '31 days'") });
     const both = await Promise.all([maintenance(), maintenance()]);
     assert.ok(both.includes(undefined), 'one pass at a time (the advisory lock)');
     for (const email of emails) assert.equal(await queued(email, 'dormant'), 5, email);
@@ -201,14 +196,14 @@ describe('dormancy mails', () => {
     // The last test of the file: no pass runs after it (the database goes with the file).
     // In statements of 1,000: each stays within the test database's query timeout on a busy machine.
     for (let from = 1; from <= 10_000; from += 1000) {
-      await mydns.db.raw(
+      await stack.mydns.db.raw(
         `insert into hosts (zone, name, password_hash, ipv4, last_seen_at)
          select ?, 'bulk' || g, '', '192.0.2.30', now() - (g % 40) * interval '1 day'
            from generate_series(?::int, ?::int) g`,
-        [mydns.zone, from, from + 999],
+        [stack.mydns.zone, from, from + 999],
       );
     }
-    await mydns.db.raw('analyze hosts');
+    await stack.mydns.db.raw('analyze hosts');
     const now = Date.now();
     const plans = {
       warnings: await explain(DORMANCY_QUERIES.warnings, [
@@ -233,7 +228,7 @@ interface PlanNode {
 
 /** The hosts indexes a statement's plan reads, and the tables it reads whole. */
 async function explain(query: string, values: unknown[]) {
-  const { rows } = await mydns.db.raw<{ rows: { 'QUERY PLAN': { Plan: PlanNode }[] }[] }>(
+  const { rows } = await stack.mydns.db.raw<{ rows: { 'QUERY PLAN': { Plan: PlanNode }[] }[] }>(
     `explain (format json) ${query}`,
     values as never[],
   );

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { after, before } from 'node:test';
 import { startTestMyDns, type TestMyDns } from './mydns.ts';
 import { noteSecret } from './secrets.ts';
 import { type Smarthost, type SmarthostMessage, startSmarthost } from './smarthost.ts';
@@ -13,26 +14,38 @@ export type Auth = [string, string];
 export const NOTICES_PUBLIC_URL = 'https://dyn.example.net';
 
 /**
- * A MyDNS whose mail goes to a real smarthost of its own, links under
- * NOTICES_PUBLIC_URL. The service's own notice passes are kept out of the way
+ * For the whole test file (its before/after hooks): a MyDNS whose mail goes
+ * to a real smarthost of its own, links under NOTICES_PUBLIC_URL. The
+ * service's own notice passes are kept out of the way
  * (MYDNS_MAINTENANCE_INTERVAL=1h): the tests drive them with their own clock.
  */
-export async function startWithSmarthost(): Promise<{ mydns: TestMyDns; peer: Smarthost }> {
-  const peer = await startSmarthost();
-  try {
-    const mydns = await startTestMyDns({
+export function useMyDnsWithSmarthost(): { readonly mydns: TestMyDns; readonly peer: Smarthost } {
+  const stack: { mydns?: TestMyDns; peer?: Smarthost } = {};
+  before(async () => {
+    stack.peer = await startSmarthost();
+    stack.mydns = await startTestMyDns({
       env: {
-        MYDNS_MAIL_URL: `smtp://127.0.0.1:${peer.port}`,
+        MYDNS_MAIL_URL: `smtp://127.0.0.1:${stack.peer.port}`,
         MYDNS_PUBLIC_URL: NOTICES_PUBLIC_URL,
         MYDNS_MAIL_RETRY: '200ms',
         MYDNS_MAINTENANCE_INTERVAL: '1h',
       },
     });
-    return { mydns, peer };
-  } catch (error) {
-    await peer.stop();
-    throw error;
-  }
+  });
+  after(async () => {
+    await stack.mydns?.stop();
+    await stack.peer?.stop();
+  });
+  return {
+    get mydns() {
+      assert.ok(stack.mydns, 'MyDNS is started in before()');
+      return stack.mydns;
+    },
+    get peer() {
+      assert.ok(stack.peer, 'the smarthost is started in before()');
+      return stack.peer;
+    },
+  };
 }
 
 /** A JSON request with Basic credentials. */
