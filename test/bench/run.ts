@@ -29,6 +29,8 @@
  * runs on an unsigned zone, for the cost of signing.
  * 10. nochg updates/s with an account's token (username = the account's
  *     address) vs the same with a host's own update token, same server.
+ * 12. good updates/s with a notice mailed for every change vs notices off,
+ *     same server (test/bench/notices.ts).
  * million: a million hosts, only when named (`npm run bench -- million`;
  *    test/bench/million.ts, BENCH_HOSTS).
  * axfr: AXFR to a BIND secondary vs the replica path, a million hosts, 100
@@ -49,6 +51,7 @@ import { DNSSEC_OPTIONS, measureOption, type OptionResult } from './dnssec.ts';
 import { runFuzzBenchmark } from './fuzz.ts';
 import { type LoadResult, runLoad } from './load.ts';
 import { runLoginFlood } from './logins.ts';
+import { runNoticesBenchmark } from './notices.ts';
 import { runRecordsBenchmark } from './records.ts';
 import { runReplicaBenchmark } from './replica.ts';
 import { runSmtpBenchmarks } from './smtp.ts';
@@ -84,6 +87,7 @@ const PARTS: Record<string, string> = {
   dnssec: '9',
   accounts: '10',
   records: '11',
+  notices: '12',
   // Hours on two cores, so never part of the default run.
   million: 'million',
   // Minutes of bulk creation and two 2-minute windows: also only when named.
@@ -97,7 +101,7 @@ const named = process.argv.slice(2).map((arg) => {
 const ONLY = new Set(
   named.length > 0
     ? named
-    : (process.env.BENCH_ONLY ?? '1,2,3,4,5,6,7,8,9,10').split(',').map((part) => part.trim()),
+    : (process.env.BENCH_ONLY ?? '1,2,3,4,5,6,7,8,9,10,12').split(',').map((part) => part.trim()),
 );
 /** Open connections: routers and scripts talking at once. */
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
@@ -426,6 +430,7 @@ async function main() {
     console.log(`   ratio: ${pct(account.perSecond, host.perSecond)} of the host-token rate (aim ≥ 90%)`);
   }
   if (ONLY.has('11')) await runRecordsBenchmark({ db, env, dnsPort: pdns.dnsPort, hash });
+  if (ONLY.has('12')) await runNoticesBenchmark({ db, env, hash: warmupHash, concurrency: GOOD_CONCURRENCY });
 
   // axfr: a BIND secondary by AXFR vs the replica path, same zone, same load.
   if (ONLY.has('axfr')) await runAxfrBenchmark({ db, databaseUrl: postgres.url, workDir: work });
