@@ -18,8 +18,10 @@ const root = resolve(import.meta.dirname, '../..');
  * anchor, right after each update: the address, a NODATA (no AAAA at a host
  * with only an A) and an NXDOMAIN (a name below the host), at the primary and
  * at a BIND 9 secondary that transfers the signed zone by AXFR. PowerDNS
- * writes no NSEC3 order name for the rows a PATCH replaces, so without
- * API-RECTIFY the two negative answers fail to validate after an update.
+ * writes no NSEC3 order name for the rows a PATCH replaces: the triggers of
+ * pdns/keep-ordernames.sqlite3.sql keep a name's order name across the
+ * REPLACE, so an address change needs no rectify (the two negative answers
+ * fail to validate without them), and a PATCH that adds a name is rectified.
  */
 
 let primary: PrivatePowerDns;
@@ -71,12 +73,22 @@ test('the zone MyDNS creates is signed with NSEC3 1 0 0 -', async () => {
   const zone = await fetch(`${primary.apiUrl}/api/v1/servers/localhost/zones/${mydns.zone}.`, {
     headers: { 'X-API-Key': primary.apiKey, Accept: 'application/json' },
   });
-  const body = (await zone.json()) as { nsec3param: string; nsec3narrow: boolean; api_rectify: boolean };
+  const body = (await zone.json()) as { nsec3param: string; nsec3narrow: boolean };
   assert.deepEqual(
-    { nsec3param: body.nsec3param, nsec3narrow: body.nsec3narrow, api_rectify: body.api_rectify },
-    { nsec3param: '1 0 0 -', nsec3narrow: false, api_rectify: true },
+    { nsec3param: body.nsec3param, nsec3narrow: body.nsec3narrow },
+    { nsec3param: '1 0 0 -', nsec3narrow: false },
   );
 });
+
+/** Whether the zone's last PATCH was rectified: the triggers set API-RECTIFY per PATCH. */
+async function wasRectified(): Promise<boolean> {
+  const response = await fetch(`${primary.apiUrl}/api/v1/servers/localhost/zones/${mydns.zone}.`, {
+    headers: { 'X-API-Key': primary.apiKey, Accept: 'application/json' },
+  });
+  return ((await response.json()) as { api_rectify: boolean }).api_rectify;
+}
+
+const json = { 'content-type': 'application/json' };
 
 test('after each update, its answer, a NODATA and an NXDOMAIN validate at the primary', async () => {
   const anchor = await writeTrustAnchor(mydns.pdns, mydns.zone, dir);
@@ -85,6 +97,84 @@ test('after each update, its answer, a NODATA and an NXDOMAIN validate at the pr
     await update('signed', address);
     await assertValidates(primary.dnsPort, anchor, 'signed', address);
   }
+});
+
+test('an address change is not rectified; a new name, owner records, the wildcard and ACME are, and all validate', async () => {
+  const anchor = await writeTrustAnchor(mydns.pdns, mydns.zone, dir);
+  await update('signed', '198.51.100.12');
+  assert.equal(await wasRectified(), false, 'a PATCH of names that exist needs no rectify');
+  await assertValidates(primary.dnsPort, anchor, 'signed', '198.51.100.12');
+
+  // A registration right after: a name PowerDNS has never had, in a batch of its own.
+  await mydns.createHost('fresh', PASSWORD);
+  await update('fresh', '198.51.100.13');
+  assert.equal(await wasRectified(), true, 'a PATCH that adds a name is rectified');
+  await assertValidates(primary.dnsPort, anchor, 'fresh', '198.51.100.13');
+  await assertValidates(primary.dnsPort, anchor, 'signed', '198.51.100.12');
+
+  // An owner record at a new sub-name: its NODATA and the NXDOMAIN below it.
+  const records = await mydns.request('/api/v1/hosts/signed/records', {
+    method: 'PUT',
+    auth: ['signed', PASSWORD],
+    headers: json,
+    body: JSON.stringify({ records: [{ subname: 'www', type: 'TXT', content: 'owner' }] }),
+  });
+  assert.equal(records.status, 200, records.body);
+  const www = `www.signed.${zone}`;
+  const txt = await delv(primary.dnsPort, anchor, zone, www, 'TXT');
+  assert.ok(txt.validated && txt.records.includes('TXT "owner"'), txt.output);
+  const wwwNodata = await delv(primary.dnsPort, anchor, zone, www, 'A');
+  assert.ok(wwwNodata.validated && wwwNodata.negative === 'nxrrset', wwwNodata.output);
+  const wwwNxdomain = await delv(primary.dnsPort, anchor, zone, `nothing.${www}`, 'A');
+  assert.ok(wwwNxdomain.validated && wwwNxdomain.negative === 'nxdomain', wwwNxdomain.output);
+
+  // The ACME TXT, added and taken away again.
+  const challenge = `_acme-challenge.signed.${zone}`;
+  const added = await mydns.request('/api/v1/hosts/signed/acme-challenge', {
+    method: 'POST',
+    auth: ['signed', PASSWORD],
+    headers: json,
+    body: JSON.stringify({ value: 'dnssec-acme-value' }),
+  });
+  assert.equal(added.status, 201, added.body);
+  const acme = await delv(primary.dnsPort, anchor, zone, challenge, 'TXT');
+  assert.ok(acme.validated && acme.records.includes('TXT "dnssec-acme-value"'), acme.output);
+  const acmeNodata = await delv(primary.dnsPort, anchor, zone, challenge, 'A');
+  assert.ok(acmeNodata.validated && acmeNodata.negative === 'nxrrset', acmeNodata.output);
+  const removed = await mydns.request('/api/v1/hosts/signed/acme-challenge/dnssec-acme-value', {
+    method: 'DELETE',
+    auth: ['signed', PASSWORD],
+  });
+  assert.ok(removed.status < 300, removed.body);
+  const gone = await delv(primary.dnsPort, anchor, zone, challenge, 'TXT');
+  assert.ok(gone.validated && gone.negative === 'nxdomain', gone.output);
+
+  // The wildcard of the new host: a name below it answers, validated.
+  const wildcard = await mydns.request('/api/v1/hosts/fresh', {
+    method: 'PATCH',
+    auth: ['fresh', PASSWORD],
+    headers: json,
+    body: JSON.stringify({ wildcard: true }),
+  });
+  assert.equal(wildcard.status, 200, wildcard.body);
+  const below = await delv(primary.dnsPort, anchor, zone, `any.fresh.${zone}`, 'A');
+  assert.ok(below.validated, below.output);
+  assert.deepEqual(below.records, ['A 198.51.100.13'], below.output);
+  const belowNodata = await delv(primary.dnsPort, anchor, zone, `any.fresh.${zone}`, 'TXT');
+  assert.ok(belowNodata.validated && belowNodata.negative === 'nxrrset', belowNodata.output);
+
+  // And address changes again, now of the names just added: no rectify, still valid.
+  await update('fresh', '198.51.100.14');
+  await update('signed', '198.51.100.11');
+  assert.equal(await wasRectified(), false, 'the new names are names that exist now');
+  await assertValidates(primary.dnsPort, anchor, 'signed', '198.51.100.11');
+  const moved = await delv(primary.dnsPort, anchor, zone, `fresh.${zone}`, 'A');
+  assert.ok(moved.validated, moved.output);
+  assert.deepEqual(moved.records, ['A 198.51.100.14'], moved.output);
+  const movedNodata = await delv(primary.dnsPort, anchor, zone, `fresh.${zone}`, 'AAAA');
+  assert.ok(movedNodata.validated && movedNodata.negative === 'nxrrset', movedNodata.output);
+  const www2 = await delv(primary.dnsPort, anchor, zone, `www.signed.${zone}`, 'A');
+  assert.ok(www2.validated && www2.negative === 'nxrrset', www2.output);
 });
 
 test('a BIND 9 secondary serves the signed zone, and its answers validate after an update', async () => {
