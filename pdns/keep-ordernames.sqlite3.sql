@@ -50,9 +50,11 @@ WHEN NEW.ordername IS NULL AND NEW.type IS NOT NULL
   AND EXISTS (SELECT 1 FROM cryptokeys WHERE domain_id = NEW.domain_id AND active)
 BEGIN
   UPDATE records SET ordername = COALESCE(
-    -- Another rrset of the same name (an AAAA added beside an A) ...
+    -- Another rrset of the same name (an AAAA added beside an A) ... The unary + keeps
+    -- SQLite's planner off records_order_idx (domain_id, ordername), a scan of the zone
+    -- per insert, and on records_lookup_id_idx (domain_id, name, type).
     (SELECT ordername FROM records
-      WHERE domain_id = NEW.domain_id AND name = NEW.name AND ordername IS NOT NULL LIMIT 1),
+      WHERE domain_id = NEW.domain_id AND name = NEW.name AND +ordername IS NOT NULL LIMIT 1),
     -- ... or the rows a REPLACE has just deleted.
     (SELECT ordername FROM mydns_kept_ordernames WHERE domain_id = NEW.domain_id AND name = NEW.name))
   WHERE id = NEW.id;

@@ -196,6 +196,23 @@ describe('the docker compose topology, run natively', { timeout: 240_000 }, () =
     return client;
   };
 
+  /** One query in PowerDNS's database, as the pdns role. */
+  const queryPdnsDb = async <T extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<T[]> => {
+    const client = new pg.Client({
+      host: pgHost,
+      port: Number(pgPort),
+      user: names.pdns_user,
+      password: secrets.PDNS_DB_PASSWORD,
+      database: names.pdns_db,
+    });
+    await client.connect();
+    try {
+      return (await client.query<T>(sql, params)).rows;
+    } finally {
+      await client.end();
+    }
+  };
+
   before(async () => {
     dir = mkdtempSync(join(harness().workDir, 'compose-'));
     compose = await loadComposeConfig(dotEnvFromExample(secrets), dir);
@@ -516,27 +533,15 @@ describe('the docker compose topology, run natively', { timeout: 240_000 }, () =
       });
       assert.equal(again.body.trim(), `good ${address}`);
     }
-    const pdnsDb = new pg.Client({
-      host: pgHost,
-      port: Number(pgPort),
-      user: names.pdns_user,
-      password: secrets.PDNS_DB_PASSWORD,
-      database: names.pdns_db,
-    });
-    await pdnsDb.connect();
-    try {
-      const rows = await pdnsDb.query<{ unordered: number; rectify: string | null }>(
-        `select (select count(*)::int from records r where r.domain_id = d.id and r.type is not null
-                   and r.ordername is null) as unordered,
-                (select content from domainmetadata m where m.domain_id = d.id
-                   and m.kind = 'API-RECTIFY') as rectify
-           from domains d where d.name = $1`,
-        [ZONE_FROM_EXAMPLE],
-      );
-      assert.deepEqual(rows.rows, [{ unordered: 0, rectify: '0' }]);
-    } finally {
-      await pdnsDb.end();
-    }
+    const rows = await queryPdnsDb<{ unordered: number; rectify: string | null }>(
+      `select (select count(*)::int from records r where r.domain_id = d.id and r.type is not null
+                 and r.ordername is null) as unordered,
+              (select content from domainmetadata m where m.domain_id = d.id
+                 and m.kind = 'API-RECTIFY') as rectify
+         from domains d where d.name = $1`,
+      [ZONE_FROM_EXAMPLE],
+    );
+    assert.deepEqual(rows, [{ unordered: 0, rectify: '0' }]);
   });
 
   test('pdns.conf is in force: no rectify on API changes of an unsigned zone, DNSSEC in the database, and the API refuses other addresses', async () => {
@@ -549,24 +554,12 @@ describe('the docker compose topology, run natively', { timeout: 240_000 }, () =
     await pdnsClient.createZone({ name: unsigned, kind: 'Native', nameservers: [`ns1.${unsigned}`] });
     const name = `x.ent.${unsigned}`;
     await pdnsClient.patchZone(unsigned, [{ name, type: 'A', ttl: 60, records: ['192.0.2.1'] }]);
-    const pdnsDb = new pg.Client({
-      host: pgHost,
-      port: Number(pgPort),
-      user: names.pdns_user,
-      password: secrets.PDNS_DB_PASSWORD,
-      database: names.pdns_db,
-    });
-    await pdnsDb.connect();
-    try {
-      const rows = await pdnsDb.query<{ name: string; type: string | null }>(
-        `select r.name, r.type from records r join domains d on d.id = r.domain_id
-          where d.name = $1 and r.name like $2 order by r.name`,
-        [unsigned, `%ent.${unsigned}`],
-      );
-      assert.deepEqual(rows.rows, [{ name, type: 'A' }]);
-    } finally {
-      await pdnsDb.end();
-    }
+    const rows = await queryPdnsDb<{ name: string; type: string | null }>(
+      `select r.name, r.type from records r join domains d on d.id = r.domain_id
+        where d.name = $1 and r.name like $2 order by r.name`,
+      [unsigned, `%ent.${unsigned}`],
+    );
+    assert.deepEqual(rows, [{ name, type: 'A' }]);
     await pdnsClient.deleteZone(unsigned);
 
     // webserver-allow-from: loopback is listed (for use inside the container), 127.0.0.2 is not.

@@ -99,6 +99,28 @@ test('after each update, its answer, a NODATA and an NXDOMAIN validate at the pr
   }
 });
 
+/** A validated answer of exactly `records` (`<type> <data>`). */
+async function assertAnswer(anchor: string, name: string, type: string, records: string[]) {
+  const answer = await delv(primary.dnsPort, anchor, zone, name, type);
+  assert.ok(answer.validated, `${name} ${type} validates\n${answer.output}`);
+  assert.deepEqual(answer.records, records, answer.output);
+}
+
+/** A validated NXDOMAIN or NODATA (`nxrrset`). */
+async function assertNegative(anchor: string, name: string, type: string, negative: 'nxdomain' | 'nxrrset') {
+  const answer = await delv(primary.dnsPort, anchor, zone, name, type);
+  assert.equal(answer.negative, negative, answer.output);
+  assert.ok(answer.validated, `${name} ${type} (${negative}) validates\n${answer.output}`);
+}
+
+/** A call of the host API as the host `label`, with a JSON body. */
+const asHost = (label: string, method: string, path: string, body?: unknown) =>
+  mydns.request(`/api/v1/hosts/${label}${path}`, {
+    method,
+    auth: [label, PASSWORD],
+    ...(body === undefined ? {} : { headers: json, body: JSON.stringify(body) }),
+  });
+
 test('an address change is not rectified; a new name, owner records, the wildcard and ACME are, and all validate', async () => {
   const anchor = await writeTrustAnchor(mydns.pdns, mydns.zone, dir);
   await update('signed', '198.51.100.12');
@@ -112,69 +134,40 @@ test('an address change is not rectified; a new name, owner records, the wildcar
   await assertValidates(primary.dnsPort, anchor, 'fresh', '198.51.100.13');
   await assertValidates(primary.dnsPort, anchor, 'signed', '198.51.100.12');
 
-  // An owner record at a new sub-name: its NODATA and the NXDOMAIN below it.
-  const records = await mydns.request('/api/v1/hosts/signed/records', {
-    method: 'PUT',
-    auth: ['signed', PASSWORD],
-    headers: json,
-    body: JSON.stringify({ records: [{ subname: 'www', type: 'TXT', content: 'owner' }] }),
+  // An owner record at a new sub-name: its answer, a NODATA there and an NXDOMAIN below it.
+  const www = `www.signed.${zone}`;
+  const records = await asHost('signed', 'PUT', '/records', {
+    records: [{ subname: 'www', type: 'TXT', content: 'owner' }],
   });
   assert.equal(records.status, 200, records.body);
-  const www = `www.signed.${zone}`;
-  const txt = await delv(primary.dnsPort, anchor, zone, www, 'TXT');
-  assert.ok(txt.validated && txt.records.includes('TXT "owner"'), txt.output);
-  const wwwNodata = await delv(primary.dnsPort, anchor, zone, www, 'A');
-  assert.ok(wwwNodata.validated && wwwNodata.negative === 'nxrrset', wwwNodata.output);
-  const wwwNxdomain = await delv(primary.dnsPort, anchor, zone, `nothing.${www}`, 'A');
-  assert.ok(wwwNxdomain.validated && wwwNxdomain.negative === 'nxdomain', wwwNxdomain.output);
+  await assertAnswer(anchor, www, 'TXT', ['TXT "owner"']);
+  await assertNegative(anchor, www, 'A', 'nxrrset');
+  await assertNegative(anchor, `nothing.${www}`, 'A', 'nxdomain');
 
   // The ACME TXT, added and taken away again.
   const challenge = `_acme-challenge.signed.${zone}`;
-  const added = await mydns.request('/api/v1/hosts/signed/acme-challenge', {
-    method: 'POST',
-    auth: ['signed', PASSWORD],
-    headers: json,
-    body: JSON.stringify({ value: 'dnssec-acme-value' }),
-  });
+  const added = await asHost('signed', 'POST', '/acme-challenge', { value: 'dnssec-acme-value' });
   assert.equal(added.status, 201, added.body);
-  const acme = await delv(primary.dnsPort, anchor, zone, challenge, 'TXT');
-  assert.ok(acme.validated && acme.records.includes('TXT "dnssec-acme-value"'), acme.output);
-  const acmeNodata = await delv(primary.dnsPort, anchor, zone, challenge, 'A');
-  assert.ok(acmeNodata.validated && acmeNodata.negative === 'nxrrset', acmeNodata.output);
-  const removed = await mydns.request('/api/v1/hosts/signed/acme-challenge/dnssec-acme-value', {
-    method: 'DELETE',
-    auth: ['signed', PASSWORD],
-  });
+  await assertAnswer(anchor, challenge, 'TXT', ['TXT "dnssec-acme-value"']);
+  await assertNegative(anchor, challenge, 'A', 'nxrrset');
+  const removed = await asHost('signed', 'DELETE', '/acme-challenge/dnssec-acme-value');
   assert.ok(removed.status < 300, removed.body);
-  const gone = await delv(primary.dnsPort, anchor, zone, challenge, 'TXT');
-  assert.ok(gone.validated && gone.negative === 'nxdomain', gone.output);
+  await assertNegative(anchor, challenge, 'TXT', 'nxdomain');
 
-  // The wildcard of the new host: a name below it answers, validated.
-  const wildcard = await mydns.request('/api/v1/hosts/fresh', {
-    method: 'PATCH',
-    auth: ['fresh', PASSWORD],
-    headers: json,
-    body: JSON.stringify({ wildcard: true }),
-  });
+  // The wildcard of the new host: a name below it answers, validated, and its NODATA too.
+  const wildcard = await asHost('fresh', 'PATCH', '', { wildcard: true });
   assert.equal(wildcard.status, 200, wildcard.body);
-  const below = await delv(primary.dnsPort, anchor, zone, `any.fresh.${zone}`, 'A');
-  assert.ok(below.validated, below.output);
-  assert.deepEqual(below.records, ['A 198.51.100.13'], below.output);
-  const belowNodata = await delv(primary.dnsPort, anchor, zone, `any.fresh.${zone}`, 'TXT');
-  assert.ok(belowNodata.validated && belowNodata.negative === 'nxrrset', belowNodata.output);
+  await assertAnswer(anchor, `any.fresh.${zone}`, 'A', ['A 198.51.100.13']);
+  await assertNegative(anchor, `any.fresh.${zone}`, 'TXT', 'nxrrset');
 
   // And address changes again, now of the names just added: no rectify, still valid.
   await update('fresh', '198.51.100.14');
   await update('signed', '198.51.100.11');
   assert.equal(await wasRectified(), false, 'the new names are names that exist now');
   await assertValidates(primary.dnsPort, anchor, 'signed', '198.51.100.11');
-  const moved = await delv(primary.dnsPort, anchor, zone, `fresh.${zone}`, 'A');
-  assert.ok(moved.validated, moved.output);
-  assert.deepEqual(moved.records, ['A 198.51.100.14'], moved.output);
-  const movedNodata = await delv(primary.dnsPort, anchor, zone, `fresh.${zone}`, 'AAAA');
-  assert.ok(movedNodata.validated && movedNodata.negative === 'nxrrset', movedNodata.output);
-  const www2 = await delv(primary.dnsPort, anchor, zone, `www.signed.${zone}`, 'A');
-  assert.ok(www2.validated && www2.negative === 'nxrrset', www2.output);
+  await assertAnswer(anchor, `fresh.${zone}`, 'A', ['A 198.51.100.14']);
+  await assertNegative(anchor, `fresh.${zone}`, 'AAAA', 'nxrrset');
+  await assertNegative(anchor, www, 'A', 'nxrrset');
 });
 
 test('a BIND 9 secondary serves the signed zone, and its answers validate after an update', async () => {
