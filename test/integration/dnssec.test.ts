@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
+import { type BindSecondary, startBindSecondary } from '../support/bind.ts';
 import { createDnsQuery } from '../support/dns.ts';
-import { type BindSecondary, delv, startBindSecondary, writeTrustAnchor } from '../support/dnssec.ts';
+import { delv, writeTrustAnchor } from '../support/dnssec.ts';
 import { harness } from '../support/harness.ts';
 import { createTestDatabase, startTestMyDns, type TestMyDns, uniqueZone } from '../support/mydns.ts';
 import { type PrivatePowerDns, startPrivatePowerDns } from '../support/powerdns.ts';
@@ -172,7 +173,7 @@ test('an address change is not rectified; a new name, owner records, the wildcar
 
 test('a BIND 9 secondary serves the signed zone, and its answers validate after an update', async () => {
   await mydns.stop();
-  bind = await startBindSecondary(mydns.zone, primary.dnsPort);
+  bind = await startBindSecondary({ zone: mydns.zone, primaryPort: primary.dnsPort });
   mydns = await startTestMyDns({
     powerdns: primary,
     database,
