@@ -196,8 +196,8 @@ describe('the docker compose topology, run natively', { timeout: 240_000 }, () =
     return client;
   };
 
-  /** One query in PowerDNS's database, as the pdns role. */
-  const queryPdnsDb = async <T extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<T[]> => {
+  /** PowerDNS's database as the pdns role, with its password, as PowerDNS and the init script use it. */
+  const pdnsDbClient = async (): Promise<pg.Client> => {
     const client = new pg.Client({
       host: pgHost,
       port: Number(pgPort),
@@ -206,6 +206,12 @@ describe('the docker compose topology, run natively', { timeout: 240_000 }, () =
       database: names.pdns_db,
     });
     await client.connect();
+    return client;
+  };
+
+  /** One query in PowerDNS's database, as the pdns role. */
+  const queryPdnsDb = async <T extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<T[]> => {
+    const client = await pdnsDbClient();
     try {
       return (await client.query<T>(sql, params)).rows;
     } finally {
@@ -298,14 +304,7 @@ describe('the docker compose topology, run natively', { timeout: 240_000 }, () =
     assert.equal(env.PDNS_DB_PASSWORD, secrets.PDNS_DB_PASSWORD);
 
     // As the pdns role with its password, as the script does: PowerDNS owns its tables.
-    const pdnsDb = new pg.Client({
-      host: pgHost,
-      port: Number(pgPort),
-      user: names.pdns_user,
-      password: secrets.PDNS_DB_PASSWORD,
-      database: names.pdns_db,
-    });
-    await pdnsDb.connect();
+    const pdnsDb = await pdnsDbClient();
     try {
       for (const file of ['sql/pdns-schema.pgsql.sql', 'sql/pdns-keep-ordernames.pgsql.sql'])
         await pdnsDb.query(readFileSync(join(initdb, file), 'utf8'));
