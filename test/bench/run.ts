@@ -24,13 +24,15 @@
  *    every batch, timed at 1,000 and 100,000 names (test/bench/dnssec.ts).
  * 10. a PUT of 50 owner records, to the DNS answer of the last one, vs a
  *    one-address update to its answer (test/bench/records.ts).
- * 12. a signed zone's write path: good updates/s with 100,000 hosts signed vs
+ * 13. a signed zone's write path: good updates/s with 100,000 hosts signed vs
  *    1,000 signed vs 1,000 unsigned, alternated rounds (test/bench/signed-flat.ts).
  *
  * Benchmarks 2 and 3 run on signed zones (MYDNS_DNSSEC's default); 2 also
  * runs on an unsigned zone, for the cost of signing.
  * 10. nochg updates/s with an account's token (username = the account's
  *     address) vs the same with a host's own update token, same server.
+ * 12. good updates/s with a notice mailed for every change vs notices off,
+ *     same server (test/bench/notices.ts).
  * million: a million hosts, only when named (`npm run bench -- million`;
  *    test/bench/million.ts, BENCH_HOSTS).
  */
@@ -53,6 +55,7 @@ import { DNSSEC_OPTIONS, measureOption, needsTriggers, type OptionResult } from 
 import { runFuzzBenchmark } from './fuzz.ts';
 import { type LoadResult, runLoad } from './load.ts';
 import { runLoginFlood } from './logins.ts';
+import { runNoticesBenchmark } from './notices.ts';
 import { runRecordsBenchmark } from './records.ts';
 import { runReplicaBenchmark } from './replica.ts';
 import { runSignedFlatBenchmark } from './signed-flat.ts';
@@ -89,7 +92,8 @@ const PARTS: Record<string, string> = {
   dnssec: '9',
   accounts: '10',
   records: '11',
-  'signed-flat': '12',
+  notices: '12',
+  'signed-flat': '13',
   // Hours on two cores, so never part of the default run.
   million: 'million',
 };
@@ -101,7 +105,7 @@ const named = process.argv.slice(2).map((arg) => {
 const ONLY = new Set(
   named.length > 0
     ? named
-    : (process.env.BENCH_ONLY ?? '1,2,3,4,5,6,7,8,9,10,12').split(',').map((part) => part.trim()),
+    : (process.env.BENCH_ONLY ?? '1,2,3,4,5,6,7,8,9,10,12,13').split(',').map((part) => part.trim()),
 );
 /** Open connections: routers and scripts talking at once. */
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
@@ -456,7 +460,8 @@ async function main() {
     console.log(`   ratio: ${pct(account.perSecond, host.perSecond)} of the host-token rate (aim ≥ 90%)`);
   }
   if (ONLY.has('11')) await runRecordsBenchmark({ db, env, dnsPort: pdns.dnsPort, hash });
-  if (ONLY.has('12'))
+  if (ONLY.has('12')) await runNoticesBenchmark({ db, env, hash: warmupHash, concurrency: GOOD_CONCURRENCY });
+  if (ONLY.has('13'))
     await runSignedFlatBenchmark({ db, dns, env, hash: warmupHash, concurrency: GOOD_CONCURRENCY });
 }
 

@@ -15,7 +15,7 @@ import {
 } from './stack.ts';
 
 /**
- * Benchmark 12 (docs/dnssec.md, "Kept order names"): whether a signed zone's
+ * Benchmark 13 (docs/dnssec.md, "Kept order names"): whether a signed zone's
  * write path stays flat. Good updates/s end to end, 1,000 hosts changing
  * address, in three zones served by one API: unsigned with 1,000 hosts, signed
  * with 1,000, and signed with 100,000 (BENCH_FLAT_HOSTS). The rounds alternate
@@ -103,7 +103,7 @@ export async function runSignedFlatBenchmark(options: SignedFlatOptions): Promis
   const signed = median(results.signed);
   const big = median(results.large);
   console.log(
-    `\n12. a signed zone's write path: good updates/s, 1,000 hosts changing address (median of 5 alternated rounds; ` +
+    `\n13. a signed zone's write path: good updates/s, 1,000 hosts changing address (median of 5 alternated rounds; ` +
       `${fmt(large)} hosts seeded and signed in ${seedSeconds.toFixed(1)} s)`,
   );
   console.log(`   unsigned zone, 1,000 hosts:        ${describeLoad(unsigned)}`);
