@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { decodeBase32, totp } from '../../apps/api/src/auth/totp.ts';
+import { sql } from '../support/faults.ts';
 import { startTestMyDns, type TestMyDns } from '../support/mydns.ts';
 import { noteSecret } from '../support/secrets.ts';
 import { waitFor } from '../support/wait.ts';
@@ -256,3 +257,31 @@ for (const via of ['the same replica', 'another replica'] as const) {
     });
   });
 }
+
+test('the account is served from memory, and dropped when another replica changes it', async () => {
+  const a = await account();
+  const [row] = await sql<{ id: string }>(serving.databaseUrl, 'select id from accounts where email = $1', [
+    a.email,
+  ]);
+  const id = Number(row?.id);
+  const ip = '198.51.100.15';
+  assert.equal(await update(`/nic/update?hostname=${a.host}&myip=${ip}`, [a.email, a.token]), `good ${ip}`);
+  // The notification of the host's change may arrive while the first read is in flight: that read is not kept.
+  await waitFor(
+    async () =>
+      (await update(`/nic/update?hostname=${a.host}&myip=${ip}`, [a.email, a.token])) === `nochg ${ip}` &&
+      serving.services.accountCache.holds(id),
+    { message: 'the account to be cached', timeoutMs: 5000, intervalMs: 0 },
+  );
+  const { hits } = serving.services.accountCache.stats();
+  assert.equal(await update(`/nic/update?hostname=${a.host}&myip=${ip}`, [a.email, a.token]), `nochg ${ip}`);
+  assert.ok(serving.services.accountCache.stats().hits > hits, 'a nochg reads the account from memory');
+  const made = await send(other, 'POST', '/api/v1/account/tokens', { label: 'second' }, a.auth);
+  assert.equal(made.status, 201, made.body);
+  noteSecret((JSON.parse(made.body) as { token: string }).token);
+  await waitFor(() => !serving.services.accountCache.holds(id), {
+    message: 'the serving replica to drop the account',
+    timeoutMs: 5000,
+    intervalMs: 20,
+  });
+});
