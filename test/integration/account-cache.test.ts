@@ -55,7 +55,8 @@ interface Account {
   tokenId: number;
 }
 
-async function account(): Promise<Account> {
+/** An account holding one host, updated once to `ip` with the account's password. */
+async function account(ip: string): Promise<Account> {
   const email = `c-${randomBytes(4).toString('hex')}@example.org`;
   const password = `pw-${randomBytes(9).toString('base64url')}`;
   noteSecret(email);
@@ -79,7 +80,14 @@ async function account(): Promise<Account> {
   assert.equal(made.status, 201, made.body);
   const { token, id } = JSON.parse(made.body) as { token: string; id: number };
   noteSecret(token);
-  return { email, password, auth, host: JSON.parse(added.body).hostname as string, token, tokenId: id };
+  const host = JSON.parse(added.body).hostname as string;
+  assert.equal(await update(`/nic/update?hostname=${host}&myip=${ip}`, auth), `good ${ip}`);
+  return { email, password, auth, host, token, tokenId: id };
+}
+
+/** A repeated update of the account's host with `auth` is a nochg. */
+async function expectNochg(a: Account, ip: string, auth: Auth): Promise<void> {
+  assert.equal(await update(`/nic/update?hostname=${a.host}&myip=${ip}`, auth), `nochg ${ip}`);
 }
 
 /** One update through the serving replica: the reply's body. */
@@ -122,9 +130,8 @@ async function endsWith(
 for (const via of ['the same replica', 'another replica'] as const) {
   describe(`a change through ${via}`, () => {
     test('a revoked account token stops updating', async () => {
-      const a = await account();
       const ip = '198.51.100.10';
-      assert.equal(await update(`/nic/update?hostname=${a.host}&myip=${ip}`, a.auth), `good ${ip}`);
+      const a = await account(ip);
       const revoke = async () => {
         const revoked = await replica(via).request(`/api/v1/account/tokens/${a.tokenId}`, {
           method: 'DELETE',
@@ -149,13 +156,12 @@ for (const via of ['the same replica', 'another replica'] as const) {
         revoke,
       );
       // The password still works.
-      assert.equal(await update(`/nic/update?hostname=${a.host}&myip=${ip}`, a.auth), `nochg ${ip}`);
+      await expectNochg(a, ip, a.auth);
     });
 
     test('a changed account password: the old one stops, the new one works', async () => {
-      const a = await account();
       const ip = '198.51.100.11';
-      assert.equal(await update(`/nic/update?hostname=${a.host}&myip=${ip}`, a.auth), `good ${ip}`);
+      const a = await account(ip);
       const fresh = `pw-${randomBytes(9).toString('base64url')}`;
       noteSecret(fresh);
       await endsWith(
@@ -173,16 +179,12 @@ for (const via of ['the same replica', 'another replica'] as const) {
           assert.equal(changed.status, 200, changed.body);
         },
       );
-      assert.equal(
-        await update(`/nic/update?hostname=${a.host}&myip=${ip}`, [a.email, fresh]),
-        `nochg ${ip}`,
-      );
+      await expectNochg(a, ip, [a.email, fresh]);
     });
 
     test('a host deleted from the account is no longer updated, named or not', async () => {
-      const a = await account();
       const ip = '198.51.100.12';
-      assert.equal(await update(`/nic/update?hostname=${a.host}&myip=${ip}`, a.auth), `good ${ip}`);
+      const a = await account(ip);
       await endsWith(
         via,
         async () =>
@@ -204,9 +206,8 @@ for (const via of ['the same replica', 'another replica'] as const) {
     });
 
     test('with TOTP switched on, the account password is refused by Basic auth; the token still works', async () => {
-      const a = await account();
       const ip = '198.51.100.13';
-      assert.equal(await update(`/nic/update?hostname=${a.host}&myip=${ip}`, a.auth), `good ${ip}`);
+      const a = await account(ip);
       await endsWith(
         via,
         () => update(`/nic/update?hostname=${a.host}&myip=${ip}`, a.auth),
@@ -230,16 +231,12 @@ for (const via of ['the same replica', 'another replica'] as const) {
           assert.equal(confirmed.status, 204, confirmed.body);
         },
       );
-      assert.equal(
-        await update(`/nic/update?hostname=${a.host}&myip=${ip}`, [a.email, a.token]),
-        `nochg ${ip}`,
-      );
+      await expectNochg(a, ip, [a.email, a.token]);
     });
 
     test('a deleted account: its password and its token stop working', async () => {
-      const a = await account();
       const ip = '198.51.100.14';
-      assert.equal(await update(`/nic/update?hostname=${a.host}&myip=${ip}`, a.auth), `good ${ip}`);
+      const a = await account(ip);
       await endsWith(
         via,
         async () =>
@@ -259,13 +256,12 @@ for (const via of ['the same replica', 'another replica'] as const) {
 }
 
 test('the account is served from memory, and dropped when another replica changes it', async () => {
-  const a = await account();
+  const ip = '198.51.100.15';
+  const a = await account(ip);
   const [row] = await sql<{ id: string }>(serving.databaseUrl, 'select id from accounts where email = $1', [
     a.email,
   ]);
   const id = Number(row?.id);
-  const ip = '198.51.100.15';
-  assert.equal(await update(`/nic/update?hostname=${a.host}&myip=${ip}`, [a.email, a.token]), `good ${ip}`);
   // The notification of the host's change may arrive while the first read is in flight: that read is not kept.
   await waitFor(
     async () =>
@@ -274,7 +270,7 @@ test('the account is served from memory, and dropped when another replica change
     { message: 'the account to be cached', timeoutMs: 5000, intervalMs: 0 },
   );
   const { hits } = serving.services.accountCache.stats();
-  assert.equal(await update(`/nic/update?hostname=${a.host}&myip=${ip}`, [a.email, a.token]), `nochg ${ip}`);
+  await expectNochg(a, ip, [a.email, a.token]);
   assert.ok(serving.services.accountCache.stats().hits > hits, 'a nochg reads the account from memory');
   const made = await send(other, 'POST', '/api/v1/account/tokens', { label: 'second' }, a.auth);
   assert.equal(made.status, 201, made.body);

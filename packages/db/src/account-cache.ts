@@ -1,5 +1,5 @@
-import type { Logger } from '@mydns/runtime';
 import type { AccountRecord, AccountsRepository, AccountTokenRecord } from './accounts-repository.ts';
+import type { HostCache, HostCacheOptions } from './host-cache.ts';
 import { listenForHostChanges } from './host-changes.ts';
 import type { HostKey, HostRecord, HostsRepository } from './hosts-repository.ts';
 
@@ -23,27 +23,17 @@ export const ACCOUNT_CHANGES_CHANNEL = 'mydns_accounts';
  * through `wrap`. Only positive answers are kept (an unknown address or token
  * is asked again), and while the listening connection is down nothing is kept.
  */
-export interface AccountCache {
+export interface AccountCache extends Pick<HostCache, 'start' | 'stop' | 'stats'> {
   /** The repository: its reads served from memory when possible, its writes forgetting the account at once. */
   wrap(repository: AccountsRepository): AccountsRepository;
   /** `listByAccount` from the account's remembered host names, each row read through `repository` (the host cache). */
   wrapHosts(repository: HostsRepository): HostsRepository;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  stats(): { size: number; hits: number; misses: number; listening: boolean };
   /** Whether a usable row of the account is held (for tests and diagnostics). */
   holds(accountId: number): boolean;
 }
 
-export interface AccountCacheOptions {
-  url: string;
-  logger: Logger;
-  /** A safety net only; invalidation is what keeps entries right. 0 disables the cache. */
-  ttlMs: number;
-  /** Accounts held at most; the oldest go first (each with its addresses, tokens and host names). */
-  maxAccounts?: number;
-  now?: () => number;
-}
+/** As the host cache's; `maxEntries` counts accounts (each with its addresses, tokens and host names). */
+export type AccountCacheOptions = HostCacheOptions;
 
 /** Spellings of one address, and looked-up tokens, kept per account at most: enough for real clients, bounded. */
 const MAX_PER_ACCOUNT = 16;
@@ -61,7 +51,7 @@ interface Held {
 export function createAccountCache(options: AccountCacheOptions): AccountCache {
   const log = options.logger.child({ component: 'account-cache' });
   const now = options.now ?? Date.now;
-  const maxAccounts = options.maxAccounts ?? 100_000;
+  const maxAccounts = options.maxEntries ?? 100_000;
   const held = new Map<number, Held>();
   const byEmail = new Map<string, number>();
   const byToken = new Map<string, number>();
