@@ -3,7 +3,7 @@ import type { HostCache, HostCacheOptions } from './host-cache.ts';
 import { listenForHostChanges } from './host-changes.ts';
 import type { HostKey, HostRecord, HostsRepository } from './hosts-repository.ts';
 
-/** Announces, with the account's id as payload, every change of migration 20261207090000's list. */
+/** Announces, with the account's id as payload, every change of migration 20261207110000's list. */
 export const ACCOUNT_CHANGES_CHANNEL = 'mydns_accounts';
 
 /**
