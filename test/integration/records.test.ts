@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startTestMyDns, type TestMyDns } from '../support/mydns.ts';
+import { runProgram } from '../support/programs.ts';
+import { waitFor } from '../support/wait.ts';
 import { createWebClient, unescapeHtml } from '../support/web-client.ts';
 
 /**
@@ -302,5 +305,116 @@ describe('the dashboard’s Records page (no JavaScript)', () => {
     assert.equal(refused.status, 400);
     assert.match(unescapeHtml(refused.body), /records\[0\] \(A www\)/);
     assert.deepEqual(await mydns.query.cname(`www.${carol}`), ['carol.example.org'], 'nothing changed');
+  });
+});
+
+describe('racing PUTs', () => {
+  /** Set `i`: even sets hold a CNAME at `sw`, odd ones a TXT there; each has a name of its own. */
+  const raceSet = (i: number) =>
+    i % 2 === 0
+      ? [
+          { subname: '', type: 'TXT', content: `set-${i}` },
+          { subname: 'sw', type: 'CNAME', content: `t${i}.example.org.` },
+          { subname: `n${i}`, type: 'A', content: `192.0.2.${i + 1}` },
+        ]
+      : [
+          { subname: '', type: 'TXT', content: `set-${i}` },
+          { subname: 'sw', type: 'TXT', content: `sw-${i}` },
+          { subname: `n${i}`, type: 'TXT', content: `n-${i}` },
+        ];
+  /** What PowerDNS should hold under the host for set `i` (the host has no address here). */
+  const expectedRrsets = (racer: string, i: number) =>
+    raceSet(i)
+      .map((record) => {
+        const name = record.subname === '' ? `${racer}.` : `${record.subname}.${racer}.`;
+        const content = record.type === 'TXT' ? `"${record.content}"` : record.content;
+        return `${name} ${record.type} ${content}`;
+      })
+      .sort();
+
+  test('10 parallel PUTs (CNAME and TXT swapping at one name) end as exactly the last committed set', async () => {
+    await mydns.createHost('racer', PASSWORD);
+    const racer = `racer.${mydns.zone}`;
+    for (let round = 0; round < 3; round++) {
+      const replies = await Promise.all(Array.from({ length: 10 }, (_, i) => put(raceSet(i), 'racer')));
+      for (const reply of replies) assert.equal(reply.status, 200, `round ${round}: ${reply.body}`);
+      const stored = JSON.parse(
+        (await mydns.request('/api/v1/hosts/racer/records', { auth: ['racer', PASSWORD] })).body,
+      ) as { records: { subname: string; content: string }[] };
+      const winner = Number(
+        /^set-(\d)$/.exec(stored.records.find((r) => r.subname === '')?.content ?? '')?.[1],
+      );
+      assert.ok(Number.isInteger(winner), JSON.stringify(stored));
+      const held = async () =>
+        (await mydns.pdns.listRrsets(mydns.zone))
+          .filter((rrset) => rrset.name.endsWith(`${racer}.`) && rrset.records.length > 0)
+          .flatMap((rrset) => rrset.records.map((content) => `${rrset.name} ${rrset.type} ${content}`))
+          .sort();
+      // Every reply came after its own change was pushed (or said it was pending): wait for the rest, if any.
+      let last: string[] = [];
+      await waitFor(
+        async () => {
+          last = await held();
+          return JSON.stringify(last) === JSON.stringify(expectedRrsets(racer, winner));
+        },
+        {
+          message: () => `PowerDNS to hold set ${winner} alone, round ${round}: ${last.join('; ')}`,
+          timeoutMs: 10_000,
+        },
+      );
+      assert.deepEqual(await mydns.query.txt(racer), [`set-${winner}`]);
+      if (winner % 2 === 0) {
+        assert.deepEqual(await mydns.query.cname(`sw.${racer}`), [`t${winner}.example.org`]);
+      } else {
+        assert.deepEqual(await mydns.query.cname(`sw.${racer}`), []);
+        assert.deepEqual(await mydns.query.txt(`sw.${racer}`), [`sw-${winner}`]);
+      }
+      for (let i = 0; i < 10; i++) {
+        const at = `n${i}.${racer}`;
+        const answers = [...(await mydns.query.a(at)), ...(await mydns.query.txt(at))];
+        assert.deepEqual(answers, i !== winner ? [] : i % 2 === 0 ? [`192.0.2.${i + 1}`] : [`n-${i}`], at);
+      }
+    }
+  });
+});
+
+describe('host show in the CLI', () => {
+  test('lists the host’s owner records and its wildcard', async () => {
+    await mydns.createHost('shown', PASSWORD);
+    const set = [
+      { subname: '', type: 'TXT', content: 'shown by the cli' },
+      { subname: 'www', type: 'CNAME', content: 'shown.example.org.', ttl: 300 },
+    ];
+    assert.equal((await put(set, 'shown')).status, 200);
+    const on = await mydns.request('/api/v1/hosts/shown', {
+      method: 'PATCH',
+      auth: ['shown', PASSWORD],
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ wildcard: true }),
+    });
+    assert.equal(on.status, 200, on.body);
+    const root = resolve(import.meta.dirname, '../..');
+    const shown = await runProgram(
+      join(root, 'node_modules/.bin/tsx'),
+      [join(root, 'apps/api/src/cli.ts'), 'host', 'show', 'shown'],
+      {
+        cwd: root,
+        env: {
+          PATH: process.env.PATH,
+          HOME: process.env.HOME,
+          DATABASE_URL: mydns.databaseUrl,
+          MYDNS_ZONE: mydns.zone,
+        },
+        timeoutMs: 90_000,
+      },
+    );
+    assert.equal(shown.code, 0, shown.output);
+    const host = JSON.parse(shown.stdout) as { hostname: string; wildcard: boolean; records: unknown };
+    assert.equal(host.hostname, `shown.${mydns.zone}`);
+    assert.equal(host.wildcard, true);
+    assert.deepEqual(host.records, [
+      { subname: '', type: 'TXT', content: 'shown by the cli', ttl: 60 },
+      { subname: 'www', type: 'CNAME', content: 'shown.example.org.', ttl: 300 },
+    ]);
   });
 });

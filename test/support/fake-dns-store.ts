@@ -8,8 +8,13 @@ import type { OutboxEntry, ReconcilerStore, ZoneWriterStore } from '@mydns/power
  */
 /** Serves as a ZoneWriterStore and as a ReconcilerStore (its zone lock hands out the wider transaction). */
 export interface FakeDnsStore extends ZoneWriterStore, Pick<ReconcilerStore, 'allHostStates'> {
-  /** Sets a host's row (commits a change) and queues its push; returns the outbox id. */
-  change(state: HostDnsState): number;
+  /**
+   * Sets a host's row (commits a change) and queues its push; returns the outbox id.
+   * `stale`: the owner rrsets its rows held before (a PUT of records, see records-repository.ts).
+   */
+  change(state: HostDnsState, stale?: readonly string[]): number;
+  /** Runs `commit` once, as the next `hostStates` begins: a change landing between the writer's two reads. */
+  beforeNextHostStates(commit: () => void): void;
   /** Removes a host's row (a deleted host) and queues its push. */
   remove(name: string): number;
   /** Sets a host's row without queueing anything (a row the outbox never heard of). */
@@ -35,9 +40,10 @@ export function createFakeDnsStore(hosts: readonly HostDnsState[] = []): FakeDns
   let nextId = 1;
   let lock: Promise<unknown> = Promise.resolve();
   let held: Promise<void> | undefined;
-  const queue = (name: string) => {
+  let beforeHostStates: (() => void) | undefined;
+  const queue = (name: string, stale?: readonly string[]) => {
     const id = nextId++;
-    outbox.set(id, { id, name });
+    outbox.set(id, stale ? { id, name, stale } : { id, name });
     return id;
   };
   const statesOf = (names: readonly string[]) =>
@@ -52,7 +58,12 @@ export function createFakeDnsStore(hosts: readonly HostDnsState[] = []): FakeDns
         const completed: number[] = [];
         const result = await work({
           pending: async (limit) => [...outbox.values()].sort((a, b) => a.id - b.id).slice(0, limit),
-          hostStates: async (names) => statesOf(names),
+          hostStates: async (names) => {
+            const commit = beforeHostStates;
+            beforeHostStates = undefined;
+            commit?.();
+            return statesOf(names);
+          },
           complete: async (ids) => {
             const gate = held;
             held = undefined;
@@ -77,9 +88,12 @@ export function createFakeDnsStore(hosts: readonly HostDnsState[] = []): FakeDns
         .sort((a, b) => (a.name < b.name ? -1 : 1))
         .slice(0, limit);
     },
-    change(state) {
+    change(state, stale) {
       rows.set(state.name, state);
-      return queue(state.name);
+      return queue(state.name, stale);
+    },
+    beforeNextHostStates(commit) {
+      beforeHostStates = commit;
     },
     remove(name) {
       rows.delete(name);

@@ -82,6 +82,8 @@ export async function startTestMyDns(
      * it and the zones in PowerDNS alone, for the next start to find.
      */
     database?: { url: string };
+    /** The loopback address to listen on (default 127.0.0.1; `::1` for IPv6 clients). */
+    httpAddress?: '127.0.0.1' | '::1';
   } = {},
 ): Promise<TestMyDns> {
   const h = harness();
@@ -111,7 +113,7 @@ export async function startTestMyDns(
     MYDNS_DATA_DIR: h.workDir,
     ...options.env,
   });
-  const config: Config = { ...loaded, http: { port: 0, address: '127.0.0.1' } };
+  const config: Config = { ...loaded, http: { port: 0, address: options.httpAddress ?? '127.0.0.1' } };
   // Everything at debug level goes to the run's log file, which test/run.ts
   // searches for secrets afterwards.
   const logFile = process.env.MYDNS_TEST_LOG_FILE;

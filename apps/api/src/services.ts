@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import {
+  type AccountCache,
   type AccountsRepository,
   type AcmeRepository,
   type AddressCommitter,
   type AddressNoticesRepository,
   commitAddressChanges,
+  createAccountCache,
   createAccountsRepository,
   createAcmeRepository,
   createAddressCommitter,
@@ -87,6 +89,7 @@ export interface Services {
   /** One zone writer per zone of MYDNS_ZONES. */
   readonly zoneWriters: ZoneWriters;
   readonly hostCache: HostCache;
+  readonly accountCache: AccountCache;
   readonly history: HistoryRecorder;
   readonly maintenance: Maintenance;
   readonly sessions: WebSessions;
@@ -112,7 +115,7 @@ export interface Services {
 
 export interface ServiceDeps {
   db: Database;
-  /** For the host cache's LISTEN connection. */
+  /** For the LISTEN connections of the host and account caches. */
   databaseUrl: string;
   /** A small pool of its own for the zone writer (see server.ts). */
   writerDb: Database;
@@ -159,6 +162,8 @@ export interface HostServiceDeps {
   addressChanges?: Pick<AddressCommitter, 'apply'>;
   /** Wraps the hosts repository (the service's host cache); used as it is when not given. */
   wrapHosts?: (repository: HostsRepository) => HostsRepository;
+  /** Wraps the accounts repository (the service's account cache); used as it is when not given. */
+  wrapAccounts?: (repository: AccountsRepository) => AccountsRepository;
   /** Writes the history entries still in memory, so a history read right after an update lists it. */
   flushHistory?: () => Promise<void>;
   /** The mail outbox accounts queue their mails in; none: no mail (links are printed by the CLI). */
@@ -176,7 +181,9 @@ export function createHostServices(config: Config, deps: HostServiceDeps): HostS
     acme: createAcmeRepository(deps.db),
     history: createHistoryRepository(deps.db),
     sessions: createSessionsRepository(deps.db),
-    accounts: createAccountsRepository(deps.db),
+    accounts: deps.wrapAccounts
+      ? deps.wrapAccounts(createAccountsRepository(deps.db))
+      : createAccountsRepository(deps.db),
     records: createRecordsRepository(deps.db),
   };
   const hosts = createHostsService({
@@ -250,6 +257,12 @@ export function createHostServices(config: Config, deps: HostServiceDeps): HostS
 
 export function createServices(config: Config, deps: ServiceDeps): Services {
   const hostCache = createHostCache({
+    url: deps.databaseUrl,
+    ttlMs: config.hostCacheTtlMs,
+    logger: deps.logger,
+  });
+  // Same safety-net TTL as the host cache: both are kept right by Postgres's notifications.
+  const accountCache = createAccountCache({
     url: deps.databaseUrl,
     ttlMs: config.hostCacheTtlMs,
     logger: deps.logger,
@@ -331,7 +344,9 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
     mail,
     zoneWriters,
     addressChanges,
-    wrapHosts: (repository) => hostCache.wrap(repository),
+    // An account's list of hosts is kept as names, each row read through the host cache.
+    wrapHosts: (repository) => accountCache.wrapHosts(hostCache.wrap(repository)),
+    wrapAccounts: (repository) => accountCache.wrap(repository),
     // The recorder is made below, from these repositories; it exists before anyone reads history.
     flushHistory: () => history.flush(),
   });
@@ -467,6 +482,7 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
     zones,
     zoneWriters,
     hostCache,
+    accountCache,
     history,
     maintenance,
     sessions,
@@ -480,6 +496,7 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
     async start() {
       csrfKey = await createSecretsRepository(deps.db).getOrCreate('csrf');
       await hostCache.start();
+      await accountCache.start();
       zoneWriters.start();
       void drainRetiredZones().catch((error: unknown) =>
         deps.logger.warn(`pushing the changes of retired zones failed: ${errorMessage(error)}`),
@@ -507,6 +524,7 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
       await history.stop();
       await zoneWriters.stop();
       await hostCache.stop();
+      await accountCache.stop();
       await bcrypt.close();
     },
   };

@@ -22,6 +22,8 @@ export interface HostChangeListener {
 export interface HostChangeListenerOptions {
   url: string;
   applicationName: string;
+  /** The channel listened on: HOST_CHANGES_CHANNEL unless told (the account cache's is `mydns_accounts`). */
+  channel?: string;
   logger: Logger;
   /** `name`: the host's full name, `label.zone`. */
   onChange: (name: string) => void;
@@ -38,6 +40,7 @@ export function listenForHostChanges(options: HostChangeListenerOptions): HostCh
   let stopped = false;
   let retryMs = 1000;
   let retryTimer: NodeJS.Timeout | undefined;
+  const channel = options.channel ?? HOST_CHANGES_CHANNEL;
 
   const connect = async (): Promise<void> => {
     const client = new pg.Client({
@@ -45,7 +48,7 @@ export function listenForHostChanges(options: HostChangeListenerOptions): HostCh
       application_name: options.applicationName,
     });
     client.on('notification', (message) => {
-      if (message.channel === HOST_CHANGES_CHANNEL && message.payload) options.onChange(message.payload);
+      if (message.channel === channel && message.payload) options.onChange(message.payload);
     });
     const lost = (reason: string) => {
       if (listener !== client) return;
@@ -54,7 +57,7 @@ export function listenForHostChanges(options: HostChangeListenerOptions): HostCh
       options.onGap();
       client.end().catch(() => undefined);
       if (stopped) return;
-      options.logger.warn(`lost the host change notifications (${reason}); reconnecting in ${retryMs} ms`);
+      options.logger.warn(`lost the ${channel} notifications (${reason}); reconnecting in ${retryMs} ms`);
       retryTimer = setTimeout(() => void connect().catch(() => undefined), retryMs);
       retryTimer.unref();
       retryMs = Math.min(retryMs * 2, 30_000);
@@ -64,7 +67,7 @@ export function listenForHostChanges(options: HostChangeListenerOptions): HostCh
     listener = client;
     try {
       await client.connect();
-      await client.query(`listen ${HOST_CHANGES_CHANNEL}`);
+      await client.query(`listen ${channel}`);
     } catch (error) {
       lost(errorMessage(error));
       throw error;

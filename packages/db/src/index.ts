@@ -1,3 +1,4 @@
+export * from './account-cache.ts';
 export * from './accounts-repository.ts';
 export * from './acme-repository.ts';
 export * from './address-changes.ts';

@@ -119,13 +119,20 @@ function canonicalContent(type: RecordType, content: string): string {
   return content;
 }
 
-/** The JSON of one rrset in a PATCH. Deletion is REPLACE with no records (desec-stack#220, pdns#7501). */
+/**
+ * The JSON of one rrset in a PATCH; no records is a DELETE. PowerDNS (4.7)
+ * refuses a REPLACE beside a CNAME, or of a CNAME beside other data, even an
+ * empty one of an rrset that is not there; a DELETE it takes in any case
+ * (test/integration/records.test.ts, "racing PUTs"). The zone writer removes
+ * every rrset a host's earlier sets may have left, and cannot know which are
+ * there. Removals still come first (desec-stack#220, pdns#7501).
+ */
 export function patchEntry(change: RrsetChange) {
   return {
     name: canonicalName(change.name),
     type: change.type,
     ttl: change.ttl,
-    changetype: 'REPLACE',
+    changetype: change.records.length === 0 ? 'DELETE' : 'REPLACE',
     records: change.records.map((content) => ({
       content: canonicalContent(change.type, content),
       disabled: false,

@@ -172,6 +172,48 @@ describe('createZoneWriter: pushing', () => {
     await writer.stop();
   });
 
+  test('record sets committed between the writer’s reads: every push is taken, and the last set is served alone', async () => {
+    const { clock, store, writer, powerdns } = setup();
+    const records = (...list: [string, 'TXT' | 'CNAME', string][]) =>
+      host('h', {
+        records: list.map(([subname, type, content]) => ({ subname, type, content, ttl: 60 })),
+      });
+    const pushes = [watch(writer.push(store.change(records(['sw', 'TXT', 'one'])), 3000))];
+    await clock.settle();
+    // Set 2 (a CNAME at sw) is pending; set 3 (TXT at sw and n3) commits as the writer reads the
+    // rows' states, so the writer sends set 3 with only set 1's rrsets to remove.
+    pushes.push(watch(writer.push(store.change(records(['sw', 'CNAME', 'x.example.']), ['TXT:sw']), 3000)));
+    store.beforeNextHostStates(() => {
+      pushes.push(
+        watch(
+          writer.push(
+            store.change(records(['sw', 'TXT', 'three'], ['n3', 'TXT', 'three']), ['CNAME:sw']),
+            3000,
+          ),
+        ),
+      );
+      // And set 4 (the CNAME again) as it reads them for set 3's row: PowerDNS holds set 3 by then.
+      store.beforeNextHostStates(() => {
+        pushes.push(
+          watch(
+            writer.push(store.change(records(['sw', 'CNAME', 'y.example.']), ['TXT:n3', 'TXT:sw']), 3000),
+          ),
+        );
+      });
+    });
+    await clock.settle();
+    assert.deepEqual(
+      pushes.map((push) => push.result),
+      [true, true, true, true],
+      `refused: ${powerdns.patches.filter((patch) => patch.outcome === 'refused').length} PATCHes`,
+    );
+    assert.deepEqual(
+      powerdns.zone(ZONE).filter((line) => line.includes('.h.dyn.test.')),
+      ['sw.h.dyn.test. CNAME 60 y.example.'],
+    );
+    await writer.stop();
+  });
+
   test('a row another replica pushed: the waiting request is told true, with no PATCH of ours', async () => {
     const { clock, store, writer, powerdns } = setup();
     const id = store.change(host('alice', { ipv4: '192.0.2.1' }));

@@ -169,9 +169,17 @@ export function createZoneWriter(options: ZoneWriterOptions): ZoneWriter {
       if (entries.length === 0) return { ids: [] as number[], names: 0, more: false };
       const names = [...new Set(entries.map((entry) => entry.name))];
       const states = new Map((await tx.hostStates(names)).map((state) => [state.name, state]));
+      // Rows committed between the two reads above are in the states just read, and their
+      // stale rrsets are what PowerDNS may hold once this batch has written those states
+      // (the next batch would come too late: it would write a CNAME beside them, and be
+      // refused). So the rows are read again for their stale rrsets, when records are at
+      // stake; those new rows stay pending, to be marked done by the batch that reads them first.
+      const hasRecords = [...states.values()].some((state) => (state.records?.length ?? 0) > 0);
+      const later = hasRecords || entries.some((entry) => entry.stale) ? await tx.pending(maxBatch) : [];
       const stale = new Map<string, Set<string>>();
-      for (const entry of entries) {
-        if (!entry.stale) continue;
+      const batchNames = new Set(names);
+      for (const entry of [...entries, ...later]) {
+        if (!entry.stale || !batchNames.has(entry.name)) continue;
         const subnames = stale.get(entry.name) ?? new Set<string>();
         for (const subname of entry.stale) subnames.add(subname);
         stale.set(entry.name, subnames);

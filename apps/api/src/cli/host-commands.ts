@@ -94,7 +94,7 @@ export async function runHostCommand(
       const retiredZones = (await createHostsRepository(db).zones())
         .map((zone) => zone.zone)
         .filter((zone) => !config.zones.includes(zone));
-      const { hosts, maintenance } = createHostServices(config, {
+      const { hosts, records, maintenance } = createHostServices(config, {
         db,
         logger,
         bcrypt,
@@ -121,9 +121,13 @@ export async function runHostCommand(
         case 'list':
           printTable(await hosts.list());
           return;
-        case 'show':
-          console.log(JSON.stringify(hosts.view(await hosts.get(target)), null, 2));
+        case 'show': {
+          const host = await hosts.get(target);
+          // The owner's records as GET /api/v1/hosts/{name}/records lists them; the wildcard is in the view.
+          const shown = { ...hosts.view(host), records: await records.list(host) };
+          console.log(JSON.stringify(shown, null, 2));
           return;
+        }
         case 'disable':
         case 'enable': {
           const host = await hosts.get(target);
