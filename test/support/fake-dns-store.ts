@@ -7,7 +7,9 @@ import type { OutboxEntry, ReconcilerStore, ZoneWriterStore } from '@mydns/power
  * and a zone lock under which work is all-or-nothing, as in a transaction.
  */
 /** Serves as a ZoneWriterStore and as a ReconcilerStore (its zone lock hands out the wider transaction). */
-export interface FakeDnsStore extends ZoneWriterStore, Pick<ReconcilerStore, 'allHostStates'> {
+export interface FakeDnsStore
+  extends ZoneWriterStore,
+    Pick<ReconcilerStore, 'allHostStates' | 'withZoneLock'> {
   /** Sets a host's row (commits a change) and queues its push; returns the outbox id. */
   change(state: HostDnsState): number;
   /** Removes a host's row (a deleted host) and queues its push. */
@@ -46,27 +48,40 @@ export function createFakeDnsStore(hosts: readonly HostDnsState[] = []): FakeDns
       return state ? [state] : [];
     });
 
-  return {
-    withZoneLock(_zone, work) {
-      const run = lock.then(async () => {
-        const completed: number[] = [];
-        const result = await work({
-          pending: async (limit) => [...outbox.values()].sort((a, b) => a.id - b.id).slice(0, limit),
-          hostStates: async (names) => statesOf(names),
-          complete: async (ids) => {
-            const gate = held;
-            held = undefined;
-            await gate;
-            completed.push(...ids);
-          },
-        });
-        // Committed only when the work succeeds: a failed PATCH leaves the rows pending.
-        for (const id of completed) outbox.delete(id);
-        return result;
+  /** Runs `work` under the zone lock, all-or-nothing: the rows it completes leave the outbox if it succeeds. */
+  const locked = <T>(
+    work: (tx: {
+      hostStates(names: readonly string[]): Promise<HostDnsState[]>;
+      complete(ids: readonly number[]): Promise<void>;
+    }) => Promise<T>,
+  ): Promise<T> => {
+    const run = lock.then(async () => {
+      const completed: number[] = [];
+      const result = await work({
+        hostStates: async (names) => statesOf(names),
+        complete: async (ids) => {
+          const gate = held;
+          held = undefined;
+          await gate;
+          completed.push(...ids);
+        },
       });
-      lock = run.catch(() => undefined);
-      return run;
-    },
+      // Committed only when the work succeeds: a failed PATCH leaves the rows pending.
+      for (const id of completed) outbox.delete(id);
+      return result;
+    });
+    lock = run.catch(() => undefined);
+    return run;
+  };
+
+  return {
+    withZoneLock: (_zone, work) => locked(work),
+    withPendingBatch: (_zone, limit, work) =>
+      locked((tx) => {
+        const entries = [...outbox.values()].sort((a, b) => a.id - b.id).slice(0, limit);
+        const states = statesOf([...new Set(entries.map((entry) => entry.name))]);
+        return work({ entries, states }, tx);
+      }),
     async stillPending(ids) {
       return new Set(ids.filter((id) => outbox.has(id)));
     },
