@@ -70,7 +70,9 @@ export function createDnsOutboxStore(db: Database) {
       return transactionOpenedWith(db, opening, async (opened, query) => {
         const rows = (opened[2] ?? []) as PendingBatchRow[];
         const entries = rows.map((row) =>
-          row.stale ? { id: row.id, name: row.outbox_name, stale: row.stale } : { id: row.id, name: row.outbox_name },
+          row.stale
+            ? { id: row.id, name: row.outbox_name, stale: row.stale }
+            : { id: row.id, name: row.outbox_name },
         );
         const states = rows.flatMap((row) => (row.name === null ? [] : [stateOf(row as HostStateRow)]));
         return work(
