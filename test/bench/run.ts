@@ -29,6 +29,9 @@
  * runs on an unsigned zone, for the cost of signing.
  * 10. nochg updates/s with an account's token (username = the account's
  *     address) vs the same with a host's own update token, same server.
+ * 12. the background jobs' share at 100,000 hosts, only when named: the update
+ *    rate during a reconciler pass, paced and not, and the dormancy job's
+ *    passes (test/bench/background.ts).
  * million: a million hosts, only when named (`npm run bench -- million`;
  *    test/bench/million.ts, BENCH_HOSTS).
  */
@@ -80,6 +83,8 @@ const PARTS: Record<string, string> = {
   dnssec: '9',
   accounts: '10',
   records: '11',
+  // Minutes at 100,000 hosts, so only when named.
+  background: '12',
   // Hours on two cores, so never part of the default run.
   million: 'million',
 };
@@ -432,4 +437,5 @@ if (ONLY.has('4')) {
   await runSmtpBenchmarks();
 }
 if (ONLY.has('7')) await runFuzzBenchmark();
+if (ONLY.has('12')) await (await import('./background.ts')).runBackgroundBenchmark();
 if (ONLY.has('million')) await (await import('./million.ts')).runMillionBenchmark();
