@@ -74,6 +74,7 @@ const DEFAULTS: Config = {
     keepMs: 7 * 86_400_000,
     limits: { recipient: { count: 5, windowMs: 3_600_000 }, source: { count: 20, windowMs: 3_600_000 } },
   },
+  webhooks: { allowPrivate: false, retryMs: 10_000 },
 };
 
 describe('loadConfig: defaults (README.md, "Settings")', () => {
@@ -87,6 +88,17 @@ describe('loadConfig: defaults (README.md, "Settings")', () => {
       level: 'info',
       format: 'pretty',
     });
+  });
+});
+
+describe('loadConfig: webhooks (README.md, "Webhooks")', () => {
+  test('private targets only when asked; the first retry wait', () => {
+    assert.deepEqual(
+      loadConfig({ MYDNS_ALLOW_PRIVATE_WEBHOOKS: 'true', MYDNS_WEBHOOK_RETRY: '2s' }).webhooks,
+      { allowPrivate: true, retryMs: 2000 },
+    );
+    // A loopback listener makes a lab for update addresses, not for webhook targets.
+    assert.equal(loadConfig({ MYDNS_ALLOW_PRIVATE_ADDRESSES: 'true' }).webhooks.allowPrivate, false);
   });
 });
 

@@ -112,6 +112,8 @@ const schema = z.object({
   MYDNS_PUSH_TIMEOUT: zDuration.default(3000),
   MYDNS_BLOCKED_USER_AGENTS: zList.default([]),
   MYDNS_DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  MYDNS_ALLOW_PRIVATE_WEBHOOKS: zBoolean.default(false),
+  MYDNS_WEBHOOK_RETRY: zDuration.default(10_000),
   ...sharedLogSettings,
   ...mailSettingsShape,
 });
@@ -221,6 +223,13 @@ export interface Config {
   readonly log: LogSettings;
   /** Outbound mail (README "Mail"). */
   readonly mail: MailConfig;
+  /** Host webhooks (README "Webhooks"). */
+  readonly webhooks: {
+    /** Targets on private, loopback … addresses are allowed (labs and tests). */
+    readonly allowPrivate: boolean;
+    /** The first wait after a failed delivery; the waits double up to 10 minutes, for an hour. */
+    readonly retryMs: number;
+  };
 }
 
 /** 127.0.0.0/8, ::1 or localhost: nobody but this machine can connect. */
@@ -309,5 +318,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     dbPoolSize: s.MYDNS_DB_POOL_SIZE,
     log: logSettings(s),
     mail: toMailConfig(s, { zone, publicUrl: s.MYDNS_PUBLIC_URL, httpPort: s.MYDNS_HTTP_PORT }),
+    webhooks: { allowPrivate: s.MYDNS_ALLOW_PRIVATE_WEBHOOKS, retryMs: s.MYDNS_WEBHOOK_RETRY },
   };
 }

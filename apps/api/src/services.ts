@@ -18,6 +18,7 @@ import {
   createSessionsRepository,
   createSharedFailures,
   createTokensRepository,
+  createWebhooksRepository,
   type Database,
   type HistoryRepository,
   type HostCache,
@@ -60,6 +61,9 @@ import { createMailLinks } from './mail/links.ts';
 import { createMetrics, type Metrics } from './metrics/metrics.ts';
 import { type AddressNotices, createAddressNotices } from './notifications/address-notices.ts';
 import { createWebSessions, type WebSessions } from './web/sessions.ts';
+import { resolveWithSystem } from './webhooks/target.ts';
+import { createWebhooksService, type WebhooksService } from './webhooks/webhooks-service.ts';
+import { createWebhookWorker, type WebhookWorker } from './webhooks/worker.ts';
 
 /** Everything the HTTP layer and the CLI call, wired from explicit dependencies. */
 export interface Services {
@@ -74,6 +78,9 @@ export interface Services {
   readonly notices: AddressNoticesRepository;
   /** The owner's records and the wildcard. */
   readonly records: RecordsService;
+  /** Host webhooks: their settings, and the worker that delivers their events (README "Webhooks"). */
+  readonly webhooks: WebhooksService;
+  readonly webhookWorker: WebhookWorker;
   readonly zones: ZonesService;
   /** One zone writer per zone of MYDNS_ZONES. */
   readonly zoneWriters: ZoneWriters;
@@ -407,6 +414,16 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
     // Checked at the maintenance cadence: a notice is never more urgent than a minute.
     everyMs: config.lifecycle.maintenanceIntervalMs,
   });
+  const webhooksRepository = createWebhooksRepository(deps.db);
+  const webhookTargets = { resolve: resolveWithSystem, allowPrivate: config.webhooks.allowPrivate };
+  const webhooks = createWebhooksService({ repository: webhooksRepository, ...webhookTargets });
+  const webhookWorker = createWebhookWorker({
+    repository: webhooksRepository,
+    ...webhookTargets,
+    // For up to an hour (docs/interfaces.md, "Notifications"), the waits at most 10 minutes.
+    policy: { retryMs: config.webhooks.retryMs, retryMaxMs: 10 * 60_000, giveUpMs: 3_600_000 },
+    logger: deps.logger,
+  });
   const zones = createZonesService({ zones: config.zones, hosts: hostsRepository });
   /**
    * Changes still pending for zones no writer here serves: the removals a
@@ -433,6 +450,8 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
     addressNotices,
     notices,
     records,
+    webhooks,
+    webhookWorker,
     zones,
     zoneWriters,
     hostCache,
@@ -456,6 +475,7 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
       history.start();
       maintenance.start();
       addressNotices.start();
+      webhookWorker.start();
       mail.start();
       // At start (in the background: the service answers meanwhile), then periodically.
       reconcileInBackground();
@@ -469,6 +489,7 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
       await reconciling;
       await maintenance.stop();
       await addressNotices.stop();
+      await webhookWorker.stop();
       await background.drain();
       await mail.stop();
       await history.stop();

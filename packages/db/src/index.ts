@@ -16,3 +16,4 @@ export * from './records-repository.ts';
 export * from './secrets-repository.ts';
 export * from './sessions-repository.ts';
 export * from './tokens-repository.ts';
+export * from './webhooks-repository.ts';

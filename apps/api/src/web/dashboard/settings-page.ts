@@ -8,6 +8,7 @@ import {
 } from '../form-view.ts';
 import { html, type SafeHtml } from '../html.ts';
 import { dashboardFrame } from './frame.ts';
+import { type WebhookData, webhookSection } from './webhook-section.ts';
 
 export interface SettingsData {
   readonly hostname: string;
@@ -16,6 +17,7 @@ export interface SettingsData {
   readonly csrf: string;
   readonly password?: FormState;
   readonly deletion?: FormState;
+  readonly webhook?: WebhookData;
 }
 
 export function settingsPage(data: SettingsData): SafeHtml {
@@ -45,6 +47,8 @@ export function settingsPage(data: SettingsData): SafeHtml {
     <p class="help">Signs you out everywhere else. Routers using the old password stop working; tokens keep working.</p>
   </form>
 </section>
+
+${data.webhook ? webhookSection(data.webhook) : ''}
 
 <section class="card danger-zone" id="delete-host" aria-labelledby="delete-title">
   <h2 id="delete-title">Delete this hostname</h2>
