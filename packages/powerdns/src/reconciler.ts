@@ -268,24 +268,37 @@ interface HeldZone {
 
 const emptyActual = (): HeldZone => ({ byHost: new Map(), others: [] });
 
-async function readActual(dns: PowerDnsClient, zone: string, between: () => Promise<void>): Promise<HeldZone> {
+async function readActual(
+  dns: PowerDnsClient,
+  zone: string,
+  between: () => Promise<void>,
+): Promise<HeldZone> {
   const held = emptyActual();
   const others = new Map<string, { name: string; type: string; ttl: number; records: string[] }>();
   const suffix = `.${canonicalName(zone)}`;
-  await dns.exportRecords(zone, (record) => {
-    const label = hostOfName(zone, record.name);
-    if (label === undefined) {
-      const key = `${record.name}\u0000${record.type}`;
-      const rrset = others.get(key) ?? { name: record.name, type: record.type, ttl: record.ttl, records: [] };
-      rrset.records.push(record.content);
-      others.set(key, rrset);
-      return;
-    }
-    const owner = record.name.slice(0, -suffix.length);
-    const line = `${owner}\t${record.type}\t${record.ttl}\t${record.content}`;
-    const before = held.byHost.get(label);
-    held.byHost.set(label, before === undefined ? line : `${before}\n${line}`);
-  }, { between });
+  await dns.exportRecords(
+    zone,
+    (record) => {
+      const label = hostOfName(zone, record.name);
+      if (label === undefined) {
+        const key = `${record.name}\u0000${record.type}`;
+        const rrset = others.get(key) ?? {
+          name: record.name,
+          type: record.type,
+          ttl: record.ttl,
+          records: [],
+        };
+        rrset.records.push(record.content);
+        others.set(key, rrset);
+        return;
+      }
+      const owner = record.name.slice(0, -suffix.length);
+      const line = `${owner}\t${record.type}\t${record.ttl}\t${record.content}`;
+      const before = held.byHost.get(label);
+      held.byHost.set(label, before === undefined ? line : `${before}\n${line}`);
+    },
+    { between },
+  );
   held.others.push(...others.values());
   return held;
 }
