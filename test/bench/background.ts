@@ -197,7 +197,7 @@ export async function runBackgroundBenchmark(): Promise<void> {
       logger,
     };
     console.log(
-      `\n12. the background jobs' share — ${new Date().toISOString()}, ${availableParallelism()} cores, ` +
+      `\n14. the background jobs' share — ${new Date().toISOString()}, ${availableParallelism()} cores, ` +
         `${fmt(HOSTS)} hosts, load average ${loadavg()[0]?.toFixed(1)}`,
     );
     await ensureZone(dns, ZONE);

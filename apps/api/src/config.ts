@@ -87,6 +87,8 @@ const schema = z.object({
   MYDNS_CREDENTIAL_CACHE_TTL: zDuration.default(3_600_000),
   MYDNS_HOST_CACHE_TTL: zDuration.default(3_600_000),
   MYDNS_INACTIVITY_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  // 0: no warning, only the notice when the host has gone dormant.
+  MYDNS_DORMANCY_WARNING_DAYS: z.coerce.number().int().min(0).max(3650).default(7),
   MYDNS_MAINTENANCE_INTERVAL: zDuration.default(60_000),
   MYDNS_RECONCILE_INTERVAL: zDuration.default(3_600_000),
   // The share of the time a reconciler pass may work (packages/powerdns reconciler.ts); 1: no pauses.
@@ -128,6 +130,15 @@ function crossChecks(env: Record<string, string | undefined>): [string, string][
     problems.push([
       'MYDNS_PDNS_API_KEY',
       'is required when MYDNS_PDNS_API_URL points at an external PowerDNS',
+    ]);
+  }
+  // A warning as early as the dormancy itself (or earlier) would go out at every update's next pass.
+  const warning = Number(env.MYDNS_DORMANCY_WARNING_DAYS ?? 7);
+  const inactivity = Number(env.MYDNS_INACTIVITY_DAYS ?? 30);
+  if (Number.isInteger(warning) && Number.isInteger(inactivity) && warning > 0 && warning >= inactivity) {
+    problems.push([
+      'MYDNS_DORMANCY_WARNING_DAYS',
+      `must be less than MYDNS_INACTIVITY_DAYS (${inactivity}), or 0 for no warning`,
     ]);
   }
   return [...problems, ...mailCrossChecks(env)];
@@ -193,6 +204,8 @@ export interface Config {
   readonly hostCacheTtlMs: number;
   readonly lifecycle: {
     readonly inactivityDays: number;
+    /** Days before a host goes dormant that its account gets a warning (notices on); 0: none. */
+    readonly dormancyWarningDays: number;
     readonly maintenanceIntervalMs: number;
     readonly historyMaxPerHost: number;
     readonly historyMaxAgeMs: number;
@@ -298,6 +311,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     hostCacheTtlMs: s.MYDNS_HOST_CACHE_TTL,
     lifecycle: {
       inactivityDays: s.MYDNS_INACTIVITY_DAYS,
+      dormancyWarningDays: s.MYDNS_DORMANCY_WARNING_DAYS,
       maintenanceIntervalMs: s.MYDNS_MAINTENANCE_INTERVAL,
       historyMaxPerHost: s.MYDNS_HISTORY_MAX_PER_HOST,
       historyMaxAgeMs: s.MYDNS_HISTORY_MAX_AGE,

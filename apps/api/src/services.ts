@@ -10,6 +10,7 @@ import {
   createAddressCommitter,
   createAddressNoticesRepository,
   createDnsOutboxStore,
+  createDormancyNoticesRepository,
   createHistoryRepository,
   createHostCache,
   createHostsRepository,
@@ -60,6 +61,7 @@ import { createMail, type Mail, type MailOutbox } from './mail/index.ts';
 import { createMailLinks } from './mail/links.ts';
 import { createMetrics, type Metrics } from './metrics/metrics.ts';
 import { type AddressNotices, createAddressNotices } from './notifications/address-notices.ts';
+import { createDormancyNotices } from './notifications/dormancy-notices.ts';
 import { createWebSessions, type WebSessions } from './web/sessions.ts';
 import { resolveWithSystem } from './webhooks/target.ts';
 import { createWebhooksService, type WebhooksService } from './webhooks/webhooks-service.ts';
@@ -212,6 +214,15 @@ export function createHostServices(config: Config, deps: HostServiceDeps): HostS
       issuer: `MyDNS ${config.zones[0] ?? ''}`,
     }),
   });
+  const dormancyMails = deps.mail
+    ? createDormancyNotices({
+        db: deps.db,
+        notices: createDormancyNoticesRepository(),
+        mail: deps.mail,
+        inactivityDays: config.lifecycle.inactivityDays,
+        warningDays: config.lifecycle.dormancyWarningDays,
+      })
+    : undefined;
   const maintenance = createMaintenance({
     db: deps.db,
     sessions: repositories.sessions,
@@ -225,6 +236,7 @@ export function createHostServices(config: Config, deps: HostServiceDeps): HostS
     intervalMs: config.lifecycle.maintenanceIntervalMs,
     onQueued: () => deps.zoneWriters.wake(),
     loginFailures: createSharedFailures(deps.db),
+    ...(dormancyMails ? { dormancyMails } : {}),
   });
   const records = createRecordsService({
     records: repositories.records,

@@ -5,6 +5,7 @@ export * from './address-committer.ts';
 export * from './address-notices-repository.ts';
 export * from './database.ts';
 export * from './dns-outbox-repository.ts';
+export * from './dormancy-notices-repository.ts';
 export * from './embedded-postgres.ts';
 export * from './history-repository.ts';
 export * from './host-cache.ts';

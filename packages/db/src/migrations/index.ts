@@ -13,6 +13,7 @@ import * as ownerRecords from './20261205100000_owner_records.ts';
 import * as accounts from './20261206090000_accounts.ts';
 import * as addressNotices from './20261206100000_address_notices.ts';
 import * as webhooks from './20261207090000_webhooks.ts';
+import * as dormancyNotices from './20261207100000_dormancy_notices.ts';
 import * as dormancyIndex from './20261207110000_dormancy_index.ts';
 import type { MigrationContext } from './context.ts';
 
@@ -40,6 +41,7 @@ const migrations: readonly Migration[] = [
   { name: '20261206090000_accounts', ...accounts },
   { name: '20261206100000_address_notices', ...addressNotices },
   { name: '20261207090000_webhooks', ...webhooks },
+  { name: '20261207100000_dormancy_notices', ...dormancyNotices },
   { name: '20261207110000_dormancy_index', ...dormancyIndex },
 ];
 
