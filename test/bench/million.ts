@@ -94,7 +94,7 @@ function rssKb(pid: number): number {
 /** APIs still running: stopped before Postgres and PowerDNS whatever failed. */
 const running = new Set<{ stop(): Promise<unknown> }>();
 
-interface Api {
+export interface Api {
   readonly port: number;
   readonly pid: number;
   /** Spawn to the first /readyz 200. */
@@ -103,16 +103,19 @@ interface Api {
   takePeakRss(): number;
   /** Resolves with the reconcile pass's duration and differences when the next "done" (or failure) line comes. */
   nextReconcilePass(): Promise<{ ms: number; differences: number } | { failed: string }>;
+  /** How many reconcile passes have started and ended (done or failed) so far. */
+  reconcilePasses(): { started: number; ended: number };
   stop(): Promise<void>;
 }
 
-async function startApi(
+export async function startApi(
   env: { databaseUrl: string; pdnsUrl: string; pdnsKey: string },
   zone: string,
   settings: Record<string, string> = {},
 ): Promise<Api> {
   const port = await freePort();
   const waiters: ((line: string) => boolean)[] = [];
+  const passes = { started: 0, ended: 0 };
   const started = performance.now();
   // `node --import tsx`, as `npm start`: the PID is the API's own node process.
   const api = startProgram(process.execPath, ['--import', 'tsx', 'apps/api/src/main.ts'], {
@@ -144,6 +147,8 @@ async function startApi(
       ...settings,
     },
     onLine: (line) => {
+      if (/reconcile pass of \S+ started/.test(line)) passes.started++;
+      if (/reconcile pass of \S+ done in|reconcile failed/.test(line)) passes.ended++;
       for (let i = waiters.length - 1; i >= 0; i--) if (waiters[i]?.(line)) waiters.splice(i, 1);
       if (!line.includes('"level":"info"')) process.stderr.write(`${line}\n`);
     },
@@ -191,6 +196,7 @@ async function startApi(
           return false;
         });
       }),
+    reconcilePasses: () => ({ ...passes }),
     async stop() {
       clearInterval(sampler);
       await api.stop({ timeoutMs: 60_000 });
@@ -198,7 +204,7 @@ async function startApi(
   };
 }
 
-async function ensureZone(dns: PowerDnsClient, zone: string) {
+export async function ensureZone(dns: PowerDnsClient, zone: string) {
   await dns.createZone({
     name: zone,
     kind: 'Native',
@@ -213,7 +219,7 @@ const hostName = (prefix: string, i: number) => `${prefix}${i}`;
  * `count` hosts `<prefix>1…` in Postgres, all at SEED_ADDRESS; those past
  * `activeUntil` were last seen 40 days ago (the dormancy job's work).
  */
-async function createHostRows(
+export async function createHostRows(
   db: Database,
   zone: string,
   prefix: string,
@@ -237,7 +243,7 @@ async function createHostRows(
  * database, in one transaction, as its API writes them (no rectify:
  * ordername empty, auth 1; names without the final dot).
  */
-function insertRecordsSqlite(sqlitePath: string, zone: string, prefix: string, count: number): number {
+export function insertRecordsSqlite(sqlitePath: string, zone: string, prefix: string, count: number): number {
   const started = performance.now();
   const sql = `.timeout 60000
 begin;
@@ -302,7 +308,7 @@ async function goodBenchmark(api: Api, prefix: string): Promise<LoadResult> {
 }
 
 /** Good rounds, one after another, while `going()`; the rate over all of them. */
-async function roundsWhile(api: Api, prefix: string, going: () => boolean) {
+export async function roundsWhile(api: Api, prefix: string, going: () => boolean) {
   let good = 0;
   let ms = 0;
   let rounds = 0;
@@ -443,7 +449,7 @@ async function measureZone(
   };
 }
 
-interface Context {
+export interface Context {
   db: Database;
   dns: PowerDnsClient;
   env: { databaseUrl: string; pdnsUrl: string; pdnsKey: string };
@@ -453,7 +459,7 @@ interface Context {
 }
 
 /** The dormancy job, run as another replica would: passes until none finds anything, with updates meanwhile. */
-async function dormancy(ctx: Context, api: Api, prefix: string, normal: number) {
+export async function dormancy(ctx: Context, api: Api, prefix: string, normal: number) {
   const hosts = createHostsRepository(ctx.db);
   const maintenance = createMaintenance({
     db: ctx.db,

@@ -33,6 +33,9 @@
  *     address) vs the same with a host's own update token, same server.
  * 12. good updates/s with a notice mailed for every change vs notices off,
  *     same server (test/bench/notices.ts).
+ * 14. the background jobs' share at 100,000 hosts, only when named: the update
+ *    rate during a reconciler pass, paced and not, and the dormancy job's
+ *    passes (test/bench/background.ts).
  * million: a million hosts, only when named (`npm run bench -- million`;
  *    test/bench/million.ts, BENCH_HOSTS).
  * axfr: AXFR to a BIND secondary vs the replica path, a million hosts, 100
@@ -98,6 +101,8 @@ const PARTS: Record<string, string> = {
   records: '11',
   notices: '12',
   'signed-flat': '13',
+  // Minutes at 100,000 hosts, so only when named.
+  background: '14',
   // Hours on two cores, so never part of the default run.
   million: 'million',
   // Minutes of bulk creation and two 2-minute windows: also only when named.
@@ -484,4 +489,5 @@ if (ONLY.has('4')) {
   await runSmtpBenchmarks();
 }
 if (ONLY.has('7')) await runFuzzBenchmark();
+if (ONLY.has('14')) await (await import('./background.ts')).runBackgroundBenchmark();
 if (ONLY.has('million')) await (await import('./million.ts')).runMillionBenchmark();

@@ -14,7 +14,8 @@
  */
 
 import { availableParallelism } from 'node:os';
-import { createDatabase, type Database, migrateLatest } from '@mydns/db';
+import { join } from 'node:path';
+import type { createDatabase, Database, migrateLatest } from '@mydns/db';
 import { hostRrsets, type PowerDnsClient } from '@mydns/powerdns';
 import bcrypt from 'bcryptjs';
 import { createDnsQuery } from '../support/dns.ts';
@@ -322,13 +323,24 @@ async function pass(
   throw new Error(`${side.label}, ${kind} pass: ${describeLoad(result)}\n${counted.join('\n')}`);
 }
 
-/** The baseline checkout's own database, on the same Postgres. */
-async function baselineDatabase(ctx: WritePathContext): Promise<{ db: Database; url: string }> {
+/**
+ * The baseline checkout's own database, on the same Postgres, migrated by the
+ * baseline's own migrations (its API refuses a database with migrations it
+ * does not know).
+ */
+async function baselineDatabase(
+  ctx: WritePathContext,
+  checkout: string,
+): Promise<{ db: Database; url: string }> {
   await ctx.db.raw('create database mydns_bench_baseline');
   const url = new URL(ctx.env.databaseUrl);
   url.pathname = '/mydns_bench_baseline';
-  const db = createDatabase({ url: url.toString(), poolMax: 4 });
-  await migrateLatest(db);
+  const own = (await import(join(checkout, 'packages/db/src/index.ts'))) as {
+    createDatabase: typeof createDatabase;
+    migrateLatest: typeof migrateLatest;
+  };
+  const db = own.createDatabase({ url: url.toString(), poolMax: 4 });
+  await own.migrateLatest(db);
   return { db, url: url.toString() };
 }
 
@@ -351,7 +363,7 @@ export async function runWritePathBenchmarks(ctx: WritePathContext): Promise<voi
       cpu: { good: new Map(), nochg: new Map() },
     },
   ];
-  const baseline = ctx.baselineCheckout ? await baselineDatabase(ctx) : undefined;
+  const baseline = ctx.baselineCheckout ? await baselineDatabase(ctx, ctx.baselineCheckout) : undefined;
   if (baseline && ctx.baselineCheckout) {
     sides.push({
       label: `baseline ${ctx.baselineCheckout}`,

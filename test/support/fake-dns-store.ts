@@ -7,14 +7,20 @@ import type { OutboxEntry, ReconcilerStore, ZoneWriterStore } from '@mydns/power
  * and a zone lock under which work is all-or-nothing, as in a transaction.
  */
 /** Serves as a ZoneWriterStore and as a ReconcilerStore (its zone lock hands out the wider transaction). */
-export interface FakeDnsStore extends ZoneWriterStore, Pick<ReconcilerStore, 'allHostStates'> {
+export interface FakeDnsStore
+  extends ZoneWriterStore,
+    Pick<ReconcilerStore, 'allHostStates' | 'withZoneLock'> {
   /**
    * Sets a host's row (commits a change) and queues its push; returns the outbox id.
    * `stale`: the owner rrsets its rows held before (a PUT of records, see records-repository.ts).
    */
   change(state: HostDnsState, stale?: readonly string[]): number;
-  /** Runs `commit` once, as the next `hostStates` begins: a change landing between the writer's two reads. */
-  beforeNextHostStates(commit: () => void): void;
+  /**
+   * Runs `commit` once, as the writer's next batch is read: a change landing while the writer
+   * works. The batch's rows and their states are read in one statement (one snapshot), so the
+   * change is either wholly in that batch or wholly in the next.
+   */
+  beforeNextBatch(commit: () => void): void;
   /** Removes a host's row (a deleted host) and queues its push. */
   remove(name: string): number;
   /** Sets a host's row without queueing anything (a row the outbox never heard of). */
@@ -40,7 +46,7 @@ export function createFakeDnsStore(hosts: readonly HostDnsState[] = []): FakeDns
   let nextId = 1;
   let lock: Promise<unknown> = Promise.resolve();
   let held: Promise<void> | undefined;
-  let beforeHostStates: (() => void) | undefined;
+  let beforeBatch: (() => void) | undefined;
   const queue = (name: string, stale?: readonly string[]) => {
     const id = nextId++;
     outbox.set(id, stale ? { id, name, stale } : { id, name });
@@ -52,32 +58,43 @@ export function createFakeDnsStore(hosts: readonly HostDnsState[] = []): FakeDns
       return state ? [state] : [];
     });
 
-  return {
-    withZoneLock(_zone, work) {
-      const run = lock.then(async () => {
-        const completed: number[] = [];
-        const result = await work({
-          pending: async (limit) => [...outbox.values()].sort((a, b) => a.id - b.id).slice(0, limit),
-          hostStates: async (names) => {
-            const commit = beforeHostStates;
-            beforeHostStates = undefined;
-            commit?.();
-            return statesOf(names);
-          },
-          complete: async (ids) => {
-            const gate = held;
-            held = undefined;
-            await gate;
-            completed.push(...ids);
-          },
-        });
-        // Committed only when the work succeeds: a failed PATCH leaves the rows pending.
-        for (const id of completed) outbox.delete(id);
-        return result;
+  /** Runs `work` under the zone lock, all-or-nothing: the rows it completes leave the outbox if it succeeds. */
+  const locked = <T>(
+    work: (tx: {
+      hostStates(names: readonly string[]): Promise<HostDnsState[]>;
+      complete(ids: readonly number[]): Promise<void>;
+    }) => Promise<T>,
+  ): Promise<T> => {
+    const run = lock.then(async () => {
+      const completed: number[] = [];
+      const result = await work({
+        hostStates: async (names) => statesOf(names),
+        complete: async (ids) => {
+          const gate = held;
+          held = undefined;
+          await gate;
+          completed.push(...ids);
+        },
       });
-      lock = run.catch(() => undefined);
-      return run;
-    },
+      // Committed only when the work succeeds: a failed PATCH leaves the rows pending.
+      for (const id of completed) outbox.delete(id);
+      return result;
+    });
+    lock = run.catch(() => undefined);
+    return run;
+  };
+
+  return {
+    withZoneLock: (_zone, work) => locked(work),
+    withPendingBatch: (_zone, limit, work) =>
+      locked((tx) => {
+        const commit = beforeBatch;
+        beforeBatch = undefined;
+        commit?.();
+        const entries = [...outbox.values()].sort((a, b) => a.id - b.id).slice(0, limit);
+        const states = statesOf([...new Set(entries.map((entry) => entry.name))]);
+        return work({ entries, states }, tx);
+      }),
     async stillPending(ids) {
       return new Set(ids.filter((id) => outbox.has(id)));
     },
@@ -92,8 +109,8 @@ export function createFakeDnsStore(hosts: readonly HostDnsState[] = []): FakeDns
       rows.set(state.name, state);
       return queue(state.name, stale);
     },
-    beforeNextHostStates(commit) {
-      beforeHostStates = commit;
+    beforeNextBatch(commit) {
+      beforeBatch = commit;
     },
     remove(name) {
       rows.delete(name);

@@ -58,7 +58,7 @@ const DEFAULTS: Config = {
   secondaries: [],
   dnssec: true,
   notifyIntervalMs: 5000,
-  reconcile: { intervalMs: 3_600_000, operatorRecords: [] },
+  reconcile: { intervalMs: 3_600_000, share: 0.2, operatorRecords: [] },
   pushTimeoutMs: 3000,
   blockedUserAgents: [],
   dbPoolSize: 10,

@@ -91,6 +91,8 @@ const schema = z.object({
   MYDNS_DORMANCY_WARNING_DAYS: z.coerce.number().int().min(0).max(3650).default(7),
   MYDNS_MAINTENANCE_INTERVAL: zDuration.default(60_000),
   MYDNS_RECONCILE_INTERVAL: zDuration.default(3_600_000),
+  // The share of the time a reconciler pass may work (packages/powerdns reconciler.ts); 1: no pauses.
+  MYDNS_RECONCILE_SHARE: z.coerce.number().gt(0).max(1).default(0.2),
   MYDNS_OPERATOR_RECORDS: zList.default([]),
   MYDNS_SECONDARIES: zList
     .transform((items, ctx) => {
@@ -211,6 +213,8 @@ export interface Config {
   readonly reconcile: {
     /** 0 turns the periodic run off (it still runs at start and from the CLI). */
     readonly intervalMs: number;
+    /** The share of the time a pass may work (0 < share ≤ 1); it pauses for the rest. */
+    readonly share: number;
     /** Names in the zone that belong to the operator, not to MyDNS (`@`, `www`, `*.lab`). */
     readonly operatorRecords: readonly string[];
   };
@@ -318,7 +322,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     secondaries: s.MYDNS_SECONDARIES,
     dnssec: s.MYDNS_DNSSEC,
     notifyIntervalMs: s.MYDNS_NOTIFY_INTERVAL,
-    reconcile: { intervalMs: s.MYDNS_RECONCILE_INTERVAL, operatorRecords: s.MYDNS_OPERATOR_RECORDS },
+    reconcile: {
+      intervalMs: s.MYDNS_RECONCILE_INTERVAL,
+      share: s.MYDNS_RECONCILE_SHARE,
+      operatorRecords: s.MYDNS_OPERATOR_RECORDS,
+    },
     pushTimeoutMs: s.MYDNS_PUSH_TIMEOUT,
     blockedUserAgents: s.MYDNS_BLOCKED_USER_AGENTS.map((agent) => agent.toLowerCase()),
     dbPoolSize: s.MYDNS_DB_POOL_SIZE,

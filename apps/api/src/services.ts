@@ -553,6 +553,7 @@ export function createZoneReconciler(
     relayAddresses: config.relayAddresses,
     apiAddresses: config.apiAddresses,
     operatorRecords: config.reconcile.operatorRecords,
+    share: config.reconcile.share,
     store: deps.store,
     dns: deps.dns,
     logger: deps.logger,

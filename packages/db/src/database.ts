@@ -76,7 +76,11 @@ export async function pingDatabase(db: Database): Promise<void> {
 }
 
 interface PgConnection {
-  query<R>(config: { name?: string; text: string; values: readonly unknown[] }): Promise<{ rows: R[] }>;
+  query<R>(config: {
+    name?: string;
+    text: string;
+    values: readonly unknown[];
+  }): Promise<{ rows: R[] } | { rows: R[] }[]>;
 }
 
 /** Runs a named (server-side prepared) statement on one connection; see preparedQuery. */
@@ -125,9 +129,41 @@ export async function preparedTransaction<T>(
   );
 }
 
+/**
+ * Like preparedTransaction, but BEGIN goes to Postgres together with the
+ * transaction's first statements, in one round trip: `opening` is several
+ * statements (`begin; …; …`) in the simple query protocol, so it takes no
+ * parameters (quote values with pg's escapeLiteral). Each statement of it
+ * runs after the one before has finished, with a snapshot of its own (read
+ * committed), so a read placed after a lock sees what the lock's last holder
+ * committed. `work` gets the rows of each statement of `opening` and runs
+ * the rest; COMMIT after it, ROLLBACK if it throws.
+ */
+export async function transactionOpenedWith<T>(
+  db: Database,
+  opening: string,
+  work: (opened: readonly unknown[][], query: PreparedQuery) => Promise<T>,
+): Promise<T> {
+  return onConnection(
+    db,
+    async (query, several) => {
+      const opened = await several(opening);
+      try {
+        const result = await work(opened, query);
+        await query('', 'commit', []);
+        return result;
+      } catch (error) {
+        await query('', 'rollback', []).catch(() => undefined);
+        throw error;
+      }
+    },
+    { retryLostFirst: true },
+  );
+}
+
 async function onConnection<T>(
   db: Database,
-  work: (query: PreparedQuery) => Promise<T>,
+  work: (query: PreparedQuery, several: (text: string) => Promise<unknown[][]>) => Promise<T>,
   options: { retryLostFirst: boolean },
 ): Promise<T> {
   const client = db.client as {
@@ -137,9 +173,9 @@ async function onConnection<T>(
   for (let attempt = 1; ; attempt++) {
     const connection = await client.acquireConnection();
     let first = true;
-    const query: PreparedQuery = async <R>(name: string, text: string, values: readonly unknown[]) => {
+    const send = async <R>(name: string, text: string, values: readonly unknown[]) => {
       try {
-        return (await connection.query<R>(name ? { name, text, values } : { text, values })).rows;
+        return await connection.query<R>(name ? { name, text, values } : { text, values });
       } catch (error) {
         // A pooled connection Postgres has just ended (restart, pg_terminate_backend)
         // fails its next statement before the pool notices: once more on a fresh one.
@@ -150,8 +186,17 @@ async function onConnection<T>(
         first = false;
       }
     };
+    const query: PreparedQuery = async <R>(name: string, text: string, values: readonly unknown[]) => {
+      const result = await send<R>(name, text, values);
+      return Array.isArray(result) ? (result.at(-1)?.rows ?? []) : result.rows;
+    };
+    // Several statements in one text: pg answers with one result each (one alone: not in an array).
+    const several = async (text: string) => {
+      const result = await send<unknown>('', text, []);
+      return (Array.isArray(result) ? result : [result]).map((each) => each.rows);
+    };
     try {
-      return await work(query);
+      return await work(query, several);
     } catch (error) {
       if (!(error instanceof LostBeforeStart)) throw error;
     } finally {

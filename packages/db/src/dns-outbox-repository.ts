@@ -1,5 +1,6 @@
 import type { HostDnsState, HostStatus, OwnerRecord } from '@mydns/domain';
-import type { Database } from './database.ts';
+import pg from 'pg';
+import { type Database, transactionOpenedWith } from './database.ts';
 
 /**
  * The zone writer's view of Postgres (packages/powerdns zone-writer.ts): the
@@ -44,6 +45,44 @@ export function createDnsOutboxStore(db: Database) {
               .delete();
           },
         });
+      });
+    },
+    /**
+     * The zone writer's cycle (packages/powerdns zone-writer.ts): BEGIN, the
+     * lock and the read of the batch in one round trip, since at light load
+     * an update waits for each round trip in turn (README "Benchmarks", the
+     * write path; test/integration/write-path.test.ts counts them).
+     */
+    withPendingBatch<T>(
+      zone: string,
+      limit: number,
+      work: (
+        batch: { entries: { id: number; name: string; stale?: readonly string[] }[]; states: HostDnsState[] },
+        tx: { complete(ids: readonly number[]): Promise<void> },
+      ) => Promise<T>,
+    ): Promise<T> {
+      const opening = [
+        'begin',
+        // Bookkeeping, as in withZoneLock: no need to wait for the WAL flush.
+        `select set_config('synchronous_commit', 'off', true), pg_advisory_xact_lock(hashtext(${pg.escapeLiteral(`mydns-zone-writer:${zone}`)}))`,
+        pendingBatchQuery(zone, limit),
+      ].join(';\n');
+      return transactionOpenedWith(db, opening, async (opened, query) => {
+        const rows = (opened[2] ?? []) as PendingBatchRow[];
+        const entries = rows.map((row) =>
+          row.stale
+            ? { id: row.id, name: row.outbox_name, stale: row.stale }
+            : { id: row.id, name: row.outbox_name },
+        );
+        const states = rows.flatMap((row) => (row.name === null ? [] : [stateOf(row as HostStateRow)]));
+        return work(
+          { entries, states },
+          {
+            async complete(ids) {
+              await query('', 'delete from dns_outbox where id = any($1::bigint[])', [ids]);
+            },
+          },
+        );
       });
     },
     async stillPending(ids: readonly number[]): Promise<Set<number>> {
@@ -96,17 +135,57 @@ export async function selectHostStates(
 ): Promise<HostDnsState[]> {
   const { sql, bindings } = hostStatesQuery(zone, which);
   const { rows } = await db.raw<{ rows: HostStateRow[] }>(sql, bindings as never);
-  return rows.map((row) => ({
-    name: row.name,
-    ipv4: row.ipv4,
-    ipv6: row.ipv6,
-    status: row.status,
-    acme: row.acme,
-    mailEnabled: row.mail_enabled,
-    wildcard: row.wildcard,
-    ipv6Prefix: row.ipv6_prefix,
-    records: row.records,
-  }));
+  return rows.map(stateOf);
+}
+
+const stateOf = (row: HostStateRow): HostDnsState => ({
+  name: row.name,
+  ipv4: row.ipv4,
+  ipv6: row.ipv6,
+  status: row.status,
+  acme: row.acme,
+  mailEnabled: row.mail_enabled,
+  wildcard: row.wildcard,
+  ipv6Prefix: row.ipv6_prefix,
+  records: row.records,
+});
+
+/** The projection's columns of `chosen h`, the hosts picked first (see hostStatesQuery). */
+const STATE_COLUMNS = `h.name, h.ipv4, h.ipv6, h.status, h.mail_enabled, h.wildcard, h.ipv6_prefix,
+            coalesce((select array_agg(a.value order by a.value) from acme_challenges a
+                       where a.host_id = h.id and a.expires_at > now()), '{}') as acme,
+            coalesce((select json_agg(json_build_object('subname', r.subname, 'type', r.type,
+                                                        'content', r.content, 'ttl', r.ttl) order by r.id)
+                        from host_records r where r.host_id = h.id), '[]') as records`;
+const CHOSEN_COLUMNS = 'id, name, ipv4, ipv6, status, mail_enabled, wildcard, ipv6_prefix';
+
+/** A row of pendingBatchQuery: an outbox row, with its host's state on the first row of each host. */
+type PendingBatchRow = { id: number; outbox_name: string; stale: string[] | null } & (
+  | HostStateRow
+  | { [K in keyof HostStateRow]: null }
+);
+
+/**
+ * The oldest `limit` outbox rows of `zone` and their hosts' states, in one
+ * statement, so in one snapshot: the states are those of the rows' hosts as
+ * they are after the entries were read (two statements could see a host
+ * without its row). Each host's state comes once, on its first row; a host
+ * without a row (deleted) has none. No parameters: it is part of the zone
+ * writer's opening (transactionOpenedWith), hence the quoted literals.
+ */
+export function pendingBatchQuery(zone: string, limit: number): string {
+  const z = pg.escapeLiteral(zone);
+  return `with pending as materialized (
+       select id, name, stale, row_number() over (partition by name order by id) as nth
+         from (select id, name, stale from dns_outbox where zone = ${z} order by id
+               limit ${Math.max(1, Math.floor(limit))}) oldest
+     ), chosen as (
+       select ${CHOSEN_COLUMNS} from hosts
+        where zone = ${z} and name in (select name from pending where nth = 1)
+     )
+     select p.id, p.name as outbox_name, p.stale, ${STATE_COLUMNS}
+       from pending p left join chosen h on h.name = p.name and p.nth = 1
+      order by p.id`;
 }
 
 /**
@@ -124,15 +203,9 @@ export function hostStatesQuery(
   const bindings: unknown[] = 'names' in which ? [zone, which.names as string[]] : [zone, which.after ?? ''];
   const limit = 'names' in which ? '' : `order by name limit ${Math.max(1, Math.floor(which.limit))}`;
   const sql = `with chosen as (
-       select id, name, ipv4, ipv6, status, mail_enabled, wildcard, ipv6_prefix
-         from hosts where ${where} ${limit}
+       select ${CHOSEN_COLUMNS} from hosts where ${where} ${limit}
      )
-     select h.name, h.ipv4, h.ipv6, h.status, h.mail_enabled, h.wildcard, h.ipv6_prefix,
-            coalesce((select array_agg(a.value order by a.value) from acme_challenges a
-                       where a.host_id = h.id and a.expires_at > now()), '{}') as acme,
-            coalesce((select json_agg(json_build_object('subname', r.subname, 'type', r.type,
-                                                        'content', r.content, 'ttl', r.ttl) order by r.id)
-                        from host_records r where r.host_id = h.id), '[]') as records
+     select ${STATE_COLUMNS}
        from chosen h
       order by h.name`;
   return { sql, bindings };

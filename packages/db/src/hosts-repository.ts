@@ -448,19 +448,8 @@ export function createHostsRepository(db: Database, options: HostsRepositoryOpti
           .orderBy([{ column: 'zone' }, { column: 'name' }])
           .limit(limit);
       }
-      const result = await db.raw<{ rows: HostKey[] }>(
-        `with expired as (
-           update hosts set status = 'dormant'
-            where id in (select id from hosts
-                          where status = 'active' and coalesce(last_seen_at, created_at) < ?
-                          order by id limit ? for update skip locked)
-           returning id, zone, name, ipv4, ipv6
-         ), queued as (
-           insert into dns_outbox (zone, name) select zone, name from expired
-         ), ${QUEUE_DORMANT_EVENTS}
-         select zone, name from expired order by zone, name`,
-        [cutoff, limit],
-      );
+      const { sql, bindings } = expireInactiveQuery(cutoff, limit);
+      const result = await db.raw<{ rows: HostKey[] }>(sql, bindings as never);
       return result.rows.map((row) => ({ zone: row.zone, name: row.name }));
     },
     async zones() {
@@ -545,4 +534,30 @@ export async function ownerRrsetKeys(db: Database, host: HostKey): Promise<strin
     [host.zone, host.name],
   );
   return rows.map((row) => row.key);
+}
+
+/**
+ * The dormancy pass's statement (exported for the test of its plan): up to
+ * `limit` active hosts inactive since before `cutoff` go dormant, each with
+ * its outbox row. It picks them, oldest activity first, from an index of the
+ * active hosts' activity: hosts_active_since (migration
+ * 20261207110000_dormancy_index), which holds exactly the expression and
+ * condition used here. The picked ids are an array, so the update finds its
+ * rows by primary key: with `id in (select …)` Postgres joined the picks to
+ * a sequential scan of all hosts.
+ */
+export function expireInactiveQuery(cutoff: Date, limit: number): { sql: string; bindings: unknown[] } {
+  return {
+    sql: `with expired as (
+           update hosts set status = 'dormant'
+            where id = any(array(select id from hosts
+                                  where status = 'active' and coalesce(last_seen_at, created_at) < ?
+                                  order by coalesce(last_seen_at, created_at) limit ? for update skip locked))
+           returning id, zone, name, ipv4, ipv6
+         ), queued as (
+           insert into dns_outbox (zone, name) select zone, name from expired
+         ), ${QUEUE_DORMANT_EVENTS}
+         select zone, name from expired order by zone, name`,
+    bindings: [cutoff, limit],
+  };
 }

@@ -176,7 +176,12 @@ export interface PowerDnsClient {
    * export as it arrives: a zone of a million records is never held whole here
    * (its JSON, parsed, would take about a gigabyte).
    */
-  exportRecords(zone: string, onRecord: (record: ExportedRecord) => void): Promise<void>;
+  /** `between` is awaited between parts of the export (the reconciler paces itself there). */
+  exportRecords(
+    zone: string,
+    onRecord: (record: ExportedRecord) => void,
+    options?: { between?: () => Promise<void> },
+  ): Promise<void>;
   notify(zone: string): Promise<void>;
   /** Zone kind (Native, Master) and masters (for a Slave zone on a secondary). */
   setZoneKind(zone: string, kind: 'Native' | 'Master' | 'Slave', masters?: readonly string[]): Promise<void>;
@@ -290,7 +295,7 @@ export function createPowerDnsClient(options: PowerDnsOptions): PowerDnsClient {
         .filter((r) => !filter || r.name === canonicalName(filter.name))
         .map((r) => ({ name: r.name, type: r.type, ttl: r.ttl, records: r.records.map((x) => x.content) }));
     },
-    async exportRecords(zone, onRecord) {
+    async exportRecords(zone, onRecord, { between } = {}) {
       // Headers come once PowerDNS has built the whole export: allow it longer than a call.
       const stream = await call(() =>
         http.get<Readable>(`/zones/${zoneId(zone)}/export`, {
@@ -317,6 +322,7 @@ export function createPowerDnsClient(options: PowerDnsOptions): PowerDnsClient {
           const record = parseExportLine(line);
           if (record) onRecord(record);
         }
+        await between?.();
       }
       const last = parseExportLine(partial);
       if (last) onRecord(last);

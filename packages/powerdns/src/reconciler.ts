@@ -48,6 +48,15 @@ export interface ReconcilerOptions {
   dns: PowerDnsClient;
   logger: Logger;
   maxBodyBytes?: number;
+  /**
+   * The share of the time a pass may work (0 < share ≤ 1; 1: no pauses).
+   * After each page of hosts, and each part of the zone export, it pauses
+   * for what that took × (1 − share) ÷ share: updates keep the rest of the
+   * machine, and a pass takes about 1 ÷ share times its work.
+   */
+  share?: number;
+  /** The pauses' clock: tests pass their own. */
+  pacing?: { now(): number; sleep(ms: number): Promise<void> };
 }
 
 export interface ReconcileReport {
@@ -65,9 +74,36 @@ export interface Reconciler {
   run(options: { dryRun: boolean }): Promise<ReconcileReport>;
 }
 
+/** How long to pause after `workMs` of work, so that work is `share` of the time. */
+export function pauseAfter(workMs: number, share: number): number {
+  return share >= 1 ? 0 : Math.max(0, workMs) * ((1 - share) / share);
+}
+
+const realPacing = {
+  now: () => performance.now(),
+  sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
+};
+
+/** Pauses, when called, for the work done since the last call (see ReconcilerOptions.share). */
+function createPacer(share: number, pacing: { now(): number; sleep(ms: number): Promise<void> }) {
+  let since = pacing.now();
+  return {
+    restart: () => {
+      since = pacing.now();
+    },
+    async pause() {
+      const ms = pauseAfter(pacing.now() - since, share);
+      if (ms > 0) await pacing.sleep(ms);
+      since = pacing.now();
+    },
+  };
+}
+
 export function createReconciler(options: ReconcilerOptions): Reconciler {
   const { zone, ttl, store, dns } = options;
   const log = options.logger.child({ component: 'reconciler', zone });
+  const share = options.share ?? 1;
+  if (!(share > 0 && share <= 1)) throw new Error(`the reconciler's share must be in (0, 1], not ${share}`);
   const diff = (desired: readonly Rrset[], actual: readonly Rrset[]) =>
     diffZone({
       zone,
@@ -108,7 +144,11 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
         );
       }
     }
-    const actual = !zoneCreated && (await dns.zoneExists(zone)) ? await readActual(dns, zone) : emptyActual();
+    // The export's first part is paced for PowerDNS's work of building it too: it is the pass's cost as well.
+    const pacer = createPacer(share, options.pacing ?? realPacing);
+    const actual =
+      !zoneCreated && (await dns.zoneExists(zone)) ? await readActual(dns, zone, pacer.pause) : emptyActual();
+    pacer.restart();
 
     // Postgres page by page, each page against what PowerDNS holds for its hosts:
     // neither side is ever in memory whole as objects (a million hosts' would be gigabytes).
@@ -142,6 +182,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
       );
       if (page.length < PAGE) break;
       after = page[page.length - 1]?.name;
+      await pacer.pause();
     }
     // What no host in Postgres owns: the zone's own names, hosts Postgres no longer has, anything else.
     const rest = new Map<string, Rrset[]>();
@@ -227,24 +268,37 @@ interface HeldZone {
 
 const emptyActual = (): HeldZone => ({ byHost: new Map(), others: [] });
 
-async function readActual(dns: PowerDnsClient, zone: string): Promise<HeldZone> {
+async function readActual(
+  dns: PowerDnsClient,
+  zone: string,
+  between: () => Promise<void>,
+): Promise<HeldZone> {
   const held = emptyActual();
   const others = new Map<string, { name: string; type: string; ttl: number; records: string[] }>();
   const suffix = `.${canonicalName(zone)}`;
-  await dns.exportRecords(zone, (record) => {
-    const label = hostOfName(zone, record.name);
-    if (label === undefined) {
-      const key = `${record.name}\u0000${record.type}`;
-      const rrset = others.get(key) ?? { name: record.name, type: record.type, ttl: record.ttl, records: [] };
-      rrset.records.push(record.content);
-      others.set(key, rrset);
-      return;
-    }
-    const owner = record.name.slice(0, -suffix.length);
-    const line = `${owner}\t${record.type}\t${record.ttl}\t${record.content}`;
-    const before = held.byHost.get(label);
-    held.byHost.set(label, before === undefined ? line : `${before}\n${line}`);
-  });
+  await dns.exportRecords(
+    zone,
+    (record) => {
+      const label = hostOfName(zone, record.name);
+      if (label === undefined) {
+        const key = `${record.name}\u0000${record.type}`;
+        const rrset = others.get(key) ?? {
+          name: record.name,
+          type: record.type,
+          ttl: record.ttl,
+          records: [],
+        };
+        rrset.records.push(record.content);
+        others.set(key, rrset);
+        return;
+      }
+      const owner = record.name.slice(0, -suffix.length);
+      const line = `${owner}\t${record.type}\t${record.ttl}\t${record.content}`;
+      const before = held.byHost.get(label);
+      held.byHost.set(label, before === undefined ? line : `${before}\n${line}`);
+    },
+    { between },
+  );
   held.others.push(...others.values());
   return held;
 }

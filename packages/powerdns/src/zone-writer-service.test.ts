@@ -172,7 +172,7 @@ describe('createZoneWriter: pushing', () => {
     await writer.stop();
   });
 
-  test('record sets committed between the writer’s reads: every push is taken, and the last set is served alone', async () => {
+  test('record sets committed as the writer reads its batch: every push is taken, and the last set is served alone', async () => {
     const { clock, store, writer, powerdns } = setup();
     const records = (...list: [string, 'TXT' | 'CNAME', string][]) =>
       host('h', {
@@ -180,10 +180,10 @@ describe('createZoneWriter: pushing', () => {
       });
     const pushes = [watch(writer.push(store.change(records(['sw', 'TXT', 'one'])), 3000))];
     await clock.settle();
-    // Set 2 (a CNAME at sw) is pending; set 3 (TXT at sw and n3) commits as the writer reads the
-    // rows' states, so the writer sends set 3 with only set 1's rrsets to remove.
+    // Set 2 (a CNAME at sw) is pending; set 3 (TXT at sw and n3) commits as the writer reads its
+    // batch: the batch holds set 3's state, so it must hold set 3's row (and its stale CNAME) too.
     pushes.push(watch(writer.push(store.change(records(['sw', 'CNAME', 'x.example.']), ['TXT:sw']), 3000)));
-    store.beforeNextHostStates(() => {
+    store.beforeNextBatch(() => {
       pushes.push(
         watch(
           writer.push(
@@ -192,8 +192,8 @@ describe('createZoneWriter: pushing', () => {
           ),
         ),
       );
-      // And set 4 (the CNAME again) as it reads them for set 3's row: PowerDNS holds set 3 by then.
-      store.beforeNextHostStates(() => {
+      // And set 4 (the CNAME again) as it reads the next batch: PowerDNS holds set 3 by then.
+      store.beforeNextBatch(() => {
         pushes.push(
           watch(
             writer.push(store.change(records(['sw', 'CNAME', 'y.example.']), ['TXT:n3', 'TXT:sw']), 3000),

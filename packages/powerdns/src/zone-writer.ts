@@ -25,15 +25,24 @@ export interface OutboxEntry {
   readonly stale?: readonly string[];
 }
 
-export interface ZoneWriterTransaction {
-  pending(limit: number): Promise<OutboxEntry[]>;
-  hostStates(names: readonly string[]): Promise<HostDnsState[]>;
-  complete(ids: readonly number[]): Promise<void>;
+/** What one cycle pushes: the oldest pending rows and the current state of their hosts. */
+export interface PendingBatch {
+  readonly entries: readonly OutboxEntry[];
+  /** One per host of the entries that still has a row (none: the host is gone). */
+  readonly states: readonly HostDnsState[];
 }
 
 export interface ZoneWriterStore {
-  /** Runs `work` in one transaction that holds the zone's advisory lock. */
-  withZoneLock<T>(zone: string, work: (tx: ZoneWriterTransaction) => Promise<T>): Promise<T>;
+  /**
+   * Runs `work` in one transaction that holds the zone's advisory lock, with
+   * the first `limit` pending rows and their hosts' states read after the
+   * lock was taken; `complete` marks rows done in that transaction.
+   */
+  withPendingBatch<T>(
+    zone: string,
+    limit: number,
+    work: (batch: PendingBatch, tx: { complete(ids: readonly number[]): Promise<void> }) => Promise<T>,
+  ): Promise<T>;
   /** Which of these outbox ids are still pending. */
   stillPending(ids: readonly number[]): Promise<Set<number>>;
 }
@@ -164,22 +173,14 @@ export function createZoneWriter(options: ZoneWriterOptions): ZoneWriter {
       patchMs += ms;
       options.onPatch?.(entries.length, ms);
     };
-    const { ids, names, more } = await store.withZoneLock(zone, async (tx) => {
-      const entries = await tx.pending(maxBatch);
+    const { ids, names, more } = await store.withPendingBatch(zone, maxBatch, async (batch, tx) => {
+      const { entries } = batch;
       if (entries.length === 0) return { ids: [] as number[], names: 0, more: false };
       const names = [...new Set(entries.map((entry) => entry.name))];
-      const states = new Map((await tx.hostStates(names)).map((state) => [state.name, state]));
-      // Rows committed between the two reads above are in the states just read, and their
-      // stale rrsets are what PowerDNS may hold once this batch has written those states
-      // (the next batch would come too late: it would write a CNAME beside them, and be
-      // refused). So the rows are read again for their stale rrsets, when records are at
-      // stake; those new rows stay pending, to be marked done by the batch that reads them first.
-      const hasRecords = [...states.values()].some((state) => (state.records?.length ?? 0) > 0);
-      const later = hasRecords || entries.some((entry) => entry.stale) ? await tx.pending(maxBatch) : [];
+      const states = new Map(batch.states.map((state) => [state.name, state]));
       const stale = new Map<string, Set<string>>();
-      const batchNames = new Set(names);
-      for (const entry of [...entries, ...later]) {
-        if (!entry.stale || !batchNames.has(entry.name)) continue;
+      for (const entry of entries) {
+        if (!entry.stale) continue;
         const subnames = stale.get(entry.name) ?? new Set<string>();
         for (const subname of entry.stale) subnames.add(subname);
         stale.set(entry.name, subnames);

@@ -15,6 +15,7 @@ import * as addressNotices from './20261206100000_address_notices.ts';
 import * as webhooks from './20261207090000_webhooks.ts';
 import * as dormancyNotices from './20261207100000_dormancy_notices.ts';
 import * as accountChangeNotify from './20261207110000_account_change_notify.ts';
+import * as dormancyIndex from './20261207110000_dormancy_index.ts';
 import type { MigrationContext } from './context.ts';
 
 export type { MigrationContext } from './context.ts';
@@ -43,6 +44,7 @@ const migrations: readonly Migration[] = [
   { name: '20261207090000_webhooks', ...webhooks },
   { name: '20261207100000_dormancy_notices', ...dormancyNotices },
   { name: '20261207110000_account_change_notify', ...accountChangeNotify },
+  { name: '20261207110000_dormancy_index', ...dormancyIndex },
 ];
 
 /**
