@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { decodeBase32, totp } from '../../apps/api/src/auth/totp.ts';
-import { harness } from '../support/harness.ts';
+import { ARTIFACTS, launchChromium, type TestChromium } from '../support/chromium.ts';
 import { startTestMyDns, type TestMyDns, uniqueZone } from '../support/mydns.ts';
 import { requireProgram, runProgram } from '../support/programs.ts';
 import { noteSecret } from '../support/secrets.ts';
@@ -22,19 +21,16 @@ import { waitFor } from '../support/wait.ts';
  * a code. Screenshots of each page are kept under test/artifacts/ (looked at).
  */
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = resolve(import.meta.dirname, '../artifacts');
 const PUBLIC_URL = 'https://dyn.example.net';
 const zoneA = uniqueZone();
 const zoneB = uniqueZone();
 
 let mydns: TestMyDns;
 let peer: Smarthost;
+let chrome: TestChromium;
 let browser: Browser;
-let profile: string;
 
 before(async () => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium`);
   peer = await startSmarthost();
   mydns = await startTestMyDns({
     env: {
@@ -44,26 +40,13 @@ before(async () => {
       MYDNS_MAIL_RETRY: '200ms',
     },
   });
-  mkdirSync(ARTIFACTS, { recursive: true });
-  profile = mkdtempSync(join(harness().workDir, 'chromium-accounts-'));
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    env: { ...process.env, TMPDIR: profile },
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-    ],
-  });
+  chrome = await launchChromium('chromium-accounts');
+  browser = chrome.browser;
 });
 after(async () => {
-  await browser?.close();
+  await chrome?.close();
   await mydns?.stop();
   await peer?.stop();
-  if (profile) rmSync(profile, { recursive: true, force: true });
 });
 
 /** The link to `page` in the latest mail to `to` (after `count` mails to it arrived). */

@@ -17,10 +17,10 @@ import { type NewToken, revokeTokenPage, tokensPage } from './dashboard/tokens-p
 import { baseUrl, field } from './form.ts';
 import type { FormState, Problem } from './form-view.ts';
 import type { SafeHtml } from './html.ts';
-import { loginProblem } from './login-problems.ts';
+import { checkSignedInPassword } from './login-problems.ts';
 import { messagePage } from './pages.ts';
 import { type ProblemContext, problemOf } from './problems.ts';
-import type { HostSession, WebSessions } from './sessions.ts';
+import type { HostSession, WebSession, WebSessions } from './sessions.ts';
 import { buildSetups } from './setups.ts';
 
 /**
@@ -81,20 +81,14 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
    */
   const checkPassword = async (
     res: Response,
-    host: HostRecord,
+    session: WebSession,
     secret: string,
     field: string,
     wrong: string,
   ): Promise<{ problem: Problem; status: number } | undefined> => {
-    const login = await services.authenticator.authenticate({
-      source: res.locals.client,
-      username: nameOf(host),
-      secret,
-      purpose: 'manage',
-      edge: 'web',
-    });
-    if (login.ok) return undefined;
-    const { message, status } = loginProblem(login.reason, wrong);
+    const refused = await checkSignedInPassword(services.authenticator, res, session, secret, wrong);
+    if (!refused) return undefined;
+    const { message, status } = refused;
     return { problem: status === 401 ? { text: message, field } : { text: message }, status };
   };
   /** A GET of an address that only takes forms: its page. */
@@ -432,7 +426,7 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
         renderSettings(req, res, { password: { problem } }, status);
       const current = await checkPassword(
         res,
-        host,
+        session,
         field(req.body, 'current'),
         'current',
         'The current password is wrong.',
@@ -474,7 +468,7 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
         return fail({ text: `Type ${name} or ${host.name} to delete it.`, field: 'confirm-name' });
       const wrong = await checkPassword(
         res,
-        host,
+        session,
         field(req.body, 'password'),
         'delete-password',
         'The password is wrong.',
