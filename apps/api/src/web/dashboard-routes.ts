@@ -2,11 +2,13 @@ import type { HostRecord } from '@mydns/db';
 import { fqdn } from '@mydns/domain';
 import { hostRrsets } from '@mydns/powerdns';
 import { AppError } from '@mydns/runtime';
-import type { Request, RequestHandler, Response, Router } from 'express';
+import { type Request, type RequestHandler, type Response, Router } from 'express';
+import { covers } from '../auth/authenticator.ts';
 import type { Config } from '../config.ts';
 import type { HostsService } from '../hosts/hosts-service.ts';
 import { asyncHandler } from '../http/async-handler.ts';
 import type { Services } from '../services.ts';
+import { accountHostBase } from './dashboard/frame.ts';
 import { historyPage } from './dashboard/history-page.ts';
 import { mailPage } from './dashboard/mail-page.ts';
 import { overviewPage } from './dashboard/overview-page.ts';
@@ -18,9 +20,9 @@ import { baseUrl, field } from './form.ts';
 import type { FormState, Problem } from './form-view.ts';
 import type { SafeHtml } from './html.ts';
 import { checkSignedInPassword } from './login-problems.ts';
-import { messagePage } from './pages.ts';
+import { messagePage, notFoundPage } from './pages.ts';
 import { type ProblemContext, problemOf } from './problems.ts';
-import type { HostSession, WebSession, WebSessions } from './sessions.ts';
+import type { WebSession, WebSessions } from './sessions.ts';
 import { buildSetups } from './setups.ts';
 
 /**
@@ -35,13 +37,22 @@ import { buildSetups } from './setups.ts';
  * middleware comes from routes.ts).
  */
 
+declare global {
+  namespace Express {
+    interface Locals {
+      /** The host the dashboard's pages act on, and where its pages are ('' or /account/hosts/<name>). */
+      dashboardHost: HostRecord;
+      dashboardBase: string;
+    }
+  }
+}
+
 export interface DashboardContext {
   config: Config;
   services: Services;
   sessions: WebSessions;
   page: (req: Request, res: Response, title: string, body: SafeHtml, status?: number) => void;
   form: RequestHandler;
-  requireSession: RequestHandler;
   checkCsrf: RequestHandler;
 }
 
@@ -66,14 +77,47 @@ function mistake(error: unknown, context: ProblemContext): { problem: Problem; s
   return { problem, status: (error as AppError).status };
 }
 
-export function addDashboardRoutes(router: Router, context: DashboardContext): void {
-  const { config, services, sessions, page, form, requireSession, checkCsrf } = context;
+export function addDashboardRoutes(parent: Router, context: DashboardContext): void {
+  // One set of pages, at two places: a host's session at /dashboard…, an account's at its hosts' addresses.
+  const router = Router({ mergeParams: true });
+  parent.use(router);
+  parent.use('/account/hosts/:host', router);
+  const { config, services, sessions, page, form, checkCsrf } = context;
   const hosts: HostsService = services.hosts;
-  const sessionOf = (res: Response) => res.locals.session as HostSession;
+  const sessionOf = (res: Response) => res.locals.session as WebSession;
   const nameOf = (host: HostRecord) => fqdn(host.name, host.zone);
-  const hostOf = (res: Response) => hosts.get(nameOf(sessionOf(res).host));
+  /** The host these pages are about (requireHost chose it). */
+  const pageHost = (res: Response) => res.locals.dashboardHost;
+  const baseOf = (res: Response) => res.locals.dashboardBase;
+  const hostOf = (res: Response) => hosts.get(nameOf(pageHost(res)));
   const show = (req: Request, res: Response, title: string, body: SafeHtml, status = 200) =>
-    page(req, res, `${title} · ${nameOf(sessionOf(res).host)}`, body, status);
+    page(req, res, `${title} · ${nameOf(pageHost(res))}`, body, status);
+  /**
+   * Which host the pages act on. A host's session: its own host, at
+   * /dashboard…. An account's session: the host named in
+   * /account/hosts/<hostname>/dashboard…, if the account holds it (the one
+   * authorization rule of auth/authenticator.ts, `covers`); any other host,
+   * and a host's session at such an address, get the page of no such page.
+   */
+  const requireHost: RequestHandler = asyncHandler(async (req, res, next) => {
+    const session = res.locals.session;
+    if (!session) return res.redirect(303, '/login');
+    const named = req.params.host as string | undefined;
+    if (named === undefined) {
+      if (!session.host) return res.redirect(303, '/account');
+      res.locals.dashboardHost = session.host;
+      res.locals.dashboardBase = '';
+      return next();
+    }
+    const host = session.account ? await hosts.find(named.toLowerCase()) : undefined;
+    if (!host || !session.account || !covers(session.account, { via: 'password' }, host)) {
+      page(req, res, 'Page not found', notFoundPage(true), 404);
+      return;
+    }
+    res.locals.dashboardHost = host;
+    res.locals.dashboardBase = accountHostBase(nameOf(host));
+    next();
+  });
   /**
    * The signed-in owner's password, checked like a sign-in (same limits): a
    * problem to show beside `field` (a wrong password), or beside the whole
@@ -95,11 +139,11 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
   const redirectTo =
     (location: string): RequestHandler =>
     (_req, res) =>
-      res.redirect(303, location);
+      res.redirect(303, `${baseOf(res)}${location}`);
 
   router.get(
     '/dashboard',
-    requireSession,
+    requireHost,
     asyncHandler(async (req, res) => {
       const host = await hostOf(res);
       const [tokens, history] = await Promise.all([hosts.listTokens(host), hosts.history(host, 1)]);
@@ -109,6 +153,7 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
         res,
         'Overview',
         overviewPage({
+          base: baseOf(res),
           host: hosts.view(host),
           inactivityDays: config.lifecycle.inactivityDays,
           tokenCount: tokens.length,
@@ -127,12 +172,13 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
     extra: { newToken?: NewToken; form?: FormState } = {},
     status = 200,
   ) => {
-    const hostname = nameOf(sessionOf(res).host);
+    const hostname = nameOf(pageHost(res));
     show(
       req,
       res,
       'Setups',
       setupsPage({
+        base: baseOf(res),
         hostname,
         csrf: sessionOf(res).csrf,
         setups: buildSetups({
@@ -142,8 +188,8 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
           ...(config.apiAddresses.length > 0
             ? {
                 familyHosts: {
-                  v4: `update4.${sessionOf(res).host.zone}`,
-                  v6: `update6.${sessionOf(res).host.zone}`,
+                  v4: `update4.${pageHost(res).zone}`,
+                  v6: `update6.${pageHost(res).zone}`,
                 },
               }
             : {}),
@@ -155,17 +201,17 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
   };
   router.get(
     '/dashboard/setups',
-    requireSession,
+    requireHost,
     asyncHandler((req, res) => renderSetups(req, res)),
   );
   router.post(
     '/dashboard/setups',
     form,
-    requireSession,
+    requireHost,
     checkCsrf,
     asyncHandler(async (req, res) => {
       try {
-        const created = await hosts.createToken(sessionOf(res).host, 'setup');
+        const created = await hosts.createToken(pageHost(res), 'setup');
         await renderSetups(req, res, { newToken: { label: created.label, token: created.token } });
       } catch (error) {
         const { problem, status } = mistake(error, {});
@@ -187,9 +233,10 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
       res,
       'Tokens',
       tokensPage({
-        hostname: nameOf(session.host),
+        base: baseOf(res),
+        hostname: nameOf(pageHost(res)),
         csrf: session.csrf,
-        tokens: await hosts.listTokens(session.host),
+        tokens: await hosts.listTokens(pageHost(res)),
         ...(notice ? { list: { notice } } : {}),
         ...extra,
         now: new Date(),
@@ -199,18 +246,18 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
   };
   router.get(
     '/dashboard/tokens',
-    requireSession,
+    requireHost,
     asyncHandler((req, res) => renderTokens(req, res)),
   );
   router.post(
     '/dashboard/tokens',
     form,
-    requireSession,
+    requireHost,
     checkCsrf,
     asyncHandler(async (req, res) => {
       const label = field(req.body, 'label');
       try {
-        const created = await hosts.createToken(sessionOf(res).host, label);
+        const created = await hosts.createToken(pageHost(res), label);
         await renderTokens(req, res, { newToken: { label: created.label, token: created.token } });
       } catch (error) {
         const { problem, status } = mistake(error, { fields: { label: 'token-label' } });
@@ -218,42 +265,52 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
       }
     }),
   );
-  router.get('/dashboard/tokens/:id/revoke', requireSession, redirectTo('/dashboard/tokens'));
+  router.get('/dashboard/tokens/:id/revoke', requireHost, redirectTo('/dashboard/tokens'));
   router.post(
     '/dashboard/tokens/:id/revoke',
     form,
-    requireSession,
+    requireHost,
     checkCsrf,
     asyncHandler(async (req, res) => {
       const session = sessionOf(res);
       const id = Number(req.params.id);
-      const token = (await hosts.listTokens(session.host)).find((t) => t.id === id);
-      if (!token) return res.redirect(303, '/dashboard/tokens?notice=token-gone');
+      const token = (await hosts.listTokens(pageHost(res))).find((t) => t.id === id);
+      if (!token) return res.redirect(303, `${baseOf(res)}/dashboard/tokens?notice=token-gone`);
       // Without JavaScript the first press asks on a page of its own; app.js asks with a dialog instead.
       if (field(req.body, 'confirm') !== 'yes') {
-        return show(req, res, 'Revoke a token', revokeTokenPage(nameOf(session.host), session.csrf, token));
+        return show(
+          req,
+          res,
+          'Revoke a token',
+          revokeTokenPage(nameOf(pageHost(res)), session.csrf, token, baseOf(res)),
+        );
       }
       try {
-        await hosts.revokeToken(session.host, id);
+        await hosts.revokeToken(pageHost(res), id);
       } catch (error) {
         if (error instanceof AppError && error.status === 404)
-          return res.redirect(303, '/dashboard/tokens?notice=token-gone');
+          return res.redirect(303, `${baseOf(res)}/dashboard/tokens?notice=token-gone`);
         throw error;
       }
-      res.redirect(303, '/dashboard/tokens?notice=token-revoked');
+      res.redirect(303, `${baseOf(res)}/dashboard/tokens?notice=token-revoked`);
     }),
   );
 
   router.get(
     '/dashboard/history',
-    requireSession,
+    requireHost,
     asyncHandler(async (req, res) => {
-      const host = sessionOf(res).host;
+      const host = pageHost(res);
       show(
         req,
         res,
         'History',
-        historyPage({ hostname: nameOf(host), history: await hosts.history(host, 50), now: new Date() }),
+        historyPage({
+          hostname: nameOf(host),
+          base: baseOf(res),
+          history: await hosts.history(host, 50),
+          now: new Date(),
+        }),
       );
     }),
   );
@@ -280,6 +337,7 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
       res,
       'Mail',
       mailPage({
+        base: baseOf(res),
         host: hosts.view(host),
         csrf: sessionOf(res).csrf,
         zone: host.zone,
@@ -298,6 +356,7 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
       res,
       'Records',
       recordsPage({
+        base: baseOf(res),
         host: hosts.view(host),
         csrf: sessionOf(res).csrf,
         records: await services.records.list(host),
@@ -308,13 +367,13 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
   };
   router.get(
     '/dashboard/records',
-    requireSession,
+    requireHost,
     asyncHandler((req, res) => renderRecords(req, res)),
   );
   router.post(
     '/dashboard/records',
     form,
-    requireSession,
+    requireHost,
     checkCsrf,
     asyncHandler(async (req, res) => {
       const host = await hostOf(res);
@@ -332,7 +391,7 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
           });
           return;
         }
-        res.redirect(303, '/dashboard/records?notice=records-saved');
+        res.redirect(303, `${baseOf(res)}/dashboard/records?notice=records-saved`);
       } catch (error) {
         if (!(error instanceof AppError) || error.status !== 400) throw error;
         await renderRecords(
@@ -346,13 +405,13 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
   );
   router.get(
     '/dashboard/mail',
-    requireSession,
+    requireHost,
     asyncHandler((req, res) => renderMail(req, res)),
   );
   router.post(
     '/dashboard/mail',
     form,
-    requireSession,
+    requireHost,
     checkCsrf,
     asyncHandler(async (req, res) => {
       const host = await hostOf(res);
@@ -372,7 +431,7 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
           tls: values.tls,
           fingerprint: values.fingerprint === '' ? null : values.fingerprint,
         });
-        res.redirect(303, '/dashboard/mail?notice=mail-saved');
+        res.redirect(303, `${baseOf(res)}/dashboard/mail?notice=mail-saved`);
       } catch (error) {
         const { problem, status } = mistake(error, {
           values,
@@ -401,8 +460,10 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
       res,
       'Settings',
       settingsPage({
-        hostname: nameOf(session.host),
-        label: session.host.name,
+        hostname: nameOf(pageHost(res)),
+        label: pageHost(res).name,
+        base: baseOf(res),
+        ...(session.account ? { accountEmail: session.account.email } : {}),
         csrf: session.csrf,
         ...(notice && !forms.password ? { password: { notice } } : {}),
         ...forms,
@@ -410,18 +471,20 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
       status,
     );
   };
-  router.get('/dashboard/settings', requireSession, (req, res) => renderSettings(req, res));
-  router.get('/dashboard/settings/password', requireSession, redirectTo('/dashboard/settings'));
-  router.get('/dashboard/settings/delete', requireSession, redirectTo('/dashboard/settings'));
+  router.get('/dashboard/settings', requireHost, (req, res) => renderSettings(req, res));
+  router.get('/dashboard/settings/password', requireHost, redirectTo('/dashboard/settings'));
+  router.get('/dashboard/settings/delete', requireHost, redirectTo('/dashboard/settings'));
 
   router.post(
     '/dashboard/settings/password',
     form,
-    requireSession,
+    requireHost,
     checkCsrf,
     asyncHandler(async (req, res) => {
-      const session = res.locals.session as HostSession;
-      const host = await hosts.get(nameOf(session.host));
+      const session = sessionOf(res);
+      // An account's host has no password of its own: the account's is changed on the account's page.
+      if (session.account) return res.redirect(303, '/account/settings#change-password');
+      const host = await hosts.get(nameOf(pageHost(res)));
       const fail = (problem: Problem, status = 400) =>
         renderSettings(req, res, { password: { problem } }, status);
       const current = await checkPassword(
@@ -448,18 +511,18 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
         return fail(problem, status);
       }
       res.locals.logger.info('password changed', { host: host.name });
-      res.redirect(303, '/dashboard/settings?notice=password-changed');
+      res.redirect(303, `${baseOf(res)}/dashboard/settings?notice=password-changed`);
     }),
   );
 
   router.post(
     '/dashboard/settings/delete',
     form,
-    requireSession,
+    requireHost,
     checkCsrf,
     asyncHandler(async (req, res) => {
-      const session = res.locals.session as HostSession;
-      const host = await hosts.get(nameOf(session.host));
+      const session = sessionOf(res);
+      const host = await hosts.get(nameOf(pageHost(res)));
       const name = nameOf(host);
       const typed = field(req.body, 'confirm').trim().toLowerCase();
       const fail = (problem: Problem, status = 400) =>
@@ -475,9 +538,11 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
       );
       if (wrong) return fail(wrong.problem, wrong.status);
       await hosts.remove(host);
+      res.locals.logger.info('host deleted', { host: host.name });
+      // The account lives on without it; a host's own session has nothing left to show.
+      if (session.account) return res.redirect(303, '/account?notice=host-deleted');
       await sessions.end(req, res);
       res.locals.session = undefined;
-      res.locals.logger.info('host deleted', { host: host.name });
       page(
         req,
         res,

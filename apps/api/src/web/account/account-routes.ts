@@ -13,6 +13,7 @@ import { loginPage } from '../pages.ts';
 import { problemOf } from '../problems.ts';
 import type { AccountSession, WebSessions } from '../sessions.ts';
 import { accountPage, secondFactorPage, signupPage, totpSetupPage, totpStartPage } from './account-pages.ts';
+import { addAccountSettingsPages } from './account-settings-routes.ts';
 
 export interface AccountPagesContext {
   config: Config;
@@ -27,6 +28,7 @@ const NOTICES: Record<string, string> = {
   welcome: 'Your account is made. We sent a mail to confirm the address.',
   'totp-on': 'Two-factor sign-in is on.',
   'host-added': 'The host is added.',
+  'host-deleted': 'The host is deleted; its records have left DNS.',
 };
 
 /** The QR code of an otpauth URL, as SVG drawn here: the secret goes to no outside service. */
@@ -217,6 +219,7 @@ export function addAccountPages(router: Router, context: AccountPagesContext): v
     }),
   );
   router.get('/account/hosts', (_req, res) => res.redirect(303, '/account'));
+  addAccountSettingsPages(router, { services, sessions, page, form, requireAccount, checkCsrf });
   router.post(
     '/account/hosts',
     form,

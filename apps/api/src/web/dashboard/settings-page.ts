@@ -10,15 +10,20 @@ import { html, type SafeHtml } from '../html.ts';
 import { dashboardFrame } from './frame.ts';
 
 export interface SettingsData {
+  /** Where the host's pages are: '' (/dashboard…) or an account's /account/hosts/<hostname>. */
+  readonly base?: string;
   readonly hostname: string;
   /** The hostname's own label (`alice` of `alice.<zone>`): deletion takes either. */
   readonly label: string;
   readonly csrf: string;
+  /** A host of this account: it has no password of its own, the account's stands in. */
+  readonly accountEmail?: string;
   readonly password?: FormState;
   readonly deletion?: FormState;
 }
 
 export function settingsPage(data: SettingsData): SafeHtml {
+  const base = data.base ?? '';
   const { csrf, hostname, label } = data;
   const pw = data.password;
   const del = data.deletion;
@@ -26,9 +31,39 @@ export function settingsPage(data: SettingsData): SafeHtml {
     hostname,
     'settings',
     'Settings',
-    html`<section class="card" id="change-password" aria-labelledby="password-title">
+    html`${
+      data.accountEmail
+        ? html`<section class="card" id="change-password" aria-labelledby="password-title">
+  <h2 id="password-title">Password</h2>
+  <p>This host belongs to the account <strong>${data.accountEmail}</strong> and has no password of its own: routers use the account's address with an account token, and the account's password is changed <a href="/account/settings#change-password">on the account's page</a>.</p>
+</section>`
+        : passwordForm(csrf, base, pw)
+    }
+
+<section class="card danger-zone" id="delete-host" aria-labelledby="delete-title">
+  <h2 id="delete-title">Delete this hostname</h2>
+  <p>Its records leave DNS at once, its tokens stop working, and the name becomes free for anyone.</p>
+  <form method="post" action="${base}/dashboard/settings/delete#delete-host">
+    ${formMessage(del)}
+    ${csrfField(csrf)}
+    <label for="confirm-name">Type <strong>${hostname}</strong> (or just <strong>${label}</strong>) to confirm</label>
+    <input id="confirm-name" name="confirm" required autocomplete="off" autocapitalize="none" spellcheck="false" value="${typedValue(del, 'confirm')}"${fieldAttributes(del, 'confirm-name')}>
+    ${fieldProblem(del, 'confirm-name')}
+    <label for="delete-password">Your password</label>
+    <input id="delete-password" name="password" type="password" required autocomplete="current-password"${fieldAttributes(del, 'delete-password', 'delete-password-help')}>
+    ${fieldProblem(del, 'delete-password')}
+    <p class="help" id="delete-password-help">${data.accountEmail ? `The password of ${data.accountEmail}` : 'The password'}, not an update token.</p>
+    <button type="submit" class="danger">Delete ${hostname}</button>
+  </form>
+</section>`,
+    base,
+  );
+}
+
+function passwordForm(csrf: string, base: string, pw: FormState | undefined): SafeHtml {
+  return html`<section class="card" id="change-password" aria-labelledby="password-title">
   <h2 id="password-title">Change password</h2>
-  <form method="post" action="/dashboard/settings/password#change-password">
+  <form method="post" action="${base}/dashboard/settings/password#change-password">
     ${formMessage(pw)}
     ${csrfField(csrf)}
     <label for="current">Current password</label>
@@ -44,23 +79,5 @@ export function settingsPage(data: SettingsData): SafeHtml {
     <button type="submit">Change password</button>
     <p class="help">Signs you out everywhere else. Routers using the old password stop working; tokens keep working.</p>
   </form>
-</section>
-
-<section class="card danger-zone" id="delete-host" aria-labelledby="delete-title">
-  <h2 id="delete-title">Delete this hostname</h2>
-  <p>Its records leave DNS at once, its tokens stop working, and the name becomes free for anyone.</p>
-  <form method="post" action="/dashboard/settings/delete#delete-host">
-    ${formMessage(del)}
-    ${csrfField(csrf)}
-    <label for="confirm-name">Type <strong>${hostname}</strong> (or just <strong>${label}</strong>) to confirm</label>
-    <input id="confirm-name" name="confirm" required autocomplete="off" autocapitalize="none" spellcheck="false" value="${typedValue(del, 'confirm')}"${fieldAttributes(del, 'confirm-name')}>
-    ${fieldProblem(del, 'confirm-name')}
-    <label for="delete-password">Your password</label>
-    <input id="delete-password" name="password" type="password" required autocomplete="current-password"${fieldAttributes(del, 'delete-password', 'delete-password-help')}>
-    ${fieldProblem(del, 'delete-password')}
-    <p class="help" id="delete-password-help">The account password, not an update token.</p>
-    <button type="submit" class="danger">Delete ${hostname}</button>
-  </form>
-</section>`,
-  );
+</section>`;
 }
