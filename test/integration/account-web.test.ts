@@ -85,7 +85,7 @@ describe('account tokens', () => {
     assert.deepEqual(await mydns.query.a(other), []);
 
     const listed = await page(web, '/account/tokens');
-    assert.match(listed, /<td>router<\/td>/);
+    assert.match(listed, /<td data-label="Label">router<\/td>/);
     assert.match(listed, /just now|min ago/, 'its last use');
     const id = /action="\/account\/tokens\/(\d+)\/delete"/.exec(listed)?.[1];
     assert.ok(id);

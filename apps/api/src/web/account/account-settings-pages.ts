@@ -36,7 +36,7 @@ export function accountFrame(
   body: SafeHtml,
 ): SafeHtml {
   return html`<p class="context">${email}</p>
-${tabBar(ACCOUNT_TABS, current, 'Account')}
+${tabBar(ACCOUNT_TABS, current, 'Account', '', 'paired')}
 <h1>${heading}</h1>
 ${body}`;
 }
@@ -69,13 +69,14 @@ export function accountTokensPage(data: AccountTokensData): SafeHtml {
   ${
     data.tokens.length === 0
       ? html`<p>No tokens yet.</p>`
-      : html`<table class="tokens">
+      : // The history's table style: cards on a phone, each value labelled.
+        html`<table class="history tokens">
       <thead><tr><th scope="col">Label</th><th scope="col">Hosts</th><th scope="col">Last used</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
       <tbody>${data.tokens.map(
         (token) => html`<tr>
-          <td>${token.label}</td>
-          <td class="address">${token.hosts === null ? 'all' : token.hosts.map((name, i) => html`${i === 0 ? '' : ', '}${breakable(name)}`)}</td>
-          <td>${when(token.lastUsedAt, now)}</td>
+          <td data-label="Label">${token.label}</td>
+          <td data-label="Hosts" class="address">${token.hosts === null ? 'all' : token.hosts.map((name, i) => html`${i === 0 ? '' : ', '}${breakable(name)}`)}</td>
+          <td data-label="Last used">${when(token.lastUsedAt, now)}</td>
           <td><form method="post" action="/account/tokens/${token.id}/delete" class="inline" data-confirm="Delete the token “${token.label}”? Routers using it are refused from then on.">${csrfField(csrf)}
             <button type="submit" class="small danger" aria-label="Delete token ${token.label}">Delete</button></form></td>
         </tr>`,
@@ -144,7 +145,7 @@ export function notificationsPage(data: NotificationsData): SafeHtml {
     ${formMessage(data.form)}
     ${csrfField(data.csrf)}
     <table class="notices">
-      <thead><tr><th scope="col">Host</th><th scope="col">E-mail</th></tr></thead>
+      <thead><tr><th scope="col">Host</th><th scope="col" class="choice">E-mail</th></tr></thead>
       <tbody>${data.hosts.map(
         (host) =>
           html`<tr><td class="address"><label for="email-${host.id}"><code>${breakable(host.hostname)}</code></label></td>

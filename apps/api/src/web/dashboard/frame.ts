@@ -51,8 +51,10 @@ export function tabBar(
   current: string,
   label: string,
   base = '',
+  /** `paired`: two to a row on a phone (longer labels than the dashboard's). */
+  layout: 'thirds' | 'paired' = 'thirds',
 ): SafeHtml {
-  return html`<nav class="tabs" aria-label="${label}">
+  return html`<nav class="${layout === 'paired' ? 'tabs paired' : 'tabs'}" aria-label="${label}">
   <ul>${tabs.map(
     (tab) =>
       html`<li>${
