@@ -39,7 +39,8 @@ export function dashboardFrame(
   body: SafeHtml,
   base = '',
 ): SafeHtml {
-  return html`${heading === undefined ? '' : html`<p class="context">${breakable(hostname)}</p>`}
+  return html`${base === '' ? '' : html`<p class="context"><a href="/account">Your account</a> ›</p>`}
+${heading === undefined ? '' : html`<p class="context">${breakable(hostname)}</p>`}
 ${tabBar(TABS, current, 'Dashboard', base)}
 <h1>${heading ?? breakable(hostname)}</h1>
 ${body}`;
