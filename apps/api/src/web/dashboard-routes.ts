@@ -21,6 +21,7 @@ import type { FormState, Problem } from './form-view.ts';
 import type { SafeHtml } from './html.ts';
 import { checkSignedInPassword } from './login-problems.ts';
 import { messagePage, notFoundPage } from './pages.ts';
+import { changePasswordFromForm } from './password-form.ts';
 import { type ProblemContext, problemOf } from './problems.ts';
 import type { WebSession, WebSessions } from './sessions.ts';
 import { buildSetups } from './setups.ts';
@@ -485,31 +486,17 @@ export function addDashboardRoutes(parent: Router, context: DashboardContext): v
       // An account's host has no password of its own: the account's is changed on the account's page.
       if (session.account) return res.redirect(303, '/account/settings#change-password');
       const host = await hosts.get(nameOf(pageHost(res)));
-      const fail = (problem: Problem, status = 400) =>
-        renderSettings(req, res, { password: { problem } }, status);
-      const current = await checkPassword(
-        res,
-        session,
-        field(req.body, 'current'),
-        'current',
-        'The current password is wrong.',
-      );
-      if (current) return fail(current.problem, current.status);
-      if (field(req.body, 'password') !== field(req.body, 'confirm'))
-        return fail({ text: 'The two new passwords differ.', field: 'new-confirm' });
-      try {
+      const changed = await changePasswordFromForm(req, {
+        check: (secret) => checkPassword(res, session, secret, 'current', 'The current password is wrong.'),
         // Ends every other session of the host.
-        await hosts.changePassword(host, field(req.body, 'password'), {
-          keepSession: session,
-          owner: services.authenticator.limitKey(res.locals.client),
-        });
-      } catch (error) {
-        const { problem, status } = mistake(error, {
-          fields: { password: 'new-password' },
-          passwordNoun: 'The new password',
-        });
-        return fail(problem, status);
-      }
+        change: (password) =>
+          hosts.changePassword(host, password, {
+            keepSession: session,
+            owner: services.authenticator.limitKey(res.locals.client),
+          }),
+        fail: (problem, status) => renderSettings(req, res, { password: { problem } }, status),
+      });
+      if (!changed) return;
       res.locals.logger.info('password changed', { host: host.name });
       res.redirect(303, `${baseOf(res)}/dashboard/settings?notice=password-changed`);
     }),

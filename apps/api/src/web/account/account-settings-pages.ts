@@ -10,6 +10,7 @@ import {
   typedValue,
 } from '../form-view.ts';
 import { html, type SafeHtml } from '../html.ts';
+import { passwordForm } from '../password-form.ts';
 
 /**
  * The account's pages beside its hosts' list (README "Accounts"): its
@@ -174,25 +175,12 @@ export function accountSettingsPage(data: AccountSettingsData): SafeHtml {
     email,
     'settings',
     'Settings',
-    html`<section class="card" id="change-password" aria-labelledby="password-title">
-  <h2 id="password-title">Change password</h2>
-  <form method="post" action="/account/settings/password#change-password">
-    ${formMessage(pw)}
-    ${csrfField(csrf)}
-    <label for="current">Current password</label>
-    <input id="current" name="current" type="password" required autocomplete="current-password"${fieldAttributes(pw, 'current')}>
-    ${fieldProblem(pw, 'current')}
-    <label for="new-password">New password</label>
-    <input id="new-password" name="password" type="password" required minlength="8" autocomplete="new-password"${fieldAttributes(pw, 'new-password', 'new-password-help')}>
-    ${fieldProblem(pw, 'new-password')}
-    <p class="help" id="new-password-help">At least 8 characters.</p>
-    <label for="new-confirm">New password again</label>
-    <input id="new-confirm" name="confirm" type="password" required minlength="8" autocomplete="new-password"${fieldAttributes(pw, 'new-confirm')}>
-    ${fieldProblem(pw, 'new-confirm')}
-    <button type="submit">Change password</button>
-    <p class="help">Signs you out everywhere else. Routers using the password stop working; account tokens keep working.</p>
-  </form>
-</section>
+    html`${passwordForm(
+      csrf,
+      '/account/settings/password',
+      pw,
+      'Signs you out everywhere else. Routers using the password stop working; account tokens keep working.',
+    )}
 
 <section class="card danger-zone" id="delete-account" aria-labelledby="delete-title">
   <h2 id="delete-title">Delete the account</h2>

@@ -10,6 +10,7 @@ import type { FormState, Problem } from '../form-view.ts';
 import type { SafeHtml } from '../html.ts';
 import { checkSignedInPassword } from '../login-problems.ts';
 import { messagePage } from '../pages.ts';
+import { changePasswordFromForm } from '../password-form.ts';
 import { problemOf } from '../problems.ts';
 import type { AccountSession, WebSessions } from '../sessions.ts';
 import { accountSettingsPage, accountTokensPage, notificationsPage } from './account-settings-pages.ts';
@@ -232,26 +233,17 @@ export function addAccountSettingsPages(router: Router, context: AccountSettings
     checkCsrf,
     asyncHandler(async (req, res) => {
       const session = sessionOf(res);
-      const fail = (problem: Problem, status = 400) =>
-        renderSettings(req, res, { password: { problem } }, status);
-      const wrong = await confirm(req, res, 'current', 'current');
-      if (wrong) return fail(wrong.problem, wrong.status);
-      if (field(req.body, 'password') !== field(req.body, 'confirm'))
-        return fail({ text: 'The two new passwords differ.', field: 'new-confirm' });
-      try {
+      const changed = await changePasswordFromForm(req, {
+        check: () => confirm(req, res, 'current', 'current'),
         // Ends every other session of the account.
-        await accounts.changePassword(session.account, field(req.body, 'password'), {
-          keepSession: session,
-          owner: services.authenticator.limitKey(res.locals.client),
-        });
-      } catch (error) {
-        const problem = problemOf(error, {
-          fields: { password: 'new-password' },
-          passwordNoun: 'The new password',
-        });
-        if (!problem) throw error;
-        return fail(problem, (error as AppError).status);
-      }
+        change: (password) =>
+          accounts.changePassword(session.account, password, {
+            keepSession: session,
+            owner: services.authenticator.limitKey(res.locals.client),
+          }),
+        fail: (problem, status) => renderSettings(req, res, { password: { problem } }, status),
+      });
+      if (!changed) return;
       res.locals.logger.info('account password changed', { account: session.account.id });
       res.redirect(303, '/account/settings?notice=password-changed#change-password');
     }),

@@ -7,6 +7,7 @@ import {
   typedValue,
 } from '../form-view.ts';
 import { html, type SafeHtml } from '../html.ts';
+import { passwordForm } from '../password-form.ts';
 import { dashboardFrame } from './frame.ts';
 
 export interface SettingsData {
@@ -37,7 +38,12 @@ export function settingsPage(data: SettingsData): SafeHtml {
   <h2 id="password-title">Password</h2>
   <p>This host belongs to the account <strong>${data.accountEmail}</strong> and has no password of its own: routers use the account's address with an account token, and the account's password is changed <a href="/account/settings#change-password">on the account's page</a>.</p>
 </section>`
-        : passwordForm(csrf, base, pw)
+        : passwordForm(
+            csrf,
+            `${base}/dashboard/settings/password`,
+            pw,
+            'Signs you out everywhere else. Routers using the old password stop working; tokens keep working.',
+          )
     }
 
 <section class="card danger-zone" id="delete-host" aria-labelledby="delete-title">
@@ -58,26 +64,4 @@ export function settingsPage(data: SettingsData): SafeHtml {
 </section>`,
     base,
   );
-}
-
-function passwordForm(csrf: string, base: string, pw: FormState | undefined): SafeHtml {
-  return html`<section class="card" id="change-password" aria-labelledby="password-title">
-  <h2 id="password-title">Change password</h2>
-  <form method="post" action="${base}/dashboard/settings/password#change-password">
-    ${formMessage(pw)}
-    ${csrfField(csrf)}
-    <label for="current">Current password</label>
-    <input id="current" name="current" type="password" required autocomplete="current-password"${fieldAttributes(pw, 'current')}>
-    ${fieldProblem(pw, 'current')}
-    <label for="new-password">New password</label>
-    <input id="new-password" name="password" type="password" required minlength="8" autocomplete="new-password"${fieldAttributes(pw, 'new-password', 'new-password-help')}>
-    ${fieldProblem(pw, 'new-password')}
-    <p class="help" id="new-password-help">At least 8 characters.</p>
-    <label for="new-confirm">New password again</label>
-    <input id="new-confirm" name="confirm" type="password" required minlength="8" autocomplete="new-password"${fieldAttributes(pw, 'new-confirm')}>
-    ${fieldProblem(pw, 'new-confirm')}
-    <button type="submit">Change password</button>
-    <p class="help">Signs you out everywhere else. Routers using the old password stop working; tokens keep working.</p>
-  </form>
-</section>`;
 }
