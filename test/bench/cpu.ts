@@ -32,6 +32,13 @@ export function snapshotCpu(): CpuSnapshot {
   return snapshot;
 }
 
+/** CPU ms between two snapshots of the process `root` and everything under it (e.g. tsx and its node). */
+export function treeCpuMs(before: CpuSnapshot, after: CpuSnapshot, root: number): number {
+  let ms = 0;
+  for (const pid of descendants(after, root)) ms += (after.get(pid)?.ms ?? 0) - (before.get(pid)?.ms ?? 0);
+  return ms;
+}
+
 function descendants(snapshot: CpuSnapshot, root: number): Set<number> {
   const found = new Set([root]);
   for (let grew = true; grew; ) {

@@ -24,29 +24,45 @@
  *    every batch, timed at 1,000 and 100,000 names (test/bench/dnssec.ts).
  * 10. a PUT of 50 owner records, to the DNS answer of the last one, vs a
  *    one-address update to its answer (test/bench/records.ts).
+ * 13. a signed zone's write path: good updates/s with 100,000 hosts signed vs
+ *    1,000 signed vs 1,000 unsigned, alternated rounds (test/bench/signed-flat.ts).
  *
  * Benchmarks 2 and 3 run on signed zones (MYDNS_DNSSEC's default); 2 also
  * runs on an unsigned zone, for the cost of signing.
  * 10. nochg updates/s with an account's token (username = the account's
  *     address) vs the same with a host's own update token, same server.
+ * 12. good updates/s with a notice mailed for every change vs notices off,
+ *     same server (test/bench/notices.ts).
  * million: a million hosts, only when named (`npm run bench -- million`;
  *    test/bench/million.ts, BENCH_HOSTS).
+ * axfr: AXFR to a BIND secondary vs the replica path, a million hosts, 100
+ *    changes/s; only when named (`npm run bench -- axfr`; test/bench/axfr.ts,
+ *    BENCH_AXFR_HOSTS).
  */
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDatabase, migrateLatest, startEmbeddedPostgres } from '@mydns/db';
-import { createPowerDnsClient, type PowerDnsClient, startManagedPowerDns } from '@mydns/powerdns';
+import {
+  createPowerDnsClient,
+  type PowerDnsClient,
+  SQLITE_SCHEMA,
+  startManagedPowerDns,
+} from '@mydns/powerdns';
 import { createLogger, createShutdown } from '@mydns/runtime';
 import bcrypt from 'bcryptjs';
 import { generateToken, hashToken } from '../../apps/api/src/auth/tokens.ts';
 import { freePort } from '../support/ports.ts';
-import { DNSSEC_OPTIONS, measureOption, type OptionResult } from './dnssec.ts';
+import { runAxfrBenchmark } from './axfr.ts';
+import { DNSSEC_OPTIONS, measureOption, needsTriggers, type OptionResult } from './dnssec.ts';
 import { runFuzzBenchmark } from './fuzz.ts';
 import { type LoadResult, runLoad } from './load.ts';
 import { runLoginFlood } from './logins.ts';
+import { runNoticesBenchmark } from './notices.ts';
 import { runRecordsBenchmark } from './records.ts';
 import { runReplicaBenchmark } from './replica.ts';
+import { runSignedFlatBenchmark } from './signed-flat.ts';
 import { runSmtpBenchmarks } from './smtp.ts';
 import {
   authHeader,
@@ -80,8 +96,12 @@ const PARTS: Record<string, string> = {
   dnssec: '9',
   accounts: '10',
   records: '11',
+  notices: '12',
+  'signed-flat': '13',
   // Hours on two cores, so never part of the default run.
   million: 'million',
+  // Minutes of bulk creation and two 2-minute windows: also only when named.
+  axfr: 'axfr',
 };
 const named = process.argv.slice(2).map((arg) => {
   const part = PARTS[arg];
@@ -91,7 +111,7 @@ const named = process.argv.slice(2).map((arg) => {
 const ONLY = new Set(
   named.length > 0
     ? named
-    : (process.env.BENCH_ONLY ?? '1,2,3,4,5,6,7,8,9,10').split(',').map((part) => part.trim()),
+    : (process.env.BENCH_ONLY ?? '1,2,3,4,5,6,7,8,9,10,12,13').split(',').map((part) => part.trim()),
 );
 /** Open connections: routers and scripts talking at once. */
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
@@ -281,15 +301,41 @@ async function main() {
 
   // 9. DNSSEC: the options for valid negative answers, at 1,000 and 100,000 names.
   if (ONLY.has('9')) {
-    const target = { dns, apiUrl: pdns.apiUrl, apiKey: pdns.apiKey, dnsPort: pdns.dnsPort };
+    const withTriggers = { dns, apiUrl: pdns.apiUrl, apiKey: pdns.apiKey, dnsPort: pdns.dnsPort };
+    // The options PowerDNS offers by itself, on a database with its own schema alone
+    // (made here, so that the managed server does not add MyDNS's order-name triggers).
+    const plainDir = join(work, 'pdns-plain');
+    mkdirSync(plainDir, { mode: 0o700 });
+    execFileSync('/usr/bin/sqlite3', [join(plainDir, 'pdns.sqlite3')], {
+      input: readFileSync(SQLITE_SCHEMA, 'utf8'),
+    });
+    const plain = await startManagedPowerDns({
+      dir: plainDir,
+      dnsPort: await freePort(),
+      apiPort: await freePort(),
+      logger,
+      extraConfig: ['dnsupdate=yes', 'allow-dnsupdate-from=127.0.0.0/8'],
+    });
+    shutdown.add('powerdns without triggers', () => plain.stop());
+    const withoutTriggers = {
+      dns: createPowerDnsClient({ apiUrl: plain.apiUrl, apiKey: plain.apiKey }),
+      apiUrl: plain.apiUrl,
+      apiKey: plain.apiKey,
+      dnsPort: plain.dnsPort,
+    };
     const large = Number(process.env.BENCH_DNSSEC_NAMES ?? 100_000);
+    // BENCH_DNSSEC_OPTIONS=nsec3-kept,nsec3-api-rectify: some rows only.
+    const chosen = process.env.BENCH_DNSSEC_OPTIONS?.split(',').map((option) => option.trim());
     console.log(
       `\n9. DNSSEC: ms per batch of address changes, 1,000 vs ${fmt(large)} names (median; straight to PowerDNS)`,
     );
     console.log(
       '   option                                                        batch  1,000 names  large zone  growth  NODATA valid  AXFR',
     );
-    for (const { option, what } of DNSSEC_OPTIONS) {
+    for (const { option, what } of DNSSEC_OPTIONS.filter(
+      ({ option }) => !chosen || chosen.includes(option),
+    )) {
+      const target = needsTriggers(option) ? withTriggers : withoutTriggers;
       // An RFC 2136 delete costs a scan of the zone in PowerDNS 4.7: few, small batches.
       const [rounds, size] = option === 'nsec3-dns-update' ? [3, 5] : [7, 100];
       const results: OptionResult[] = [];
@@ -420,6 +466,12 @@ async function main() {
     console.log(`   ratio: ${pct(account.perSecond, host.perSecond)} of the host-token rate (aim ≥ 90%)`);
   }
   if (ONLY.has('11')) await runRecordsBenchmark({ db, env, dnsPort: pdns.dnsPort, hash });
+  if (ONLY.has('12')) await runNoticesBenchmark({ db, env, hash: warmupHash, concurrency: GOOD_CONCURRENCY });
+  if (ONLY.has('13'))
+    await runSignedFlatBenchmark({ db, dns, env, hash: warmupHash, concurrency: GOOD_CONCURRENCY });
+
+  // axfr: a BIND secondary by AXFR vs the replica path, same zone, same load.
+  if (ONLY.has('axfr')) await runAxfrBenchmark({ db, databaseUrl: postgres.url, workDir: work });
 }
 
 try {

@@ -92,7 +92,7 @@ async function smtpSource(
 }
 
 /** Messages smtp-sink has counted (its -c counter: `... mesg=N`), read from the end of its output. */
-function sinkMessages(output: string): number {
+export function sinkMessages(output: string): number {
   const at = output.lastIndexOf('mesg=');
   if (at < 0) return 0;
   return Number(/^mesg=(\d+)/.exec(output.slice(at, at + 20))?.[1] ?? 0);

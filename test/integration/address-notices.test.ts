@@ -8,62 +8,37 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { createAddressNoticesRepository } from '@mydns/db';
 import { createLogger } from '@mydns/runtime';
 import { createAddressNotices } from '../../apps/api/src/notifications/address-notices.ts';
-import { startTestMyDns, type TestMyDns } from '../support/mydns.ts';
-import { noteSecret } from '../support/secrets.ts';
-import { type Smarthost, type SmarthostMessage, startSmarthost } from '../support/smarthost.ts';
+import {
+  type Auth,
+  sendJson,
+  textOf,
+  useMyDnsWithSmarthost,
+  verifiedAccountWithHost,
+} from '../support/notices.ts';
+import type { SmarthostMessage } from '../support/smarthost.ts';
 import { waitFor } from '../support/wait.ts';
 
-let mydns: TestMyDns;
-let peer: Smarthost;
-before(async () => {
-  peer = await startSmarthost();
-  mydns = await startTestMyDns({
-    env: {
-      MYDNS_MAIL_URL: `smtp://127.0.0.1:${peer.port}`,
-      MYDNS_PUBLIC_URL: 'https://dyn.example.net',
-      MYDNS_MAIL_RETRY: '200ms',
-      MYDNS_MAINTENANCE_INTERVAL: '1h',
-    },
-  });
-});
-after(async () => {
-  await mydns?.stop();
-  await peer?.stop();
-});
+const stack = useMyDnsWithSmarthost();
 
-type Auth = [string, string];
+/** A notice pass of the test's own (the service's waits an hour), with its clock when given. */
+const addressNotices = (now?: () => Date) =>
+  createAddressNotices({
+    db: stack.mydns.db,
+    notices: createAddressNoticesRepository(stack.mydns.db),
+    mail: stack.mydns.services.mail,
+    logger: createLogger({ level: 'error', format: 'pretty', silent: true }),
+    everyMs: 3_600_000,
+    ...(now ? { now } : {}),
+  });
 const send = (path: string, method: string, body: unknown, auth: Auth) =>
-  mydns.request(path, {
-    method,
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-    auth,
-  });
-
-async function verifiedAccountWithHost(): Promise<{ email: string; auth: Auth; hostname: string }> {
-  const email = `n-${randomBytes(4).toString('hex')}@example.org`;
-  const password = `pw-${randomBytes(9).toString('base64url')}`;
-  noteSecret(email);
-  noteSecret(password);
-  const auth: Auth = [email, password];
-  assert.equal((await send('/api/v1/accounts', 'POST', { email, password }, auth)).status, 201);
-  await mydns.db('accounts').where({ email }).update({ email_verified_at: new Date() });
-  const added = await send(
-    '/api/v1/account/hosts',
-    'POST',
-    { hostname: `n${randomBytes(3).toString('hex')}` },
-    auth,
-  );
-  assert.equal(added.status, 201, added.body);
-  return { email, auth, hostname: JSON.parse(added.body).hostname as string };
-}
+  sendJson(stack.mydns, path, method, body, auth);
 
 const noticesTo = (to: string) =>
-  peer.messages().filter((m) => m.to.includes(to) && /address changed/.test(m.headers.subject ?? ''));
+  stack.peer.messages().filter((m) => m.to.includes(to) && /address changed/.test(m.headers.subject ?? ''));
 async function waitForNotices(to: string, count: number): Promise<SmarthostMessage[]> {
   await waitFor(() => noticesTo(to).length >= count, {
     message: `${count} notices to ${to}`,
@@ -71,28 +46,19 @@ async function waitForNotices(to: string, count: number): Promise<SmarthostMessa
   });
   return noticesTo(to);
 }
-const textOf = (message: SmarthostMessage | undefined) =>
-  message?.parts.find((p) => p.type === 'text/plain')?.content ?? '';
 
 describe('address-change notices', () => {
   test('one mail per host per 10 minutes, collecting the changes in between; off means none', async () => {
-    const { email, auth, hostname } = await verifiedAccountWithHost();
+    const { email, auth, hostname } = await verifiedAccountWithHost(stack.mydns);
     const on = await send(`/api/v1/hosts/${hostname}`, 'PATCH', { notify: { email: true } }, auth);
     assert.equal(on.status, 200, on.body);
     assert.deepEqual(JSON.parse(on.body).notify, { email: true });
 
     let clock = new Date('2026-12-02T12:00:00Z');
-    const notices = createAddressNotices({
-      db: mydns.db,
-      notices: createAddressNoticesRepository(mydns.db),
-      mail: mydns.services.mail,
-      logger: createLogger({ level: 'error', format: 'pretty', silent: true }),
-      everyMs: 3_600_000,
-      now: () => clock,
-    });
+    const notices = addressNotices(() => clock);
     const update = async (ip: string) =>
       assert.equal(
-        (await mydns.request(`/nic/update?hostname=${hostname}&myip=${ip}`, { auth })).body,
+        (await stack.mydns.request(`/nic/update?hostname=${hostname}&myip=${ip}`, { auth })).body,
         `good ${ip}`,
       );
 
@@ -123,16 +89,44 @@ describe('address-change notices', () => {
     assert.equal(await notices.runOnce(), 0);
   });
 
+  test('one pass queues every notice due, not only its first batch of 100', async () => {
+    // 150 hosts, each in an account of its own, made in bulk, each changed since it was last told.
+    const tag = randomBytes(3).toString('hex');
+    const accounts: { id: number }[] = await stack.mydns
+      .db('accounts')
+      .insert(
+        Array.from({ length: 150 }, (_, i) => ({
+          email: `b${i}-${tag}@example.org`,
+          password_hash: '',
+          email_verified_at: new Date(),
+        })),
+      )
+      .returning('id');
+    await stack.mydns.db('hosts').insert(
+      accounts.map((account, i) => ({
+        zone: stack.mydns.zone,
+        name: `b${tag}-${i}`,
+        password_hash: '',
+        account_id: account.id,
+        notify_email: true,
+        ipv4: '192.0.2.40',
+      })),
+    );
+    const notices = addressNotices();
+    assert.equal(await notices.runOnce(), 150);
+    assert.equal(await notices.runOnce(), 0);
+  });
+
   test('a host of its own cannot have them (no account to mail); bad values are refused', async () => {
     const label = `own${randomBytes(3).toString('hex')}`;
-    await mydns.createHost(label, 'own-host-password-1');
+    await stack.mydns.createHost(label, 'own-host-password-1');
     const refused = await send(`/api/v1/hosts/${label}`, 'PATCH', { notify: { email: true } }, [
       label,
       'own-host-password-1',
     ]);
     assert.equal(refused.status, 400);
     assert.equal(JSON.parse(refused.body).error.code, 'invalid_notify');
-    const { auth, hostname } = await verifiedAccountWithHost();
+    const { auth, hostname } = await verifiedAccountWithHost(stack.mydns);
     const bad = await send(`/api/v1/hosts/${hostname}`, 'PATCH', { notify: { email: 'yes' } }, auth);
     assert.equal(bad.status, 400);
   });

@@ -196,6 +196,29 @@ describe('the docker compose topology, run natively', { timeout: 240_000 }, () =
     return client;
   };
 
+  /** PowerDNS's database as the pdns role, with its password, as PowerDNS and the init script use it. */
+  const pdnsDbClient = async (): Promise<pg.Client> => {
+    const client = new pg.Client({
+      host: pgHost,
+      port: Number(pgPort),
+      user: names.pdns_user,
+      password: secrets.PDNS_DB_PASSWORD,
+      database: names.pdns_db,
+    });
+    await client.connect();
+    return client;
+  };
+
+  /** One query in PowerDNS's database, as the pdns role. */
+  const queryPdnsDb = async <T extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<T[]> => {
+    const client = await pdnsDbClient();
+    try {
+      return (await client.query<T>(sql, params)).rows;
+    } finally {
+      await client.end();
+    }
+  };
+
   before(async () => {
     dir = mkdtempSync(join(harness().workDir, 'compose-'));
     compose = await loadComposeConfig(dotEnvFromExample(secrets), dir);
@@ -249,7 +272,11 @@ describe('the docker compose topology, run natively', { timeout: 240_000 }, () =
     // The statements below are the files the script runs, in its order.
     const roles = script.indexOf('"$sql/roles.sql"');
     const schema = script.indexOf('"$sql/pdns-schema.pgsql.sql"');
-    assert.ok(roles > 0 && schema > roles, '10-mydns.sh runs sql/roles.sql, then sql/pdns-schema.pgsql.sql');
+    const triggers = script.indexOf('"$sql/pdns-keep-ordernames.pgsql.sql"');
+    assert.ok(
+      roles > 0 && schema > roles && triggers > schema,
+      '10-mydns.sh runs sql/roles.sql, then sql/pdns-schema.pgsql.sql, then sql/pdns-keep-ordernames.pgsql.sql',
+    );
     // Its names are the ones pdns/pdns.conf and the apps' DATABASE_URL use.
     const scriptNames = Object.fromEntries(
       [...script.matchAll(/--set (\w+_(?:user|db))=(\w+)/g)].map((match) => [match[1], match[2]]),
@@ -277,22 +304,26 @@ describe('the docker compose topology, run natively', { timeout: 240_000 }, () =
     assert.equal(env.PDNS_DB_PASSWORD, secrets.PDNS_DB_PASSWORD);
 
     // As the pdns role with its password, as the script does: PowerDNS owns its tables.
-    const pdnsDb = new pg.Client({
-      host: pgHost,
-      port: Number(pgPort),
-      user: names.pdns_user,
-      password: secrets.PDNS_DB_PASSWORD,
-      database: names.pdns_db,
-    });
-    await pdnsDb.connect();
+    const pdnsDb = await pdnsDbClient();
     try {
-      await pdnsDb.query(readFileSync(join(initdb, 'sql/pdns-schema.pgsql.sql'), 'utf8'));
+      for (const file of ['sql/pdns-schema.pgsql.sql', 'sql/pdns-keep-ordernames.pgsql.sql'])
+        await pdnsDb.query(readFileSync(join(initdb, file), 'utf8'));
       const tables = await pdnsDb.query<{ tablename: string; tableowner: string }>(
         "select tablename, tableowner from pg_tables where schemaname = 'public' order by tablename",
       );
       assert.deepEqual(
         tables.rows.map((row) => row.tablename),
-        ['comments', 'cryptokeys', 'domainmetadata', 'domains', 'records', 'supermasters', 'tsigkeys'],
+        [
+          'comments',
+          'cryptokeys',
+          'domainmetadata',
+          'domains',
+          'mydns_kept_ordernames',
+          'mydns_rectify_asked',
+          'records',
+          'supermasters',
+          'tsigkeys',
+        ],
       );
       assert.ok(tables.rows.every((row) => row.tableowner === names.pdns_user));
     } finally {
@@ -491,6 +522,25 @@ describe('the docker compose topology, run natively', { timeout: 240_000 }, () =
     assert.equal(update.status, 200);
     assert.equal(update.body.trim(), 'good 93.184.216.34');
     assert.deepEqual(await createDnsQuery(dnsPort).a(host), ['93.184.216.34']);
+
+    // gpgsql's triggers (sql/pdns-keep-ordernames.pgsql.sql): an address change of a name that
+    // exists keeps its NSEC3 order name and is not rectified; every row has its order name.
+    // (There and back: the Caddy test below expects the address above.)
+    for (const address of ['93.184.216.33', '93.184.216.34']) {
+      const again = await httpCall(`${base}/nic/update?hostname=${host}&myip=${address}`, {
+        headers: { authorization: basic('alice', 'compose-secret-1') },
+      });
+      assert.equal(again.body.trim(), `good ${address}`);
+    }
+    const rows = await queryPdnsDb<{ unordered: number; rectify: string | null }>(
+      `select (select count(*)::int from records r where r.domain_id = d.id and r.type is not null
+                 and r.ordername is null) as unordered,
+              (select content from domainmetadata m where m.domain_id = d.id
+                 and m.kind = 'API-RECTIFY') as rectify
+         from domains d where d.name = $1`,
+      [ZONE_FROM_EXAMPLE],
+    );
+    assert.deepEqual(rows, [{ unordered: 0, rectify: '0' }]);
   });
 
   test('pdns.conf is in force: no rectify on API changes of an unsigned zone, DNSSEC in the database, and the API refuses other addresses', async () => {
@@ -503,24 +553,12 @@ describe('the docker compose topology, run natively', { timeout: 240_000 }, () =
     await pdnsClient.createZone({ name: unsigned, kind: 'Native', nameservers: [`ns1.${unsigned}`] });
     const name = `x.ent.${unsigned}`;
     await pdnsClient.patchZone(unsigned, [{ name, type: 'A', ttl: 60, records: ['192.0.2.1'] }]);
-    const pdnsDb = new pg.Client({
-      host: pgHost,
-      port: Number(pgPort),
-      user: names.pdns_user,
-      password: secrets.PDNS_DB_PASSWORD,
-      database: names.pdns_db,
-    });
-    await pdnsDb.connect();
-    try {
-      const rows = await pdnsDb.query<{ name: string; type: string | null }>(
-        `select r.name, r.type from records r join domains d on d.id = r.domain_id
-          where d.name = $1 and r.name like $2 order by r.name`,
-        [unsigned, `%ent.${unsigned}`],
-      );
-      assert.deepEqual(rows.rows, [{ name, type: 'A' }]);
-    } finally {
-      await pdnsDb.end();
-    }
+    const rows = await queryPdnsDb<{ name: string; type: string | null }>(
+      `select r.name, r.type from records r join domains d on d.id = r.domain_id
+        where d.name = $1 and r.name like $2 order by r.name`,
+      [unsigned, `%ent.${unsigned}`],
+    );
+    assert.deepEqual(rows, [{ name, type: 'A' }]);
     await pdnsClient.deleteZone(unsigned);
 
     // webserver-allow-from: loopback is listed (for use inside the container), 127.0.0.2 is not.

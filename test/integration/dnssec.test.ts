@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
+import { type BindSecondary, startBindSecondary } from '../support/bind.ts';
 import { createDnsQuery } from '../support/dns.ts';
-import { type BindSecondary, delv, startBindSecondary, writeTrustAnchor } from '../support/dnssec.ts';
+import { delv, writeTrustAnchor } from '../support/dnssec.ts';
 import { harness } from '../support/harness.ts';
 import { createTestDatabase, startTestMyDns, type TestMyDns, uniqueZone } from '../support/mydns.ts';
 import { type PrivatePowerDns, startPrivatePowerDns } from '../support/powerdns.ts';
@@ -18,8 +19,10 @@ const root = resolve(import.meta.dirname, '../..');
  * anchor, right after each update: the address, a NODATA (no AAAA at a host
  * with only an A) and an NXDOMAIN (a name below the host), at the primary and
  * at a BIND 9 secondary that transfers the signed zone by AXFR. PowerDNS
- * writes no NSEC3 order name for the rows a PATCH replaces, so without
- * API-RECTIFY the two negative answers fail to validate after an update.
+ * writes no NSEC3 order name for the rows a PATCH replaces: the triggers of
+ * pdns/keep-ordernames.sqlite3.sql keep a name's order name across the
+ * REPLACE, so an address change needs no rectify (the two negative answers
+ * fail to validate without them), and a PATCH that adds a name is rectified.
  */
 
 let primary: PrivatePowerDns;
@@ -71,12 +74,22 @@ test('the zone MyDNS creates is signed with NSEC3 1 0 0 -', async () => {
   const zone = await fetch(`${primary.apiUrl}/api/v1/servers/localhost/zones/${mydns.zone}.`, {
     headers: { 'X-API-Key': primary.apiKey, Accept: 'application/json' },
   });
-  const body = (await zone.json()) as { nsec3param: string; nsec3narrow: boolean; api_rectify: boolean };
+  const body = (await zone.json()) as { nsec3param: string; nsec3narrow: boolean };
   assert.deepEqual(
-    { nsec3param: body.nsec3param, nsec3narrow: body.nsec3narrow, api_rectify: body.api_rectify },
-    { nsec3param: '1 0 0 -', nsec3narrow: false, api_rectify: true },
+    { nsec3param: body.nsec3param, nsec3narrow: body.nsec3narrow },
+    { nsec3param: '1 0 0 -', nsec3narrow: false },
   );
 });
+
+/** Whether the zone's last PATCH was rectified: the triggers set API-RECTIFY per PATCH. */
+async function wasRectified(): Promise<boolean> {
+  const response = await fetch(`${primary.apiUrl}/api/v1/servers/localhost/zones/${mydns.zone}.`, {
+    headers: { 'X-API-Key': primary.apiKey, Accept: 'application/json' },
+  });
+  return ((await response.json()) as { api_rectify: boolean }).api_rectify;
+}
+
+const json = { 'content-type': 'application/json' };
 
 test('after each update, its answer, a NODATA and an NXDOMAIN validate at the primary', async () => {
   const anchor = await writeTrustAnchor(mydns.pdns, mydns.zone, dir);
@@ -87,9 +100,80 @@ test('after each update, its answer, a NODATA and an NXDOMAIN validate at the pr
   }
 });
 
+/** A validated answer of exactly `records` (`<type> <data>`). */
+async function assertAnswer(anchor: string, name: string, type: string, records: string[]) {
+  const answer = await delv(primary.dnsPort, anchor, zone, name, type);
+  assert.ok(answer.validated, `${name} ${type} validates\n${answer.output}`);
+  assert.deepEqual(answer.records, records, answer.output);
+}
+
+/** A validated NXDOMAIN or NODATA (`nxrrset`). */
+async function assertNegative(anchor: string, name: string, type: string, negative: 'nxdomain' | 'nxrrset') {
+  const answer = await delv(primary.dnsPort, anchor, zone, name, type);
+  assert.equal(answer.negative, negative, answer.output);
+  assert.ok(answer.validated, `${name} ${type} (${negative}) validates\n${answer.output}`);
+}
+
+/** A call of the host API as the host `label`, with a JSON body. */
+const asHost = (label: string, method: string, path: string, body?: unknown) =>
+  mydns.request(`/api/v1/hosts/${label}${path}`, {
+    method,
+    auth: [label, PASSWORD],
+    ...(body === undefined ? {} : { headers: json, body: JSON.stringify(body) }),
+  });
+
+test('an address change is not rectified; a new name, owner records, the wildcard and ACME are, and all validate', async () => {
+  const anchor = await writeTrustAnchor(mydns.pdns, mydns.zone, dir);
+  await update('signed', '198.51.100.12');
+  assert.equal(await wasRectified(), false, 'a PATCH of names that exist needs no rectify');
+  await assertValidates(primary.dnsPort, anchor, 'signed', '198.51.100.12');
+
+  // A registration right after: a name PowerDNS has never had, in a batch of its own.
+  await mydns.createHost('fresh', PASSWORD);
+  await update('fresh', '198.51.100.13');
+  assert.equal(await wasRectified(), true, 'a PATCH that adds a name is rectified');
+  await assertValidates(primary.dnsPort, anchor, 'fresh', '198.51.100.13');
+  await assertValidates(primary.dnsPort, anchor, 'signed', '198.51.100.12');
+
+  // An owner record at a new sub-name: its answer, a NODATA there and an NXDOMAIN below it.
+  const www = `www.signed.${zone}`;
+  const records = await asHost('signed', 'PUT', '/records', {
+    records: [{ subname: 'www', type: 'TXT', content: 'owner' }],
+  });
+  assert.equal(records.status, 200, records.body);
+  await assertAnswer(anchor, www, 'TXT', ['TXT "owner"']);
+  await assertNegative(anchor, www, 'A', 'nxrrset');
+  await assertNegative(anchor, `nothing.${www}`, 'A', 'nxdomain');
+
+  // The ACME TXT, added and taken away again.
+  const challenge = `_acme-challenge.signed.${zone}`;
+  const added = await asHost('signed', 'POST', '/acme-challenge', { value: 'dnssec-acme-value' });
+  assert.equal(added.status, 201, added.body);
+  await assertAnswer(anchor, challenge, 'TXT', ['TXT "dnssec-acme-value"']);
+  await assertNegative(anchor, challenge, 'A', 'nxrrset');
+  const removed = await asHost('signed', 'DELETE', '/acme-challenge/dnssec-acme-value');
+  assert.ok(removed.status < 300, removed.body);
+  await assertNegative(anchor, challenge, 'TXT', 'nxdomain');
+
+  // The wildcard of the new host: a name below it answers, validated, and its NODATA too.
+  const wildcard = await asHost('fresh', 'PATCH', '', { wildcard: true });
+  assert.equal(wildcard.status, 200, wildcard.body);
+  await assertAnswer(anchor, `any.fresh.${zone}`, 'A', ['A 198.51.100.13']);
+  await assertNegative(anchor, `any.fresh.${zone}`, 'TXT', 'nxrrset');
+
+  // And address changes again, now of the names just added: no rectify, still valid.
+  await update('fresh', '198.51.100.14');
+  await update('signed', '198.51.100.11');
+  assert.equal(await wasRectified(), false, 'the new names are names that exist now');
+  await assertValidates(primary.dnsPort, anchor, 'signed', '198.51.100.11');
+  await assertAnswer(anchor, `fresh.${zone}`, 'A', ['A 198.51.100.14']);
+  await assertNegative(anchor, `fresh.${zone}`, 'AAAA', 'nxrrset');
+  await assertNegative(anchor, www, 'A', 'nxrrset');
+});
+
 test('a BIND 9 secondary serves the signed zone, and its answers validate after an update', async () => {
   await mydns.stop();
-  bind = await startBindSecondary(mydns.zone, primary.dnsPort);
+  bind = await startBindSecondary({ zone: mydns.zone, primaryPort: primary.dnsPort });
   mydns = await startTestMyDns({
     powerdns: primary,
     database,

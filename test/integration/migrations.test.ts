@@ -33,6 +33,7 @@ test('latest, rollback all, latest on an empty database', async () => {
       'app_secrets',
       'dns_outbox',
       'host_records',
+      'host_webhooks',
       'hosts',
       'login_failures',
       'mail_outbox',
@@ -40,6 +41,7 @@ test('latest, rollback all, latest on an empty database', async () => {
       'sessions',
       'update_history',
       'update_tokens',
+      'webhook_events',
     ]);
     const reverted = await rollbackAll(db);
     assert.deepEqual(reverted.sort(), applied.sort());

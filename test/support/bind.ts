@@ -13,10 +13,14 @@ import { waitFor } from './wait.ts';
  */
 export interface BindSecondary {
   readonly dnsPort: number;
+  /** named's PID (its CPU time, for a benchmark). */
+  readonly pid: number;
   /** NOTIFYs received for the zone so far. */
   notifies(): number;
   /** Zone transfers it has finished so far. */
   transfers(): number;
+  /** The bytes of those transfers, as its "Transfer completed" lines report them. */
+  transferredBytes(): number;
   output(): string;
   stop(): Promise<void>;
 }
@@ -26,9 +30,11 @@ export async function startBindSecondary(options: {
   primaryPort: number;
   /** Its DNS port (default: a free one), when the primary must be told it first. */
   dnsPort?: number;
+  /** Where its work folder goes (default: the test run's; a benchmark has its own). */
+  workDir?: string;
 }): Promise<BindSecondary> {
   const named = requireProgram('named', 'bind9');
-  const dir = mkdtempSync(join(harness().workDir, 'bind-'));
+  const dir = mkdtempSync(join(options.workDir ?? harness().workDir, 'bind-'));
   const dnsPort = options.dnsPort ?? (await freePort());
   const config = join(dir, 'named.conf');
   writeFileSync(
@@ -54,12 +60,17 @@ zone "${options.zone}" {
   );
   let notifies = 0;
   let transfers = 0;
+  let transferredBytes = 0;
   const quoted = `'${options.zone}/IN'`;
   // -g: foreground, every log line on stderr (the logging statement is ignored); -n 1: one worker.
   const program = startProgram(named, ['-g', '-4', '-n', '1', '-c', config], {
     onLine: (line) => {
       if (line.includes(`received notify for zone '${options.zone}'`)) notifies++;
-      if (line.includes(`transfer of ${quoted}`) && line.includes('Transfer completed')) transfers++;
+      if (line.includes(`transfer of ${quoted}`) && line.includes('Transfer completed')) {
+        transfers++;
+        // "Transfer completed: 1 messages, 6 records, 200 bytes, 0.001 secs (…)"
+        transferredBytes += Number(/ (\d+) bytes,/.exec(line)?.[1] ?? 0);
+      }
     },
   });
   try {
@@ -75,8 +86,10 @@ zone "${options.zone}" {
   }
   return {
     dnsPort,
+    pid: program.pid,
     notifies: () => notifies,
     transfers: () => transfers,
+    transferredBytes: () => transferredBytes,
     output: () => program.output(),
     async stop() {
       await program.stop();

@@ -13,6 +13,8 @@ export interface DnsQuery {
   srv(name: string): Promise<string[]>;
   /** `"<flags> <tag> <value>"` strings, e.g. `0 issue letsencrypt.org`. */
   caa(name: string): Promise<string[]>;
+  /** The zone's SOA serial (undefined when there is no SOA): what a secondary's copy is at. */
+  soaSerial(zone: string): Promise<number | undefined>;
 }
 
 export function createDnsQuery(port: number): DnsQuery {
@@ -44,6 +46,11 @@ export function createDnsQuery(port: number): DnsQuery {
             })
             .sort(),
         empty,
+      ),
+    soaSerial: (zone) =>
+      resolver.resolveSoa(zone).then(
+        (soa) => soa.serial,
+        (error: NodeJS.ErrnoException) => empty(error)[0],
       ),
   };
 }

@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { appendFileSync, chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join, resolve } from 'node:path';
 import { createPowerDnsClient } from '@mydns/powerdns';
@@ -290,24 +291,42 @@ export interface UpdateReply {
   readonly error?: string;
 }
 
-/** One DynDNS update with Basic credentials; never throws (a transport failure is `error`). */
-export async function sendUpdate(
+/**
+ * One DynDNS update with Basic credentials; never throws (a transport failure is `error`).
+ * A connection of its own per update, as a router makes: a kept-alive connection that the
+ * server closes as the next request goes out (a busy machine) fails that request, and that
+ * failure would be the client's reuse, not the service's.
+ */
+export function sendUpdate(
   baseUrl: string,
   host: string,
   password: string,
   myip: string,
   timeoutMs = 30_000,
 ): Promise<UpdateReply> {
-  try {
-    const response = await fetch(`${baseUrl}/nic/update?hostname=${host}&myip=${myip}`, {
-      headers: { authorization: basic(host, password) },
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    return { status: response.status, body: await response.text() };
-  } catch (error) {
-    const cause = (error as { cause?: { code?: string } }).cause?.code;
-    return { status: 0, body: '', error: cause ?? (error as Error).name ?? String(error) };
-  }
+  return new Promise((resolveReply) => {
+    const request = httpGet(
+      `${baseUrl}/nic/update?hostname=${host}&myip=${myip}`,
+      { agent: false, headers: { authorization: basic(host, password) }, timeout: timeoutMs },
+      (response) => {
+        let body = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => {
+          body += chunk;
+        });
+        response.on('end', () => resolveReply({ status: response.statusCode ?? 0, body }));
+        response.on('error', (error: NodeJS.ErrnoException) =>
+          resolveReply({ status: 0, body: '', error: error.code ?? error.name }),
+        );
+      },
+    );
+    request.on('timeout', () =>
+      request.destroy(Object.assign(new Error('timed out'), { code: 'TimeoutError' })),
+    );
+    request.on('error', (error: NodeJS.ErrnoException) =>
+      resolveReply({ status: 0, body: '', error: error.code ?? error.name }),
+    );
+  });
 }
 
 /** Registers hosts through the JSON API (the registration limit is raised by startApiProcess). */

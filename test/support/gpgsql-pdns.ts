@@ -41,9 +41,8 @@ export async function createPdnsDatabase(adminUrl: string): Promise<PdnsDatabase
   });
   await asPdns.connect();
   try {
-    await asPdns.query(
-      readFileSync(join(REPO_ROOT, 'deploy/postgres/initdb/sql/pdns-schema.pgsql.sql'), 'utf8'),
-    );
+    for (const file of ['pdns-schema.pgsql.sql', 'pdns-keep-ordernames.pgsql.sql'])
+      await asPdns.query(readFileSync(join(REPO_ROOT, 'deploy/postgres/initdb/sql', file), 'utf8'));
   } finally {
     await asPdns.end();
   }

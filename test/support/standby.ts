@@ -24,6 +24,8 @@ import { waitFor } from './wait.ts';
  */
 export interface Standby {
   readonly port: number;
+  /** The standby's postmaster (its CPU time, for a benchmark). */
+  readonly pid: number;
   /** A connection URL to `database` on the standby (read-only). */
   url(database: string): string;
   stop(): Promise<void>;
@@ -160,7 +162,7 @@ export async function startStandby(primaryUrl: string, options: { workDir?: stri
         ).rowCount === 1,
       { timeoutMs: 30_000, message: () => `the standby to stream:\n${started.output().slice(-3000)}` },
     );
-    return { port, url: standbyUrl, stop: cleanUp };
+    return { port, pid: started.pid, url: standbyUrl, stop: cleanUp };
   } catch (error) {
     await cleanUp();
     throw error;

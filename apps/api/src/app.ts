@@ -104,6 +104,7 @@ export function createApp(deps: AppDeps): Express {
       sessions: services.sessions,
       registrationLimiter: services.limiters.registrations,
       notices: services.notices,
+      webhooks: services.webhooks,
     }),
   );
   app.use(

@@ -47,6 +47,7 @@ const DEFAULTS: Config = {
   hostCacheTtlMs: 3_600_000,
   lifecycle: {
     inactivityDays: 30,
+    dormancyWarningDays: 7,
     maintenanceIntervalMs: 60_000,
     historyMaxPerHost: 200,
     historyMaxAgeMs: 90 * 86_400_000,
@@ -74,6 +75,7 @@ const DEFAULTS: Config = {
     keepMs: 7 * 86_400_000,
     limits: { recipient: { count: 5, windowMs: 3_600_000 }, source: { count: 20, windowMs: 3_600_000 } },
   },
+  webhooks: { allowPrivate: false, retryMs: 10_000 },
 };
 
 describe('loadConfig: defaults (README.md, "Settings")', () => {
@@ -87,6 +89,17 @@ describe('loadConfig: defaults (README.md, "Settings")', () => {
       level: 'info',
       format: 'pretty',
     });
+  });
+});
+
+describe('loadConfig: webhooks (README.md, "Webhooks")', () => {
+  test('private targets only when asked; the first retry wait', () => {
+    assert.deepEqual(
+      loadConfig({ MYDNS_ALLOW_PRIVATE_WEBHOOKS: 'true', MYDNS_WEBHOOK_RETRY: '2s' }).webhooks,
+      { allowPrivate: true, retryMs: 2000 },
+    );
+    // A loopback listener makes a lab for update addresses, not for webhook targets.
+    assert.equal(loadConfig({ MYDNS_ALLOW_PRIVATE_ADDRESSES: 'true' }).webhooks.allowPrivate, false);
   });
 });
 
@@ -179,6 +192,21 @@ describe('loadConfig: values are parsed and normalised', () => {
     assert.deepEqual(problems({ MYDNS_ZONES: ' , ' }), ['MYDNS_ZONES: must name at least one zone']);
     // Empty, as a .env line `MYDNS_ZONES=` leaves it: unset, MYDNS_ZONE decides.
     assert.deepEqual(loadConfig({ MYDNS_ZONE: 'one.example', MYDNS_ZONES: '' }).zones, ['one.example']);
+  });
+
+  test('the dormancy warning comes before the dormancy: fewer days than MYDNS_INACTIVITY_DAYS, or 0 for none', () => {
+    assert.equal(loadConfig({ MYDNS_DORMANCY_WARNING_DAYS: '0' }).lifecycle.dormancyWarningDays, 0);
+    assert.equal(
+      loadConfig({ MYDNS_INACTIVITY_DAYS: '10', MYDNS_DORMANCY_WARNING_DAYS: '9' }).lifecycle
+        .dormancyWarningDays,
+      9,
+    );
+    assert.deepEqual(problems({ MYDNS_INACTIVITY_DAYS: '5' }), [
+      'MYDNS_DORMANCY_WARNING_DAYS: must be less than MYDNS_INACTIVITY_DAYS (5), or 0 for no warning',
+    ]);
+    assert.deepEqual(problems({ MYDNS_DORMANCY_WARNING_DAYS: '-1' }), [
+      'MYDNS_DORMANCY_WARNING_DAYS: Too small: expected number to be >=0',
+    ]);
   });
 
   test('an external PowerDNS needs URL and key; the server id defaults to localhost', () => {

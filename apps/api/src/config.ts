@@ -87,6 +87,8 @@ const schema = z.object({
   MYDNS_CREDENTIAL_CACHE_TTL: zDuration.default(3_600_000),
   MYDNS_HOST_CACHE_TTL: zDuration.default(3_600_000),
   MYDNS_INACTIVITY_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  // 0: no warning, only the notice when the host has gone dormant.
+  MYDNS_DORMANCY_WARNING_DAYS: z.coerce.number().int().min(0).max(3650).default(7),
   MYDNS_MAINTENANCE_INTERVAL: zDuration.default(60_000),
   MYDNS_RECONCILE_INTERVAL: zDuration.default(3_600_000),
   MYDNS_OPERATOR_RECORDS: zList.default([]),
@@ -110,6 +112,8 @@ const schema = z.object({
   MYDNS_PUSH_TIMEOUT: zDuration.default(3000),
   MYDNS_BLOCKED_USER_AGENTS: zList.default([]),
   MYDNS_DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  MYDNS_ALLOW_PRIVATE_WEBHOOKS: zBoolean.default(false),
+  MYDNS_WEBHOOK_RETRY: zDuration.default(10_000),
   ...sharedLogSettings,
   ...mailSettingsShape,
 });
@@ -124,6 +128,15 @@ function crossChecks(env: Record<string, string | undefined>): [string, string][
     problems.push([
       'MYDNS_PDNS_API_KEY',
       'is required when MYDNS_PDNS_API_URL points at an external PowerDNS',
+    ]);
+  }
+  // A warning as early as the dormancy itself (or earlier) would go out at every update's next pass.
+  const warning = Number(env.MYDNS_DORMANCY_WARNING_DAYS ?? 7);
+  const inactivity = Number(env.MYDNS_INACTIVITY_DAYS ?? 30);
+  if (Number.isInteger(warning) && Number.isInteger(inactivity) && warning > 0 && warning >= inactivity) {
+    problems.push([
+      'MYDNS_DORMANCY_WARNING_DAYS',
+      `must be less than MYDNS_INACTIVITY_DAYS (${inactivity}), or 0 for no warning`,
     ]);
   }
   return [...problems, ...mailCrossChecks(env)];
@@ -189,6 +202,8 @@ export interface Config {
   readonly hostCacheTtlMs: number;
   readonly lifecycle: {
     readonly inactivityDays: number;
+    /** Days before a host goes dormant that its account gets a warning (notices on); 0: none. */
+    readonly dormancyWarningDays: number;
     readonly maintenanceIntervalMs: number;
     readonly historyMaxPerHost: number;
     readonly historyMaxAgeMs: number;
@@ -217,6 +232,13 @@ export interface Config {
   readonly log: LogSettings;
   /** Outbound mail (README "Mail"). */
   readonly mail: MailConfig;
+  /** Host webhooks (README "Webhooks"). */
+  readonly webhooks: {
+    /** Targets on private, loopback … addresses are allowed (labs and tests). */
+    readonly allowPrivate: boolean;
+    /** The first wait after a failed delivery; the waits double up to 10 minutes, for an hour. */
+    readonly retryMs: number;
+  };
 }
 
 /** 127.0.0.0/8, ::1 or localhost: nobody but this machine can connect. */
@@ -285,6 +307,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     hostCacheTtlMs: s.MYDNS_HOST_CACHE_TTL,
     lifecycle: {
       inactivityDays: s.MYDNS_INACTIVITY_DAYS,
+      dormancyWarningDays: s.MYDNS_DORMANCY_WARNING_DAYS,
       maintenanceIntervalMs: s.MYDNS_MAINTENANCE_INTERVAL,
       historyMaxPerHost: s.MYDNS_HISTORY_MAX_PER_HOST,
       historyMaxAgeMs: s.MYDNS_HISTORY_MAX_AGE,
@@ -301,5 +324,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     dbPoolSize: s.MYDNS_DB_POOL_SIZE,
     log: logSettings(s),
     mail: toMailConfig(s, { zone, publicUrl: s.MYDNS_PUBLIC_URL, httpPort: s.MYDNS_HTTP_PORT }),
+    webhooks: { allowPrivate: s.MYDNS_ALLOW_PRIVATE_WEBHOOKS, retryMs: s.MYDNS_WEBHOOK_RETRY },
   };
 }

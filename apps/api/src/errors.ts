@@ -75,6 +75,8 @@ export const ERROR_STATUS = {
   totp_not_started: 409,
   invalid_totp_code: 400,
   invalid_notify: 400,
+  invalid_webhook: 400,
+  webhook_target_private: 400,
   // Our side
   dns_pending: 503,
   database_unavailable: 503,

@@ -10,6 +10,7 @@ import {
   createAddressCommitter,
   createAddressNoticesRepository,
   createDnsOutboxStore,
+  createDormancyNoticesRepository,
   createHistoryRepository,
   createHostCache,
   createHostsRepository,
@@ -18,6 +19,7 @@ import {
   createSessionsRepository,
   createSharedFailures,
   createTokensRepository,
+  createWebhooksRepository,
   type Database,
   type HistoryRepository,
   type HostCache,
@@ -59,7 +61,11 @@ import { createMail, type Mail, type MailOutbox } from './mail/index.ts';
 import { createMailLinks } from './mail/links.ts';
 import { createMetrics, type Metrics } from './metrics/metrics.ts';
 import { type AddressNotices, createAddressNotices } from './notifications/address-notices.ts';
+import { createDormancyNotices } from './notifications/dormancy-notices.ts';
 import { createWebSessions, type WebSessions } from './web/sessions.ts';
+import { resolveWithSystem } from './webhooks/target.ts';
+import { createWebhooksService, type WebhooksService } from './webhooks/webhooks-service.ts';
+import { createWebhookWorker, type WebhookWorker } from './webhooks/worker.ts';
 
 /** Everything the HTTP layer and the CLI call, wired from explicit dependencies. */
 export interface Services {
@@ -74,6 +80,9 @@ export interface Services {
   readonly notices: AddressNoticesRepository;
   /** The owner's records and the wildcard. */
   readonly records: RecordsService;
+  /** Host webhooks: their settings, and the worker that delivers their events (README "Webhooks"). */
+  readonly webhooks: WebhooksService;
+  readonly webhookWorker: WebhookWorker;
   readonly zones: ZonesService;
   /** One zone writer per zone of MYDNS_ZONES. */
   readonly zoneWriters: ZoneWriters;
@@ -205,6 +214,15 @@ export function createHostServices(config: Config, deps: HostServiceDeps): HostS
       issuer: `MyDNS ${config.zones[0] ?? ''}`,
     }),
   });
+  const dormancyMails = deps.mail
+    ? createDormancyNotices({
+        db: deps.db,
+        notices: createDormancyNoticesRepository(),
+        mail: deps.mail,
+        inactivityDays: config.lifecycle.inactivityDays,
+        warningDays: config.lifecycle.dormancyWarningDays,
+      })
+    : undefined;
   const maintenance = createMaintenance({
     db: deps.db,
     sessions: repositories.sessions,
@@ -218,6 +236,7 @@ export function createHostServices(config: Config, deps: HostServiceDeps): HostS
     intervalMs: config.lifecycle.maintenanceIntervalMs,
     onQueued: () => deps.zoneWriters.wake(),
     loginFailures: createSharedFailures(deps.db),
+    ...(dormancyMails ? { dormancyMails } : {}),
   });
   const records = createRecordsService({
     records: repositories.records,
@@ -407,6 +426,16 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
     // Checked at the maintenance cadence: a notice is never more urgent than a minute.
     everyMs: config.lifecycle.maintenanceIntervalMs,
   });
+  const webhooksRepository = createWebhooksRepository(deps.db);
+  const webhookTargets = { resolve: resolveWithSystem, allowPrivate: config.webhooks.allowPrivate };
+  const webhooks = createWebhooksService({ repository: webhooksRepository, ...webhookTargets });
+  const webhookWorker = createWebhookWorker({
+    repository: webhooksRepository,
+    ...webhookTargets,
+    // For up to an hour (docs/interfaces.md, "Notifications"), the waits at most 10 minutes.
+    policy: { retryMs: config.webhooks.retryMs, retryMaxMs: 10 * 60_000, giveUpMs: 3_600_000 },
+    logger: deps.logger,
+  });
   const zones = createZonesService({ zones: config.zones, hosts: hostsRepository });
   /**
    * Changes still pending for zones no writer here serves: the removals a
@@ -433,6 +462,8 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
     addressNotices,
     notices,
     records,
+    webhooks,
+    webhookWorker,
     zones,
     zoneWriters,
     hostCache,
@@ -456,6 +487,7 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
       history.start();
       maintenance.start();
       addressNotices.start();
+      webhookWorker.start();
       mail.start();
       // At start (in the background: the service answers meanwhile), then periodically.
       reconcileInBackground();
@@ -469,6 +501,7 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
       await reconciling;
       await maintenance.stop();
       await addressNotices.stop();
+      await webhookWorker.stop();
       await background.drain();
       await mail.stop();
       await history.stop();

@@ -17,9 +17,10 @@ psql --no-psqlrc --quiet --set ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbn
   --set app_user=mydns --set app_db=mydns --set app_password="${MYDNS_DB_PASSWORD:?is not set}" \
   --file "$sql/roles.sql"
 
-# As the pdns role, so that PowerDNS owns its tables.
+# As the pdns role, so that PowerDNS owns its tables; then MyDNS's triggers that
+# keep the NSEC3 order names across a PATCH (docs/dnssec.md, "Kept order names").
 PGPASSWORD="$PDNS_DB_PASSWORD" psql --no-psqlrc --quiet --set ON_ERROR_STOP=1 --username pdns --dbname pdns \
-  --file "$sql/pdns-schema.pgsql.sql"
+  --file "$sql/pdns-schema.pgsql.sql" --file "$sql/pdns-keep-ordernames.pgsql.sql"
 
 # The `replica` profile (README "Growing past one machine"): a role that may
 # stream the WAL to the hot standby, and only that. Without the password in

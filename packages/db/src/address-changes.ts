@@ -1,6 +1,7 @@
 import type { PendingChange } from './address-committer.ts';
 import { type Database, type PreparedQuery, preparedQuery, preparedTransaction } from './database.ts';
 import type { AddressChange } from './hosts-repository.ts';
+import { QUEUE_WEBHOOK_EVENTS } from './webhooks-repository.ts';
 
 /**
  * Address changes as SQL: a group of changes (address-committer.ts) in one
@@ -9,7 +10,8 @@ import type { AddressChange } from './hosts-repository.ts';
  * One statement locks the rows, computes the new addresses from the locked
  * (latest) values, writes only those that differ, and inserts one outbox row
  * per written host (its zone's: each zone's writer pushes its own), so a
- * change is never committed without its pending push. A round's hosts are
+ * change is never committed without its pending push (nor without its
+ * webhook events, webhooks-repository.ts). A round's hosts are
  * distinct, so (zone, name) ties each outbox row to its change.
  * The rows are locked in id order: two groups (two replicas) that share hosts
  * wait for each other instead of deadlocking.
@@ -48,11 +50,11 @@ const APPLY_ADDRESS_CHANGES = `
      where h.id = next.id
        and (next.ipv4 is distinct from next.old_ipv4 or next.ipv6 is distinct from next.old_ipv6
             or next.ipv6_prefix is distinct from next.old_ipv6_prefix or next.old_status <> 'active')
-    returning h.zone, h.name, next.ord, next.old_ipv4, next.old_ipv6, next.old_ipv6_prefix,
-              h.ipv4, h.ipv6, h.ipv6_prefix
+    returning h.id, h.zone, h.name, next.ord, next.old_status, next.old_ipv4, next.old_ipv6,
+              next.old_ipv6_prefix, h.ipv4, h.ipv6, h.ipv6_prefix
   ), queued as (
     insert into dns_outbox (zone, name) select zone, name from changed order by ord returning id, zone, name
-  )
+  ), ${QUEUE_WEBHOOK_EVENTS}
   select changed.ord, changed.old_ipv4, changed.old_ipv6, changed.old_ipv6_prefix, changed.ipv4,
          changed.ipv6, changed.ipv6_prefix, queued.id as outbox_id
     from changed join queued on queued.zone = changed.zone and queued.name = changed.name`;

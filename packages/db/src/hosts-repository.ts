@@ -2,6 +2,7 @@ import { type HostStatus, type Ipv6Prefix, type Ipv6Step, nextIpv6 } from '@mydn
 import { commitAddressChanges } from './address-changes.ts';
 import type { AddressCommitter } from './address-committer.ts';
 import { type Database, preparedQuery } from './database.ts';
+import { QUEUE_DORMANT_EVENTS, QUEUE_WEBHOOK_EVENTS } from './webhooks-repository.ts';
 
 /** Which host: its zone and its label (`name`). A HostRecord is one too. */
 export interface HostKey {
@@ -252,11 +253,11 @@ const APPLY_ADDRESS_CHANGE = `
      where h.id = next.id
        and (next.ipv4 is distinct from next.old_ipv4 or next.ipv6 is distinct from next.old_ipv6
             or next.ipv6_prefix is distinct from next.old_ipv6_prefix or next.old_status <> 'active')
-    returning h.zone, h.name, next.old_ipv4, next.old_ipv6, next.old_ipv6_prefix,
+    returning h.id, h.zone, h.name, next.old_status, next.old_ipv4, next.old_ipv6, next.old_ipv6_prefix,
               h.ipv4, h.ipv6, h.ipv6_prefix
   ), queued as (
     insert into dns_outbox (zone, name) select zone, name from changed returning id
-  )
+  ), ${QUEUE_WEBHOOK_EVENTS}
   select changed.old_ipv4, changed.old_ipv6, changed.old_ipv6_prefix, changed.ipv4, changed.ipv6,
          changed.ipv6_prefix, queued.id as outbox_id
     from changed cross join queued`;
@@ -453,10 +454,10 @@ export function createHostsRepository(db: Database, options: HostsRepositoryOpti
             where id in (select id from hosts
                           where status = 'active' and coalesce(last_seen_at, created_at) < ?
                           order by id limit ? for update skip locked)
-           returning zone, name
+           returning id, zone, name, ipv4, ipv6
          ), queued as (
            insert into dns_outbox (zone, name) select zone, name from expired
-         )
+         ), ${QUEUE_DORMANT_EVENTS}
          select zone, name from expired order by zone, name`,
         [cutoff, limit],
       );

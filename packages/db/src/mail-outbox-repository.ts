@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Database } from './database.ts';
+import { createOutboxRows, intervalSeconds } from './outbox-rows.ts';
 
 /**
  * The outbound mail queue (migration 20261202090000). Times are Postgres's
@@ -55,9 +56,8 @@ export interface MailOutboxRepository {
   nextDueInMs(): Promise<number | undefined>;
 }
 
-const seconds = (ms: number) => Math.max(0, ms) / 1000;
-
 export function createMailOutboxRepository(db: Database): MailOutboxRepository {
+  const outboxRows = createOutboxRows(db, 'mail_outbox');
   return {
     async insert(mail, trx) {
       const rows: { id: number }[] = await (trx ?? db)('mail_outbox')
@@ -94,7 +94,7 @@ export function createMailOutboxRepository(db: Database): MailOutboxRepository {
           where m.id = due.id
       returning m.id, m.kind, m.recipient, m.message, m.attempts,
                 (extract(epoch from now() - m.created_at) * 1000)::float8 as age_ms`,
-        [seconds(leaseMs), Math.max(1, Math.floor(limit))],
+        [intervalSeconds(leaseMs), Math.max(1, Math.floor(limit))],
       );
       return rows
         .map((row) => ({
@@ -119,7 +119,7 @@ export function createMailOutboxRepository(db: Database): MailOutboxRepository {
       await db('mail_outbox')
         .where({ id, status: 'queued' })
         .update({
-          next_attempt_at: db.raw('now() + make_interval(secs => ?)', [seconds(delayMs)]),
+          next_attempt_at: db.raw('now() + make_interval(secs => ?)', [intervalSeconds(delayMs)]),
           last_error: error,
         });
     },
@@ -131,19 +131,8 @@ export function createMailOutboxRepository(db: Database): MailOutboxRepository {
         finished_at: db.fn.now(),
       });
     },
-    async release(ids) {
-      if (ids.length === 0) return;
-      await db('mail_outbox')
-        .whereIn('id', ids as number[])
-        .andWhere({ status: 'queued' })
-        .update({ next_attempt_at: db.fn.now(), attempts: db.raw('greatest(attempts - 1, 0)') });
-    },
-    async prune(keepMs) {
-      return db('mail_outbox')
-        .whereNot({ status: 'queued' })
-        .andWhere('finished_at', '<', db.raw('now() - make_interval(secs => ?)', [seconds(keepMs)]))
-        .delete();
-    },
+    release: outboxRows.release,
+    prune: outboxRows.prune,
     async stats() {
       const { rows } = await db.raw<{
         rows: { queued: number; oldest: number | null; overdue: number | null }[];

@@ -96,7 +96,8 @@ export interface PowerDnsOptions {
   timeoutMs?: number;
   /**
    * For the calls that write a zone (create, PATCH, secure, delete): in a signed zone
-   * each one rectifies the whole zone, seconds at 100,000 names
+   * one that adds a name (or every one, on a PowerDNS database without MyDNS's
+   * order-name triggers) rectifies the whole zone, seconds at 100,000 names
    * (docs/dnssec.md). A write cut short by the timeout is retried, which
    * cannot help one that needs longer: hence its own, longer bound.
    */
@@ -177,9 +178,10 @@ export interface PowerDnsClient {
   zoneInfo(zone: string): Promise<{ kind: string; serial: number; dnssec: boolean }>;
   /**
    * Signs an existing zone (NSEC3 `1 0 0 -`) and sets API-RECTIFY, so that
-   * every PATCH rectifies the zone in its own transaction: PowerDNS gives the
-   * rows a PATCH writes no NSEC3 order name, and without one the NXDOMAIN
-   * and NODATA answers at those names do not validate (docs/dnssec.md).
+   * a PATCH is rectified in its own transaction: PowerDNS gives the rows a
+   * PATCH writes no NSEC3 order name, and without one the NXDOMAIN and NODATA
+   * answers at those names do not validate. With MyDNS's triggers in
+   * PowerDNS's database, only the PATCHes that add a name are (docs/dnssec.md).
    */
   secureZone(zone: string): Promise<void>;
   /** The zone's keys (none for an unsigned zone). */

@@ -26,6 +26,8 @@ import { createPowerDnsClient } from './client.ts';
 
 export const SQLITE_SCHEMA = '/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql';
 const TEMPLATE = new URL('../../../pdns/managed.conf', import.meta.url);
+/** MyDNS's triggers that keep NSEC3 order names across a PATCH (docs/dnssec.md, "Kept order names"). */
+export const KEEP_ORDERNAMES_SQL = new URL('../../../pdns/keep-ordernames.sqlite3.sql', import.meta.url);
 const INSTALL_HINT =
   'install PowerDNS (apt-get install pdns-server pdns-backend-sqlite3) or set MYDNS_PDNS_API_URL and MYDNS_PDNS_API_KEY to use an external PowerDNS';
 
@@ -77,6 +79,7 @@ async function createSqliteDatabase(path: string): Promise<void> {
   const SQL = await initSqlJs();
   const db = new SQL.Database();
   db.exec(readFileSync(SQLITE_SCHEMA, 'utf8'));
+  db.exec(readFileSync(KEEP_ORDERNAMES_SQL, 'utf8'));
   writeFileSync(path, db.export());
   db.close();
 }

@@ -13,6 +13,7 @@ import {
 } from '../http/api-credentials.ts';
 import { asyncHandler } from '../http/async-handler.ts';
 import type { WebSessions } from '../web/sessions.ts';
+import type { WebhooksService } from '../webhooks/webhooks-service.ts';
 import type { HostsService, Pushed } from './hosts-service.ts';
 import { checkMailSettings } from './mail-settings.ts';
 import { createRecordsRouter } from './records-routes.ts';
@@ -41,23 +42,30 @@ export interface HostsRouterDeps {
   registrationLimiter: RateLimiter;
   /** Address-change notices (notifications/address-notices.ts). */
   notices: Pick<AddressNoticesRepository, 'setEmail' | 'isOn'>;
+  /** Host webhooks (webhooks/webhooks-service.ts). */
+  webhooks: Pick<WebhooksService, 'check' | 'set' | 'clear' | 'url'>;
 }
 
 /**
- * `{"notify":{"email":true}}` (null or false: off). Notices go to an account's
- * verified address: a host of its own has none to go to.
+ * `{"notify":{"email":true,"webhook":"https://…"}}` (null or false: off; a
+ * key left out: unchanged). Notices go to an account's verified address: a
+ * host of its own has none to go to. A webhook needs no address, so any host
+ * may have one (README "Webhooks").
  */
-function checkNotify(notify: unknown, host: HostRecord): boolean {
+function checkNotify(notify: unknown, host: HostRecord): { email?: boolean; webhook?: unknown } {
   if (typeof notify !== 'object' || notify === null || Array.isArray(notify))
-    throw apiError('invalid_notify', 'notify is an object: {"email": true}');
-  const { email, ...rest } = notify as Record<string, unknown>;
+    throw apiError('invalid_notify', 'notify is an object: {"email": true, "webhook": "https://…"}');
+  const { email, webhook, ...rest } = notify as Record<string, unknown>;
   if (Object.keys(rest).length > 0)
     throw apiError('invalid_notify', `unknown notices: ${Object.keys(rest).join(', ')}`);
-  if (email !== true && email !== false && email !== null)
+  if (email !== undefined && email !== true && email !== false && email !== null)
     throw apiError('invalid_notify', 'notify.email is true, false or null');
   if (email === true && (host.accountId === null || host.accountId === undefined))
     throw apiError('invalid_notify', 'notices go to an account: add this host to an account first');
-  return email === true;
+  return {
+    ...(email === undefined ? {} : { email: email === true }),
+    ...(webhook === undefined ? {} : { webhook }),
+  };
 }
 
 /**
@@ -192,7 +200,8 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
       const { host } = res.locals;
       // Validate everything before changing anything.
       if (body.mail !== undefined) checkMailSettings(body.mail, host.mail);
-      const notifyEmail = body.notify === undefined ? undefined : checkNotify(body.notify, host);
+      const notify = body.notify === undefined ? {} : checkNotify(body.notify, host);
+      const webhook = notify.webhook === undefined ? undefined : await deps.webhooks.check(notify.webhook);
       if (body.wildcard !== undefined) deps.records.checkWildcard(body.wildcard);
       if (body.password !== undefined) {
         await confirmPassword(req, res);
@@ -202,19 +211,30 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
       }
       let pushed: Pushed = { pushed: true };
       if (body.mail !== undefined) pushed = await deps.hosts.updateMail(host, body.mail);
-      if (notifyEmail !== undefined) await deps.notices.setEmail(host.id, notifyEmail);
+      if (notify.email !== undefined) await deps.notices.setEmail(host.id, notify.email);
+      let webhookSecret: string | undefined;
+      if (webhook === null) await deps.webhooks.clear(host.id);
+      else if (webhook !== undefined) webhookSecret = await deps.webhooks.set(host.id, webhook);
       if (body.wildcard !== undefined) {
         const wildcard = await deps.records.setWildcard(host, body.wildcard);
         pushed = { pushed: pushed.pushed && wildcard.pushed };
       }
       const updated = await deps.hosts.get(fqdn(host.name, host.zone));
       const view = deps.hosts.view(updated);
-      answerPushed(
-        res,
-        pushed,
-        200,
-        body.notify === undefined ? view : { ...view, notify: { email: await deps.notices.isOn(host.id) } },
-      );
+      if (body.notify === undefined) {
+        answerPushed(res, pushed, 200, view);
+        return;
+      }
+      // The webhook is in the answer once it concerns the host; its secret only right after it is made.
+      const url = await deps.webhooks.url(host.id);
+      answerPushed(res, pushed, 200, {
+        ...view,
+        notify: {
+          email: await deps.notices.isOn(host.id),
+          ...(url !== undefined || webhook !== undefined ? { webhook: url ?? null } : {}),
+          ...(webhookSecret === undefined ? {} : { webhookSecret }),
+        },
+      });
     }),
   );
 

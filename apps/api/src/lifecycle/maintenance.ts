@@ -8,12 +8,14 @@ import type {
   SharedFailures,
 } from '@mydns/db';
 import { errorMessage, type Logger } from '@mydns/runtime';
+import type { DormancyMailsReport, DormancyNotices } from '../notifications/dormancy-notices.ts';
 
 /**
  * The periodic housekeeping (docs/architecture.md, "Lifecycle of a hostname"):
  * - hosts without a successful update for `inactivityDays` go dormant (their
  *   addresses leave DNS; the next good update brings them back at once), in
  *   every zone: each queued change carries its zone to that zone's writer;
+ * - hosts with notices on get their dormancy mails (notifications/dormancy-notices.ts);
  * - expired ACME values leave DNS;
  * - update history is cut to its size and age limits;
  * - expired web sessions are removed.
@@ -27,6 +29,7 @@ export interface MaintenanceReport {
   readonly acmeExpired: readonly string[];
   readonly historyPruned: number;
   readonly sessionsEnded: number;
+  readonly dormancyMails: DormancyMailsReport;
 }
 
 export interface Maintenance {
@@ -53,6 +56,8 @@ export interface MaintenanceDeps {
   intervalMs: number;
   /** Called when a pass queued DNS changes, so they go out now rather than at the next sweep. */
   onQueued?: () => void;
+  /** The warnings before dormancy and the notices after it (none: no mail, the CLI). */
+  dormancyMails?: Pick<DormancyNotices, 'runOnce'>;
   now?: () => Date;
 }
 
@@ -78,6 +83,7 @@ export function createMaintenance(deps: MaintenanceDeps): Maintenance {
       );
       if (!rows[0]?.locked) return undefined;
       const dormant = await expireInactive(now, false);
+      const dormancyMails = (await deps.dormancyMails?.runOnce(now)) ?? { warned: 0, toldDormant: 0 };
       const acmeExpired = fullNames(await deps.acme.expire(now));
       const historyPruned = await deps.history.prune({
         maxPerHost: deps.historyMaxPerHost,
@@ -90,7 +96,7 @@ export function createMaintenance(deps: MaintenanceDeps): Maintenance {
         log.info(`${dormant.length} hosts went dormant`, { hosts: dormant.slice(0, 20) });
       if (acmeExpired.length > 0) log.info(`expired ACME values of ${acmeExpired.length} hosts`);
       if (dormant.length > 0 || acmeExpired.length > 0) deps.onQueued?.();
-      return { dormant, acmeExpired, historyPruned, sessionsEnded };
+      return { dormant, acmeExpired, historyPruned, sessionsEnded, dormancyMails };
     });
 
   return {

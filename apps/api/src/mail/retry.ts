@@ -8,23 +8,12 @@
  * - Anything else is temporary and retried: the smarthost down or slow, TLS
  *   or AUTH failing (a setting to fix, the mail waits meanwhile), a refused
  *   sender (MAIL: the smarthost's idea of MYDNS_MAIL_FROM, not the
- *   recipient's), a 4xx. The waits double from `retryMs` up to `retryMaxMs`;
- *   a mail whose next attempt would come later than `giveUpMs` after it was
- *   queued is given up instead.
+ *   recipient's), a 4xx, with the outboxes' backoff (packages/runtime backoff.ts).
  */
+import { nextRetry, type RetryPolicy } from '@mydns/runtime';
 import { SmtpRejection } from '@mydns/smtp-client';
 
-export interface RetryPolicy {
-  readonly retryMs: number;
-  readonly retryMaxMs: number;
-  readonly giveUpMs: number;
-}
-
-/** The wait after the `attempts`-th failed attempt: retryMs, 2×, 4× … at most retryMaxMs. */
-export function retryDelayMs(attempts: number, policy: RetryPolicy): number {
-  const doublings = Math.min(Math.max(attempts - 1, 0), 40);
-  return Math.min(policy.retryMs * 2 ** doublings, policy.retryMaxMs);
-}
+export { type RetryPolicy, retryDelayMs } from '@mydns/runtime';
 
 export type AttemptOutcome =
   | { readonly kind: 'defer'; readonly delayMs: number }
@@ -37,9 +26,8 @@ export function afterFailure(
   policy: RetryPolicy,
 ): AttemptOutcome {
   if (isPermanent(error)) return { kind: 'fail', reason: 'rejected' };
-  const delayMs = retryDelayMs(mail.attempts, policy);
-  if (mail.ageMs + delayMs > policy.giveUpMs) return { kind: 'fail', reason: 'expired' };
-  return { kind: 'defer', delayMs };
+  const next = nextRetry(mail, policy);
+  return next.kind === 'expired' ? { kind: 'fail', reason: 'expired' } : next;
 }
 
 /**

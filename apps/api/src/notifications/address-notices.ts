@@ -3,6 +3,7 @@ import { fqdn } from '@mydns/domain';
 import { faultFields, type Logger } from '@mydns/runtime';
 import type { MailLinks } from '../mail/links.ts';
 import type { MailOutbox, MailRequest } from '../mail/outbox.ts';
+import { drainInBatches } from './batches.ts';
 
 /**
  * Address-change notices by mail (README "Accounts", "Notices"). Nothing on
@@ -15,6 +16,7 @@ import type { MailOutbox, MailRequest } from '../mail/outbox.ts';
  */
 
 export const NOTICE_INTERVAL_MS = 10 * 60_000;
+const BATCH = 100;
 
 export interface AddressNotices {
   /** One pass; how many mails were queued. */
@@ -53,14 +55,15 @@ export function createAddressNotices(deps: {
   const interval = deps.intervalMs ?? NOTICE_INTERVAL_MS;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<number> | undefined;
-  const pass = async () => {
-    if (!deps.mail.enabled) return 0;
-    return deps.db.transaction(async (trx) => {
-      const due = await deps.notices.takeDue(trx, now(), interval, 100);
-      for (const notice of due) await deps.mail.enqueue(addressChangedMail(notice, deps.mail.links), trx);
-      return due.length;
-    });
-  };
+  // Every notice due in one pass, however many hosts changed since the last (batches.ts).
+  const pass = async () =>
+    deps.mail.enabled
+      ? drainInBatches(deps.db, BATCH, async (trx, size) => {
+          const due = await deps.notices.takeDue(trx, now(), interval, size);
+          for (const notice of due) await deps.mail.enqueue(addressChangedMail(notice, deps.mail.links), trx);
+          return due.length;
+        })
+      : 0;
   const runOnce = () => {
     // One pass at a time in this process; other replicas skip the rows this one holds.
     running ??= pass().finally(() => {

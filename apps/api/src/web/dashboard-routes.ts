@@ -64,6 +64,7 @@ const NOTICES: Record<string, string> = {
   'mail-saved': 'Mail forwarding settings saved.',
   'records-saved': 'Records saved; DNS answers with them now.',
   'password-changed': 'Password changed. Other sessions were signed out.',
+  'webhook-off': 'The webhook is off; nothing more is posted to it.',
   welcome: 'Welcome! Set up an updater next: your hostname gets an address with its first update.',
 };
 
@@ -448,14 +449,20 @@ export function addDashboardRoutes(parent: Router, context: DashboardContext): v
     }),
   );
 
-  const renderSettings = (
+  const renderSettings = async (
     req: Request,
     res: Response,
-    forms: { password?: FormState; deletion?: FormState } = {},
+    forms: { password?: FormState; deletion?: FormState; webhook?: FormState; newSecret?: string } = {},
     status = 200,
   ) => {
     const session = sessionOf(res);
     const notice = noticeOf(req);
+    const { webhook, newSecret, ...rest } = forms;
+    const [url, last] = await Promise.all([
+      services.webhooks.url(pageHost(res).id),
+      services.webhooks.lastDelivery(pageHost(res).id),
+    ]);
+    const webhookNotice = notice === NOTICES['webhook-off'];
     show(
       req,
       res,
@@ -466,13 +473,53 @@ export function addDashboardRoutes(parent: Router, context: DashboardContext): v
         base: baseOf(res),
         ...(session.account ? { accountEmail: session.account.email } : {}),
         csrf: session.csrf,
-        ...(notice && !forms.password ? { password: { notice } } : {}),
-        ...forms,
+        ...(notice && !webhookNotice && !forms.password ? { password: { notice } } : {}),
+        ...rest,
+        webhook: {
+          csrf: session.csrf,
+          base: baseOf(res),
+          url,
+          last,
+          now: new Date(),
+          ...(newSecret === undefined ? {} : { newSecret }),
+          ...(webhook ? { form: webhook } : webhookNotice && notice ? { form: { notice } } : {}),
+        },
       }),
       status,
     );
   };
-  router.get('/dashboard/settings', requireHost, (req, res) => renderSettings(req, res));
+  router.get(
+    '/dashboard/settings',
+    requireHost,
+    asyncHandler((req, res) => renderSettings(req, res)),
+  );
+  router.get('/dashboard/settings/webhook', requireHost, redirectTo('/dashboard/settings'));
+  // Setting a URL answers with the page itself, its new secret in it (shown once, as a new token);
+  // switching it off is a redirect with a notice, as the other forms.
+  router.post(
+    '/dashboard/settings/webhook',
+    form,
+    requireHost,
+    checkCsrf,
+    asyncHandler(async (req, res) => {
+      const host = pageHost(res);
+      if (field(req.body, 'clear') === 'yes') {
+        await services.webhooks.clear(host.id);
+        return res.redirect(303, `${baseOf(res)}/dashboard/settings?notice=webhook-off#webhook`);
+      }
+      const typed = field(req.body, 'url').trim();
+      try {
+        const url = await services.webhooks.check(typed);
+        if (url === null) throw new Error('a form never sends null');
+        const newSecret = await services.webhooks.set(host.id, url);
+        res.locals.logger.info('webhook set', { host: nameOf(host) });
+        await renderSettings(req, res, { newSecret });
+      } catch (error) {
+        const { problem, status } = mistake(error, {});
+        await renderSettings(req, res, { webhook: { values: { url: typed }, problem } }, status);
+      }
+    }),
+  );
   router.get('/dashboard/settings/password', requireHost, redirectTo('/dashboard/settings'));
   router.get('/dashboard/settings/delete', requireHost, redirectTo('/dashboard/settings'));
 

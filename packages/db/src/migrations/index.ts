@@ -12,6 +12,8 @@ import * as zones from './20261204100000_zones.ts';
 import * as ownerRecords from './20261205100000_owner_records.ts';
 import * as accounts from './20261206090000_accounts.ts';
 import * as addressNotices from './20261206100000_address_notices.ts';
+import * as webhooks from './20261207090000_webhooks.ts';
+import * as dormancyNotices from './20261207100000_dormancy_notices.ts';
 import type { MigrationContext } from './context.ts';
 
 export type { MigrationContext } from './context.ts';
@@ -37,6 +39,8 @@ const migrations: readonly Migration[] = [
   { name: '20261205100000_owner_records', ...ownerRecords },
   { name: '20261206090000_accounts', ...accounts },
   { name: '20261206100000_address_notices', ...addressNotices },
+  { name: '20261207090000_webhooks', ...webhooks },
+  { name: '20261207100000_dormancy_notices', ...dormancyNotices },
 ];
 
 /**

@@ -76,6 +76,14 @@ test('what people typed is escaped on every dashboard page, attributes included'
       label: 'alice',
       csrf: 'c',
       deletion: { values: { confirm: EVIL }, problem: { text: EVIL } },
+      webhook: {
+        csrf: 'c',
+        url: `https://hooks.example.com/${EVIL}`,
+        last: { event: 'dormant', at: NOW, status: 'queued', httpStatus: null, error: EVIL },
+        newSecret: EVIL,
+        form: { values: { url: EVIL }, problem: { text: EVIL } },
+        now: NOW,
+      },
     }),
   };
   for (const [name, page] of Object.entries(pages)) {

@@ -9,6 +9,7 @@ import {
 import { html, type SafeHtml } from '../html.ts';
 import { passwordForm } from '../password-form.ts';
 import { dashboardFrame } from './frame.ts';
+import { type WebhookData, webhookSection } from './webhook-section.ts';
 
 export interface SettingsData {
   /** Where the host's pages are: '' (/dashboard…) or an account's /account/hosts/<hostname>. */
@@ -21,6 +22,7 @@ export interface SettingsData {
   readonly accountEmail?: string;
   readonly password?: FormState;
   readonly deletion?: FormState;
+  readonly webhook?: WebhookData;
 }
 
 export function settingsPage(data: SettingsData): SafeHtml {
@@ -45,6 +47,8 @@ export function settingsPage(data: SettingsData): SafeHtml {
             'Signs you out everywhere else. Routers using the old password stop working; tokens keep working.',
           )
     }
+
+${data.webhook ? webhookSection(data.webhook) : ''}
 
 <section class="card danger-zone" id="delete-host" aria-labelledby="delete-title">
   <h2 id="delete-title">Delete this hostname</h2>
