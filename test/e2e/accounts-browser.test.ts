@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { decodeBase32, totp } from '../../apps/api/src/auth/totp.ts';
-import { harness } from '../support/harness.ts';
+import { ARTIFACTS, launchChromium, type TestChromium } from '../support/chromium.ts';
 import { startTestMyDns, type TestMyDns, uniqueZone } from '../support/mydns.ts';
 import { requireProgram, runProgram } from '../support/programs.ts';
 import { noteSecret } from '../support/secrets.ts';
@@ -22,19 +21,16 @@ import { waitFor } from '../support/wait.ts';
  * a code. Screenshots of each page are kept under test/artifacts/ (looked at).
  */
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = resolve(import.meta.dirname, '../artifacts');
 const PUBLIC_URL = 'https://dyn.example.net';
 const zoneA = uniqueZone();
 const zoneB = uniqueZone();
 
 let mydns: TestMyDns;
 let peer: Smarthost;
+let chrome: TestChromium;
 let browser: Browser;
-let profile: string;
 
 before(async () => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium`);
   peer = await startSmarthost();
   mydns = await startTestMyDns({
     env: {
@@ -44,26 +40,13 @@ before(async () => {
       MYDNS_MAIL_RETRY: '200ms',
     },
   });
-  mkdirSync(ARTIFACTS, { recursive: true });
-  profile = mkdtempSync(join(harness().workDir, 'chromium-accounts-'));
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    env: { ...process.env, TMPDIR: profile },
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-    ],
-  });
+  chrome = await launchChromium('chromium-accounts');
+  browser = chrome.browser;
 });
 after(async () => {
-  await browser?.close();
+  await chrome?.close();
   await mydns?.stop();
   await peer?.stop();
-  if (profile) rmSync(profile, { recursive: true, force: true });
 });
 
 /** The link to `page` in the latest mail to `to` (after `count` mails to it arrived). */
@@ -221,6 +204,81 @@ for (const width of [1280, 360]) {
     await page.getByLabel(/6-digit code/).fill(totp(secret, Date.now()));
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('heading', { name: 'Your account' }).waitFor();
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+}
+
+for (const width of [1280, 360]) {
+  test(`at ${width} px: the account's tokens, notifications and settings, and a host's pages from the account`, async () => {
+    const context = await browser.newContext({ viewport: { width, height: width < 600 ? 740 : 900 } });
+    const page = await context.newPage();
+    const problems: string[] = [];
+    page.on('pageerror', (error) => problems.push(error.message));
+    const email = `pages${width}-${randomBytes(3).toString('hex')}@example.org`;
+    const password = `pages-${randomBytes(6).toString('hex')}`;
+    for (const secret of [email, password]) noteSecret(secret);
+    await page.goto(`${mydns.url}/signup`);
+    await page.getByLabel('E-mail address').fill(email);
+    await page.getByLabel('Password', { exact: true }).fill(password);
+    await page.getByLabel('Password again').fill(password);
+    await page.getByRole('button', { name: 'Create the account' }).click();
+    const label = `p${width}${randomBytes(2).toString('hex')}-with-a-longer-name`;
+    for (const zone of [zoneA, zoneB]) {
+      await page.getByLabel('Hostname', { exact: true }).fill(label);
+      await page.getByLabel('Zone').selectOption(zone);
+      await page.getByRole('button', { name: 'Add the host' }).click();
+      await page.getByText(`${label}.${zone}`).first().waitFor();
+    }
+    await shot(page, 'hosts', width);
+
+    // A token for one of the two hosts, shown once.
+    await page.getByRole('navigation', { name: 'Account' }).getByRole('link', { name: 'Tokens' }).click();
+    await page.getByLabel('A name for the device that will use it').fill('router');
+    await page.getByLabel('Only the hosts ticked here:').check();
+    await page.getByLabel(`${label}.${zoneB}`).check();
+    await page.getByLabel('Your password').fill(password);
+    await shot(page, 'tokens-form', width);
+    await page.getByRole('button', { name: 'Create token' }).click();
+    const token = (await page.getByTestId('new-token').textContent()) ?? '';
+    assert.match(token, /\S{20,}/);
+    noteSecret(token);
+    await shot(page, 'tokens', width);
+    const updated = await mydns.request(`/nic/update?hostname=${label}.${zoneB}&myip=198.51.100.7`, {
+      auth: [email, token],
+    });
+    assert.match(updated.body, /^good/);
+
+    // Address-change mail for one host.
+    await page.getByRole('link', { name: 'Notifications' }).click();
+    await page.getByLabel(`${label}.${zoneA}`).check();
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByText('Notifications saved.').waitFor();
+    assert.ok(await page.getByLabel(`${label}.${zoneA}`).isChecked());
+    await shot(page, 'notifications', width);
+
+    // A wrong current password: said beside the field.
+    await page.getByRole('link', { name: 'Settings' }).click();
+    await page.getByLabel('Current password').fill('not-the-password');
+    await page.getByLabel('New password', { exact: true }).fill('another-password-1');
+    await page.getByLabel('New password again').fill('another-password-1');
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await page.getByText('The password is wrong.').waitFor();
+    await shot(page, 'settings', width);
+
+    // The host's own pages, from the account.
+    await page.getByRole('navigation', { name: 'Account' }).getByRole('link', { name: 'Hosts' }).click();
+    await page.getByRole('link', { name: `Manage ${label}.${zoneB}` }).click();
+    await page.getByTestId('ipv4').getByText('198.51.100.7').waitFor();
+    assert.equal(new URL(page.url()).pathname, `/account/hosts/${label}.${zoneB}/dashboard`);
+    await shot(page, 'host-overview', width);
+    for (const tab of ['Setups', 'Records', 'Tokens', 'History', 'Mail', 'Settings']) {
+      await page.getByRole('navigation', { name: 'Dashboard' }).getByRole('link', { name: tab }).click();
+      await page.waitForURL(
+        new RegExp(`/account/hosts/${label}\\.${zoneB.replace(/\./g, '\\.')}/dashboard/`),
+      );
+      await shot(page, `host-${tab.toLowerCase()}`, width);
+    }
     assert.deepEqual(problems, []);
     await context.close();
   });

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { type Browser, type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
-import { harness } from '../support/harness.ts';
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+import { ARTIFACTS, launchChromium, type TestChromium } from '../support/chromium.ts';
 import { startTestMyDns, type TestMyDns } from '../support/mydns.ts';
 import { runProgram } from '../support/programs.ts';
 
@@ -18,8 +17,6 @@ import { runProgram } from '../support/programs.ts';
  * to look at.
  */
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = resolve(import.meta.dirname, '../artifacts');
 const PAGES = [
   ['Overview', 'dashboard'],
   ['Setups', 'setups'],
@@ -33,34 +30,17 @@ const LONG_AGENT =
   'Mozilla/5.0 (Windows NT 10.0; Win64; x64) WindowsPowerShell/5.1.19041.4648 (compatible; scheduled task MyDNS update; +https://example.net/a/very/long/agent/string)';
 
 let mydns: TestMyDns;
+let chrome: TestChromium;
 let browser: Browser;
-let profile: string;
 
 before(async () => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium`);
   mydns = await startTestMyDns();
-  mkdirSync(ARTIFACTS, { recursive: true });
-  // Playwright gives Chromium a fresh profile of its own; TMPDIR keeps it in our work folder.
-  profile = mkdtempSync(join(harness().workDir, 'chromium-'));
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    env: { ...process.env, TMPDIR: profile },
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  chrome = await launchChromium('chromium');
+  browser = chrome.browser;
 });
 after(async () => {
-  await browser?.close();
+  await chrome?.close();
   await mydns?.stop();
-  if (profile) rmSync(profile, { recursive: true, force: true });
 });
 
 /** A browser window of this width; every console error and CSP refusal is collected. */

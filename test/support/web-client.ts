@@ -4,8 +4,8 @@
  */
 export interface WebClient {
   get(path: string): Promise<WebResponse>;
-  /** Posts a form; the page's CSRF value is added unless `_csrf` is given. */
-  post(path: string, fields: Record<string, string>): Promise<WebResponse>;
+  /** Posts a form; the page's CSRF value is added unless `_csrf` is given; a list is a repeated field. */
+  post(path: string, fields: Record<string, string | readonly string[]>): Promise<WebResponse>;
   readonly cookies: Map<string, string>;
   /** The `_csrf` value of the last page fetched. */
   csrf(): string;
@@ -75,7 +75,12 @@ export function createWebClient(baseUrl: string, extraHeaders: Record<string, st
       request(path, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ _csrf: lastCsrf, ...fields }).toString(),
+        body: new URLSearchParams(
+          Object.entries<string | readonly string[]>({ _csrf: lastCsrf, ...fields }).flatMap(
+            ([name, value]): [string, string][] =>
+              typeof value === 'string' ? [[name, value]] : value.map((one) => [name, one]),
+          ),
+        ).toString(),
       }),
   };
 }

@@ -5,9 +5,14 @@ import type { RateLimiter } from '../auth/rate-limiter.ts';
 import { parseBasicAuthorization } from '../dyndns/parse-update-request.ts';
 import { apiError } from '../errors.ts';
 import type { HostsService } from '../hosts/hosts-service.ts';
-import { loginError } from '../hosts/routes.ts';
+import {
+  addTokenRoutes,
+  createCurrentPasswordCheck,
+  loadApiSession,
+  loginError,
+} from '../http/api-credentials.ts';
 import { asyncHandler } from '../http/async-handler.ts';
-import { sameSecret, type WebSessions } from '../web/sessions.ts';
+import type { WebSessions } from '../web/sessions.ts';
 import { type AccountsService, checkEmail } from './accounts-service.ts';
 
 declare global {
@@ -44,18 +49,12 @@ export function createAccountsRouter(deps: AccountsRouterDeps): Router {
 
   const requireAccount: RequestHandler = async (req, res, next) => {
     try {
-      if (!req.headers.authorization) {
-        const session = await deps.sessions.load(req, res);
-        if (session?.account) {
-          const writes = req.method !== 'GET' && req.method !== 'HEAD';
-          if (writes && !sameSecret(session.csrf, String(req.headers['x-csrf-token'] ?? ''))) {
-            throw apiError('csrf_required', 'send the X-CSRF-Token header of your session');
-          }
-          res.locals.signedInAccount = session.account;
-          res.locals.session = session;
-          next();
-          return;
-        }
+      const session = await loadApiSession(deps.sessions, req, res);
+      if (session?.account) {
+        res.locals.signedInAccount = session.account;
+        res.locals.session = session;
+        next();
+        return;
       }
       res.setHeader('WWW-Authenticate', 'Basic realm="MyDNS", charset="UTF-8"');
       const credentials = parseBasicAuthorization(req.headers.authorization);
@@ -82,27 +81,10 @@ export function createAccountsRouter(deps: AccountsRouterDeps): Router {
   };
 
   /** A session's sensitive change also carries the account's password (a stolen cookie is not enough). */
-  const confirmPassword = async (req: Request, res: Response) => {
-    if (!res.locals.session) return;
-    const current = bodyOf(req).currentPassword;
-    if (typeof current !== 'string' || current === '') {
-      throw apiError('current_password_required', 'send currentPassword: your current password');
-    }
-    const login = await deps.authenticator.authenticate({
-      source: res.locals.client,
-      username: res.locals.signedInAccount.email,
-      secret: current,
-      purpose: 'manage',
-      edge: 'api',
-      accounts: true,
-      secondFactor: 'session',
-    });
-    if (!login.ok) {
-      if (login.reason === 'wrong' || login.reason === 'token_not_allowed')
-        throw apiError('wrong_current_password', 'the current password is wrong');
-      throw loginError(login.reason);
-    }
-  };
+  const confirmPassword = createCurrentPasswordCheck(
+    deps.authenticator,
+    (res) => res.locals.signedInAccount.email,
+  );
 
   const owner = (res: Response) => deps.authenticator.limitKey(res.locals.client);
   const only = (body: Record<string, unknown>, known: readonly string[]) => {
@@ -247,39 +229,14 @@ export function createAccountsRouter(deps: AccountsRouterDeps): Router {
     }),
   );
 
-  router.post(
-    '/api/v1/account/tokens',
-    requireAccount,
-    json,
-    asyncHandler(async (req, res) => {
-      const body = bodyOf(req);
-      await confirmPassword(req, res);
-      const created = await deps.accounts.createToken(res.locals.signedInAccount, {
-        label: body.label,
-        hosts: body.hosts,
-      });
-      res.status(201).json(created);
-    }),
-  );
-
-  router.get(
-    '/api/v1/account/tokens',
-    requireAccount,
-    asyncHandler(async (_req, res) => {
-      res.json({ tokens: await deps.accounts.listTokens(res.locals.signedInAccount) });
-    }),
-  );
-
-  router.delete(
-    '/api/v1/account/tokens/:id',
-    requireAccount,
-    asyncHandler(async (req, res) => {
-      const id = Number(req.params.id);
-      if (!Number.isSafeInteger(id) || id < 1) throw apiError('token_not_found', 'no such token');
-      await deps.accounts.revokeToken(res.locals.signedInAccount, id);
-      res.status(204).end();
-    }),
-  );
+  addTokenRoutes(router, '/api/v1/account/tokens', {
+    guard: requireAccount,
+    confirmPassword,
+    create: (res, body) =>
+      deps.accounts.createToken(res.locals.signedInAccount, { label: body.label, hosts: body.hosts }),
+    list: (res) => deps.accounts.listTokens(res.locals.signedInAccount),
+    revoke: (res, id) => deps.accounts.revokeToken(res.locals.signedInAccount, id),
+  });
 
   router.post(
     '/api/v1/account/totp',

@@ -1,13 +1,18 @@
 import type { AccountRecord, AddressNoticesRepository, HostRecord } from '@mydns/db';
 import { fqdn, labelFromUsername } from '@mydns/domain';
-import type { AppError } from '@mydns/runtime';
 import express, { type Request, type RequestHandler, type Response, Router } from 'express';
 import { type Authenticator, type Credential, covers } from '../auth/authenticator.ts';
 import type { RateLimiter } from '../auth/rate-limiter.ts';
 import { parseBasicAuthorization } from '../dyndns/parse-update-request.ts';
 import { apiError } from '../errors.ts';
+import {
+  addTokenRoutes,
+  createCurrentPasswordCheck,
+  loadApiSession,
+  loginError,
+} from '../http/api-credentials.ts';
 import { asyncHandler } from '../http/async-handler.ts';
-import { sameSecret, type WebSessions } from '../web/sessions.ts';
+import type { WebSessions } from '../web/sessions.ts';
 import type { WebhooksService } from '../webhooks/webhooks-service.ts';
 import type { HostsService, Pushed } from './hosts-service.ts';
 import { checkMailSettings } from './mail-settings.ts';
@@ -63,25 +68,6 @@ function checkNotify(notify: unknown, host: HostRecord): { email?: boolean; webh
   };
 }
 
-/** What the JSON API answers for a refused login. */
-export function loginError(
-  reason: 'wrong' | 'blocked' | 'busy' | 'token_not_allowed' | 'totp_required',
-): AppError {
-  switch (reason) {
-    case 'blocked':
-      return apiError('too_many_requests', 'too many failed logins from your address; try again later');
-    case 'busy':
-      return apiError('busy', 'too many logins are being checked; try again in a few seconds');
-    case 'token_not_allowed':
-      return apiError(
-        'token_not_allowed',
-        'an update token can update addresses and ACME values only; use the password',
-      );
-    default:
-      return apiError('unauthorized', 'wrong hostname or password');
-  }
-}
-
 /**
  * The JSON API of a host (docs/interfaces.md, "JSON API"). Basic auth with the host's
  * password manages everything; an update token may only update addresses
@@ -101,31 +87,13 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
     async (req, res, next) => {
       try {
         const { client } = res.locals;
-        if (!req.headers.authorization) {
-          const session = await deps.sessions.load(req, res);
-          if (session) {
-            const writes = req.method !== 'GET' && req.method !== 'HEAD';
-            if (writes && !sameSecret(session.csrf, String(req.headers['x-csrf-token'] ?? ''))) {
-              throw apiError('csrf_required', 'send the X-CSRF-Token header of your session');
-            }
-            if (session.account) {
-              // An account's session acts on the account's hosts.
-              const host = await accountHost(session.account, { via: 'password' }, req);
-              if (!host) throw apiError('forbidden', 'this host is not one of your account');
-              res.locals.host = host;
-              res.locals.account = session.account;
-            } else {
-              if (!isNamed(req.params.name, session.host)) {
-                throw apiError('forbidden', 'this session is for another host');
-              }
-              res.locals.host = session.host;
-              res.locals.account = undefined;
-            }
-            res.locals.credential = { via: 'password' };
-            res.locals.session = session;
-            next();
-            return;
-          }
+        const session = await loadApiSession(deps.sessions, req, res);
+        if (session) {
+          const who = session.account ? { account: session.account } : { host: session.host };
+          await actOn(req, res, who, { via: 'password' }, 'this session is');
+          res.locals.session = session;
+          next();
+          return;
         }
         res.setHeader('WWW-Authenticate', 'Basic realm="MyDNS", charset="UTF-8"');
         const credentials = parseBasicAuthorization(req.headers.authorization);
@@ -140,25 +108,36 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
         });
         if (!login.ok) throw loginError(login.reason);
         res.removeHeader('WWW-Authenticate');
-        if (login.account) {
-          const host = await accountHost(login.account, login.credential, req);
-          if (!host) throw apiError('forbidden', 'these credentials are for other hosts');
-          res.locals.host = host;
-          res.locals.account = login.account;
-        } else {
-          if (!isNamed(req.params.name, login.host)) {
-            throw apiError('forbidden', 'these credentials are for another host');
-          }
-          res.locals.host = login.host;
-          res.locals.account = undefined;
-        }
-        res.locals.credential = login.credential;
+        const who = login.account ? { account: login.account } : { host: login.host };
+        await actOn(req, res, who, login.credential, 'these credentials are');
         res.locals.session = undefined;
         next();
       } catch (error) {
         next(error);
       }
     };
+  /**
+   * Sets the host the request acts on: the path's, if it is the signed-in
+   * host or one of the account's hosts the credential covers; else 403.
+   */
+  const actOn = async (
+    req: Request,
+    res: Response,
+    who: { account: AccountRecord; host?: undefined } | { host: HostRecord; account?: undefined },
+    credential: Credential,
+    subject: string,
+  ) => {
+    if (who.account) {
+      const host = await accountHost(who.account, credential, req);
+      if (!host) throw apiError('forbidden', `${subject} for other hosts`);
+      res.locals.host = host;
+    } else {
+      if (!isNamed(req.params.name, who.host)) throw apiError('forbidden', `${subject} for another host`);
+      res.locals.host = who.host;
+    }
+    res.locals.account = who.account;
+    res.locals.credential = credential;
+  };
   /** The host named in the path, if the account's credential covers it. */
   const accountHost = async (account: AccountRecord, credential: Credential, req: Request) => {
     const named = labelFromUsername(String(req.params.name ?? ''), deps.zones);
@@ -168,37 +147,10 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
   const passwordOnly = authenticate(false);
   const passwordOrToken = authenticate(true);
 
-  /**
-   * A session cookie alone does not change the password, delete the host or
-   * create a token: the request also carries `currentPassword`, as the
-   * dashboard's forms ask for it (a stolen or tossed cookie is not enough).
-   * Basic auth with the password has already proven it.
-   */
-  const confirmPassword = async (req: Request, res: Response) => {
-    if (!res.locals.session) return;
-    const body = (req.body ?? {}) as Record<string, unknown>;
-    const current = typeof body.currentPassword === 'string' ? body.currentPassword : '';
-    if (current === '') {
-      throw apiError('current_password_required', 'send currentPassword: your current password');
-    }
-    const { account } = res.locals;
-    const login = await deps.authenticator.authenticate({
-      source: res.locals.client,
-      // An account's session confirms with the account's password (TOTP was asked at sign-in).
-      username: account ? account.email : fqdn(res.locals.host.name, res.locals.host.zone),
-      secret: current,
-      purpose: 'manage',
-      edge: 'api',
-      accounts: true,
-      secondFactor: 'session',
-    });
-    if (!login.ok) {
-      if (login.reason === 'wrong' || login.reason === 'token_not_allowed') {
-        throw apiError('wrong_current_password', 'the current password is wrong');
-      }
-      throw loginError(login.reason);
-    }
-  };
+  // An account's session confirms with the account's password, a host's with the host's.
+  const confirmPassword = createCurrentPasswordCheck(deps.authenticator, (res) =>
+    res.locals.account ? res.locals.account.email : fqdn(res.locals.host.name, res.locals.host.zone),
+  );
 
   /** A change that reached PowerDNS answers at once; one still pending says so (it will be pushed). */
   const answerPushed = (res: Response, result: Pushed, status: number, body?: unknown) => {
@@ -298,35 +250,13 @@ export function createHostsRouter(deps: HostsRouterDeps): Router {
     }),
   );
 
-  router.post(
-    '/api/v1/hosts/:name/tokens',
-    passwordOnly,
-    json,
-    asyncHandler(async (req, res) => {
-      await confirmPassword(req, res);
-      const created = await deps.hosts.createToken(res.locals.host, req.body?.label);
-      res.status(201).json(created);
-    }),
-  );
-
-  router.get(
-    '/api/v1/hosts/:name/tokens',
-    passwordOnly,
-    asyncHandler(async (_req, res) => {
-      res.json({ tokens: await deps.hosts.listTokens(res.locals.host) });
-    }),
-  );
-
-  router.delete(
-    '/api/v1/hosts/:name/tokens/:id',
-    passwordOnly,
-    asyncHandler(async (req, res) => {
-      const id = Number(req.params.id);
-      if (!Number.isSafeInteger(id) || id < 1) throw apiError('token_not_found', 'no such token');
-      await deps.hosts.revokeToken(res.locals.host, id);
-      res.status(204).end();
-    }),
-  );
+  addTokenRoutes(router, '/api/v1/hosts/:name/tokens', {
+    guard: passwordOnly,
+    confirmPassword,
+    create: (res, body) => deps.hosts.createToken(res.locals.host, body.label),
+    list: (res) => deps.hosts.listTokens(res.locals.host),
+    revoke: (res, id) => deps.hosts.revokeToken(res.locals.host, id),
+  });
 
   router.post(
     '/api/v1/hosts/:name/acme-challenge',

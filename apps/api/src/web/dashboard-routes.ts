@@ -2,11 +2,13 @@ import type { HostRecord } from '@mydns/db';
 import { fqdn } from '@mydns/domain';
 import { hostRrsets } from '@mydns/powerdns';
 import { AppError } from '@mydns/runtime';
-import type { Request, RequestHandler, Response, Router } from 'express';
+import { type Request, type RequestHandler, type Response, Router } from 'express';
+import { covers } from '../auth/authenticator.ts';
 import type { Config } from '../config.ts';
 import type { HostsService } from '../hosts/hosts-service.ts';
 import { asyncHandler } from '../http/async-handler.ts';
 import type { Services } from '../services.ts';
+import { accountHostBase } from './dashboard/frame.ts';
 import { historyPage } from './dashboard/history-page.ts';
 import { mailPage } from './dashboard/mail-page.ts';
 import { overviewPage } from './dashboard/overview-page.ts';
@@ -17,10 +19,11 @@ import { type NewToken, revokeTokenPage, tokensPage } from './dashboard/tokens-p
 import { baseUrl, field } from './form.ts';
 import type { FormState, Problem } from './form-view.ts';
 import type { SafeHtml } from './html.ts';
-import { loginProblem } from './login-problems.ts';
-import { messagePage } from './pages.ts';
+import { checkSignedInPassword } from './login-problems.ts';
+import { messagePage, notFoundPage } from './pages.ts';
+import { changePasswordFromForm } from './password-form.ts';
 import { type ProblemContext, problemOf } from './problems.ts';
-import type { HostSession, WebSessions } from './sessions.ts';
+import type { WebSession, WebSessions } from './sessions.ts';
 import { buildSetups } from './setups.ts';
 
 /**
@@ -35,13 +38,22 @@ import { buildSetups } from './setups.ts';
  * middleware comes from routes.ts).
  */
 
+declare global {
+  namespace Express {
+    interface Locals {
+      /** The host the dashboard's pages act on, and where its pages are ('' or /account/hosts/<name>). */
+      dashboardHost: HostRecord;
+      dashboardBase: string;
+    }
+  }
+}
+
 export interface DashboardContext {
   config: Config;
   services: Services;
   sessions: WebSessions;
   page: (req: Request, res: Response, title: string, body: SafeHtml, status?: number) => void;
   form: RequestHandler;
-  requireSession: RequestHandler;
   checkCsrf: RequestHandler;
 }
 
@@ -67,14 +79,47 @@ function mistake(error: unknown, context: ProblemContext): { problem: Problem; s
   return { problem, status: (error as AppError).status };
 }
 
-export function addDashboardRoutes(router: Router, context: DashboardContext): void {
-  const { config, services, sessions, page, form, requireSession, checkCsrf } = context;
+export function addDashboardRoutes(parent: Router, context: DashboardContext): void {
+  // One set of pages, at two places: a host's session at /dashboard…, an account's at its hosts' addresses.
+  const router = Router({ mergeParams: true });
+  parent.use(router);
+  parent.use('/account/hosts/:host', router);
+  const { config, services, sessions, page, form, checkCsrf } = context;
   const hosts: HostsService = services.hosts;
-  const sessionOf = (res: Response) => res.locals.session as HostSession;
+  const sessionOf = (res: Response) => res.locals.session as WebSession;
   const nameOf = (host: HostRecord) => fqdn(host.name, host.zone);
-  const hostOf = (res: Response) => hosts.get(nameOf(sessionOf(res).host));
+  /** The host these pages are about (requireHost chose it). */
+  const pageHost = (res: Response) => res.locals.dashboardHost;
+  const baseOf = (res: Response) => res.locals.dashboardBase;
+  const hostOf = (res: Response) => hosts.get(nameOf(pageHost(res)));
   const show = (req: Request, res: Response, title: string, body: SafeHtml, status = 200) =>
-    page(req, res, `${title} · ${nameOf(sessionOf(res).host)}`, body, status);
+    page(req, res, `${title} · ${nameOf(pageHost(res))}`, body, status);
+  /**
+   * Which host the pages act on. A host's session: its own host, at
+   * /dashboard…. An account's session: the host named in
+   * /account/hosts/<hostname>/dashboard…, if the account holds it (the one
+   * authorization rule of auth/authenticator.ts, `covers`); any other host,
+   * and a host's session at such an address, get the page of no such page.
+   */
+  const requireHost: RequestHandler = asyncHandler(async (req, res, next) => {
+    const session = res.locals.session;
+    if (!session) return res.redirect(303, '/login');
+    const named = req.params.host as string | undefined;
+    if (named === undefined) {
+      if (!session.host) return res.redirect(303, '/account');
+      res.locals.dashboardHost = session.host;
+      res.locals.dashboardBase = '';
+      return next();
+    }
+    const host = session.account ? await hosts.find(named.toLowerCase()) : undefined;
+    if (!host || !session.account || !covers(session.account, { via: 'password' }, host)) {
+      page(req, res, 'Page not found', notFoundPage(true), 404);
+      return;
+    }
+    res.locals.dashboardHost = host;
+    res.locals.dashboardBase = accountHostBase(nameOf(host));
+    next();
+  });
   /**
    * The signed-in owner's password, checked like a sign-in (same limits): a
    * problem to show beside `field` (a wrong password), or beside the whole
@@ -82,31 +127,25 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
    */
   const checkPassword = async (
     res: Response,
-    host: HostRecord,
+    session: WebSession,
     secret: string,
     field: string,
     wrong: string,
   ): Promise<{ problem: Problem; status: number } | undefined> => {
-    const login = await services.authenticator.authenticate({
-      source: res.locals.client,
-      username: nameOf(host),
-      secret,
-      purpose: 'manage',
-      edge: 'web',
-    });
-    if (login.ok) return undefined;
-    const { message, status } = loginProblem(login.reason, wrong);
+    const refused = await checkSignedInPassword(services.authenticator, res, session, secret, wrong);
+    if (!refused) return undefined;
+    const { message, status } = refused;
     return { problem: status === 401 ? { text: message, field } : { text: message }, status };
   };
   /** A GET of an address that only takes forms: its page. */
   const redirectTo =
     (location: string): RequestHandler =>
     (_req, res) =>
-      res.redirect(303, location);
+      res.redirect(303, `${baseOf(res)}${location}`);
 
   router.get(
     '/dashboard',
-    requireSession,
+    requireHost,
     asyncHandler(async (req, res) => {
       const host = await hostOf(res);
       const [tokens, history] = await Promise.all([hosts.listTokens(host), hosts.history(host, 1)]);
@@ -116,6 +155,7 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
         res,
         'Overview',
         overviewPage({
+          base: baseOf(res),
           host: hosts.view(host),
           inactivityDays: config.lifecycle.inactivityDays,
           tokenCount: tokens.length,
@@ -134,12 +174,13 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
     extra: { newToken?: NewToken; form?: FormState } = {},
     status = 200,
   ) => {
-    const hostname = nameOf(sessionOf(res).host);
+    const hostname = nameOf(pageHost(res));
     show(
       req,
       res,
       'Setups',
       setupsPage({
+        base: baseOf(res),
         hostname,
         csrf: sessionOf(res).csrf,
         setups: buildSetups({
@@ -149,8 +190,8 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
           ...(config.apiAddresses.length > 0
             ? {
                 familyHosts: {
-                  v4: `update4.${sessionOf(res).host.zone}`,
-                  v6: `update6.${sessionOf(res).host.zone}`,
+                  v4: `update4.${pageHost(res).zone}`,
+                  v6: `update6.${pageHost(res).zone}`,
                 },
               }
             : {}),
@@ -162,17 +203,17 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
   };
   router.get(
     '/dashboard/setups',
-    requireSession,
+    requireHost,
     asyncHandler((req, res) => renderSetups(req, res)),
   );
   router.post(
     '/dashboard/setups',
     form,
-    requireSession,
+    requireHost,
     checkCsrf,
     asyncHandler(async (req, res) => {
       try {
-        const created = await hosts.createToken(sessionOf(res).host, 'setup');
+        const created = await hosts.createToken(pageHost(res), 'setup');
         await renderSetups(req, res, { newToken: { label: created.label, token: created.token } });
       } catch (error) {
         const { problem, status } = mistake(error, {});
@@ -194,9 +235,10 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
       res,
       'Tokens',
       tokensPage({
-        hostname: nameOf(session.host),
+        base: baseOf(res),
+        hostname: nameOf(pageHost(res)),
         csrf: session.csrf,
-        tokens: await hosts.listTokens(session.host),
+        tokens: await hosts.listTokens(pageHost(res)),
         ...(notice ? { list: { notice } } : {}),
         ...extra,
         now: new Date(),
@@ -206,18 +248,18 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
   };
   router.get(
     '/dashboard/tokens',
-    requireSession,
+    requireHost,
     asyncHandler((req, res) => renderTokens(req, res)),
   );
   router.post(
     '/dashboard/tokens',
     form,
-    requireSession,
+    requireHost,
     checkCsrf,
     asyncHandler(async (req, res) => {
       const label = field(req.body, 'label');
       try {
-        const created = await hosts.createToken(sessionOf(res).host, label);
+        const created = await hosts.createToken(pageHost(res), label);
         await renderTokens(req, res, { newToken: { label: created.label, token: created.token } });
       } catch (error) {
         const { problem, status } = mistake(error, { fields: { label: 'token-label' } });
@@ -225,42 +267,52 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
       }
     }),
   );
-  router.get('/dashboard/tokens/:id/revoke', requireSession, redirectTo('/dashboard/tokens'));
+  router.get('/dashboard/tokens/:id/revoke', requireHost, redirectTo('/dashboard/tokens'));
   router.post(
     '/dashboard/tokens/:id/revoke',
     form,
-    requireSession,
+    requireHost,
     checkCsrf,
     asyncHandler(async (req, res) => {
       const session = sessionOf(res);
       const id = Number(req.params.id);
-      const token = (await hosts.listTokens(session.host)).find((t) => t.id === id);
-      if (!token) return res.redirect(303, '/dashboard/tokens?notice=token-gone');
+      const token = (await hosts.listTokens(pageHost(res))).find((t) => t.id === id);
+      if (!token) return res.redirect(303, `${baseOf(res)}/dashboard/tokens?notice=token-gone`);
       // Without JavaScript the first press asks on a page of its own; app.js asks with a dialog instead.
       if (field(req.body, 'confirm') !== 'yes') {
-        return show(req, res, 'Revoke a token', revokeTokenPage(nameOf(session.host), session.csrf, token));
+        return show(
+          req,
+          res,
+          'Revoke a token',
+          revokeTokenPage(nameOf(pageHost(res)), session.csrf, token, baseOf(res)),
+        );
       }
       try {
-        await hosts.revokeToken(session.host, id);
+        await hosts.revokeToken(pageHost(res), id);
       } catch (error) {
         if (error instanceof AppError && error.status === 404)
-          return res.redirect(303, '/dashboard/tokens?notice=token-gone');
+          return res.redirect(303, `${baseOf(res)}/dashboard/tokens?notice=token-gone`);
         throw error;
       }
-      res.redirect(303, '/dashboard/tokens?notice=token-revoked');
+      res.redirect(303, `${baseOf(res)}/dashboard/tokens?notice=token-revoked`);
     }),
   );
 
   router.get(
     '/dashboard/history',
-    requireSession,
+    requireHost,
     asyncHandler(async (req, res) => {
-      const host = sessionOf(res).host;
+      const host = pageHost(res);
       show(
         req,
         res,
         'History',
-        historyPage({ hostname: nameOf(host), history: await hosts.history(host, 50), now: new Date() }),
+        historyPage({
+          hostname: nameOf(host),
+          base: baseOf(res),
+          history: await hosts.history(host, 50),
+          now: new Date(),
+        }),
       );
     }),
   );
@@ -287,6 +339,7 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
       res,
       'Mail',
       mailPage({
+        base: baseOf(res),
         host: hosts.view(host),
         csrf: sessionOf(res).csrf,
         zone: host.zone,
@@ -305,6 +358,7 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
       res,
       'Records',
       recordsPage({
+        base: baseOf(res),
         host: hosts.view(host),
         csrf: sessionOf(res).csrf,
         records: await services.records.list(host),
@@ -315,13 +369,13 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
   };
   router.get(
     '/dashboard/records',
-    requireSession,
+    requireHost,
     asyncHandler((req, res) => renderRecords(req, res)),
   );
   router.post(
     '/dashboard/records',
     form,
-    requireSession,
+    requireHost,
     checkCsrf,
     asyncHandler(async (req, res) => {
       const host = await hostOf(res);
@@ -339,7 +393,7 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
           });
           return;
         }
-        res.redirect(303, '/dashboard/records?notice=records-saved');
+        res.redirect(303, `${baseOf(res)}/dashboard/records?notice=records-saved`);
       } catch (error) {
         if (!(error instanceof AppError) || error.status !== 400) throw error;
         await renderRecords(
@@ -353,13 +407,13 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
   );
   router.get(
     '/dashboard/mail',
-    requireSession,
+    requireHost,
     asyncHandler((req, res) => renderMail(req, res)),
   );
   router.post(
     '/dashboard/mail',
     form,
-    requireSession,
+    requireHost,
     checkCsrf,
     asyncHandler(async (req, res) => {
       const host = await hostOf(res);
@@ -379,7 +433,7 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
           tls: values.tls,
           fingerprint: values.fingerprint === '' ? null : values.fingerprint,
         });
-        res.redirect(303, '/dashboard/mail?notice=mail-saved');
+        res.redirect(303, `${baseOf(res)}/dashboard/mail?notice=mail-saved`);
       } catch (error) {
         const { problem, status } = mistake(error, {
           values,
@@ -405,8 +459,8 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
     const notice = noticeOf(req);
     const { webhook, newSecret, ...rest } = forms;
     const [url, last] = await Promise.all([
-      services.webhooks.url(session.host.id),
-      services.webhooks.lastDelivery(session.host.id),
+      services.webhooks.url(pageHost(res).id),
+      services.webhooks.lastDelivery(pageHost(res).id),
     ]);
     const webhookNotice = notice === NOTICES['webhook-off'];
     show(
@@ -414,13 +468,16 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
       res,
       'Settings',
       settingsPage({
-        hostname: nameOf(session.host),
-        label: session.host.name,
+        hostname: nameOf(pageHost(res)),
+        label: pageHost(res).name,
+        base: baseOf(res),
+        ...(session.account ? { accountEmail: session.account.email } : {}),
         csrf: session.csrf,
         ...(notice && !webhookNotice && !forms.password ? { password: { notice } } : {}),
         ...rest,
         webhook: {
           csrf: session.csrf,
+          base: baseOf(res),
           url,
           last,
           now: new Date(),
@@ -433,22 +490,22 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
   };
   router.get(
     '/dashboard/settings',
-    requireSession,
+    requireHost,
     asyncHandler((req, res) => renderSettings(req, res)),
   );
-  router.get('/dashboard/settings/webhook', requireSession, redirectTo('/dashboard/settings'));
+  router.get('/dashboard/settings/webhook', requireHost, redirectTo('/dashboard/settings'));
   // Setting a URL answers with the page itself, its new secret in it (shown once, as a new token);
   // switching it off is a redirect with a notice, as the other forms.
   router.post(
     '/dashboard/settings/webhook',
     form,
-    requireSession,
+    requireHost,
     checkCsrf,
     asyncHandler(async (req, res) => {
-      const { host } = sessionOf(res);
+      const host = pageHost(res);
       if (field(req.body, 'clear') === 'yes') {
         await services.webhooks.clear(host.id);
-        return res.redirect(303, '/dashboard/settings?notice=webhook-off#webhook');
+        return res.redirect(303, `${baseOf(res)}/dashboard/settings?notice=webhook-off#webhook`);
       }
       const typed = field(req.body, 'url').trim();
       try {
@@ -463,55 +520,43 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
       }
     }),
   );
-  router.get('/dashboard/settings/password', requireSession, redirectTo('/dashboard/settings'));
-  router.get('/dashboard/settings/delete', requireSession, redirectTo('/dashboard/settings'));
+  router.get('/dashboard/settings/password', requireHost, redirectTo('/dashboard/settings'));
+  router.get('/dashboard/settings/delete', requireHost, redirectTo('/dashboard/settings'));
 
   router.post(
     '/dashboard/settings/password',
     form,
-    requireSession,
+    requireHost,
     checkCsrf,
     asyncHandler(async (req, res) => {
-      const session = res.locals.session as HostSession;
-      const host = await hosts.get(nameOf(session.host));
-      const fail = (problem: Problem, status = 400) =>
-        renderSettings(req, res, { password: { problem } }, status);
-      const current = await checkPassword(
-        res,
-        host,
-        field(req.body, 'current'),
-        'current',
-        'The current password is wrong.',
-      );
-      if (current) return fail(current.problem, current.status);
-      if (field(req.body, 'password') !== field(req.body, 'confirm'))
-        return fail({ text: 'The two new passwords differ.', field: 'new-confirm' });
-      try {
+      const session = sessionOf(res);
+      // An account's host has no password of its own: the account's is changed on the account's page.
+      if (session.account) return res.redirect(303, '/account/settings#change-password');
+      const host = await hosts.get(nameOf(pageHost(res)));
+      const changed = await changePasswordFromForm(req, {
+        check: (secret) => checkPassword(res, session, secret, 'current', 'The current password is wrong.'),
         // Ends every other session of the host.
-        await hosts.changePassword(host, field(req.body, 'password'), {
-          keepSession: session,
-          owner: services.authenticator.limitKey(res.locals.client),
-        });
-      } catch (error) {
-        const { problem, status } = mistake(error, {
-          fields: { password: 'new-password' },
-          passwordNoun: 'The new password',
-        });
-        return fail(problem, status);
-      }
+        change: (password) =>
+          hosts.changePassword(host, password, {
+            keepSession: session,
+            owner: services.authenticator.limitKey(res.locals.client),
+          }),
+        fail: (problem, status) => renderSettings(req, res, { password: { problem } }, status),
+      });
+      if (!changed) return;
       res.locals.logger.info('password changed', { host: host.name });
-      res.redirect(303, '/dashboard/settings?notice=password-changed');
+      res.redirect(303, `${baseOf(res)}/dashboard/settings?notice=password-changed`);
     }),
   );
 
   router.post(
     '/dashboard/settings/delete',
     form,
-    requireSession,
+    requireHost,
     checkCsrf,
     asyncHandler(async (req, res) => {
-      const session = res.locals.session as HostSession;
-      const host = await hosts.get(nameOf(session.host));
+      const session = sessionOf(res);
+      const host = await hosts.get(nameOf(pageHost(res)));
       const name = nameOf(host);
       const typed = field(req.body, 'confirm').trim().toLowerCase();
       const fail = (problem: Problem, status = 400) =>
@@ -520,16 +565,18 @@ export function addDashboardRoutes(router: Router, context: DashboardContext): v
         return fail({ text: `Type ${name} or ${host.name} to delete it.`, field: 'confirm-name' });
       const wrong = await checkPassword(
         res,
-        host,
+        session,
         field(req.body, 'password'),
         'delete-password',
         'The password is wrong.',
       );
       if (wrong) return fail(wrong.problem, wrong.status);
       await hosts.remove(host);
+      res.locals.logger.info('host deleted', { host: host.name });
+      // The account lives on without it; a host's own session has nothing left to show.
+      if (session.account) return res.redirect(303, '/account?notice=host-deleted');
       await sessions.end(req, res);
       res.locals.session = undefined;
-      res.locals.logger.info('host deleted', { host: host.name });
       page(
         req,
         res,

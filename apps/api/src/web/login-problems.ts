@@ -1,4 +1,7 @@
-import type { LoginResult } from '../auth/authenticator.ts';
+import { fqdn } from '@mydns/domain';
+import type { Response } from 'express';
+import type { Authenticator, LoginResult } from '../auth/authenticator.ts';
+import type { WebSession } from './sessions.ts';
 
 type Refusal = Extract<LoginResult, { ok: false }>['reason'];
 
@@ -24,4 +27,30 @@ export function loginProblem(
     default:
       return { message: wrong, status: 401 };
   }
+}
+
+/**
+ * The signed-in person's password, checked again before a sensitive change,
+ * like a sign-in (the same limits): the account's for an account's session
+ * (its TOTP was asked at sign-in, so the session stands in for the code), the
+ * host's for a host's. A refusal in a person's words, or undefined.
+ */
+export async function checkSignedInPassword(
+  authenticator: Pick<Authenticator, 'authenticate'>,
+  res: Response,
+  session: WebSession,
+  secret: string,
+  wrong: string,
+): Promise<{ message: string; status: number } | undefined> {
+  const login = await authenticator.authenticate({
+    source: res.locals.client,
+    secret,
+    purpose: 'manage',
+    edge: 'web',
+    ...(session.account
+      ? { username: session.account.email, accounts: true, secondFactor: 'session' as const }
+      : { username: fqdn(session.host.name, session.host.zone) }),
+  });
+  if (login.ok) return undefined;
+  return loginProblem(login.reason, wrong);
 }

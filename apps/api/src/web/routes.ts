@@ -59,12 +59,6 @@ export function createWebRouter(deps: WebDeps): Router {
       next(error);
     }
   };
-  /** The host's pages need a host's session; an account's session has its own page. */
-  const requireSession: RequestHandler = (_req, res, next) => {
-    if (!res.locals.session) res.redirect(303, '/login');
-    else if (!res.locals.session.host) res.redirect(303, '/account');
-    else next();
-  };
   /** Signed-in forms carry the session's CSRF secret. */
   const checkCsrf: RequestHandler = (req, res, next) => {
     const session = res.locals.session;
@@ -74,7 +68,7 @@ export function createWebRouter(deps: WebDeps): Router {
         res,
         'Expired form',
         messagePage('This form has expired', 'Please open the page again and retry.', {
-          href: formPage(req.path),
+          href: formPage(req.baseUrl + req.path),
           label: 'Open the page again',
         }),
         403,
@@ -201,7 +195,7 @@ export function createWebRouter(deps: WebDeps): Router {
     }),
   );
 
-  addDashboardRoutes(router, { config, services, sessions, page, form, requireSession, checkCsrf });
+  addDashboardRoutes(router, { config, services, sessions, page, form, checkCsrf });
   addResetPages(router, { config, services, sessions, page, form });
 
   /** Live availability for the registration form (the form works without it); `?zone=` as the form's choice. */
@@ -240,10 +234,16 @@ function pageContext(config: Config, res: Response, title: string): PageContext 
   };
 }
 
-/** The page a form belongs to: /dashboard/settings for /dashboard/settings/password. */
-function formPage(path: string): string {
-  const match = /^\/dashboard\/(setups|tokens|mail|settings)(\/|$)/i.exec(path);
-  return match ? `/dashboard/${match[1]?.toLowerCase()}` : path.startsWith('/dashboard') ? '/dashboard' : '/';
+/** The page a form belongs to: /dashboard/settings for /dashboard/settings/password (an account's host's alike). */
+export function formPage(path: string): string {
+  const match =
+    /^((?:\/account\/hosts\/[^/]+)?\/dashboard)(?:\/(setups|tokens|mail|records|settings))?(\/|$)/i.exec(
+      path,
+    );
+  if (match) return `${match[1]}${match[2] ? `/${match[2].toLowerCase()}` : ''}`;
+  const account = /^\/account\/(tokens|notifications|settings)(\/|$)/i.exec(path);
+  if (account) return `/account/${account[1]?.toLowerCase()}`;
+  return path.startsWith('/account') ? '/account' : '/';
 }
 
 /** A web page that does not exist: an HTML 404 (machine paths go on to the JSON one). */

@@ -1,4 +1,5 @@
 import type { AccountView } from '../../accounts/accounts-service.ts';
+import { accountHostBase } from '../dashboard/frame.ts';
 import {
   csrfField,
   type FormState,
@@ -9,6 +10,7 @@ import {
 } from '../form-view.ts';
 import { html, raw, type SafeHtml } from '../html.ts';
 import { zoneSuffix } from '../pages.ts';
+import { accountFrame } from './account-settings-pages.ts';
 
 /**
  * The pages of an account (README "Accounts"): sign-up, the second step of
@@ -70,15 +72,17 @@ export function accountPage(data: AccountPageData): SafeHtml {
       ? html`<p>No hosts yet: add one below.</p>`
       : // The history's table style: cards on a phone, each value labelled.
         html`<table class="history hosts">
-  <thead><tr><th scope="col">Hostname</th><th scope="col">IPv4</th><th scope="col">IPv6</th><th scope="col">State</th></tr></thead>
+  <thead><tr><th scope="col">Hostname</th><th scope="col">IPv4</th><th scope="col">IPv6</th><th scope="col">State</th><th scope="col"><span class="sr-only">Pages</span></th></tr></thead>
   <tbody>${account.hosts.map(
     (host) =>
-      html`<tr><td data-label="Hostname" class="address"><code>${host.hostname}</code></td><td data-label="IPv4" class="address">${host.ipv4 ?? '–'}</td><td data-label="IPv6" class="address">${host.ipv6 ?? '–'}</td><td data-label="State">${host.status}</td></tr>`,
+      html`<tr><td data-label="Hostname" class="address"><code>${host.hostname}</code></td><td data-label="IPv4" class="address">${host.ipv4 ?? '–'}</td><td data-label="IPv6" class="address">${host.ipv6 ?? '–'}</td><td data-label="State">${host.status}</td><td><a class="button small" href="${accountHostBase(host.hostname)}/dashboard" aria-label="Manage ${host.hostname}">Manage</a></td></tr>`,
   )}</tbody></table>`;
   const full = account.hosts.length >= data.limit;
-  return html`<section>
-<h1>Your account</h1>
-${data.notice ? html`<p class="alert ok" role="status">${data.notice}</p>` : ''}
+  return accountFrame(
+    account.email,
+    'hosts',
+    'Your account',
+    html`${data.notice ? html`<p class="alert ok" role="status">${data.notice}</p>` : ''}
 <p>Signed in as <strong>${account.email}</strong>${account.verified ? '' : html` (address not confirmed yet: see the mail we sent)`}.</p>
 <section class="card" aria-labelledby="hosts-title">
   <h2 id="hosts-title">Your hosts (${account.hosts.length} of ${data.limit})</h2>
@@ -111,8 +115,8 @@ ${data.notice ? html`<p class="alert ok" role="status">${data.notice}</p>` : ''}
       ? html`<p>On: signing in asks for a code from your authenticator app. Routers and scripts use account tokens.</p>`
       : html`<p>Off. <a class="button" href="/account/totp">Set up an authenticator app</a></p>`
   }
-</section>
-</section>`;
+</section>`,
+  );
 }
 
 export function totpStartPage(csrf: string, state: FormState = {}): SafeHtml {

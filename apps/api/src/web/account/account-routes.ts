@@ -1,4 +1,3 @@
-import type { AccountRecord } from '@mydns/db';
 import type { AppError } from '@mydns/runtime';
 import type { Request, RequestHandler, Response, Router } from 'express';
 import { renderSVG } from 'uqr';
@@ -9,11 +8,12 @@ import type { Services } from '../../services.ts';
 import { field } from '../form.ts';
 import type { FormState } from '../form-view.ts';
 import type { SafeHtml } from '../html.ts';
-import { loginProblem } from '../login-problems.ts';
+import { checkSignedInPassword, loginProblem } from '../login-problems.ts';
 import { loginPage } from '../pages.ts';
 import { problemOf } from '../problems.ts';
 import type { AccountSession, WebSessions } from '../sessions.ts';
 import { accountPage, secondFactorPage, signupPage, totpSetupPage, totpStartPage } from './account-pages.ts';
+import { addAccountSettingsPages } from './account-settings-routes.ts';
 
 export interface AccountPagesContext {
   config: Config;
@@ -28,6 +28,7 @@ const NOTICES: Record<string, string> = {
   welcome: 'Your account is made. We sent a mail to confirm the address.',
   'totp-on': 'Two-factor sign-in is on.',
   'host-added': 'The host is added.',
+  'host-deleted': 'The host is deleted; its records have left DNS.',
 };
 
 /** The QR code of an otpauth URL, as SVG drawn here: the secret goes to no outside service. */
@@ -218,6 +219,7 @@ export function addAccountPages(router: Router, context: AccountPagesContext): v
     }),
   );
   router.get('/account/hosts', (_req, res) => res.redirect(303, '/account'));
+  addAccountSettingsPages(router, { services, sessions, page, form, requireAccount, checkCsrf });
   router.post(
     '/account/hosts',
     form,
@@ -236,21 +238,6 @@ export function addAccountPages(router: Router, context: AccountPagesContext): v
     }),
   );
 
-  const confirmPassword = async (res: Response, account: AccountRecord, secret: string) => {
-    const login = await services.authenticator.authenticate({
-      source: res.locals.client,
-      username: account.email,
-      secret,
-      purpose: 'manage',
-      edge: 'web',
-      accounts: true,
-      secondFactor: 'session',
-    });
-    return login.ok
-      ? undefined
-      : loginProblem(login.reason === 'totp_required' ? 'wrong' : login.reason, 'The password is wrong.');
-  };
-
   router.get('/account/totp', requireAccount, (req, res) => {
     page(req, res, 'Set up an authenticator app', totpStartPage((res.locals.session as AccountSession).csrf));
   });
@@ -266,7 +253,13 @@ export function addAccountPages(router: Router, context: AccountPagesContext): v
         res.redirect(303, '/account');
         return;
       }
-      const refused = await confirmPassword(res, account, field(req.body, 'currentPassword'));
+      const refused = await checkSignedInPassword(
+        services.authenticator,
+        res,
+        session,
+        field(req.body, 'currentPassword'),
+        'The password is wrong.',
+      );
       if (refused) {
         page(
           req,

@@ -16,6 +16,11 @@ export const TABS = [
   { id: 'settings', href: '/dashboard/settings', label: 'Settings' },
 ] as const;
 
+/** Where an account's host has its dashboard: /account/hosts/<hostname>/dashboard…. */
+export function accountHostBase(hostname: string): string {
+  return `/account/hosts/${hostname}`;
+}
+
 export type TabId = (typeof TABS)[number]['id'];
 
 /** A hostname that a narrow screen may wrap after a dot, never inside a label. */
@@ -32,20 +37,34 @@ export function dashboardFrame(
   current: TabId,
   heading: string | undefined,
   body: SafeHtml,
+  base = '',
 ): SafeHtml {
-  return html`${heading === undefined ? '' : html`<p class="context">${breakable(hostname)}</p>`}
-<nav class="tabs" aria-label="Dashboard">
-  <ul>${TABS.map(
+  return html`${base === '' ? '' : html`<p class="context"><a href="/account">Your account</a> ›</p>`}
+${heading === undefined ? '' : html`<p class="context">${breakable(hostname)}</p>`}
+${tabBar(TABS, current, 'Dashboard', base)}
+<h1>${heading ?? breakable(hostname)}</h1>
+${body}`;
+}
+
+/** A row of tabs (the dashboard's, the account's): links under `base`, the current one marked. */
+export function tabBar(
+  tabs: readonly { readonly id: string; readonly href: string; readonly label: string }[],
+  current: string,
+  label: string,
+  base = '',
+  /** `paired`: two to a row on a phone (longer labels than the dashboard's). */
+  layout: 'thirds' | 'paired' = 'thirds',
+): SafeHtml {
+  return html`<nav class="${layout === 'paired' ? 'tabs paired' : 'tabs'}" aria-label="${label}">
+  <ul>${tabs.map(
     (tab) =>
       html`<li>${
         tab.id === current
-          ? html`<a href="${tab.href}" aria-current="page">${tab.label}</a>`
-          : html`<a href="${tab.href}">${tab.label}</a>`
+          ? html`<a href="${base}${tab.href}" aria-current="page">${tab.label}</a>`
+          : html`<a href="${base}${tab.href}">${tab.label}</a>`
       }</li>`,
   )}</ul>
-</nav>
-<h1>${heading ?? breakable(hostname)}</h1>
-${body}`;
+</nav>`;
 }
 
 /** A time as "5 min ago", with the exact time in a title and a datetime attribute. */

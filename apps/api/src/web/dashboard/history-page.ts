@@ -3,6 +3,8 @@ import { html, type SafeHtml } from '../html.ts';
 import { dashboardFrame, when } from './frame.ts';
 
 export interface HistoryData {
+  /** Where the host's pages are: '' (/dashboard…) or an account's /account/hosts/<hostname>. */
+  readonly base?: string;
   readonly hostname: string;
   readonly history: readonly HistoryView[];
   readonly now: Date;
@@ -35,6 +37,7 @@ function change(entry: HistoryView): SafeHtml {
  * (style.css), every value labelled by its column's name (data-label).
  */
 export function historyPage(data: HistoryData): SafeHtml {
+  const base = data.base ?? '';
   const { now } = data;
   return dashboardFrame(
     data.hostname,
@@ -43,7 +46,7 @@ export function historyPage(data: HistoryData): SafeHtml {
     html`<p>The latest update attempts, newest first. Repeated identical attempts are counted on one line.</p>
 ${
   data.history.length === 0
-    ? html`<section class="card"><p>No updates yet. <a href="/dashboard/setups">Set up an updater</a>: its first call appears here.</p></section>`
+    ? html`<section class="card"><p>No updates yet. <a href="${base}/dashboard/setups">Set up an updater</a>: its first call appears here.</p></section>`
     : html`<table class="history" data-testid="history">
   <thead><tr><th scope="col">When</th><th scope="col">Result</th><th scope="col">Address</th><th scope="col">From</th><th scope="col">Client</th></tr></thead>
   <tbody>${data.history.map(
@@ -56,5 +59,6 @@ ${
   </tr>`,
   )}</tbody></table>`
 }`,
+    base,
   );
 }

@@ -4,6 +4,8 @@ import { html, type SafeHtml } from '../html.ts';
 import { dashboardFrame } from './frame.ts';
 
 export interface MailData {
+  /** Where the host's pages are: '' (/dashboard…) or an account's /account/hosts/<hostname>. */
+  readonly base?: string;
   readonly host: HostView;
   readonly csrf: string;
   readonly zone: string;
@@ -70,6 +72,7 @@ hosts_proxy = ${relays.replace(/, /g, ' : ')}</code></pre>`;
 }
 
 export function mailPage(data: MailData): SafeHtml {
+  const base = data.base ?? '';
   const { host, form } = data;
   const values = form?.values;
   const mail = host.mail;
@@ -90,7 +93,7 @@ is down, senders get a temporary error and try again later.</p>
 ${status(data)}
 <section class="card" id="mail-settings" aria-labelledby="mail-form-title">
   <h2 id="mail-form-title">Settings</h2>
-  <form method="post" action="/dashboard/mail#mail-settings">
+  <form method="post" action="${base}/dashboard/mail#mail-settings">
     ${formMessage(form)}
     ${csrfField(data.csrf)}
     <label class="check"><input type="checkbox" id="mail-enabled" name="enabled" value="on" ${enabled ? html`checked` : ''}> Forward mail for ${host.hostname}</label>
@@ -144,5 +147,6 @@ ${status(data)}
       connection, where port 25 is blocked): <code>example.org. MX 10 ${mx}.</code></p></li>
   </ol>
 </section>`,
+    base,
   );
 }

@@ -3,6 +3,8 @@ import { html, type SafeHtml } from '../html.ts';
 import { dashboardFrame, when } from './frame.ts';
 
 export interface OverviewData {
+  /** Where the host's pages are: '' (/dashboard…) or an account's /account/hosts/<hostname>. */
+  readonly base?: string;
   readonly host: HostView;
   readonly inactivityDays: number;
   readonly tokenCount: number;
@@ -26,6 +28,7 @@ function dormancy(data: OverviewData): SafeHtml {
 }
 
 export function overviewPage(data: OverviewData): SafeHtml {
+  const base = data.base ?? '';
   const { host, now } = data;
   const mail = host.mail;
   return dashboardFrame(
@@ -44,20 +47,21 @@ export function overviewPage(data: OverviewData): SafeHtml {
   </dl>
   ${
     host.lastSeenAt === null
-      ? html`<p class="next"><strong>Next step:</strong> <a href="/dashboard/setups">set up your router or a script</a>.
+      ? html`<p class="next"><strong>Next step:</strong> <a href="${base}/dashboard/setups">set up your router or a script</a>.
         Your hostname gets an address with its first update.</p>`
       : ''
   }
 </section>
 <section class="grid" aria-label="Your hostname at a glance">
-  <a class="card tile" href="/dashboard/setups"><h2>Setups</h2>
+  <a class="card tile" href="${base}/dashboard/setups"><h2>Setups</h2>
     <p>Ready-to-paste settings for routers, cron, Windows, ddclient, inadyn and certificates.</p></a>
-  <a class="card tile" href="/dashboard/tokens"><h2>Tokens</h2>
+  <a class="card tile" href="${base}/dashboard/tokens"><h2>Tokens</h2>
     <p>${data.tokenCount === 0 ? 'No update tokens yet.' : `${data.tokenCount} update token${data.tokenCount === 1 ? '' : 's'}.`}</p></a>
-  <a class="card tile" href="/dashboard/history"><h2>History</h2>
+  <a class="card tile" href="${base}/dashboard/history"><h2>History</h2>
     <p>${data.latest ? html`Last: <code>${data.latest.result}</code> from ${data.latest.sourceAddress}, ${when(data.latest.lastAt ?? data.latest.at, now)}.` : 'No updates yet.'}</p></a>
-  <a class="card tile" href="/dashboard/mail"><h2>Mail</h2>
+  <a class="card tile" href="${base}/dashboard/mail"><h2>Mail</h2>
     <p>${mail.enabled ? `Forwarding to port ${mail.port ?? '?'} of your address.` : 'Forwarding is off.'}</p></a>
 </section>`,
+    base,
   );
 }

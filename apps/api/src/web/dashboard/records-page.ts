@@ -10,6 +10,8 @@ import { dashboardFrame } from './frame.ts';
  * itself. Works without JavaScript; the whole set is saved as one PUT.
  */
 export interface RecordsData {
+  /** Where the host's pages are: '' (/dashboard…) or an account's /account/hosts/<hostname>. */
+  readonly base?: string;
   readonly host: HostView;
   readonly csrf: string;
   readonly records: readonly OwnerRecord[];
@@ -37,6 +39,7 @@ export function formatRecordLines(records: readonly OwnerRecord[]): string {
 }
 
 export function recordsPage(data: RecordsData): SafeHtml {
+  const base = data.base ?? '';
   const { host, form } = data;
   const text = form?.values?.records ?? formatRecordLines(data.records);
   const wildcard = form?.values ? form.values.wildcard === 'on' : host.wildcard;
@@ -47,7 +50,7 @@ export function recordsPage(data: RecordsData): SafeHtml {
     html`<section class="card" aria-labelledby="records-title">
   <h2 id="records-title">Names and records</h2>
   ${formMessage(form)}
-  <form method="post" action="/dashboard/records#records-title" novalidate>
+  <form method="post" action="${base}/dashboard/records#records-title" novalidate>
     ${csrfField(data.csrf)}
     <label class="check"><input type="checkbox" name="wildcard" id="records-wildcard" ${wildcard ? html`checked` : ''}>
       Wildcard: every name below <code>${host.hostname}</code> answers its addresses</label>
@@ -65,5 +68,6 @@ export function recordsPage(data: RecordsData): SafeHtml {
     <button type="submit">Save records</button>
   </form>
 </section>`,
+    base,
   );
 }

@@ -7,20 +7,26 @@ import {
   typedValue,
 } from '../form-view.ts';
 import { html, type SafeHtml } from '../html.ts';
+import { passwordForm } from '../password-form.ts';
 import { dashboardFrame } from './frame.ts';
 import { type WebhookData, webhookSection } from './webhook-section.ts';
 
 export interface SettingsData {
+  /** Where the host's pages are: '' (/dashboard…) or an account's /account/hosts/<hostname>. */
+  readonly base?: string;
   readonly hostname: string;
   /** The hostname's own label (`alice` of `alice.<zone>`): deletion takes either. */
   readonly label: string;
   readonly csrf: string;
+  /** A host of this account: it has no password of its own, the account's stands in. */
+  readonly accountEmail?: string;
   readonly password?: FormState;
   readonly deletion?: FormState;
   readonly webhook?: WebhookData;
 }
 
 export function settingsPage(data: SettingsData): SafeHtml {
+  const base = data.base ?? '';
   const { csrf, hostname, label } = data;
   const pw = data.password;
   const del = data.deletion;
@@ -28,32 +34,26 @@ export function settingsPage(data: SettingsData): SafeHtml {
     hostname,
     'settings',
     'Settings',
-    html`<section class="card" id="change-password" aria-labelledby="password-title">
-  <h2 id="password-title">Change password</h2>
-  <form method="post" action="/dashboard/settings/password#change-password">
-    ${formMessage(pw)}
-    ${csrfField(csrf)}
-    <label for="current">Current password</label>
-    <input id="current" name="current" type="password" required autocomplete="current-password"${fieldAttributes(pw, 'current')}>
-    ${fieldProblem(pw, 'current')}
-    <label for="new-password">New password</label>
-    <input id="new-password" name="password" type="password" required minlength="8" autocomplete="new-password"${fieldAttributes(pw, 'new-password', 'new-password-help')}>
-    ${fieldProblem(pw, 'new-password')}
-    <p class="help" id="new-password-help">At least 8 characters.</p>
-    <label for="new-confirm">New password again</label>
-    <input id="new-confirm" name="confirm" type="password" required minlength="8" autocomplete="new-password"${fieldAttributes(pw, 'new-confirm')}>
-    ${fieldProblem(pw, 'new-confirm')}
-    <button type="submit">Change password</button>
-    <p class="help">Signs you out everywhere else. Routers using the old password stop working; tokens keep working.</p>
-  </form>
-</section>
+    html`${
+      data.accountEmail
+        ? html`<section class="card" id="change-password" aria-labelledby="password-title">
+  <h2 id="password-title">Password</h2>
+  <p>This host belongs to the account <strong>${data.accountEmail}</strong> and has no password of its own: routers use the account's address with an account token, and the account's password is changed <a href="/account/settings#change-password">on the account's page</a>.</p>
+</section>`
+        : passwordForm(
+            csrf,
+            `${base}/dashboard/settings/password`,
+            pw,
+            'Signs you out everywhere else. Routers using the old password stop working; tokens keep working.',
+          )
+    }
 
 ${data.webhook ? webhookSection(data.webhook) : ''}
 
 <section class="card danger-zone" id="delete-host" aria-labelledby="delete-title">
   <h2 id="delete-title">Delete this hostname</h2>
   <p>Its records leave DNS at once, its tokens stop working, and the name becomes free for anyone.</p>
-  <form method="post" action="/dashboard/settings/delete#delete-host">
+  <form method="post" action="${base}/dashboard/settings/delete#delete-host">
     ${formMessage(del)}
     ${csrfField(csrf)}
     <label for="confirm-name">Type <strong>${hostname}</strong> (or just <strong>${label}</strong>) to confirm</label>
@@ -62,9 +62,10 @@ ${data.webhook ? webhookSection(data.webhook) : ''}
     <label for="delete-password">Your password</label>
     <input id="delete-password" name="password" type="password" required autocomplete="current-password"${fieldAttributes(del, 'delete-password', 'delete-password-help')}>
     ${fieldProblem(del, 'delete-password')}
-    <p class="help" id="delete-password-help">The account password, not an update token.</p>
+    <p class="help" id="delete-password-help">${data.accountEmail ? `The password of ${data.accountEmail}` : 'The password'}, not an update token.</p>
     <button type="submit" class="danger">Delete ${hostname}</button>
   </form>
 </section>`,
+    base,
   );
 }

@@ -5,6 +5,8 @@ import { dashboardFrame } from './frame.ts';
 import { type NewToken, newTokenBox } from './tokens-page.ts';
 
 export interface SetupsData {
+  /** Where the host's pages are: '' (/dashboard…) or an account's /account/hosts/<hostname>. */
+  readonly base?: string;
   readonly hostname: string;
   readonly csrf: string;
   readonly setups: readonly Setup[];
@@ -42,6 +44,7 @@ function setupBlock(setup: Setup): SafeHtml {
 }
 
 export function setupsPage(data: SetupsData): SafeHtml {
+  const base = data.base ?? '';
   return dashboardFrame(
     data.hostname,
     'setups',
@@ -52,7 +55,7 @@ export function setupsPage(data: SetupsData): SafeHtml {
         : html`<section class="card">
   <p>These setups use an <strong>update token</strong> in place of your password: a token can only update
   this hostname, and you can revoke it at any time.</p>
-  <form method="post" action="/dashboard/setups" class="inline-form">
+  <form method="post" action="${base}/dashboard/setups" class="inline-form">
     ${formMessage(data.form)}
     ${csrfField(data.csrf)}
     <button type="submit">Create a token and fill it in</button>
@@ -67,5 +70,6 @@ ${GROUPS.map(
   ${data.setups.filter((setup) => setup.group === group.id).map(setupBlock)}
 </section>`,
 )}`,
+    base,
   );
 }

@@ -29,6 +29,8 @@ export function newTokenBox(created: NewToken): SafeHtml {
 }
 
 export interface TokensData {
+  /** Where the host's pages are: '' (/dashboard…) or an account's /account/hosts/<hostname>. */
+  readonly base?: string;
   readonly hostname: string;
   readonly csrf: string;
   readonly tokens: readonly TokenView[];
@@ -44,6 +46,7 @@ const revokeQuestion = (token: TokenView) =>
   `Revoke the token “${token.label}”? Routers and scripts using it are refused from then on.`;
 
 export function tokensPage(data: TokensData): SafeHtml {
+  const base = data.base ?? '';
   const { csrf, now } = data;
   return dashboardFrame(
     data.hostname,
@@ -62,7 +65,7 @@ export function tokensPage(data: TokensData): SafeHtml {
       <tbody>${data.tokens.map(
         (token) => html`<tr>
           <td>${token.label}</td><td>${when(token.createdAt, now)}</td><td>${when(token.lastUsedAt, now)}</td>
-          <td><form method="post" action="/dashboard/tokens/${token.id}/revoke" class="inline" data-confirm="${revokeQuestion(token)}">${csrfField(csrf)}
+          <td><form method="post" action="${base}/dashboard/tokens/${token.id}/revoke" class="inline" data-confirm="${revokeQuestion(token)}">${csrfField(csrf)}
             <button type="submit" class="small danger" aria-label="Revoke token ${token.label}">Revoke</button></form></td>
         </tr>`,
       )}</tbody></table>`
@@ -71,7 +74,7 @@ export function tokensPage(data: TokensData): SafeHtml {
 <section class="card" id="create-token" aria-labelledby="new-token-title">
   <h2 id="new-token-title">New token</h2>
   ${data.newToken ? newTokenBox(data.newToken) : ''}
-  <form method="post" action="/dashboard/tokens#create-token" class="inline-form">
+  <form method="post" action="${base}/dashboard/tokens#create-token" class="inline-form">
     ${formMessage(data.create)}
     ${csrfField(csrf)}
     <label for="token-label">A name for the device that will use it</label>
@@ -80,23 +83,25 @@ export function tokensPage(data: TokensData): SafeHtml {
     ${fieldProblem(data.create, 'token-label')}
   </form>
 </section>`,
+    base,
   );
 }
 
 /** Without JavaScript, a revocation asks here first (with it, app.js asks with a dialog). */
-export function revokeTokenPage(hostname: string, csrf: string, token: TokenView): SafeHtml {
+export function revokeTokenPage(hostname: string, csrf: string, token: TokenView, base = ''): SafeHtml {
   return dashboardFrame(
     hostname,
     'tokens',
     'Revoke a token',
     html`<section class="card narrow">
   <p>${revokeQuestion(token)} This cannot be undone; you can create a new token at any time.</p>
-  <form method="post" action="/dashboard/tokens/${token.id}/revoke" class="actions">
+  <form method="post" action="${base}/dashboard/tokens/${token.id}/revoke" class="actions">
     ${csrfField(csrf)}
     <input type="hidden" name="confirm" value="yes">
     <button type="submit" class="danger">Revoke “${token.label}”</button>
-    <a href="/dashboard/tokens">Keep it</a>
+    <a href="${base}/dashboard/tokens">Keep it</a>
   </form>
 </section>`,
+    base,
   );
 }

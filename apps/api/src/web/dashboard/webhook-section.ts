@@ -11,6 +11,8 @@ export interface WebhookData {
   readonly newSecret?: string;
   readonly form?: FormState;
   readonly now: Date;
+  /** Where the host's pages are: '' (/dashboard…) or an account's /account/hosts/<hostname>. */
+  readonly base?: string;
 }
 
 const outcome = (last: WebhookDelivery) =>
@@ -41,7 +43,7 @@ export function webhookSection(data: WebhookData): SafeHtml {
       : 'none yet'
   }</p>`
   }
-  <form method="post" action="/dashboard/settings/webhook#webhook">
+  <form method="post" action="${data.base ?? ''}/dashboard/settings/webhook#webhook">
     ${formMessage(data.form)}
     ${csrfField(data.csrf)}
     <label for="webhook-url">URL (a new one gets a new secret)</label>
@@ -51,7 +53,7 @@ export function webhookSection(data: WebhookData): SafeHtml {
   ${
     data.url === undefined
       ? ''
-      : html`<form method="post" action="/dashboard/settings/webhook#webhook" class="inline">
+      : html`<form method="post" action="${data.base ?? ''}/dashboard/settings/webhook#webhook" class="inline">
     ${csrfField(data.csrf)}
     <input type="hidden" name="clear" value="yes">
     <button type="submit" class="small danger">Switch the webhook off</button>
