@@ -116,7 +116,7 @@ const named = process.argv.slice(2).map((arg) => {
 const ONLY = new Set(
   named.length > 0
     ? named
-    : (process.env.BENCH_ONLY ?? '1,2,3,4,5,6,7,8,9,10,12,13').split(',').map((part) => part.trim()),
+    : (process.env.BENCH_ONLY ?? '1,2,3,4,5,6,7,8,9,10,11,12,13').split(',').map((part) => part.trim()),
 );
 /** Open connections: routers and scripts talking at once. */
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
