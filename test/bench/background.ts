@@ -1,33 +1,6 @@
-/**
- * The background jobs' share of the machine (`npm run bench -- background`;
- * README "Benchmarks"), at BENCH_BACKGROUND_HOSTS hosts (default 100,000),
- * created in bulk as in million.ts (the same records MyDNS writes, so a
- * reconcile pass finds nothing to change), a tenth of them inactive for 40
- * days:
- *
- * - a full reconciler pass (the API's periodic one): good updates/s (1,000
- *   hosts changing) while it runs vs before it, and how long it takes,
- *   unpaced (MYDNS_RECONCILE_SHARE=1) and paced (the default), in the same
- *   run, each in an API of its own;
- * - the dormancy job: its passes over the inactive tenth, the update rate
- *   meanwhile, and a pass with nothing to do, its statement now vs the one
- *   before migration 20261207110000_dormancy_index (EXPLAIN ANALYZE: the scan
- *   of hosts each plan runs, and its time).
- */
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import {
-  createDatabase,
-  type Database,
-  expireInactiveQuery,
-  migrateLatest,
-  startEmbeddedPostgres,
-} from '@mydns/db';
-import { createPowerDnsClient, startManagedPowerDns } from '@mydns/powerdns';
+import { availableParallelism, loadavg } from 'node:os';
+import { type Database, expireInactiveQuery } from '@mydns/db';
 import { createLogger, createShutdown, type Logger } from '@mydns/runtime';
-import bcrypt from 'bcryptjs';
-import { freePort } from '../support/ports.ts';
 import { waitFor } from '../support/wait.ts';
 import {
   type Api,
@@ -38,6 +11,7 @@ import {
   insertRecordsSqlite,
   roundsWhile,
   startApi,
+  startBenchStack,
 } from './million.ts';
 
 const HOSTS = Number(process.env.BENCH_BACKGROUND_HOSTS ?? 100_000);
@@ -164,38 +138,10 @@ function rounds(count: number): () => boolean {
 export async function runBackgroundBenchmark(): Promise<void> {
   const logger: Logger = createLogger({ level: process.env.BENCH_LOG ? 'debug' : 'warn', format: 'pretty' });
   const shutdown = createShutdown(logger);
-  const work = mkdtempSync(join(tmpdir(), 'mydns-background-'));
-  chmodSync(work, 0o755);
-  shutdown.add('work folder', () => rmSync(work, { recursive: true, force: true }));
   let api: Api | undefined;
   try {
-    const postgres = await startEmbeddedPostgres({
-      dataDir: join(work, 'pg'),
-      logger,
-      database: 'mydns_background',
-      port: await freePort(),
-    });
-    shutdown.add('postgres', () => postgres.stop());
-    const db = createDatabase({ url: postgres.url, poolMax: 4 });
-    shutdown.add('db', () => db.destroy());
-    await migrateLatest(db);
-    const pdnsDir = join(work, 'pdns');
-    const pdns = await startManagedPowerDns({
-      dir: pdnsDir,
-      dnsPort: await freePort(),
-      apiPort: await freePort(),
-      logger,
-    });
-    shutdown.add('powerdns', () => pdns.stop());
-    const dns = createPowerDnsClient({ apiUrl: pdns.apiUrl, apiKey: pdns.apiKey, timeoutMs: 600_000 });
-    const ctx: Context = {
-      db,
-      dns,
-      env: { databaseUrl: postgres.url, pdnsUrl: pdns.apiUrl, pdnsKey: pdns.apiKey },
-      sqlitePath: join(pdnsDir, 'pdns.sqlite3'),
-      hash: bcrypt.hashSync('bench-password', 4),
-      logger,
-    };
+    const ctx = await startBenchStack('background', 'bench-password', logger, shutdown);
+    const { db, dns } = ctx;
     console.log(
       `\n14. the background jobs' share — ${new Date().toISOString()}, ${availableParallelism()} cores, ` +
         `${fmt(HOSTS)} hosts, load average ${loadavg()[0]?.toFixed(1)}`,

@@ -458,6 +458,48 @@ export interface Context {
   logger: Logger;
 }
 
+/**
+ * A Postgres and a managed PowerDNS of the benchmark's own in a fresh folder, migrated, each
+ * stopped by the shutdown (the folder too): what the million-host and background benchmarks share.
+ */
+export async function startBenchStack(
+  name: string,
+  password: string,
+  logger: Logger,
+  shutdown: Shutdown,
+): Promise<Context> {
+  const work = mkdtempSync(join(tmpdir(), `mydns-${name}-`));
+  chmodSync(work, 0o755);
+  shutdown.add('work folder', () => rmSync(work, { recursive: true, force: true }));
+  const postgres = await startEmbeddedPostgres({
+    dataDir: join(work, 'pg'),
+    logger,
+    database: `mydns_${name}`,
+    port: await freePort(),
+  });
+  shutdown.add('postgres', () => postgres.stop());
+  const db = createDatabase({ url: postgres.url, poolMax: 4 });
+  shutdown.add('db', () => db.destroy());
+  await migrateLatest(db);
+  const pdnsDir = join(work, 'pdns');
+  const pdns = await startManagedPowerDns({
+    dir: pdnsDir,
+    dnsPort: await freePort(),
+    apiPort: await freePort(),
+    logger,
+  });
+  shutdown.add('powerdns', () => pdns.stop());
+  const dns = createPowerDnsClient({ apiUrl: pdns.apiUrl, apiKey: pdns.apiKey, timeoutMs: 600_000 });
+  return {
+    db,
+    dns,
+    env: { databaseUrl: postgres.url, pdnsUrl: pdns.apiUrl, pdnsKey: pdns.apiKey },
+    sqlitePath: join(pdnsDir, 'pdns.sqlite3'),
+    hash: bcrypt.hashSync(password, 4),
+    logger,
+  };
+}
+
 /** The dormancy job, run as another replica would: passes until none finds anything, with updates meanwhile. */
 export async function dormancy(ctx: Context, api: Api, prefix: string, normal: number) {
   const hosts = createHostsRepository(ctx.db);
@@ -559,36 +601,8 @@ export async function runMillionBenchmark(): Promise<void> {
 }
 
 async function run(logger: Logger, shutdown: Shutdown) {
-  const work = mkdtempSync(join(tmpdir(), 'mydns-million-'));
-  chmodSync(work, 0o755);
-  shutdown.add('work folder', () => rmSync(work, { recursive: true, force: true }));
-  const postgres = await startEmbeddedPostgres({
-    dataDir: join(work, 'pg'),
-    logger,
-    database: 'mydns_million',
-    port: await freePort(),
-  });
-  shutdown.add('postgres', () => postgres.stop());
-  const db = createDatabase({ url: postgres.url, poolMax: 4 });
-  shutdown.add('db', () => db.destroy());
-  await migrateLatest(db);
-  const pdnsDir = join(work, 'pdns');
-  const pdns = await startManagedPowerDns({
-    dir: pdnsDir,
-    dnsPort: await freePort(),
-    apiPort: await freePort(),
-    logger,
-  });
-  shutdown.add('powerdns', () => pdns.stop());
-  const dns = createPowerDnsClient({ apiUrl: pdns.apiUrl, apiKey: pdns.apiKey, timeoutMs: 600_000 });
-  const ctx: Context = {
-    db,
-    dns,
-    env: { databaseUrl: postgres.url, pdnsUrl: pdns.apiUrl, pdnsKey: pdns.apiKey },
-    sqlitePath: join(pdnsDir, 'pdns.sqlite3'),
-    hash: bcrypt.hashSync(PASSWORD, 4),
-    logger,
-  };
+  const ctx = await startBenchStack('million', PASSWORD, logger, shutdown);
+  const { db, dns } = ctx;
   const cost10 = bcrypt.hashSync(PASSWORD, 10);
   const checkStarted = performance.now();
   for (let i = 0; i < 5; i++) bcrypt.compareSync(PASSWORD, cost10);
