@@ -4,6 +4,28 @@ import type { AddressChange } from './hosts-repository.ts';
 import { QUEUE_WEBHOOK_EVENTS } from './webhooks-repository.ts';
 
 /**
+ * The `changed` step of an address change (this group commit's and a prefix update's in
+ * hosts-repository.ts): writes `next` (the row with its new values) only where something
+ * differs or a dormant host comes back, and returns `returning`.
+ */
+export function changedHostsStep(returning: string): string {
+  return `changed as (
+    update hosts h
+       set ipv4 = next.ipv4, ipv6 = next.ipv6, ipv6_prefix = next.ipv6_prefix, status = 'active',
+           last_seen_at = now(),
+           address_changed_at = case
+             when next.ipv4 is distinct from next.old_ipv4 or next.ipv6 is distinct from next.old_ipv6
+               or next.ipv6_prefix is distinct from next.old_ipv6_prefix
+             then now() else h.address_changed_at end
+      from next
+     where h.id = next.id
+       and (next.ipv4 is distinct from next.old_ipv4 or next.ipv6 is distinct from next.old_ipv6
+            or next.ipv6_prefix is distinct from next.old_ipv6_prefix or next.old_status <> 'active')
+    returning ${returning}
+  )`;
+}
+
+/**
  * Address changes as SQL: a group of changes (address-committer.ts) in one
  * statement per round, each round a set of distinct hosts.
  *
@@ -38,21 +60,8 @@ const APPLY_ADDRESS_CHANGES = `
            case when input.keep6 then old.ipv6_prefix else null end as ipv6_prefix
       from old join input on input.id = old.id
      where old.status in ('active', 'dormant')
-  ), changed as (
-    update hosts h
-       set ipv4 = next.ipv4, ipv6 = next.ipv6, ipv6_prefix = next.ipv6_prefix, status = 'active',
-           last_seen_at = now(),
-           address_changed_at = case
-             when next.ipv4 is distinct from next.old_ipv4 or next.ipv6 is distinct from next.old_ipv6
-               or next.ipv6_prefix is distinct from next.old_ipv6_prefix
-             then now() else h.address_changed_at end
-      from next
-     where h.id = next.id
-       and (next.ipv4 is distinct from next.old_ipv4 or next.ipv6 is distinct from next.old_ipv6
-            or next.ipv6_prefix is distinct from next.old_ipv6_prefix or next.old_status <> 'active')
-    returning h.id, h.zone, h.name, next.ord, next.old_status, next.old_ipv4, next.old_ipv6,
-              next.old_ipv6_prefix, h.ipv4, h.ipv6, h.ipv6_prefix
-  ), queued as (
+  ), ${changedHostsStep(`h.id, h.zone, h.name, next.ord, next.old_status, next.old_ipv4, next.old_ipv6,
+              next.old_ipv6_prefix, h.ipv4, h.ipv6, h.ipv6_prefix`)}, queued as (
     insert into dns_outbox (zone, name) select zone, name from changed order by ord returning id, zone, name
   ), ${QUEUE_WEBHOOK_EVENTS}
   select changed.ord, changed.old_ipv4, changed.old_ipv6, changed.old_ipv6_prefix, changed.ipv4,

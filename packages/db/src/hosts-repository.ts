@@ -1,5 +1,5 @@
 import { type HostStatus, type Ipv6Prefix, type Ipv6Step, nextIpv6 } from '@mydns/domain';
-import { commitAddressChanges } from './address-changes.ts';
+import { changedHostsStep, commitAddressChanges } from './address-changes.ts';
 import type { AddressCommitter } from './address-committer.ts';
 import { type Database, preparedQuery } from './database.ts';
 import { QUEUE_DORMANT_EVENTS, QUEUE_WEBHOOK_EVENTS } from './webhooks-repository.ts';
@@ -241,21 +241,8 @@ const APPLY_ADDRESS_CHANGE = `
            case when $4::boolean then ipv6 else $5::text end as ipv6,
            case when $6::boolean then ipv6_prefix else $7::text end as ipv6_prefix
       from old where status in ('active', 'dormant')
-  ), changed as (
-    update hosts h
-       set ipv4 = next.ipv4, ipv6 = next.ipv6, ipv6_prefix = next.ipv6_prefix, status = 'active',
-           last_seen_at = now(),
-           address_changed_at = case
-             when next.ipv4 is distinct from next.old_ipv4 or next.ipv6 is distinct from next.old_ipv6
-               or next.ipv6_prefix is distinct from next.old_ipv6_prefix
-             then now() else h.address_changed_at end
-      from next
-     where h.id = next.id
-       and (next.ipv4 is distinct from next.old_ipv4 or next.ipv6 is distinct from next.old_ipv6
-            or next.ipv6_prefix is distinct from next.old_ipv6_prefix or next.old_status <> 'active')
-    returning h.id, h.zone, h.name, next.old_status, next.old_ipv4, next.old_ipv6, next.old_ipv6_prefix,
-              h.ipv4, h.ipv6, h.ipv6_prefix
-  ), queued as (
+  ), ${changedHostsStep(`h.id, h.zone, h.name, next.old_status, next.old_ipv4, next.old_ipv6, next.old_ipv6_prefix,
+              h.ipv4, h.ipv6, h.ipv6_prefix`)}, queued as (
     insert into dns_outbox (zone, name) select zone, name from changed returning id
   ), ${QUEUE_WEBHOOK_EVENTS}
   select changed.old_ipv4, changed.old_ipv6, changed.old_ipv6_prefix, changed.ipv4, changed.ipv6,
