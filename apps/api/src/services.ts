@@ -43,7 +43,7 @@ import {
   type ZoneWriters,
   zoneRrsets,
 } from '@mydns/powerdns';
-import { errorMessage, type Logger } from '@mydns/runtime';
+import { errorMessage, type Logger, oneAtATimePerKey } from '@mydns/runtime';
 import { type AccountsService, createAccountsService } from './accounts/accounts-service.ts';
 import { type BackgroundTasks, createBackgroundTasks } from './accounts/background.ts';
 import { createAccountSecondFactor } from './accounts/second-factor.ts';
@@ -390,7 +390,11 @@ export function createServices(config: Config, deps: ServiceDeps): Services {
       },
     },
   });
-  const reconciler = createMyDnsReconciler(config, { store: dnsStore, dns: deps.dns, logger: deps.logger });
+  // One pass at a time in this process: a pass asked for while the background one runs (paced,
+  // it can take minutes) waits for it instead of reading and repairing the same zones beside it.
+  const passes = oneAtATimePerKey<'pass'>();
+  const everyZone = createMyDnsReconciler(config, { store: dnsStore, dns: deps.dns, logger: deps.logger });
+  const reconciler: Reconciler = { run: (options) => passes('pass', () => everyZone.run(options)) };
   let reconcileTimer: NodeJS.Timeout | undefined;
   let reconciling: Promise<unknown> | undefined;
   const reconcileInBackground = () => {
