@@ -78,6 +78,7 @@ export interface CryptoKey {
 
 /** Attempts of a call that PowerDNS answers with 500 (see `call`). */
 const RETRIES_ON_500 = 4;
+const EMPTY = Buffer.alloc(0);
 
 export class PowerDnsError extends AppError {
   /** The HTTP status PowerDNS answered with; undefined when it did not answer. */
@@ -315,7 +316,10 @@ export function createPowerDnsClient(options: PowerDnsOptions): PowerDnsClient {
         throw describe(error);
       }
       let partial = '';
-      for (const chunk of chunks.splice(0)) {
+      for (let i = 0; i < chunks.length; i++) {
+        const chunk = chunks[i] as Buffer;
+        // Each part is let go once parsed: the body is not held twice over, as bytes and as lines.
+        chunks[i] = EMPTY;
         const lines = (partial + chunk.toString('latin1')).split('\n');
         partial = lines.pop() ?? '';
         for (const line of lines) {

@@ -106,6 +106,55 @@ describe('createReconciler', () => {
     assert.deepEqual(powerdns.zone(ZONE), HEALTHY);
   });
 
+  test('the zone is read once when nothing differs, twice when a host does, and what differs is repaired', async () => {
+    const { powerdns, store } = await setup({ operatorRecords: ['www'] });
+    let exports = 0;
+    const reconciler = createReconciler({
+      zone: ZONE,
+      ttl: 60,
+      nameservers: ['ns1.example.net'],
+      relayAddresses: ['192.0.2.25'],
+      operatorRecords: ['www'],
+      store,
+      dns: {
+        ...powerdns.client,
+        exportRecords: (zone, onRecord, options) => {
+          exports++;
+          return powerdns.client.exportRecords(zone, onRecord, options);
+        },
+      },
+      logger,
+    });
+    await reconciler.run({ dryRun: false });
+    // The operator's own name at the top of the zone: no host has it, and it is never read again for it.
+    powerdns.seed(ZONE, [{ name: `www.${ZONE}`, type: 'A', ttl: 300, records: ['192.0.2.80'] }]);
+    exports = 0;
+    assert.deepEqual((await reconciler.run({ dryRun: false })).differences, []);
+    assert.equal(exports, 1, 'a healthy zone: one read');
+
+    await powerdns.client.patchZone(ZONE, [
+      { name: `alice.${ZONE}`, type: 'A', ttl: 60, records: ['198.51.100.66'] },
+      { name: `gone.${ZONE}`, type: 'A', ttl: 60, records: ['198.51.100.9'] },
+      { name: `_acme-challenge.bob.${ZONE}`, type: 'TXT', ttl: 60, records: [] },
+    ]);
+    exports = 0;
+    const report = await reconciler.run({ dryRun: false });
+    assert.equal(exports, 2, 'the hosts that differ are read again');
+    assert.deepEqual(
+      report.differences.map((d) => `${d.kind} ${d.type} ${d.name} ${d.have} → ${d.want}`).sort(),
+      [
+        'extra A gone.dyn.test. 198.51.100.9 → ',
+        'missing TXT _acme-challenge.bob.dyn.test.  → "bob-token"',
+        'wrong A alice.dyn.test. 198.51.100.66 → 198.51.100.1',
+      ],
+    );
+    assert.deepEqual(
+      powerdns.zone(ZONE).filter((line) => !line.startsWith('www.')),
+      HEALTHY,
+    );
+    assert.ok(powerdns.zone(ZONE).includes('www.dyn.test. A 300 192.0.2.80'), 'the operator’s record stays');
+  });
+
   test('a wiped PowerDNS: the zone is created and rebuilt from Postgres', async () => {
     const { powerdns, reconciler } = await setup();
     await powerdns.client.deleteZone(ZONE);

@@ -1,6 +1,7 @@
 import type { HostDnsState } from '@mydns/domain';
 import type { Logger } from '@mydns/runtime';
 import { canonicalName, type PowerDnsClient, PowerDnsError, type Rrset } from './client.ts';
+import { zoneRrsets } from './projection.ts';
 import {
   changeEntry,
   type Difference,
@@ -8,8 +9,10 @@ import {
   desiredRrsets,
   diffZone,
   hostOfName,
+  isProtectedRrset,
   type ZoneDiff,
 } from './zone-diff.ts';
+import { createZoneFingerprints, recordLine, type ZoneFingerprints } from './zone-fingerprints.ts';
 import { ensureZone } from './zone-setup.ts';
 import { chunkEntries } from './zone-writer.ts';
 
@@ -20,6 +23,9 @@ import { chunkEntries } from './zone-writer.ts';
  * the whole zone and every host without holding anything; then, holding the
  * zone writer's lock, it re-reads the hosts that differ and writes their
  * current state, so it can never undo a change the writer made meanwhile.
+ * The first read keeps a fingerprint per host (zone-fingerprints.ts); only
+ * the hosts whose fingerprint differs from Postgres's are read again, from a
+ * second export, and compared record by record.
  * What differs and what to write is decided by diffZone (zone-diff.ts).
  */
 
@@ -144,14 +150,46 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
         );
       }
     }
-    // The export's first part is paced for PowerDNS's work of building it too: it is the pass's cost as well.
+    // The export is paced for PowerDNS's work of building it too: it is the pass's cost as well.
     const pacer = createPacer(share, options.pacing ?? realPacing);
-    const actual =
-      !zoneCreated && (await dns.zoneExists(zone)) ? await readActual(dns, zone, pacer.pause) : emptyActual();
+    const isProtected = isProtectedRrset({
+      zone,
+      nameservers: options.nameservers,
+      operatorRecords: options.operatorRecords,
+    });
+    const exists = !zoneCreated && (await dns.zoneExists(zone));
+    // The zone's own names (the relay's `mx`, the API's `update`) are compared whole, with the apex.
+    const own = new Set(
+      zoneRrsets(zone, [], ttl).flatMap((rrset) => hostOfName(zone, canonicalName(rrset.name)) ?? []),
+    );
+    const held = exists ? await fingerprintZone(dns, zone, own, isProtected, pacer.pause) : emptyHeld();
     pacer.restart();
 
-    // Postgres page by page, each page against what PowerDNS holds for its hosts:
-    // neither side is ever in memory whole as objects (a million hosts' would be gigabytes).
+    // Postgres page by page, each host's wanted records against its fingerprint: neither side
+    // is ever in memory whole (a million hosts' records as objects would be gigabytes). What
+    // differs is kept: the hosts' rows, and their records read again from a second export.
+    const suspects = new Map<string, HostDnsState>();
+    let reread = false;
+    for (let after: string | undefined; ; ) {
+      const page = await store.allHostStates(zone, after, PAGE);
+      for (const state of page) {
+        const lines = desiredRrsets(zone, ttl, [state], []).flatMap((rrset) =>
+          rrset.records.map((content) => recordLine(rrset.name, rrset.type, rrset.ttl, content)),
+        );
+        const found = held.fingerprints.check(state.name, lines);
+        if (found === 'same' || (found === 'absent' && lines.length === 0)) continue;
+        suspects.set(state.name, state);
+        if (found === 'differs') reread = true;
+      }
+      if (page.length < PAGE) break;
+      after = page[page.length - 1]?.name;
+      await pacer.pause();
+    }
+    // Hosts PowerDNS has and Postgres does not.
+    if (held.fingerprints.markUnclaimed() > 0) reread = true;
+    const records = reread ? await readSuspects(dns, zone, held.fingerprints, pacer.pause) : new Map();
+    pacer.restart();
+
     const differences: Difference[] = [];
     const refused: Difference[] = [];
     const removals: Rrset[] = [];
@@ -167,29 +205,28 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
         if (label !== undefined && !kept.has(label)) kept.set(label, actualOf(label));
       }
     };
-    for (let after: string | undefined; ; ) {
-      const page = await store.allHostStates(zone, after, PAGE);
-      const held = new Map<string, Rrset[]>();
-      for (const state of page) {
-        const text = actual.byHost.get(state.name);
-        if (text === undefined) continue;
-        actual.byHost.delete(state.name);
-        held.set(state.name, decodeHeld(zone, text));
-      }
+    const heldOf = (label: string) => {
+      const text = records.get(label);
+      return text === undefined ? [] : decodeHeld(zone, text);
+    };
+    const suspected = [...suspects.values()];
+    for (let i = 0; i < suspected.length; i += PAGE) {
+      const page = suspected.slice(i, i + PAGE);
       take(
-        diff(desiredRrsets(zone, ttl, page, []), [...held.values()].flat()),
-        (label) => held.get(label) ?? [],
+        diff(
+          desiredRrsets(zone, ttl, page, []),
+          page.flatMap((state) => heldOf(state.name)),
+        ),
+        heldOf,
       );
-      if (page.length < PAGE) break;
-      after = page[page.length - 1]?.name;
       await pacer.pause();
     }
     // What no host in Postgres owns: the zone's own names, hosts Postgres no longer has, anything else.
     const rest = new Map<string, Rrset[]>();
-    for (const [label, text] of actual.byHost) rest.set(label, decodeHeld(zone, text));
+    for (const [label, text] of records) if (!suspects.has(label)) rest.set(label, decodeHeld(zone, text));
     take(
       diff(desiredRrsets(zone, ttl, [], options.relayAddresses, options.apiAddresses ?? []), [
-        ...actual.others,
+        ...held.others,
         ...[...rest.values()].flat(),
       ]),
       (label) => rest.get(label) ?? [],
@@ -256,31 +293,31 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
 const PAGE = 5000;
 
 /**
- * What PowerDNS holds, compact: per host label, its records as lines of
- * `owner<TAB>type<TAB>ttl<TAB>content` (owner relative to the zone), about
- * 100 bytes a host instead of the kilobyte its parsed JSON takes; the names
- * that belong to no host (the apex, `*.mx`, deeper names) as rrsets.
+ * The first read of the zone: a fingerprint per host label (zone-fingerprints.ts), and the
+ * names that belong to no host (the apex, `own`: the relay's and the API's names) as rrsets,
+ * since they are few and always compared.
  */
 interface HeldZone {
-  readonly byHost: Map<string, string>;
+  readonly fingerprints: ZoneFingerprints;
   readonly others: Rrset[];
 }
 
-const emptyActual = (): HeldZone => ({ byHost: new Map(), others: [] });
+const emptyHeld = (): HeldZone => ({ fingerprints: createZoneFingerprints(), others: [] });
 
-async function readActual(
+async function fingerprintZone(
   dns: PowerDnsClient,
   zone: string,
+  own: ReadonlySet<string>,
+  isProtected: (name: string, type: string) => boolean,
   between: () => Promise<void>,
 ): Promise<HeldZone> {
-  const held = emptyActual();
+  const held = emptyHeld();
   const others = new Map<string, { name: string; type: string; ttl: number; records: string[] }>();
-  const suffix = `.${canonicalName(zone)}`;
   await dns.exportRecords(
     zone,
     (record) => {
       const label = hostOfName(zone, record.name);
-      if (label === undefined) {
+      if (label === undefined || own.has(label)) {
         const key = `${record.name}\u0000${record.type}`;
         const rrset = others.get(key) ?? {
           name: record.name,
@@ -292,15 +329,43 @@ async function readActual(
         others.set(key, rrset);
         return;
       }
-      const owner = record.name.slice(0, -suffix.length);
-      const line = `${owner}\t${record.type}\t${record.ttl}\t${record.content}`;
-      const before = held.byHost.get(label);
-      held.byHost.set(label, before === undefined ? line : `${before}\n${line}`);
+      held.fingerprints.add(
+        label,
+        recordLine(record.name, record.type, record.ttl, record.content),
+        !isProtected(record.name, record.type),
+      );
     },
     { between },
   );
   held.others.push(...others.values());
   return held;
+}
+
+/**
+ * The second read, only when something differs: the records of the suspect labels, per label as
+ * lines of `owner<TAB>type<TAB>ttl<TAB>content` (owner relative to the zone).
+ */
+async function readSuspects(
+  dns: PowerDnsClient,
+  zone: string,
+  fingerprints: ZoneFingerprints,
+  between: () => Promise<void>,
+): Promise<Map<string, string>> {
+  const byHost = new Map<string, string>();
+  const suffix = `.${canonicalName(zone)}`;
+  await dns.exportRecords(
+    zone,
+    (record) => {
+      const label = hostOfName(zone, record.name);
+      if (label === undefined || !fingerprints.isSuspect(label)) return;
+      const owner = record.name.slice(0, -suffix.length);
+      const line = `${owner}\t${record.type}\t${record.ttl}\t${record.content}`;
+      const before = byHost.get(label);
+      byHost.set(label, before === undefined ? line : `${before}\n${line}`);
+    },
+    { between },
+  );
+  return byHost;
 }
 
 /** One host's held lines back into rrsets. */
