@@ -36,7 +36,11 @@ export function changedHostsStep(returning: string): string {
  * webhook events, webhooks-repository.ts). A round's hosts are
  * distinct, so (zone, name) ties each outbox row to its change.
  * The rows are locked in id order: two groups (two replicas) that share hosts
- * wait for each other instead of deadlocking.
+ * wait for each other instead of deadlocking. They are locked `for no key
+ * update`, the lock an UPDATE that changes no key takes anyway, which does not
+ * conflict with the `for key share` lock each foreign key to the host takes:
+ * a history batch inserts its rows in arrival order, not in id order, and
+ * with `for update` the two deadlocked (group-commit.test.ts).
  *
  * A statement cannot update a row twice, so a host that comes more than once
  * in a group is split into rounds: the first change of each host in round 1,
@@ -50,7 +54,7 @@ const APPLY_ADDRESS_CHANGES = `
       with ordinality as t(id, keep4, v4, keep6, v6, ord)
   ), old as materialized (
     select id, zone, name, ipv4, ipv6, ipv6_prefix, status from hosts
-     where id = any($1::bigint[]) order by id for update
+     where id = any($1::bigint[]) order by id for no key update
   ), next as (
     select old.id, old.zone, old.name, input.ord, old.ipv4 as old_ipv4, old.ipv6 as old_ipv6,
            old.ipv6_prefix as old_ipv6_prefix, old.status as old_status,

@@ -233,7 +233,7 @@ const FIND_HOST = `select ${COLUMNS.join(', ')} from hosts where zone = $1 and n
 // changes go through the group commit (address-changes.ts).
 const APPLY_ADDRESS_CHANGE = `
   with old as (
-    select id, name, ipv4, ipv6, ipv6_prefix, status from hosts where id = $1 for update
+    select id, name, ipv4, ipv6, ipv6_prefix, status from hosts where id = $1 for no key update
   ), next as (
     select id, name, ipv4 as old_ipv4, ipv6 as old_ipv6, ipv6_prefix as old_ipv6_prefix,
            status as old_status,
@@ -321,9 +321,10 @@ export function createHostsRepository(db: Database, options: HostsRepositoryOpti
       // A prefix combines with the bits the host holds now: read them under the
       // row lock, then apply the result with the same statement in the same transaction.
       return db.transaction(async (trx) => {
+        // For no key update, as the group commit's (address-changes.ts): the history's foreign keys never wait for it.
         const current: { ipv6: string | null; ipv6_prefix: string | null } | undefined = await trx('hosts')
           .where({ id })
-          .forUpdate()
+          .forNoKeyUpdate()
           .first('ipv6', 'ipv6_prefix');
         if (!current) return undefined;
         const next = nextIpv6({ ipv6: current.ipv6, ipv6Prefix: current.ipv6_prefix }, ipv6Step(v6), lan);
