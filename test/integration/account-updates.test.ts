@@ -140,6 +140,14 @@ describe('updates with account credentials', () => {
     });
     assert.equal(wrong.status, 401);
     assert.equal(wrong.body, 'badauth');
+    // A NUL byte in the address (Postgres's text cannot hold one: no account has it) is a wrong
+    // login, not a 500 (found by `npm run bench -- fuzz`: "invalid byte sequence for encoding").
+    for (const username of [`${auth[0]}\u0000`, `u\u0000@example.org`]) {
+      const nul = await mydns.request(`/nic/update?hostname=${mine}&myip=198.51.100.21`, {
+        auth: [username, auth[1]],
+      });
+      assert.deepEqual({ status: nul.status, body: nul.body }, { status: 401, body: 'badauth' });
+    }
   });
 
   test('no hostname: the one host of the account; with two, nohost', async () => {

@@ -161,6 +161,13 @@ const toToken = (row: TokenRow): AccountTokenRecord => ({
 
 const bump = (db: Database) => db.raw('credential_version + 1');
 
+/**
+ * Whether Postgres's text can hold `text` at all: a NUL byte it refuses with an error ("invalid
+ * byte sequence"), so no stored address has one, and a lookup of one finds nothing instead of
+ * failing (a Basic-auth user name is whatever the client sent).
+ */
+const storable = (text: string) => !text.includes('\u0000');
+
 export function createAccountsRepository(db: Database): AccountsRepository {
   /** Locks the account's row and counts its hosts. */
   const lockAndCount = async (trx: Database, accountId: number) => {
@@ -181,6 +188,7 @@ export function createAccountsRepository(db: Database): AccountsRepository {
       return row ? toAccount(row) : undefined;
     },
     async findByEmail(email) {
+      if (!storable(email)) return undefined;
       const row = await db('accounts')
         .whereRaw('lower(email) = lower(?)', [email])
         .first<AccountRow | undefined>(COLUMNS);
@@ -227,6 +235,7 @@ export function createAccountsRepository(db: Database): AccountsRepository {
         });
     },
     async markVerified(id, email) {
+      if (!storable(email)) return false;
       const updated = await db('accounts')
         .where({ id })
         .whereRaw('lower(email) = lower(?)', [email])
