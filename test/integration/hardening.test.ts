@@ -338,6 +338,38 @@ test('malformed requests get a clean 4xx: no HTML, no stack trace, no X-Powered-
   assert.ok(api.isAlive());
 });
 
+test('a path that starts with // is the same path with one: served by the app, never Express’s own HTML 404', async () => {
+  // Express parses `//…` as a URL with a host; with some query strings (an `@` after a quote, a
+  // `#`) it finds no path at all and sends its own HTML "Cannot POST null" before any handler of
+  // ours (found by `npm run bench -- fuzz`).
+  const odd = "a='x'@t.&#f";
+  const failures = await check([
+    {
+      name: 'GET //nic/update',
+      request: `GET //nic/update?hostname=alice&myip=10.0.0.1 HTTP/1.1\r\n${HOST}${AUTH()}Connection: close\r\n\r\n`,
+      status: [200],
+      body: 'plain',
+    },
+    {
+      name: `POST //u.php?${odd}`,
+      request: post(
+        `//u.php?${odd}`,
+        'application/x-www-form-urlencoded',
+        `hostname=alice&password=${PASSWORD}&myip=10.0.0.1`,
+      ),
+      status: [200],
+      body: 'plain',
+    },
+    {
+      name: `GET //update?${odd}, no credentials`,
+      request: `GET //update?${odd} HTTP/1.1\r\n${HOST}Connection: close\r\n\r\n`,
+      status: [401],
+      body: 'plain',
+    },
+  ]);
+  assert.deepEqual(failures, [], `replies that are not clean:\n${failures.join('\n')}`);
+});
+
 test('odd methods get a clean answer', async () => {
   const cases: Case[] = [];
   for (const method of WEBDAV_AND_OTHER_METHODS) {

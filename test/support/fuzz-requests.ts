@@ -327,7 +327,8 @@ export function createHttpFuzzer(target: FuzzTarget): HttpFuzzer {
         ]),
       );
       const candidate = items.join(',');
-      const unparsable = items.some((item) => item.trim() !== '' && !parseIpAddress(item));
+      // Judged as the server splits it: a text item may hold a comma itself (`,` is two empty items).
+      const unparsable = candidate.split(',').some((item) => item.trim() !== '' && !parseIpAddress(item));
       if (unparsable && candidate.trim() !== '' && candidate.trim().toLowerCase() !== 'preserve')
         return candidate;
     }

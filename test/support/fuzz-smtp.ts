@@ -166,7 +166,12 @@ export function createSmtpFuzzer(target: SmtpFuzzTarget) {
         ]),
       );
     }
-    return Buffer.from(`${parts.join('')}\r\n.\r\n`, 'latin1');
+    const text = `${parts.join('')}\r\n.\r\n`;
+    // Two parts can make a real end of data together (`\r.\r` then `\n.\r\n`): the body ends
+    // there, as it does for the relay, and what would follow it is not sent (it would be commands
+    // whose replies the judge would take for the later steps').
+    const end = `\r\n${text}`.indexOf('\r\n.\r\n');
+    return Buffer.from(text.slice(0, end + 3), 'latin1');
   }
 
   /** A session's script: 3–15 command lines, a body after each DATA, sometimes QUIT. */
