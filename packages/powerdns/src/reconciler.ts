@@ -205,10 +205,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
         if (label !== undefined && !kept.has(label)) kept.set(label, actualOf(label));
       }
     };
-    const heldOf = (label: string) => {
-      const text = records.get(label);
-      return text === undefined ? [] : decodeHeld(zone, text);
-    };
+    const heldOf = (label: string) => rrsetsOf(records.get(label) ?? []);
     const suspected = [...suspects.values()];
     for (let i = 0; i < suspected.length; i += PAGE) {
       const page = suspected.slice(i, i + PAGE);
@@ -223,7 +220,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
     }
     // What no host in Postgres owns: the zone's own names, hosts Postgres no longer has, anything else.
     const rest = new Map<string, Rrset[]>();
-    for (const [label, text] of records) if (!suspects.has(label)) rest.set(label, decodeHeld(zone, text));
+    for (const [label, lines] of records) if (!suspects.has(label)) rest.set(label, rrsetsOf(lines));
     take(
       diff(desiredRrsets(zone, ttl, [], options.relayAddresses, options.apiAddresses ?? []), [
         ...held.others,
@@ -311,71 +308,50 @@ async function fingerprintZone(
   isProtected: (name: string, type: string) => boolean,
   between: () => Promise<void>,
 ): Promise<HeldZone> {
-  const held = emptyHeld();
-  const others = new Map<string, { name: string; type: string; ttl: number; records: string[] }>();
+  const fingerprints = createZoneFingerprints();
+  const others: string[] = [];
   await dns.exportRecords(
     zone,
     (record) => {
       const label = hostOfName(zone, record.name);
-      if (label === undefined || own.has(label)) {
-        const key = `${record.name}\u0000${record.type}`;
-        const rrset = others.get(key) ?? {
-          name: record.name,
-          type: record.type,
-          ttl: record.ttl,
-          records: [],
-        };
-        rrset.records.push(record.content);
-        others.set(key, rrset);
-        return;
-      }
-      held.fingerprints.add(
-        label,
-        recordLine(record.name, record.type, record.ttl, record.content),
-        !isProtected(record.name, record.type),
-      );
+      const line = recordLine(record.name, record.type, record.ttl, record.content);
+      if (label === undefined || own.has(label)) others.push(line);
+      else fingerprints.add(label, line, !isProtected(record.name, record.type));
     },
     { between },
   );
-  held.others.push(...others.values());
-  return held;
+  return { fingerprints, others: rrsetsOf(others) };
 }
 
-/**
- * The second read, only when something differs: the records of the suspect labels, per label as
- * lines of `owner<TAB>type<TAB>ttl<TAB>content` (owner relative to the zone).
- */
+/** The second read, only when something differs: the records of the suspect labels, as their lines. */
 async function readSuspects(
   dns: PowerDnsClient,
   zone: string,
   fingerprints: ZoneFingerprints,
   between: () => Promise<void>,
-): Promise<Map<string, string>> {
-  const byHost = new Map<string, string>();
-  const suffix = `.${canonicalName(zone)}`;
+): Promise<Map<string, string[]>> {
+  const byHost = new Map<string, string[]>();
   await dns.exportRecords(
     zone,
     (record) => {
       const label = hostOfName(zone, record.name);
       if (label === undefined || !fingerprints.isSuspect(label)) return;
-      const owner = record.name.slice(0, -suffix.length);
-      const line = `${owner}\t${record.type}\t${record.ttl}\t${record.content}`;
-      const before = byHost.get(label);
-      byHost.set(label, before === undefined ? line : `${before}\n${line}`);
+      const lines = byHost.get(label) ?? [];
+      lines.push(recordLine(record.name, record.type, record.ttl, record.content));
+      byHost.set(label, lines);
     },
     { between },
   );
   return byHost;
 }
 
-/** One host's held lines back into rrsets. */
-function decodeHeld(zone: string, text: string): Rrset[] {
-  const suffix = `.${canonicalName(zone)}`;
+/** Record lines (zone-fingerprints.ts `recordLine`) back into rrsets. */
+function rrsetsOf(lines: readonly string[]): Rrset[] {
   const sets = new Map<string, { name: string; type: string; ttl: number; records: string[] }>();
-  for (const line of text.split('\n')) {
-    const [owner = '', type = '', ttl = '0', ...content] = line.split('\t');
-    const key = `${owner}\u0000${type}`;
-    const rrset = sets.get(key) ?? { name: `${owner}${suffix}`, type, ttl: Number(ttl), records: [] };
+  for (const line of lines) {
+    const [name = '', type = '', ttl = '0', ...content] = line.split('\t');
+    const key = `${name}\u0000${type}`;
+    const rrset = sets.get(key) ?? { name, type, ttl: Number(ttl), records: [] };
     rrset.records.push(content.join('\t'));
     sets.set(key, rrset);
   }

@@ -99,7 +99,7 @@ export function createZoneFingerprints(initialSlots = 1024): ZoneFingerprints {
     }
   };
 
-  /** Adds `lines`' hashes to lanes `sum`; returns the two sums. */
+  /** The two lanes' sums of `lines`' hashes. */
   const sumOf = (lines: readonly string[]): [number, number] => {
     let a = 0;
     let b = 0;
