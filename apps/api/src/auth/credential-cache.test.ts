@@ -28,10 +28,20 @@ describe('createCredentialCache', () => {
 
   test('a changed binding (new password, revoked token) invalidates the entry at once', () => {
     const cache = createCredentialCache({ ttlMs: 60_000, now: () => 0 });
-    cache.remember(1, 's3cret', HASH, PASSWORD);
-    assert.equal(Boolean(cache.get(1, 's3cret', `${HASH}x`)), false);
-    assert.equal(cache.stats().size, 0, 'the stale entry is dropped');
-    assert.equal(Boolean(cache.get(1, 's3cret', HASH)), false);
+    cache.remember(1, 's3cret', `${HASH}\x001`, PASSWORD);
+    assert.equal(Boolean(cache.get(1, 's3cret', `${HASH}\x002`)), false, 'a bumped credential version');
+    assert.equal(Boolean(cache.get(1, 's3cret', `${HASH.slice(0, -1)}X\x001`)), false, 'a new hash');
+    // A binding never comes back (a new hash has a new salt, versions only grow),
+    // so the entry made under the old one is dead weight until it ages out.
+    cache.remember(1, 's3cret', `${HASH}\x002`, PASSWORD);
+    assert.equal(Boolean(cache.get(1, 's3cret', `${HASH}\x002`)), true);
+  });
+
+  test('the binding and the secret cannot be traded for each other', () => {
+    const cache = createCredentialCache({ ttlMs: 60_000, now: () => 0 });
+    cache.remember(1, 'b\x00c', 'a', PASSWORD);
+    assert.equal(Boolean(cache.get(1, 'c', 'a\x00b')), false);
+    assert.equal(Boolean(cache.get(1, 'b\x00c', 'a')), true);
   });
 
   test('entries expire ttlMs after remember, and a hit does not extend them', () => {

@@ -8,7 +8,9 @@ import type { Credential } from './authenticator.ts';
  * nothing in memory can be turned back into a password, and a heap dump of
  * one process is useless against another. Each entry is bound to the stored
  * hash and the host's credential version, so a password change or a revoked
- * token invalidates it at once. Entries expire `ttlMs` after the check that
+ * token invalidates it at once: the binding is part of what the key is an HMAC
+ * of, so an entry made under another binding is never found (and costs no
+ * memory of its own to compare). Entries expire `ttlMs` after the check that
  * created them (a hit does not extend them); the oldest go first when full.
  */
 export interface CredentialCache {
@@ -25,17 +27,22 @@ export function createCredentialCache(options: {
   const processKey = randomBytes(32);
   const maxEntries = options.maxEntries ?? 100_000;
   const now = options.now ?? Date.now;
-  const entries = new Map<string, { binding: string; credential: Credential; expiresAt: number }>();
+  const entries = new Map<string, { credential: Credential; expiresAt: number }>();
   let hits = 0;
   let misses = 0;
-  const keyOf = (hostId: number | string, secret: string) =>
-    createHmac('sha256', processKey).update(`${hostId}\0${secret}`).digest('base64url');
+  /** Lengths first, so no owner, binding and secret are the same key as another three. */
+  const keyOf = (owner: number | string, secret: string, binding: string) => {
+    const who = String(owner);
+    return createHmac('sha256', processKey)
+      .update(`${who.length}:${who}${binding.length}:${binding}${secret}`)
+      .digest('base64url');
+  };
 
   return {
-    get(hostId, secret, binding) {
-      const key = keyOf(hostId, secret);
+    get(owner, secret, binding) {
+      const key = keyOf(owner, secret, binding);
       const entry = entries.get(key);
-      if (entry && entry.binding === binding && entry.expiresAt > now()) {
+      if (entry && entry.expiresAt > now()) {
         hits++;
         return entry.credential;
       }
@@ -43,15 +50,15 @@ export function createCredentialCache(options: {
       misses++;
       return undefined;
     },
-    remember(hostId, secret, binding, credential) {
-      const key = keyOf(hostId, secret);
+    remember(owner, secret, binding, credential) {
+      const key = keyOf(owner, secret, binding);
       entries.delete(key);
       while (entries.size >= maxEntries) {
         const oldest = entries.keys().next();
         if (oldest.done) break;
         entries.delete(oldest.value);
       }
-      entries.set(key, { binding, credential, expiresAt: now() + options.ttlMs });
+      entries.set(key, { credential, expiresAt: now() + options.ttlMs });
     },
     stats: () => ({ size: entries.size, hits, misses }),
   };
