@@ -19,7 +19,13 @@ const full: HostRecord = {
   lastSeenAt: new Date('2026-03-04T05:06:07.891Z'),
   passwordChangedAt: new Date('2026-01-02T03:04:05.678Z'),
   credentialVersion: 3,
-  mail: { enabled: true, port: 2525, clientAddress: 'xclient', tls: 'fingerprint', fingerprint: 'ab'.repeat(32) },
+  mail: {
+    enabled: true,
+    port: 2525,
+    clientAddress: 'xclient',
+    tls: 'fingerprint',
+    fingerprint: 'ab'.repeat(32),
+  },
   accountId: 11,
 };
 
