@@ -82,3 +82,36 @@ test("the zone writer's cycle reaches its PATCH after one round trip to Postgres
   assert.equal((await db('dns_outbox').where({ zone })).length, 0);
   await writer.stop();
 });
+
+test('a batch takes the rows requests wait for first, then the oldest: each once, only its zone’s', async () => {
+  const other = uniqueZone();
+  const names = ['bg1', 'bg2', 'bg3', 'bg4', 'alice2'];
+  await db('hosts').insert(
+    names.map((name, i) => ({ zone, name, password_hash: 'x', ipv4: `198.51.100.${20 + i}` })),
+  );
+  await db('hosts').insert({ zone: other, name: 'elsewhere', password_hash: 'x', ipv4: '198.51.100.30' });
+  const ids = new Map<string, number>();
+  for (const name of names) {
+    const [row] = await db('dns_outbox').insert({ zone, name }).returning('id');
+    ids.set(name, Number(row.id));
+  }
+  const [foreign] = await db('dns_outbox').insert({ zone: other, name: 'elsewhere' }).returning('id');
+  const store = createDnsOutboxStore(db);
+  const batch = (first: readonly (number | undefined)[]) =>
+    store.withPendingBatch(zone, { limit: 3, first: first as number[] }, async ({ entries, states }) => ({
+      names: entries.map((entry) => entry.name),
+      states: states.map((state) => `${state.name} ${state.ipv4}`),
+    }));
+  assert.deepEqual(await batch([]), {
+    names: ['bg1', 'bg2', 'bg3'],
+    states: ['bg1 198.51.100.20', 'bg2 198.51.100.21', 'bg3 198.51.100.22'],
+  });
+  // The waited-for row, then the oldest; one of the oldest named as well counts once.
+  assert.deepEqual(await batch([ids.get('alice2'), ids.get('bg1')]), {
+    names: ['bg1', 'bg2', 'alice2'],
+    states: ['bg1 198.51.100.20', 'bg2 198.51.100.21', 'alice2 198.51.100.24'],
+  });
+  // Another zone's row, or one already done, is not taken.
+  assert.deepEqual((await batch([Number(foreign.id), 999_999_999])).names, ['bg1', 'bg2', 'bg3']);
+  await db('dns_outbox').whereIn('zone', [zone, other]).delete();
+});

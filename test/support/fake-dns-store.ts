@@ -86,12 +86,17 @@ export function createFakeDnsStore(hosts: readonly HostDnsState[] = []): FakeDns
 
   return {
     withZoneLock: (_zone, work) => locked(work),
-    withPendingBatch: (_zone, limit, work) =>
+    withPendingBatch: (_zone, { limit, first = [] }, work) =>
       locked((tx) => {
         const commit = beforeBatch;
         beforeBatch = undefined;
         commit?.();
-        const entries = [...outbox.values()].sort((a, b) => a.id - b.id).slice(0, limit);
+        const waited = new Set(first);
+        const rank = (entry: OutboxEntry) => (waited.has(entry.id) ? 0 : 1);
+        const entries = [...outbox.values()]
+          .sort((a, b) => rank(a) - rank(b) || a.id - b.id)
+          .slice(0, limit)
+          .sort((a, b) => a.id - b.id);
         const states = statesOf([...new Set(entries.map((entry) => entry.name))]);
         return work({ entries, states }, tx);
       }),

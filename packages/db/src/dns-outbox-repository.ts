@@ -55,7 +55,7 @@ export function createDnsOutboxStore(db: Database) {
      */
     withPendingBatch<T>(
       zone: string,
-      limit: number,
+      which: { limit: number; first?: readonly number[] },
       work: (
         batch: { entries: { id: number; name: string; stale?: readonly string[] }[]; states: HostDnsState[] },
         tx: { complete(ids: readonly number[]): Promise<void> },
@@ -65,7 +65,7 @@ export function createDnsOutboxStore(db: Database) {
         'begin',
         // Bookkeeping, as in withZoneLock: no need to wait for the WAL flush.
         `select set_config('synchronous_commit', 'off', true), pg_advisory_xact_lock(hashtext(${pg.escapeLiteral(`mydns-zone-writer:${zone}`)}))`,
-        pendingBatchQuery(zone, limit),
+        pendingBatchQuery(zone, which.limit, which.first),
       ].join(';\n');
       return transactionOpenedWith(db, opening, async (opened, query) => {
         const rows = (opened[2] ?? []) as PendingBatchRow[];
@@ -172,13 +172,33 @@ type PendingBatchRow = { id: number; outbox_name: string; stale: string[] | null
  * without its row). Each host's state comes once, on its first row; a host
  * without a row (deleted) has none. No parameters: it is part of the zone
  * writer's opening (transactionOpenedWith), hence the quoted literals.
+ *
+ * The rows `first` names (those a request is waiting for) come before the
+ * oldest, so an update is not answered after a backlog nobody waits for (the
+ * dormancy job's, an import's). Order between rows does not matter for what
+ * PowerDNS ends up with: every push writes a host's rrsets from its row as it
+ * is now, and a row's stale owner rrsets are computed the same way whenever it
+ * goes.
  */
-export function pendingBatchQuery(zone: string, limit: number): string {
+export function pendingBatchQuery(zone: string, limit: number, first: readonly number[] = []): string {
   const z = pg.escapeLiteral(zone);
+  const n = Math.max(1, Math.floor(limit));
+  const ids = first.filter((id) => Number.isSafeInteger(id));
+  const oldest = `select id, name, stale from dns_outbox where zone = ${z} order by id limit ${n}`;
+  const chosenRows =
+    ids.length === 0
+      ? oldest
+      : `select id, name, stale from (
+           select distinct on (id) id, name, stale, pass from (
+             select id, name, stale, 0 as pass from dns_outbox
+              where zone = ${z} and id = any('{${ids.join(',')}}'::bigint[])
+             union all
+             select id, name, stale, 1 from (${oldest}) oldest
+           ) candidates order by id, pass
+         ) distinct_rows order by pass, id limit ${n}`;
   return `with pending as materialized (
        select id, name, stale, row_number() over (partition by name order by id) as nth
-         from (select id, name, stale from dns_outbox where zone = ${z} order by id
-               limit ${Math.max(1, Math.floor(limit))}) oldest
+         from (${chosenRows}) batch
      ), chosen as (
        select ${CHOSEN_COLUMNS} from hosts
         where zone = ${z} and name in (select name from pending where nth = 1)

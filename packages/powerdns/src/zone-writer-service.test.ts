@@ -106,6 +106,46 @@ describe('createZoneWriter: pushing', () => {
     await writer.stop();
   });
 
+  test('what a request waits for goes out in the next PATCH, ahead of a backlog nobody waits for', async () => {
+    const { clock, store, writer, powerdns, served } = setup({ maxBatch: 4 });
+    for (let i = 1; i <= 8; i++) store.change(host(`bg${i}`, { ipv4: `192.0.2.${i}` }));
+    const pushed = watch(writer.push(store.change(host('alice', { ipv4: '198.51.100.1' })), 3000));
+    await clock.settle();
+    assert.equal(pushed.result, true);
+    assert.deepEqual(powerdns.patches.map(hostsOf), [
+      ['bg1', 'bg2', 'bg3', 'alice'],
+      ['bg4', 'bg5', 'bg6', 'bg7'],
+      ['bg8'],
+    ]);
+    assert.equal(served().length, 9);
+    await writer.stop();
+  });
+
+  test('waiting requests take at most half a batch: the backlog still moves under a herd of them', async () => {
+    const { clock, store, writer, powerdns } = setup({ maxBatch: 4 });
+    const release = powerdns.hold();
+    const opener = watch(writer.push(store.change(host('first', { ipv4: '198.51.100.99' })), 3000));
+    await clock.settle();
+    for (let i = 1; i <= 4; i++) store.change(host(`bg${i}`, { ipv4: `192.0.2.${i}` }));
+    const herd = Array.from({ length: 6 }, (_, i) =>
+      watch(writer.push(store.change(host(`h${i + 1}`, { ipv4: `198.51.100.${i + 1}` })), 3000)),
+    );
+    await clock.settle();
+    release();
+    await clock.settle();
+    assert.deepEqual(powerdns.patches.map(hostsOf), [
+      ['first'],
+      ['bg1', 'bg2', 'h1', 'h2'],
+      ['bg3', 'bg4', 'h3', 'h4'],
+      ['h5', 'h6'],
+    ]);
+    assert.deepEqual(
+      [opener, ...herd].map((push) => push.result),
+      Array(7).fill(true),
+    );
+    await writer.stop();
+  });
+
   test('a push is answered once PowerDNS has the change, before its outbox row is marked done', async () => {
     const { clock, store, writer, served } = setup();
     const release = store.holdComplete();

@@ -35,12 +35,13 @@ export interface PendingBatch {
 export interface ZoneWriterStore {
   /**
    * Runs `work` in one transaction that holds the zone's advisory lock, with
-   * the first `limit` pending rows and their hosts' states read after the
-   * lock was taken; `complete` marks rows done in that transaction.
+   * `limit` pending rows and their hosts' states read after the lock was
+   * taken: the rows `first` names that are still pending, then the oldest;
+   * `complete` marks rows done in that transaction.
    */
   withPendingBatch<T>(
     zone: string,
-    limit: number,
+    which: { limit: number; first?: readonly number[] },
     work: (batch: PendingBatch, tx: { complete(ids: readonly number[]): Promise<void> }) => Promise<T>,
   ): Promise<T>;
   /** Which of these outbox ids are still pending. */
@@ -173,7 +174,12 @@ export function createZoneWriter(options: ZoneWriterOptions): ZoneWriter {
       patchMs += ms;
       options.onPatch?.(entries.length, ms);
     };
-    const { ids, names, more } = await store.withPendingBatch(zone, maxBatch, async (batch, tx) => {
+    // What requests wait for goes first, so an update is not answered after a
+    // backlog nobody waits for (the dormancy job's, an import's); at most half
+    // a batch of it, so that backlog still moves under a herd of waiters.
+    const first = waitingBefore.toSorted((a, b) => a - b).slice(0, Math.max(1, Math.floor(maxBatch / 2)));
+    const which = { limit: maxBatch, first };
+    const { ids, names, more } = await store.withPendingBatch(zone, which, async (batch, tx) => {
       const { entries } = batch;
       if (entries.length === 0) return { ids: [] as number[], names: 0, more: false };
       const names = [...new Set(entries.map((entry) => entry.name))];
