@@ -47,6 +47,20 @@ export function createFakeClock(start = 0): FakeClock {
         signal?.addEventListener('abort', sleeper.wake, { once: true });
       });
     },
+    after(ms, fire) {
+      const sleeper: Sleeper = {
+        at: now + Math.max(0, ms),
+        order: order++,
+        wake: () => {
+          sleepers.delete(sleeper);
+          fire();
+        },
+      };
+      sleepers.add(sleeper);
+      return () => {
+        sleepers.delete(sleeper);
+      };
+    },
     async advance(ms) {
       const until = now + ms;
       await settle();

@@ -104,9 +104,6 @@ export interface ZoneWriter {
 
 type Resolve = (pushed: boolean) => void;
 
-/** Why a push's deadline is called off: it was answered. */
-const PUSHED = 'pushed';
-
 /** See `backOff` in createZoneWriter. */
 const HURRY_AFTER_MS = 1000;
 
@@ -310,16 +307,13 @@ export function createZoneWriter(options: ZoneWriterOptions): ZoneWriter {
     },
     push(id, timeoutMs) {
       return new Promise<boolean>((resolve) => {
-        const deadline = new AbortController();
-        void clock.sleep(timeoutMs, { signal: deadline.signal }).then(() => {
-          if (deadline.signal.aborted) return;
+        const cancel = clock.after(timeoutMs, () => {
           waiters.get(id)?.delete(done);
           if (waiters.get(id)?.size === 0) waiters.delete(id);
           resolve(false);
         });
         const done: Resolve = (pushed) => {
-          // With a reason of its own, abort() builds no DOMException (a stack trace) per request.
-          deadline.abort(PUSHED);
+          cancel();
           resolve(pushed);
         };
         const resolvers = waiters.get(id) ?? new Set<Resolve>();

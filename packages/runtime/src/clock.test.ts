@@ -31,3 +31,23 @@ describe('systemClock.sleep', () => {
     assert.equal(await systemClock.sleep(60_000, { signal: controller.signal }), undefined);
   });
 });
+
+describe('systemClock.after', () => {
+  test('fires once its time has passed', async () => {
+    const fired = await new Promise<number>((resolve) => {
+      const started = Date.now();
+      systemClock.after(5, () => resolve(Date.now() - started));
+    });
+    assert.ok(fired >= 4, `fired after ${fired} ms`);
+  });
+
+  test('never fires once cancelled', async () => {
+    let fired = false;
+    const cancel = systemClock.after(5, () => {
+      fired = true;
+    });
+    cancel();
+    await systemClock.sleep(30);
+    assert.equal(fired, false);
+  });
+});

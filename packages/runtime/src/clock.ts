@@ -13,6 +13,12 @@ export interface Clock {
    * while the wait is pending, as an unref'd timer does.
    */
   sleep(ms: number, options?: { signal?: AbortSignal; keepAlive?: boolean }): Promise<void>;
+  /**
+   * Calls `fire` after `ms` unless the returned cancel is called first: a
+   * plain timer, for a wait that nearly always ends early (a request's push
+   * deadline), where a signal and its listeners would cost more than the wait.
+   */
+  after(ms: number, fire: () => void): () => void;
 }
 
 export const systemClock: Clock = {
@@ -33,4 +39,8 @@ export const systemClock: Clock = {
       if (options.keepAlive === false) timer.unref();
       signal?.addEventListener('abort', done, { once: true });
     }),
+  after: (ms, fire) => {
+    const timer = setTimeout(fire, ms);
+    return () => clearTimeout(timer);
+  },
 };
