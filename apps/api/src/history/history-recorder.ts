@@ -33,7 +33,8 @@ export function createHistoryRecorder(deps: {
   const reindex = () => {
     latestOf = new Map(buffer.map((entry, i) => [entry.hostId, i]));
   };
-  let flushing: Promise<void> | undefined;
+  /** The writes, one after the other (flushOnce never rejects). */
+  let flushing: Promise<void> = Promise.resolve();
   let timer: NodeJS.Timeout | undefined;
   let dropped = 0;
 
@@ -61,10 +62,10 @@ export function createHistoryRecorder(deps: {
     }
   };
 
+  // Queued behind a write already running, never merged into it: that write took the
+  // buffer as it was when it began, and a flush promises what was recorded before it.
   const flush = () => {
-    flushing ??= flushOnce().finally(() => {
-      flushing = undefined;
-    });
+    flushing = flushing.then(flushOnce);
     return flushing;
   };
 
@@ -91,7 +92,6 @@ export function createHistoryRecorder(deps: {
     },
     async stop() {
       if (timer) clearInterval(timer);
-      await flushing;
       await flush();
     },
   };
