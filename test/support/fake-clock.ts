@@ -28,39 +28,36 @@ export function createFakeClock(start = 0): FakeClock {
   const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
   const soonest = () =>
     [...sleepers].sort((a, b) => a.at - b.at || a.order - b.order)[0] as Sleeper | undefined;
+  const after = (ms: number, fire: () => void) => {
+    const sleeper: Sleeper = {
+      at: now + Math.max(0, ms),
+      order: order++,
+      wake: () => {
+        sleepers.delete(sleeper);
+        fire();
+      },
+    };
+    sleepers.add(sleeper);
+    return () => {
+      sleepers.delete(sleeper);
+    };
+  };
   return {
     now: () => now,
     sleep(ms, options = {}) {
       const { signal } = options;
       return new Promise<void>((resolve) => {
         if (signal?.aborted) return resolve();
-        const sleeper: Sleeper = {
-          at: now + Math.max(0, ms),
-          order: order++,
-          wake: () => {
-            sleepers.delete(sleeper);
-            signal?.removeEventListener('abort', sleeper.wake);
-            resolve();
-          },
+        const woken = () => {
+          cancel();
+          signal?.removeEventListener('abort', woken);
+          resolve();
         };
-        sleepers.add(sleeper);
-        signal?.addEventListener('abort', sleeper.wake, { once: true });
+        const cancel = after(ms, woken);
+        signal?.addEventListener('abort', woken, { once: true });
       });
     },
-    after(ms, fire) {
-      const sleeper: Sleeper = {
-        at: now + Math.max(0, ms),
-        order: order++,
-        wake: () => {
-          sleepers.delete(sleeper);
-          fire();
-        },
-      };
-      sleepers.add(sleeper);
-      return () => {
-        sleepers.delete(sleeper);
-      };
-    },
+    after,
     async advance(ms) {
       const until = now + ms;
       await settle();
